@@ -1,0 +1,343 @@
+"""Pydantic schema of the curated catalog.
+
+The data lives in ``catalog/data/*.yaml`` (one file per family) plus
+``licenses.yaml`` and ``errata.yaml``.  Everything is validated here at load
+time, so a malformed fact fails loudly instead of misleading a user.
+
+Units: parameter counts are in billions (``params_b``), context lengths in
+tokens, training data in trillions of tokens (``training_tokens_t``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+Commercial = Literal["yes", "no", "conditional"]
+Relation = Literal[
+    "finetune",
+    "continued-pretraining",
+    "distillation",
+    "merge",
+    "quantized",
+    "vocabulary-extension",
+    "pruning",
+    "delta-weights",
+    "upcycling",
+]
+Status = Literal["open", "partial", "closed", "unknown"]
+Availability = Literal["open-weights", "api-only", "gated-application"]
+PositionEmbedding = Literal["rope", "alibi", "learned", "none"]
+MlpKind = Literal["gated", "plain"]
+NormKind = Literal["rmsnorm", "layernorm", "layernorm-nobias"]
+
+TASKS = {
+    "chat",
+    "instruct",
+    "code",
+    "math",
+    "medical",
+    "multilingual",
+    "safety-classifier",
+    "reasoning",
+    "vision",
+    "tool-use",
+    "function-calling",
+    "long-context",
+    "embedding",
+    "edge",
+    "research",
+    "general",
+}
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9.\-]*[a-z0-9]$")
+# BCP-47-ish: "en", "zh-Hant", "zh-Hans", "ja", ... ; "multi" for "many, see card".
+_LANG = re.compile(r"^([a-z]{2,3}(-[A-Z][a-z]{3})?(-[A-Z]{2})?|multi|code)$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class License(_Strict):
+    """A license text the catalog refers to by ``id``."""
+
+    id: str
+    name: str
+    url: HttpUrl
+    commercial_use: Commercial
+    conditions: str = Field(description="One line: what a commercial user must watch for.")
+    osi_approved: bool = False
+    spdx: str | None = None
+
+
+class LicenseChange(_Strict):
+    """A model whose terms changed over time (e.g. Falcon-40B TII -> Apache 2.0)."""
+
+    license: str
+    since: dt.date
+    source: HttpUrl
+
+
+class Architecture(_Strict):
+    """Fields mirrored from the model's ``config.json`` (names follow Hugging Face).
+
+    Enough to compute the parameter count and the KV cache exactly.  Where a
+    field does not apply it is left out (``None``).
+    """
+
+    model_type: str
+    num_hidden_layers: int = Field(gt=0)
+    hidden_size: int = Field(gt=0)
+    num_attention_heads: int = Field(gt=0)
+    num_key_value_heads: int = Field(gt=0)
+    head_dim: int | None = Field(default=None, gt=0)
+    intermediate_size: int = Field(gt=0)
+    vocab_size: int = Field(gt=0)
+    max_position_embeddings: int = Field(gt=0, description="Maximum context in tokens.")
+    tie_word_embeddings: bool
+    position_embedding: PositionEmbedding = "rope"
+    rope_theta: float | None = None
+    partial_rotary_factor: float | None = None
+    mlp: MlpKind = "gated"
+    attention_bias: bool = False
+    attention_out_bias: bool = False
+    mlp_bias: bool = False
+    norm: NormKind = "rmsnorm"
+    qk_norm: bool = False
+    # Sliding-window attention: window in tokens and how many layers use it.
+    sliding_window: int | None = Field(default=None, gt=0)
+    sliding_window_layers: int | None = Field(default=None, ge=0)
+    # Mixture of experts.
+    num_experts: int | None = Field(default=None, gt=0)
+    num_experts_per_tok: int | None = Field(default=None, gt=0)
+    moe_intermediate_size: int | None = Field(default=None, gt=0)
+    num_shared_experts: int | None = Field(default=None, ge=0)
+    shared_expert_intermediate_size: int | None = Field(default=None, gt=0)
+    first_k_dense_layers: int | None = Field(default=None, ge=0)
+    # Multi-head latent attention (DeepSeek-V2/V3).
+    kv_lora_rank: int | None = Field(default=None, gt=0)
+    q_lora_rank: int | None = Field(default=None, gt=0)
+    qk_nope_head_dim: int | None = Field(default=None, gt=0)
+    qk_rope_head_dim: int | None = Field(default=None, gt=0)
+    v_head_dim: int | None = Field(default=None, gt=0)
+    # Hybrid models: layers with attention (KV cache); the rest keep a fixed-size state.
+    num_attention_layers: int | None = Field(default=None, ge=0)
+    recurrent_state_width: int | None = Field(default=None, gt=0)
+    conv1d_width: int | None = Field(default=None, gt=0)
+    # Parameters outside the text decoder (vision tower, projector, MTP head...).
+    extra_params: int = Field(default=0, ge=0)
+    extra_params_note: str | None = None
+
+    @property
+    def resolved_head_dim(self) -> int:
+        return self.head_dim or self.hidden_size // self.num_attention_heads
+
+    @property
+    def is_moe(self) -> bool:
+        return bool(self.num_experts and self.num_experts > 1)
+
+    @property
+    def is_mla(self) -> bool:
+        return self.kv_lora_rank is not None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Architecture:
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError("num_attention_heads must be a multiple of num_key_value_heads")
+        if (self.num_experts is None) != (self.num_experts_per_tok is None):
+            raise ValueError("num_experts and num_experts_per_tok go together")
+        if self.sliding_window_layers is not None and self.sliding_window is None:
+            raise ValueError("sliding_window_layers needs sliding_window")
+        if self.sliding_window is not None and self.sliding_window_layers is None:
+            raise ValueError("sliding_window needs sliding_window_layers (how many layers use it)")
+        if (self.sliding_window_layers or 0) > self.num_hidden_layers:
+            raise ValueError("sliding_window_layers exceeds num_hidden_layers")
+        if self.extra_params and not self.extra_params_note:
+            raise ValueError("extra_params needs extra_params_note saying what they are")
+        return self
+
+
+class Benchmark(_Strict):
+    """One published score, as its source reports it (never averaged across evaluators)."""
+
+    name: str
+    value: float
+    shots: int | None = Field(default=None, ge=0)
+    metric: str | None = None
+    evaluator: str
+    source: HttpUrl
+
+
+class Openness(_Strict):
+    """Per-component openness, after the seeds' definition of an open-source LLM."""
+
+    weights: Status
+    training_data: Status
+    training_code: Status
+    evaluation_code: Status
+    finetuning_code: Status
+    training_logs: Status
+    source: HttpUrl
+    note: str | None = None
+
+    COMPONENTS: ClassVar[tuple[str, ...]] = (
+        "weights",
+        "training_data",
+        "training_code",
+        "evaluation_code",
+        "finetuning_code",
+        "training_logs",
+    )
+
+    @property
+    def score(self) -> float:
+        """0..6: open counts 1, partial 0.5."""
+        value = {"open": 1.0, "partial": 0.5, "closed": 0.0, "unknown": 0.0}
+        return sum(value[getattr(self, c)] for c in self.COMPONENTS)
+
+    @property
+    def grade(self) -> str:
+        """A (fully open) .. E (nothing open); weights-only releases land at D."""
+        s = self.score
+        if s >= 5.5:
+            return "A"
+        if s >= 4.0:
+            return "B"
+        if s >= 2.5:
+            return "C"
+        if s >= 1.0:
+            return "D"
+        return "E"
+
+
+# Which ``sources`` keys may back each fact; the first present wins.
+FACT_SOURCES: dict[str, tuple[str, ...]] = {
+    "params_b": ("params", "config", "card", "paper"),
+    "architecture": ("config",),
+    "released": ("release", "card", "paper", "blog"),
+    "training_tokens_t": ("training", "paper", "card", "blog"),
+    "languages": ("languages", "card", "paper"),
+    "tasks": ("card", "paper", "blog"),
+    "base_model": ("lineage", "card", "paper"),
+    "license": ("license", "card"),
+    "hf_repos": ("card",),
+}
+
+
+class ModelEntry(_Strict):
+    """One checkpoint (a row per checkpoint, not per family: licenses differ by size)."""
+
+    id: str
+    name: str
+    family: str = ""  # filled from the family file
+    developer: str = ""  # defaults to the family's developer
+    released: dt.date
+    availability: Availability = "open-weights"
+    hf_repos: list[str] = Field(default_factory=list)
+    aliases: list[str] = Field(default_factory=list)
+    params_b: float = Field(gt=0, description="Total parameters, billions.")
+    active_params_b: float | None = Field(default=None, gt=0, description="MoE: active per token.")
+    instruct: bool = False
+    languages: list[str]
+    tasks: list[str]
+    training_tokens_t: float | None = Field(default=None, gt=0)
+    license: str
+    license_history: list[LicenseChange] = Field(default_factory=list)
+    license_note: str | None = None
+    base_model: str | None = None
+    relation: Relation | None = None
+    architecture: Architecture | None = None
+    openness: Openness
+    benchmarks: list[Benchmark] = Field(default_factory=list)
+    sources: dict[str, HttpUrl]
+    notes: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, v: str) -> str:
+        if not _SLUG.match(v):
+            raise ValueError(f"id {v!r} must be a lowercase slug (a-z, 0-9, '.', '-')")
+        return v
+
+    @field_validator("languages")
+    @classmethod
+    def _langs(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("languages must not be empty")
+        for lang in v:
+            if not _LANG.match(lang):
+                raise ValueError(f"language {lang!r}: use BCP-47 like en, zh-Hant, zh-Hans")
+            if lang == "zh":
+                raise ValueError("say zh-Hans or zh-Hant (or both), not bare zh")
+        return v
+
+    @field_validator("tasks")
+    @classmethod
+    def _tasks(cls, v: list[str]) -> list[str]:
+        unknown = set(v) - TASKS
+        if unknown:
+            raise ValueError(f"unknown tasks {sorted(unknown)}; allowed: {sorted(TASKS)}")
+        return v
+
+    @field_validator("hf_repos")
+    @classmethod
+    def _repos(cls, v: list[str]) -> list[str]:
+        for repo in v:
+            if repo.count("/") != 1:
+                raise ValueError(f"hf repo {repo!r} must be owner/name")
+        return v
+
+    @model_validator(mode="after")
+    def _facts_sourced(self) -> ModelEntry:
+        if (self.base_model is None) != (self.relation is None):
+            raise ValueError("base_model and relation go together")
+        if self.active_params_b is not None and self.active_params_b > self.params_b:
+            raise ValueError("active_params_b exceeds params_b")
+        if self.availability == "open-weights" and self.openness.weights == "closed":
+            raise ValueError("open-weights model with closed weights in openness")
+        for fact, keys in FACT_SOURCES.items():
+            value = getattr(self, fact)
+            if value in (None, [], ()):
+                continue
+            if fact == "license":
+                # The license text's URL is in licenses.yaml; a per-model one is optional.
+                continue
+            if not any(k in self.sources for k in keys):
+                raise ValueError(f"fact {fact!r} has no source (give one of sources.{'/'.join(keys)})")
+        return self
+
+    def source_for(self, fact: str) -> str | None:
+        for key in FACT_SOURCES.get(fact, (fact,)):
+            if key in self.sources:
+                return str(self.sources[key])
+        return None
+
+
+class Family(_Strict):
+    """One YAML file: a family of checkpoints from one developer (or one project)."""
+
+    family: str
+    name: str
+    developer: str
+    description: str
+    homepage: HttpUrl | None = None
+    licenses: list[License] = Field(
+        default_factory=list, description="Licenses used only by this family."
+    )
+    models: list[ModelEntry]
+
+
+class Erratum(_Strict):
+    """A claim in the seed documents that primary sources contradict."""
+
+    id: str
+    seed: str = Field(description="Seed file name the claim appears in.")
+    claim: str = Field(description="What the seed says (quoted or paraphrased, in its language).")
+    correction: str
+    models: list[str] = Field(default_factory=list, description="Catalog ids it concerns.")
+    wrong_names: list[str] = Field(default_factory=list, description="Names that should redirect.")
+    source: HttpUrl
