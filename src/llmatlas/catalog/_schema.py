@@ -239,7 +239,9 @@ class ModelEntry(_Strict):
     availability: Availability = "open-weights"
     hf_repos: list[str] = Field(default_factory=list)
     aliases: list[str] = Field(default_factory=list)
-    params_b: float = Field(gt=0, description="Total parameters, billions.")
+    params_b: float | None = Field(
+        default=None, gt=0, description="Total parameters, billions (None: unpublished, API-only)."
+    )
     active_params_b: float | None = Field(default=None, gt=0, description="MoE: active per token.")
     instruct: bool = False
     languages: list[str]
@@ -295,7 +297,9 @@ class ModelEntry(_Strict):
     def _facts_sourced(self) -> ModelEntry:
         if (self.base_model is None) != (self.relation is None):
             raise ValueError("base_model and relation go together")
-        if self.active_params_b is not None and self.active_params_b > self.params_b:
+        if self.params_b is None and self.availability != "api-only":
+            raise ValueError("params_b is required for models with released weights")
+        if self.active_params_b is not None and self.active_params_b > (self.params_b or 0):
             raise ValueError("active_params_b exceeds params_b")
         if self.availability == "open-weights" and self.openness.weights == "closed":
             raise ValueError("open-weights model with closed weights in openness")

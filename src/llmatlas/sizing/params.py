@@ -1,26 +1,46 @@
 """Parameter counts computed from a model's architecture (its config.json fields).
 
-The catalog declares each model's published parameter count; tests check that
-this computation lands within 2% of it, and the sizing engine uses the same
-per-tensor breakdown to price weights per quantization format.  Counts are
-exact integers in parameters (not billions).
+The model is described as a list of weight tensors named as in GGUF files
+(``token_embd``, ``blk.N.attn_v``, ``blk.N.ffn_down_exps`` ...).  That one list
+gives the parameter count (the catalog test checks it within 2% of the
+published figure), the active count of an MoE, and, priced per tensor type,
+the size of each quantized file.  Counts are exact integers in parameters.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from llmatlas.catalog._schema import Architecture
+
+Category = Literal["embedding", "output", "attention", "ffn", "experts", "norm", "other"]
+
+# Architectures whose GGUF conversion keeps q/k/v fused in one ``attn_qkv`` tensor.
+FUSED_QKV = frozenset(
+    {"falcon", "phi3", "bloom", "gpt_neox", "mpt", "chatglm", "qwen", "internlm2", "phimoe"}
+)
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One weight tensor: ``row`` is its row length (GGUF ne[0], the input dimension)."""
+
+    name: str
+    layer: int | None
+    n: int
+    row: int
+    category: Category
+    active_fraction: float = 1.0  # MoE expert tensors: experts_per_tok / num_experts
+
+    @property
+    def quantizable(self) -> bool:
+        return self.category not in ("norm",) and self.name != "ffn_gate_inp"
 
 
 @dataclass(frozen=True)
 class ParamBreakdown:
-    """Where a model's parameters are, in parameters.
-
-    ``embedding`` is the input token table, ``output`` the untied LM head (0 when
-    tied), ``attention`` and ``ffn`` are summed over all layers (``ffn`` holds all
-    experts of an MoE), ``other`` norms, positional tables and extra towers.
-    """
+    """Parameters by role.  ``ffn`` holds every expert of an MoE; ``ffn_active`` the routed share."""
 
     embedding: int
     output: int
@@ -35,18 +55,26 @@ class ParamBreakdown:
 
     @property
     def active(self) -> int:
-        """Parameters touched per token (all but the unused experts)."""
         return self.embedding + self.output + self.attention + self.ffn_active + self.other
 
 
-def _mlp(hidden: int, inner: int, kind: str, bias: bool) -> int:
-    if kind == "gated":
-        return 3 * hidden * inner + ((2 * inner + hidden) if bias else 0)
-    return 2 * hidden * inner + ((inner + hidden) if bias else 0)
+def _mlp_tensors(
+    a: Architecture, layer: int, inner: int, suffix: str, category: Category, fraction: float,
+    count: int = 1,
+) -> list[Tensor]:
+    h = a.hidden_size
+    out = []
+    if a.mlp == "gated":
+        out.append(Tensor(f"ffn_gate{suffix}", layer, count * h * inner, h, category, fraction))
+    out.append(Tensor(f"ffn_up{suffix}", layer, count * h * inner, h, category, fraction))
+    out.append(Tensor(f"ffn_down{suffix}", layer, count * inner * h, inner, category, fraction))
+    if a.mlp_bias:
+        biases = count * ((2 * inner if a.mlp == "gated" else inner) + h)
+        out.append(Tensor(f"ffn_bias{suffix}", layer, biases, 1, "norm", fraction))
+    return out
 
 
-def _attention(a: Architecture) -> int:
-    """Parameters of one attention block (projections, biases, q/k norms)."""
+def _attention_tensors(a: Architecture, layer: int) -> list[Tensor]:
     h = a.hidden_size
     heads = a.num_attention_heads
     if a.is_mla:
@@ -54,80 +82,123 @@ def _attention(a: Architecture) -> int:
         rope = a.qk_rope_head_dim or 0
         v_dim = a.v_head_dim or a.resolved_head_dim
         kv_rank = a.kv_lora_rank or 0
+        t = []
         if a.q_lora_rank:
-            q = h * a.q_lora_rank + a.q_lora_rank + a.q_lora_rank * heads * (nope + rope)
+            t.append(Tensor("attn_q_a", layer, h * a.q_lora_rank, h, "attention"))
+            t.append(Tensor("attn_q_a_norm", layer, a.q_lora_rank, 1, "norm"))
+            t.append(Tensor("attn_q_b", layer, a.q_lora_rank * heads * (nope + rope), a.q_lora_rank, "attention"))
         else:
-            q = h * heads * (nope + rope)
-        kv = h * (kv_rank + rope) + kv_rank + kv_rank * heads * (nope + v_dim)
-        return q + kv + heads * v_dim * h
+            t.append(Tensor("attn_q", layer, h * heads * (nope + rope), h, "attention"))
+        t.append(Tensor("attn_kv_a_mqa", layer, h * (kv_rank + rope), h, "attention"))
+        t.append(Tensor("attn_kv_a_norm", layer, kv_rank, 1, "norm"))
+        t.append(Tensor("attn_kv_b", layer, kv_rank * heads * (nope + v_dim), kv_rank, "attention"))
+        t.append(Tensor("attn_output", layer, heads * v_dim * h, heads * v_dim, "attention"))
+        return t
     hd = a.resolved_head_dim
     kv = a.num_key_value_heads
-    n = h * heads * hd + 2 * h * kv * hd + heads * hd * h
-    if a.attention_bias:
-        n += heads * hd + 2 * kv * hd
-    if a.attention_out_bias:
-        n += h
-    if a.qk_norm:
-        n += 2 * hd
-    return n
+    q, k = h * heads * hd, h * kv * hd
+    if a.model_type in FUSED_QKV:
+        t = [Tensor("attn_qkv", layer, q + 2 * k, h, "attention")]
+    else:
+        t = [
+            Tensor("attn_q", layer, q, h, "attention"),
+            Tensor("attn_k", layer, k, h, "attention"),
+            Tensor("attn_v", layer, k, h, "attention"),
+        ]
+    t.append(Tensor("attn_output", layer, heads * hd * h, heads * hd, "attention"))
+    bias = (heads * hd + 2 * kv * hd if a.attention_bias else 0) + (h if a.attention_out_bias else 0)
+    bias += 2 * hd if a.qk_norm else 0
+    if bias:
+        t.append(Tensor("attn_bias", layer, bias, 1, "norm"))
+    return t
 
 
-def _recurrent_block(a: Architecture) -> int:
-    """A Griffin-style recurrent block (RecurrentGemma): x/y/out projections, conv, RG-LRU gates."""
+def _recurrent_tensors(a: Architecture, layer: int) -> list[Tensor]:
+    """A Griffin recurrent block (RecurrentGemma): x/y/out projections, conv, RG-LRU gates."""
     h = a.hidden_size
     w = a.recurrent_state_width or h
     conv = a.conv1d_width or 4
     heads = a.num_attention_heads
-    block_diag_gates = 2 * (w * w // heads + w)
-    return 3 * h * w + 2 * w + h + w * conv + w + block_diag_gates + w
+    return [
+        Tensor("rec_linear_x", layer, h * w, h, "attention"),
+        Tensor("rec_linear_y", layer, h * w, h, "attention"),
+        Tensor("rec_linear_out", layer, w * h, w, "attention"),
+        Tensor("rec_gates", layer, 2 * (w * w // heads), w // heads, "attention"),
+        Tensor("rec_small", layer, w * conv + 5 * w + h, 1, "norm"),
+    ]
 
 
-def _norm(a: Architecture) -> int:
+def _norm_size(a: Architecture) -> int:
     return a.hidden_size * (2 if a.norm == "layernorm" else 1)
 
 
-def param_breakdown(a: Architecture) -> ParamBreakdown:
-    """Exact parameter count of a decoder-only transformer from its config fields."""
+def _norms_per_layer(a: Architecture) -> int:
+    """Gemma 2/3 normalise before and after both attention and MLP (4 norms); most use 2."""
+    return 4 if a.model_type.startswith(("gemma2", "gemma3")) else 2
+
+
+def _attention_layer_ids(a: Architecture) -> set[int]:
+    """Which layers have attention; hybrids put one attention layer after each run of recurrent ones."""
+    n = a.num_hidden_layers
+    attn = n if a.num_attention_layers is None else a.num_attention_layers
+    if attn >= n:
+        return set(range(n))
+    if attn == 0:
+        return set()
+    period = n / attn
+    return {min(n - 1, round((i + 1) * period) - 1) for i in range(attn)}
+
+
+def tensors(a: Architecture) -> list[Tensor]:
+    """Every weight tensor of the text model (towers in ``extra_params`` are one 'other' entry)."""
     h = a.hidden_size
-    layers = a.num_hidden_layers
-    embedding = a.vocab_size * h
-    output = 0 if a.tie_word_embeddings else a.vocab_size * h
-    other = a.extra_params + _norm(a)  # final norm
+    out: list[Tensor] = [Tensor("token_embd", None, a.vocab_size * h, h, "embedding")]
     if a.position_embedding == "learned":
-        other += a.max_position_embeddings * h
-
-    attn_layers = layers if a.num_attention_layers is None else a.num_attention_layers
-    recurrent_layers = layers - attn_layers
-    attention = attn_layers * _attention(a)
-    if recurrent_layers:
-        attention += recurrent_layers * _recurrent_block(a)
-    other += layers * 2 * _norm(a)
-
-    dense = _mlp(h, a.intermediate_size, a.mlp, a.mlp_bias)
-    if a.is_moe:
+        out.append(Tensor("position_embd", None, a.max_position_embeddings * h, h, "other"))
+    attn_layers = _attention_layer_ids(a)
+    for i in range(a.num_hidden_layers):
+        out.append(Tensor("layer_norms", i, _norms_per_layer(a) * _norm_size(a), 1, "norm"))
+        if i in attn_layers:
+            out += _attention_tensors(a, i)
+        else:
+            out += _recurrent_tensors(a, i)
+        dense_layer = not a.is_moe or i < (a.first_k_dense_layers or 0)
+        if dense_layer:
+            out += _mlp_tensors(a, i, a.intermediate_size, "", "ffn", 1.0)
+            continue
         assert a.num_experts is not None and a.num_experts_per_tok is not None
-        expert = _mlp(h, a.moe_intermediate_size or a.intermediate_size, a.mlp, a.mlp_bias)
-        shared = 0
+        frac = a.num_experts_per_tok / a.num_experts
+        width = a.moe_intermediate_size or a.intermediate_size
+        out.append(Tensor("ffn_gate_inp", i, h * a.num_experts, h, "ffn"))
+        out += _mlp_tensors(a, i, width, "_exps", "experts", frac, count=a.num_experts)
         if a.num_shared_experts:
-            width = a.shared_expert_intermediate_size or a.moe_intermediate_size or a.intermediate_size
-            shared = a.num_shared_experts * _mlp(h, width, a.mlp, a.mlp_bias)
-        router = h * a.num_experts
-        dense_layers = a.first_k_dense_layers or 0
-        moe_layers = layers - dense_layers
-        ffn = dense_layers * dense + moe_layers * (a.num_experts * expert + shared + router)
-        ffn_active = dense_layers * dense + moe_layers * (
-            a.num_experts_per_tok * expert + shared + router
-        )
-    else:
-        ffn = ffn_active = layers * dense
-    return ParamBreakdown(
-        embedding=embedding,
-        output=output,
-        attention=attention,
-        ffn=ffn,
-        ffn_active=ffn_active,
-        other=other,
-    )
+            sw = a.shared_expert_intermediate_size or width
+            out += _mlp_tensors(a, i, sw * a.num_shared_experts, "_shexp", "ffn", 1.0)
+    out.append(Tensor("output_norm", None, _norm_size(a), 1, "norm"))
+    if not a.tie_word_embeddings:
+        out.append(Tensor("output", None, a.vocab_size * h, h, "output"))
+    if a.extra_params:
+        out.append(Tensor("extra", None, a.extra_params, 1, "other"))
+    return out
+
+
+def param_breakdown(a: Architecture) -> ParamBreakdown:
+    sums = {"embedding": 0, "output": 0, "attention": 0, "ffn": 0, "other": 0}
+    ffn_active = 0
+    for t in tensors(a):
+        if t.category in ("ffn", "experts"):
+            sums["ffn"] += t.n
+            ffn_active += round(t.n * t.active_fraction)
+        elif t.category == "norm":
+            # biases/norms: count with the block they belong to (negligible either way)
+            if t.active_fraction < 1.0:
+                sums["ffn"] += t.n
+                ffn_active += round(t.n * t.active_fraction)
+            else:
+                sums["other"] += t.n
+        else:
+            sums[t.category] += t.n
+    return ParamBreakdown(ffn_active=ffn_active, **sums)
 
 
 def param_count(a: Architecture) -> int:

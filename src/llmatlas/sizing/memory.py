@@ -1,0 +1,318 @@
+"""Memory an engine needs to run a model: weights, KV cache, compute buffers, overhead.
+
+All figures are bytes.  Pure functions of the architecture and the run settings.
+
+How each engine allocates (what we model, and where it comes from):
+
+* **llama.cpp** (via llama-cpp-python, our default engine).  Weights are mmap'd
+  from the GGUF file.  The KV cache is allocated at load for the whole context
+  (``n_ctx`` cells, shared by all sequences); llama-cpp-python runs sliding-window
+  models with *full-size* SWA caches (its log says "using full-size SWA cache"),
+  so Gemma 2/3 and gpt-oss pay full context on every layer unless the engine is
+  told otherwise (``swa_full=False`` trims those layers to
+  ``pad256(window * n_seq + n_ubatch)`` cells).  The compute buffer is reserved
+  for the worst case of one ubatch (512 tokens) with every output's logits
+  (``vocab * 512 * 4`` bytes) or the attention scores at full context, whichever
+  is larger.  On a GPU the reservation is real VRAM; on a CPU only the pages the
+  graph touches become resident: about ``2 * n_kv * n_tokens * heads * 4`` bytes
+  of attention scores plus the MLP activations of one ubatch.
+* **vLLM** pre-allocates ``gpu_memory_utilization`` (default 0.9) of the GPU:
+  weights + profiled activations + non-torch memory, and the rest becomes the
+  paged KV pool; the number of concurrent full-length sequences follows.
+* **transformers** allocates the KV cache as tokens arrive (dynamic cache).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from llmatlas.catalog._schema import Architecture
+from llmatlas.errors import BadInputError
+from llmatlas.sizing.quant import QuantFormat, weight_bytes
+
+MiB = 1024**2
+GiB = 1024**3
+
+EngineName = Literal["llama.cpp", "vllm", "transformers"]
+ENGINES: tuple[str, ...] = ("llama.cpp", "vllm", "transformers")
+
+KV_TYPES: dict[str, float] = {
+    "f32": 4.0,
+    "f16": 2.0,
+    "bf16": 2.0,
+    "fp8": 1.0,
+    "q8_0": 34 / 32,  # ggml block: 32 int8 + one f16 scale
+    "q4_0": 18 / 32,
+}
+
+# llama.cpp honours sliding windows only for architectures it implements with an
+# interleaved-SWA cache; Mistral-7B-v0.1 runs as plain llama (full cache).
+LLAMA_CPP_SWA_ARCHS = ("gemma2", "gemma3", "gemma3_text", "gpt_oss", "cohere2")
+
+N_UBATCH = 512
+"""llama.cpp's default physical batch (tokens per compute step)."""
+
+# Measured on this project's CI machine with llama-cpp-python 0.3.36 and the
+# embedded Gemma 3 270M (bench/sizing_accuracy.py re-measures them):
+LLAMA_CPP_PYTHON_RUNTIME = 43 * MiB
+"""Resident memory of a Python process with llama_cpp imported, before any model."""
+LLAMA_CPP_LOAD_FIXED = 16 * MiB
+LLAMA_CPP_VOCAB_BYTES_PER_TOKEN = 128
+"""Resident bytes per vocabulary entry held by llama.cpp's tokenizer tables."""
+
+REPACKED_TYPES = ("Q4_0", "Q4_K", "IQ4_NL")
+"""ggml types llama.cpp's CPU backend repacks at load (a second copy in RAM)."""
+
+CUDA_CONTEXT = 450 * MiB
+"""CUDA context + cuBLAS workspace per GPU (Ollama reserves 457 MiB minimum per GPU)."""
+VLLM_NON_TORCH = 512 * MiB
+VLLM_MAX_BATCHED_TOKENS = 8192
+VLLM_MAX_NUM_SEQS = 256
+
+
+def kv_bytes_per_element(kv_type: str) -> float:
+    try:
+        return KV_TYPES[kv_type.lower()]
+    except KeyError:
+        raise BadInputError(
+            f"unknown KV cache type {kv_type!r}; use one of {', '.join(KV_TYPES)}"
+        ) from None
+
+
+def _pad(n: int, to: int) -> int:
+    return -(-n // to) * to
+
+
+def kv_elements_per_token_per_layer(a: Architecture, engine: str) -> int:
+    """K plus V elements one token stores in one attention layer.
+
+    MLA (DeepSeek-V2/V3) caches the compressed latent plus the rope key:
+    ``kv_lora_rank + qk_rope_head_dim`` (576) per token per layer in vLLM; llama.cpp's
+    GGUF declares key length 576 and value length 512 and allocates both.
+    """
+    if a.is_mla:
+        latent = (a.kv_lora_rank or 0) + (a.qk_rope_head_dim or 0)
+        return latent + (a.kv_lora_rank or 0) if engine == "llama.cpp" else latent
+    return 2 * a.num_key_value_heads * a.resolved_head_dim
+
+
+def swa_honoured(a: Architecture, engine: str, swa_full: bool) -> bool:
+    if a.sliding_window is None:
+        return False
+    if engine == "llama.cpp":
+        return a.model_type in LLAMA_CPP_SWA_ARCHS and not swa_full
+    return True
+
+
+@dataclass(frozen=True)
+class KVCache:
+    bytes: int
+    full_layers: int
+    window_layers: int
+    window_cells: int
+    state_bytes: int  # recurrent layers' fixed state
+
+
+def kv_cache(
+    a: Architecture,
+    context: int,
+    sequences: int = 1,
+    kv_type: str = "f16",
+    engine: str = "llama.cpp",
+    swa_full: bool = True,
+) -> KVCache:
+    """KV cache bytes for ``sequences`` sequences of ``context`` tokens each.
+
+    ``layers x 2 x kv_heads x head_dim x tokens x sequences x bytes``, with window
+    layers capped at their window where the engine does so, MLA's latent cache,
+    and hybrid models' recurrent layers holding a fixed state instead.
+    """
+    if context <= 0:
+        raise BadInputError("context must be a positive number of tokens")
+    if sequences <= 0:
+        raise BadInputError("batch (concurrent sequences) must be >= 1")
+    per_elt = kv_bytes_per_element(kv_type)
+    attn_layers = a.num_hidden_layers if a.num_attention_layers is None else a.num_attention_layers
+    elts = kv_elements_per_token_per_layer(a, engine)
+    window_layers = 0
+    window_cells = 0
+    total_cells = context * sequences
+    if engine == "llama.cpp":
+        total_cells = _pad(total_cells, 256) if total_cells > 256 else total_cells
+    if swa_honoured(a, engine, swa_full):
+        assert a.sliding_window is not None
+        window_layers = min(a.sliding_window_layers or attn_layers, attn_layers)
+        if engine == "llama.cpp":
+            window_cells = min(total_cells, _pad(a.sliding_window * sequences + N_UBATCH, 256))
+        else:
+            window_cells = min(total_cells, (a.sliding_window + VLLM_MAX_BATCHED_TOKENS) * sequences)
+    elif a.num_attention_layers is not None and a.sliding_window is not None:
+        # hybrid models (RecurrentGemma): local attention only
+        window_layers = attn_layers
+        window_cells = total_cells
+    full_layers = attn_layers - window_layers
+    kv = full_layers * elts * total_cells + window_layers * elts * window_cells
+    state = 0
+    recurrent_layers = a.num_hidden_layers - attn_layers
+    if recurrent_layers:
+        width = a.recurrent_state_width or a.hidden_size
+        conv = a.conv1d_width or 4
+        # fp32 RG-LRU state plus the last (conv - 1) inputs of the temporal conv
+        state = recurrent_layers * sequences * (width * 4 + width * (conv - 1) * 4)
+    return KVCache(
+        bytes=round(kv * per_elt) + state,
+        full_layers=full_layers,
+        window_layers=window_layers,
+        window_cells=window_cells,
+        state_bytes=state,
+    )
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """What running a model takes, in bytes, split the way engines report it."""
+
+    engine: str
+    quant: str
+    context: int
+    batch: int
+    kv_type: str
+    weights_bytes: int
+    kv_cache_bytes: int
+    buffers_bytes: int
+    overhead_bytes: int
+    gpu_layers: int
+    gpu_bytes: int
+    host_bytes: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        return self.weights_bytes + self.kv_cache_bytes + self.buffers_bytes + self.overhead_bytes
+
+
+def _llama_cpp_compute_reserved(a: Architecture, context: int, sequences: int) -> int:
+    """VRAM the CUDA/Metal backend reserves for one ubatch's graph (flash attention off)."""
+    ub = min(N_UBATCH, context * sequences)
+    logits = a.vocab_size * ub * 4
+    attn = 2 * context * sequences * ub * a.num_attention_heads * 4
+    mlp = ub * (a.intermediate_size + a.hidden_size) * 4 * 2
+    return max(logits, attn) + mlp
+
+
+def _llama_cpp_compute_touched(a: Architecture, filled: int) -> int:
+    """Compute-buffer pages a CPU run actually touches with ``filled`` tokens in context."""
+    n_tok = min(N_UBATCH, filled)
+    n_kv = _pad(filled, 256)
+    scores = 2 * n_kv * n_tok * a.num_attention_heads * 4
+    mlp = n_tok * (3 * a.intermediate_size + 6 * a.hidden_size) * 4
+    return scores + mlp
+
+
+def estimate_memory(
+    a: Architecture,
+    fmt: QuantFormat,
+    context: int,
+    batch: int = 1,
+    engine: str = "llama.cpp",
+    kv_type: str = "f16",
+    gpu_layers: int | None = None,
+    vram_bytes: int | None = None,
+    filled: int | None = None,
+    swa_full: bool = True,
+    gpu_memory_utilization: float = 0.9,
+) -> MemoryEstimate:
+    """Memory for ``batch`` sequences of ``context`` tokens on ``engine``.
+
+    ``gpu_layers``: layers offloaded to a GPU (llama.cpp ``n_gpu_layers``; ``None``
+    = all when ``vram_bytes`` is given, else a CPU-only run).  ``filled``: tokens
+    actually in the context (default: full, the worst case a long chat reaches).
+    """
+    if engine not in ENGINES:
+        raise BadInputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    if context > a.max_position_embeddings:
+        raise BadInputError(
+            f"context {context} is above the model's maximum of {a.max_position_embeddings} tokens"
+        )
+    if engine == "llama.cpp" and not fmt.is_gguf:
+        raise BadInputError(f"llama.cpp runs GGUF files; {fmt.name} is for {', '.join(fmt.engines)}")
+    if engine != "llama.cpp" and fmt.is_gguf and fmt.name != "F16":
+        raise BadInputError(f"{fmt.name} is a GGUF format; use --engine llama.cpp")
+    if not 0 < gpu_memory_utilization <= 1:
+        raise BadInputError("gpu_memory_utilization must be in (0, 1]")
+    filled = context * batch if filled is None else min(filled, context * batch)
+    w = weight_bytes(a, fmt)
+    notes: list[str] = []
+    layers = a.num_hidden_layers
+
+    if engine == "llama.cpp":
+        kv = kv_cache(a, context, batch, kv_type, engine, swa_full)
+        if a.sliding_window and not swa_honoured(a, engine, swa_full):
+            notes.append(
+                "sliding-window layers get a full-size KV cache in llama.cpp "
+                "(llama-cpp-python default); the window does not save memory here"
+            )
+        on_gpu = layers if (gpu_layers is None and vram_bytes) else (gpu_layers or 0)
+        on_gpu = max(0, min(on_gpu, layers))
+        frac = on_gpu / layers
+        vocab_tables = a.vocab_size * LLAMA_CPP_VOCAB_BYTES_PER_TOKEN + LLAMA_CPP_LOAD_FIXED
+        if on_gpu:
+            buffers = _llama_cpp_compute_reserved(a, context, batch)
+            overhead = CUDA_CONTEXT + LLAMA_CPP_PYTHON_RUNTIME + vocab_tables
+            gpu_bytes = round(w.total * frac) + round(kv.bytes * frac) + buffers + CUDA_CONTEXT
+            host_bytes = w.total - round(w.total * frac) + kv.bytes - round(kv.bytes * frac)
+            host_bytes += LLAMA_CPP_PYTHON_RUNTIME + vocab_tables
+        else:
+            # x86 AVX2 / ARM builds repack Q4_0/Q4_K/IQ4_NL tensors into an interleaved
+            # copy ("CPU_REPACK model buffer"); the mapped originals stay resident too.
+            repack = sum(w.by_type.get(k, 0) for k in REPACKED_TYPES)
+            buffers = _llama_cpp_compute_touched(a, filled) + repack
+            overhead = LLAMA_CPP_PYTHON_RUNTIME + vocab_tables
+            gpu_bytes = 0
+            host_bytes = w.total + kv.bytes + buffers + overhead
+        return MemoryEstimate(
+            engine, fmt.name, context, batch, kv_type, w.total, kv.bytes, buffers, overhead,
+            on_gpu, gpu_bytes, host_bytes, notes,
+        )
+
+    kv = kv_cache(a, context, batch, kv_type, engine, swa_full)
+    tokens = min(VLLM_MAX_BATCHED_TOKENS, context * batch) if engine == "vllm" else min(context, 8192)
+    activations = tokens * (2 * (a.moe_intermediate_size or a.intermediate_size) + 4 * a.hidden_size) * 2
+    if engine == "vllm":
+        activations += min(VLLM_MAX_NUM_SEQS, batch * 4) * a.vocab_size * 4
+        overhead = CUDA_CONTEXT + VLLM_NON_TORCH
+        notes.append(
+            f"vLLM pre-allocates {gpu_memory_utilization:.0%} of each GPU; whatever the weights "
+            "and activations leave becomes the paged KV pool"
+        )
+    else:
+        overhead = CUDA_CONTEXT
+        notes.append("transformers grows the KV cache as tokens arrive; figure is at full context")
+    total = w.total + kv.bytes + activations + overhead
+    return MemoryEstimate(
+        engine, fmt.name, context, batch, kv_type, w.total, kv.bytes, activations, overhead,
+        layers, total, 0, notes,
+    )
+
+
+def vllm_kv_pool(
+    a: Architecture,
+    fmt: QuantFormat,
+    vram_bytes: int,
+    tensor_parallel: int = 1,
+    gpu_memory_utilization: float = 0.9,
+    kv_type: str = "bf16",
+) -> tuple[int, int]:
+    """(KV pool bytes per GPU, tokens the pool holds across the TP group) for vLLM."""
+    w = weight_bytes(a, fmt).total / tensor_parallel
+    activations = VLLM_MAX_BATCHED_TOKENS * (
+        2 * (a.moe_intermediate_size or a.intermediate_size) + 4 * a.hidden_size
+    ) * 2 / tensor_parallel + VLLM_MAX_NUM_SEQS * a.vocab_size * 4
+    pool = vram_bytes * gpu_memory_utilization - w - activations - VLLM_NON_TORCH - CUDA_CONTEXT
+    per_token = kv_cache(a, 1, 1, kv_type, "vllm").bytes
+    if not a.is_mla:
+        kv_heads_per_gpu = max(a.num_key_value_heads // tensor_parallel, 1)
+        per_token = per_token * kv_heads_per_gpu // a.num_key_value_heads
+    pool = max(0, int(pool))
+    return pool, (pool // per_token if per_token else 0)

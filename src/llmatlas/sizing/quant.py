@@ -1,0 +1,238 @@
+"""Weight formats and their real bytes per weight.
+
+GGUF "Q4_K_M" is not 4 bits everywhere: llama.cpp's quantizer gives each tensor
+a type (more bits for ``attn_v``/``ffn_down`` on some layers, Q6_K for the
+output head, a fallback when a row length is not a multiple of 256).  We
+reproduce those rules (``src/llama-quant.cpp``) per tensor and price each
+tensor with ggml's block sizes (taken from the ``gguf`` package), so the
+predicted file size matches real files.
+
+Other formats: GPTQ/AWQ 4-bit at group size 128 store a 16-bit scale and a
+4-bit zero per 128 weights (4.156 bits); bitsandbytes NF4 keeps an fp32
+absmax per 64 weights (4.5 bits; 4.127 with double quantization); embeddings
+and the LM head stay 16-bit in those formats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+
+from llmatlas.catalog._schema import Architecture
+from llmatlas.errors import BadInputError
+from llmatlas.sizing.params import Tensor, tensors
+
+T = GGMLQuantizationType
+Kind = Literal["float", "gguf", "gptq", "awq", "bnb", "fp8", "int8"]
+
+
+@dataclass(frozen=True)
+class QuantFormat:
+    """A weight format.  ``bits`` is the nominal bits per weight of its main tensors."""
+
+    name: str
+    kind: Kind
+    bits: float
+    description: str
+    engines: tuple[str, ...]
+    gguf_type: GGMLQuantizationType | None = None  # default tensor type of a GGUF mix
+
+    @property
+    def is_gguf(self) -> bool:
+        return self.kind == "gguf"
+
+
+def _bits(t: GGMLQuantizationType) -> float:
+    block, size = GGML_QUANT_SIZES[t]
+    return size * 8 / block
+
+
+_LLAMA = ("llama.cpp",)
+_HF = ("vllm", "transformers")
+
+FORMATS: dict[str, QuantFormat] = {
+    f.name: f
+    for f in [
+        QuantFormat("FP32", "float", 32, "full precision", _HF),
+        QuantFormat("FP16", "float", 16, "half precision (also BF16)", _HF),
+        QuantFormat("BF16", "float", 16, "bfloat16, the usual release format", _HF),
+        QuantFormat("FP8", "fp8", 8, "8-bit float weights (per-tensor/channel scales)", ("vllm",)),
+        QuantFormat("INT8", "int8", 8, "8-bit integer weights (W8A16)", _HF),
+        QuantFormat("BNB-INT8", "bnb", 8, "bitsandbytes LLM.int8()", ("transformers",)),
+        QuantFormat("BNB-NF4", "bnb", 4.5, "bitsandbytes 4-bit NormalFloat, blocksize 64", ("transformers",)),
+        QuantFormat("GPTQ-4BIT", "gptq", 4 + 20 / 128, "GPTQ 4-bit, group size 128", _HF),
+        QuantFormat("AWQ-4BIT", "awq", 4 + 20 / 128, "AWQ 4-bit, group size 128", _HF),
+        QuantFormat("F16", "gguf", 16, "GGUF 16-bit", _LLAMA, T.F16),
+        QuantFormat("Q8_0", "gguf", _bits(T.Q8_0), "GGUF 8-bit, near-lossless", _LLAMA, T.Q8_0),
+        QuantFormat("Q6_K", "gguf", _bits(T.Q6_K), "GGUF 6-bit k-quant", _LLAMA, T.Q6_K),
+        QuantFormat("Q5_K_M", "gguf", _bits(T.Q5_K), "GGUF 5-bit k-quant, medium mix", _LLAMA, T.Q5_K),
+        QuantFormat("Q5_K_S", "gguf", _bits(T.Q5_K), "GGUF 5-bit k-quant, small mix", _LLAMA, T.Q5_K),
+        QuantFormat("Q5_0", "gguf", _bits(T.Q5_0), "GGUF legacy 5-bit", _LLAMA, T.Q5_0),
+        QuantFormat("Q4_K_M", "gguf", _bits(T.Q4_K), "GGUF 4-bit k-quant, medium mix (the usual pick)", _LLAMA, T.Q4_K),
+        QuantFormat("Q4_K_S", "gguf", _bits(T.Q4_K), "GGUF 4-bit k-quant, small mix", _LLAMA, T.Q4_K),
+        QuantFormat("Q4_0", "gguf", _bits(T.Q4_0), "GGUF legacy 4-bit", _LLAMA, T.Q4_0),
+        QuantFormat("IQ4_XS", "gguf", _bits(T.IQ4_XS), "GGUF 4.25-bit i-quant", _LLAMA, T.IQ4_XS),
+        QuantFormat("Q3_K_M", "gguf", _bits(T.Q3_K), "GGUF 3-bit k-quant, medium mix", _LLAMA, T.Q3_K),
+        QuantFormat("Q2_K", "gguf", _bits(T.Q2_K), "GGUF 2-bit k-quant (large quality loss)", _LLAMA, T.Q2_K),
+    ]
+}
+ALIASES = {
+    "FP16": "FP16", "F16": "F16", "HALF": "FP16", "BF16": "BF16", "FP32": "FP32", "F32": "FP32",
+    "INT8": "INT8", "8BIT": "INT8", "8-BIT": "INT8", "INT4": "GPTQ-4BIT", "4BIT": "Q4_K_M",
+    "4-BIT": "Q4_K_M", "NF4": "BNB-NF4", "GPTQ": "GPTQ-4BIT", "AWQ": "AWQ-4BIT", "FP8": "FP8",
+    "LLM.INT8": "BNB-INT8", "Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M", "Q3_K": "Q3_K_M",
+}
+# Quality order, best first: the advisor walks it down until a model fits.
+GGUF_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_K_S", "IQ4_XS", "Q3_K_M", "Q2_K")
+HF_LADDER = ("BF16", "FP8", "INT8", "AWQ-4BIT")
+
+
+def get_format(name: str) -> QuantFormat:
+    key = name.strip().upper().replace("-", "_") if name.upper() not in FORMATS else name.upper()
+    for candidate in (name.strip().upper(), key, key.replace("_", "-")):
+        if candidate in FORMATS:
+            return FORMATS[candidate]
+        if candidate in ALIASES:
+            return FORMATS[ALIASES[candidate]]
+    raise BadInputError(
+        f"unknown quantization {name!r}; use one of: {', '.join(FORMATS)}"
+    )
+
+
+def _use_more_bits(i: int, n: int) -> bool:
+    """llama.cpp's rule for which layers get extra bits in *_M mixes (integer arithmetic)."""
+    return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
+
+
+_FALLBACK = {
+    T.Q2_K: T.IQ4_NL, T.Q3_K: T.IQ4_NL, T.IQ4_XS: T.IQ4_NL,
+    T.Q4_K: T.Q5_0, T.Q5_K: T.Q5_1, T.Q6_K: T.Q8_0,
+}
+
+
+def gguf_tensor_type(fmt: QuantFormat, t: Tensor, a: Architecture) -> GGMLQuantizationType:
+    """The ggml type llama.cpp's quantizer gives tensor ``t`` in a file of format ``fmt``."""
+    assert fmt.gguf_type is not None
+    if not t.quantizable or t.row == 1:
+        return T.F32
+    name = fmt.name
+    default = fmt.gguf_type
+    if name == "F16":
+        return T.F16
+    n_layer = a.num_hidden_layers
+    i = t.layer if t.layer is not None else 0
+    is_output = t.name == "output" or (t.name == "token_embd" and a.tie_word_embeddings)
+    new = default
+    if is_output:
+        new = T.Q8_0 if (a.model_type == "falcon" or name == "Q8_0") else T.Q6_K
+    elif t.name == "token_embd":
+        new = default
+    elif t.name in ("attn_v", "attn_qkv") and name != "Q8_0":
+        n_gqa = a.num_attention_heads // a.num_key_value_heads
+        if t.name == "attn_qkv":
+            new = {"Q3_K_M": T.Q4_K, "Q4_K_M": T.Q5_K, "Q5_K_M": T.Q6_K}.get(name, default)
+        elif name == "Q2_K":
+            new = T.Q4_K if n_gqa >= 4 else T.Q3_K
+        elif name == "Q3_K_M":
+            new = T.Q5_K if i < 2 else T.Q4_K
+        elif name in ("Q4_K_M", "Q5_K_M") and _use_more_bits(i, n_layer):
+            new = T.Q6_K
+        elif name == "Q4_K_S" and i < 4:
+            new = T.Q5_K
+        if a.is_moe and (a.num_experts or 0) == 8 and name != "Q8_0":
+            new = T.Q8_0
+    elif t.name.startswith("ffn_down") and name != "Q8_0":
+        if name == "Q2_K":
+            new = T.Q3_K
+        elif name == "Q3_K_M":
+            if i < n_layer // 16:
+                new = T.Q5_K
+            elif a.model_type != "falcon" and _use_more_bits(i, n_layer):
+                new = T.Q4_K
+            else:
+                new = T.Q3_K
+        elif name in ("Q4_K_M", "Q5_K_M") and _use_more_bits(i, n_layer):
+            new = T.Q6_K
+        elif name == "Q4_K_S" and i < n_layer // 8:
+            new = T.Q5_K
+    elif t.name == "attn_output" and name in ("Q2_K", "Q3_K_M"):
+        new = T.Q3_K if name == "Q2_K" else T.Q4_K
+    block, _ = GGML_QUANT_SIZES[new]
+    if t.row % block:
+        new = _FALLBACK.get(new, new)
+        if t.row % GGML_QUANT_SIZES[new][0]:
+            new = T.F16
+    return new
+
+
+GGUF_METADATA_BYTES_PER_TOKEN = 25
+"""GGUF header bytes per vocabulary entry (token string, score, type): 6,525,120 bytes of
+header over 262,144 tokens in the embedded Gemma 3 file."""
+
+
+def gguf_file_bytes(a: Architecture, fmt: QuantFormat) -> int:
+    """Predicted size of a GGUF file: tensor data plus the tokenizer-dominated header."""
+    return weight_bytes(a, fmt).total + GGUF_METADATA_BYTES_PER_TOKEN * a.vocab_size
+
+
+def tensor_bytes(t: Tensor, ggml_type: GGMLQuantizationType) -> int:
+    block, size = GGML_QUANT_SIZES[ggml_type]
+    return t.n * size // block
+
+
+@dataclass(frozen=True)
+class WeightBytes:
+    """Bytes of the weights in a format; ``active`` are those read per token (MoE)."""
+
+    total: int
+    active: int
+    by_type: dict[str, int]
+    params: int
+
+    @property
+    def bits_per_weight(self) -> float:
+        return self.total * 8 / self.params
+
+
+def weight_bytes(a: Architecture, fmt: QuantFormat) -> WeightBytes:
+    """Bytes of every weight in ``fmt`` (towers in ``extra_params`` at 16-bit)."""
+    total = 0
+    active = 0.0
+    params = 0
+    by_type: dict[str, int] = {}
+    for t in tensors(a):
+        params += t.n
+        if t.name == "extra":
+            b = t.n * 2
+            kind = "F16 (extra)"
+        elif fmt.is_gguf:
+            gt = gguf_tensor_type(fmt, t, a)
+            b = tensor_bytes(t, gt)
+            kind = gt.name
+        else:
+            b, kind = _hf_tensor_bytes(fmt, t)
+        total += b
+        active += b * t.active_fraction
+        by_type[kind] = by_type.get(kind, 0) + b
+    return WeightBytes(total=total, active=round(active), by_type=by_type, params=params)
+
+
+def _hf_tensor_bytes(fmt: QuantFormat, t: Tensor) -> tuple[int, str]:
+    """Safetensors-style formats: linear layers quantized, embeddings/head/norms kept 16-bit."""
+    if fmt.kind == "float":
+        bytes_per = 4 if fmt.name == "FP32" else 2
+        return t.n * bytes_per, fmt.name
+    if t.category in ("embedding", "output", "norm") or t.row == 1:
+        return t.n * 2, "BF16"
+    if t.name == "ffn_gate_inp":
+        return t.n * 2, "BF16"
+    if fmt.name == "BNB-NF4":
+        return round(t.n * 4.5 / 8), fmt.name
+    if fmt.kind in ("int8", "bnb", "fp8"):
+        # one byte per weight plus one 16/32-bit scale per output row (negligible) -> 8 bits
+        rows = max(1, t.n // max(t.row, 1))
+        return t.n + rows * 4, fmt.name
+    # GPTQ / AWQ: 4-bit weights, fp16 scale + 4-bit zero per group of 128 inputs
+    return round(t.n * fmt.bits / 8), fmt.name

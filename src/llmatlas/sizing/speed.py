@@ -1,0 +1,94 @@
+"""Expected generation speed from memory bandwidth and compute.
+
+Decode (one token per sequence per step) is memory-bound: each step reads the
+active weights once plus the KV cache of every sequence.  Prefill is
+compute-bound: about ``2 x active parameters`` FLOPs per token plus attention.
+Each bound is scaled by an efficiency factor; ``llmatlas bench
+--compare-estimate`` measures the real ratio on the user's machine and stores it
+as a calibration factor that replaces these defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llmatlas.catalog._schema import Architecture
+from llmatlas.sizing.memory import kv_cache
+from llmatlas.sizing.params import tensors
+from llmatlas.sizing.quant import QuantFormat, gguf_tensor_type, tensor_bytes, weight_bytes
+
+# Fraction of peak bandwidth / FLOP/s a good engine reaches.  GPU decode: ~0.7
+# (Llama-2-7B bf16 on A100-80GB reached 70% of 2,039 GB/s, torchao PR #743);
+# CPU: relative to the *measured* copy bandwidth of `llmatlas hw`, which is
+# already what the machine sustains.
+DEFAULT_DECODE_EFFICIENCY = {"gpu": 0.7, "apple": 0.65, "cpu": 0.8}
+DEFAULT_PREFILL_EFFICIENCY = {"gpu": 0.45, "apple": 0.4, "cpu": 0.5}
+
+USABLE_CHAT_TPS = 5.0
+"""Below this many tokens/s a chat feels broken (slower than reading pace)."""
+GOOD_CHAT_TPS = 15.0
+
+
+def bytes_read_per_token(a: Architecture, fmt: QuantFormat) -> int:
+    """Weight bytes one decode step reads: all tensors except the input embedding
+    table (one row is gathered) and the experts a token is not routed to.  A tied
+    embedding is read in full, as the output head."""
+    w = weight_bytes(a, fmt)
+    if a.tie_word_embeddings:
+        return w.active
+    embd = next(t for t in tensors(a) if t.name == "token_embd")
+    if fmt.is_gguf:
+        embd_bytes = tensor_bytes(embd, gguf_tensor_type(fmt, embd, a))
+    else:
+        embd_bytes = embd.n * 2
+    return max(w.active - embd_bytes, 1)
+
+
+@dataclass(frozen=True)
+class SpeedEstimate:
+    decode_tps: float  # tokens/s for one sequence
+    aggregate_decode_tps: float  # tokens/s summed over ``batch`` sequences
+    prefill_tps: float  # prompt tokens/s
+    bound: str  # what limits decode: "memory" or "compute"
+
+
+def estimate_speed(
+    a: Architecture,
+    fmt: QuantFormat,
+    bandwidth_gbs: float,
+    tflops: float,
+    kind: str = "gpu",
+    context: int = 4096,
+    batch: int = 1,
+    kv_type: str = "f16",
+    decode_efficiency: float | None = None,
+    prefill_efficiency: float | None = None,
+    engine: str = "llama.cpp",
+) -> SpeedEstimate:
+    """Tokens/s at half-full context (the average over a conversation that fills it)."""
+    d_eff = decode_efficiency or DEFAULT_DECODE_EFFICIENCY.get(kind, 0.6)
+    p_eff = prefill_efficiency or DEFAULT_PREFILL_EFFICIENCY.get(kind, 0.4)
+    weights = bytes_read_per_token(a, fmt)
+    kv_read = kv_cache(a, max(1, context // 2), batch, kv_type, engine).bytes
+    step_bytes = weights + kv_read
+    mem_time = step_bytes / (bandwidth_gbs * 1e9 * d_eff)
+    active = weight_bytes(a, fmt).params * (weights / max(weight_bytes(a, fmt).total, 1))
+    flops_per_token = 2 * active + 4 * a.num_hidden_layers * a.hidden_size * (context // 2)
+    compute_time = batch * flops_per_token / (tflops * 1e12 * p_eff)
+    step = max(mem_time, compute_time)
+    bound = "memory" if mem_time >= compute_time else "compute"
+    prefill = tflops * 1e12 * p_eff / flops_per_token
+    return SpeedEstimate(
+        decode_tps=1 / step,
+        aggregate_decode_tps=batch / step,
+        prefill_tps=prefill,
+        bound=bound,
+    )
+
+
+def speed_verdict(tps: float) -> str:
+    if tps >= GOOD_CHAT_TPS:
+        return "good"
+    if tps >= USABLE_CHAT_TPS:
+        return "usable"
+    return "too slow"
