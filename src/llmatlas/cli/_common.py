@@ -1,0 +1,80 @@
+"""Shared CLI plumbing: JSON output, one-line errors, size parsing, formatting."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import sys
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from llmatlas.errors import AtlasError
+
+console = Console()
+err_console = Console(stderr=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+JSON_OPT = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn user errors into one line on stderr and a non-zero exit, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except AtlasError as exc:
+            raise fail(str(exc), exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """'16G', '12GiB', '800M', '24 GB' -> bytes (G/GB/GiB all mean 2**30: what OSes display)."""
+    from llmatlas.errors import BadInputError
+
+    m = _SIZE.match(text)
+    if not m:
+        raise BadInputError(f"cannot read size {text!r}; write e.g. 16G, 12GiB or 800M")
+    value = float(m.group(1))
+    unit = (m.group(2) or "b").lower()[0]
+    mult = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}[unit]
+    if value <= 0:
+        raise BadInputError(f"size must be positive, got {text!r}")
+    return int(value * mult)
+
+
+def gib(n: int | float | None) -> str:
+    if n is None:
+        return "-"
+    if n < 1024**3:
+        return f"{n / 1024**2:,.0f} MiB"
+    return f"{n / 1024**3:,.2f} GiB"
+
+
+def fmt_params(b: float | None) -> str:
+    if b is None:
+        return "?"
+    if b < 1:
+        return f"{b * 1000:.0f}M"
+    return f"{b:g}B"

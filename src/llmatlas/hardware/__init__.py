@@ -1,0 +1,27 @@
+"""This machine (detected) and the table of devices and cloud instances (data)."""
+
+from llmatlas.hardware._detect import GPU, Machine, detect, measure_bandwidth_gbs, probe_nvidia
+from llmatlas.hardware._table import (
+    DeviceSpec,
+    Instance,
+    devices,
+    find_device,
+    find_instance,
+    instances,
+    match_gpu_name,
+)
+
+__all__ = [
+    "GPU",
+    "DeviceSpec",
+    "Instance",
+    "Machine",
+    "detect",
+    "devices",
+    "find_device",
+    "find_instance",
+    "instances",
+    "match_gpu_name",
+    "measure_bandwidth_gbs",
+    "probe_nvidia",
+]

@@ -1,0 +1,129 @@
+"""The sourced table of GPUs/accelerators and cloud instances (``hardware/data/*.yaml``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import functools
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+
+from llmatlas.errors import BadInputError, CatalogError
+
+
+class DeviceSpec(BaseModel):
+    """Published figures of one device (the marketed configuration)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    name: str
+    vendor: Literal["nvidia", "amd", "apple", "intel"]
+    kind: Literal["gpu", "apple", "accelerator"]
+    memory_gb: float = Field(gt=0)
+    bandwidth_gbs: float = Field(gt=0)
+    fp16_tflops: float = Field(gt=0)
+    source: HttpUrl
+    note: str | None = None
+
+    @property
+    def memory_bytes(self) -> int:
+        return int(self.memory_gb * 1e9)
+
+
+class Instance(BaseModel):
+    """A cloud instance with its GPUs and on-demand price."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    provider: Literal["aws", "gcp", "azure"]
+    name: str
+    device: str
+    gpus: int = Field(gt=0)
+    vcpus: int | None = None
+    ram_gb: float | None = None
+    price_per_hour_usd: float = Field(gt=0)
+    region: str
+    price_date: dt.date
+    source: HttpUrl
+    note: str | None = None
+
+
+def _data() -> Path:
+    return Path(str(resources.files("llmatlas.hardware") / "data"))
+
+
+@functools.cache
+def devices() -> dict[str, DeviceSpec]:
+    raw = yaml.safe_load((_data() / "devices.yaml").read_text(encoding="utf-8")) or []
+    try:
+        specs = [DeviceSpec.model_validate(x) for x in raw]
+    except ValidationError as exc:
+        raise CatalogError(f"devices.yaml: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+    return {d.id: d for d in specs}
+
+
+@functools.cache
+def instances() -> dict[str, Instance]:
+    path = _data() / "instances.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else []
+    try:
+        items = [Instance.model_validate(x) for x in raw or []]
+    except ValidationError as exc:
+        raise CatalogError(f"instances.yaml: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+    table = devices()
+    for i in items:
+        if i.device not in table:
+            raise CatalogError(f"instances.yaml: {i.id} names unknown device {i.device!r}")
+    return {i.id: i for i in items}
+
+
+def _key(s: str) -> str:
+    return "".join(ch for ch in s.lower() if ch.isalnum())
+
+
+def find_device(name: str) -> DeviceSpec:
+    """A device by id or name, forgiving case and punctuation ('RTX 4090', 'rtx-4090', '4090')."""
+    table = devices()
+    k = _key(name)
+    for d in table.values():
+        if k in (_key(d.id), _key(d.name)):
+            return d
+    hits = [d for d in table.values() if k and (k in _key(d.name) or k in _key(d.id))]
+    if len(hits) == 1:
+        return hits[0]
+    close = difflib.get_close_matches(name.lower(), [d.id for d in table.values()], n=3, cutoff=0.5)
+    options = close or [d.id for d in hits][:5]
+    hint = f"; did you mean: {', '.join(options)}?" if options else "; see `llmatlas hw --devices`"
+    raise BadInputError(f"unknown device {name!r}{hint}")
+
+
+def find_instance(name: str) -> Instance:
+    table = instances()
+    k = name.lower()
+    if k in table:
+        return table[k]
+    for i in table.values():
+        if k in (i.name.lower(), i.id.split(":", 1)[1]):
+            return i
+    close = difflib.get_close_matches(k, list(table), n=3, cutoff=0.5)
+    hint = f"; did you mean: {', '.join(close)}?" if close else "; see `llmatlas cost --list`"
+    raise BadInputError(f"unknown instance {name!r}{hint}")
+
+
+def match_gpu_name(nvml_name: str) -> DeviceSpec | None:
+    """Best table entry for a name NVML reports (e.g. 'NVIDIA H100 80GB HBM3')."""
+    k = _key(nvml_name.replace("NVIDIA", "").replace("GeForce", ""))
+    best: tuple[int, DeviceSpec] | None = None
+    for d in devices().values():
+        dk = _key(d.name.replace("NVIDIA", "").replace("GeForce", ""))
+        if dk and (dk in k or k in dk):
+            score = len(dk)
+            if best is None or score > best[0]:
+                best = (score, d)
+    return best[1] if best else None

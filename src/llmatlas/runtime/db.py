@@ -1,0 +1,98 @@
+"""The SQLite database under LLMATLAS_HOME; its schema evolves by numbered migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from llmatlas.errors import StoreError
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "001_models",
+        """
+        CREATE TABLE models (
+            name TEXT PRIMARY KEY,
+            catalog_id TEXT,
+            source TEXT NOT NULL,          -- 'embedded', 'hub', 'import'
+            repo TEXT,
+            revision TEXT,
+            filename TEXT NOT NULL,
+            path TEXT NOT NULL,
+            quant TEXT,
+            size_bytes INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            pulled_at TEXT NOT NULL DEFAULT (datetime('now'))
+        );
+        """,
+    ),
+    (
+        "002_bench",
+        """
+        CREATE TABLE bench_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            model TEXT NOT NULL,
+            catalog_id TEXT,
+            quant TEXT,
+            engine TEXT NOT NULL,
+            machine TEXT NOT NULL,
+            n_ctx INTEGER NOT NULL,
+            threads INTEGER,
+            prompt_tokens INTEGER NOT NULL,
+            gen_tokens INTEGER NOT NULL,
+            runs INTEGER NOT NULL,
+            pp_tps REAL NOT NULL,
+            pp_tps_spread REAL,
+            tg_tps REAL NOT NULL,
+            tg_tps_spread REAL,
+            ttft_s REAL NOT NULL,
+            peak_rss_bytes INTEGER,
+            gpu_bytes INTEGER,
+            est_tg_tps REAL,
+            est_pp_tps REAL,
+            est_total_bytes INTEGER,
+            created_at TEXT NOT NULL DEFAULT (datetime('now'))
+        );
+        CREATE TABLE calibration (
+            machine TEXT PRIMARY KEY,
+            decode_efficiency REAL NOT NULL,
+            prefill_efficiency REAL NOT NULL,
+            updated_at TEXT NOT NULL DEFAULT (datetime('now'))
+        );
+        """,
+    ),
+]
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating and migrating) the database; a clear error if the home is unwritable."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=30)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot open the llmatlas database at {path}: {exc}; "
+                         "set LLMATLAS_HOME to a writable directory") from exc
+    conn.row_factory = sqlite3.Row
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        migrate(conn)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise StoreError(f"cannot use the llmatlas database at {path}: {exc}; "
+                         "set LLMATLAS_HOME to a writable directory") from exc
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations in order; returns the names applied."""
+    conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, "
+                 "applied_at TEXT NOT NULL DEFAULT (datetime('now')))")
+    done = {r[0] for r in conn.execute("SELECT name FROM migrations")}
+    applied = []
+    for name, sql in MIGRATIONS:
+        if name in done:
+            continue
+        with conn:
+            conn.executescript("BEGIN;" + sql + f"INSERT INTO migrations(name) VALUES ('{name}');COMMIT;")
+        applied.append(name)
+    return applied

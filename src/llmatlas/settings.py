@@ -1,0 +1,61 @@
+"""All settings in one place; nothing else reads the environment.
+
+Every field documents itself, and the CLI's flags take their defaults from here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(metadata={"env": "LLMATLAS_HOME", "help": "Where models, the registry and results live."})
+    host: str = field(default="127.0.0.1", metadata={"env": "LLMATLAS_HOST", "help": "Server bind address."})
+    port: int = field(default=8080, metadata={"env": "LLMATLAS_PORT", "help": "Server port."})
+    api_key: str | None = field(default=None, metadata={"env": "LLMATLAS_API_KEY", "help": "Bearer key the server requires."})
+    threads: int = field(default=0, metadata={"env": "LLMATLAS_THREADS", "help": "CPU threads for llama.cpp (0: physical cores)."})
+    context: int = field(default=4096, metadata={"env": "LLMATLAS_CONTEXT", "help": "Default context length."})
+    license_allow: tuple[str, ...] = field(default=(), metadata={
+        "env": "LLMATLAS_LICENSE_ALLOW",
+        "help": "Comma-separated policy for `pull`: license ids, or 'commercial' for any license allowing commercial use."})
+    hf_endpoint: str | None = field(default=None, metadata={"env": "HF_ENDPOINT", "help": "Hugging Face Hub endpoint."})
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "llmatlas.db"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = Path(_env("LLMATLAS_HOME", str(Path.home() / ".llmatlas")) or "").expanduser()
+        allow = tuple(x.strip() for x in (_env("LLMATLAS_LICENSE_ALLOW", "") or "").split(",") if x.strip())
+        return cls(
+            home=home,
+            host=_env("LLMATLAS_HOST", "127.0.0.1") or "127.0.0.1",
+            port=int(_env("LLMATLAS_PORT", "8080") or 8080),
+            api_key=_env("LLMATLAS_API_KEY"),
+            threads=int(_env("LLMATLAS_THREADS", "0") or 0),
+            context=int(_env("LLMATLAS_CONTEXT", "4096") or 4096),
+            license_allow=allow,
+            hf_endpoint=_env("HF_ENDPOINT"),
+        )
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, str]]:
+        """(field, env var, help) for `--help` text and the README."""
+        return [(f.name, f.metadata.get("env", ""), f.metadata.get("help", "")) for f in fields(cls)]
+
+
+def get_settings() -> Settings:
+    return Settings.from_env()
