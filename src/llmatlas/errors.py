@@ -31,7 +31,7 @@ class UnknownModelError(AtlasError):
         self.suggestions = suggestions or []
         msg = f"unknown model {name!r}"
         if hint:
-            msg += f"; {hint}"
+            msg += f"; {hint.rstrip('.')}"
         if self.suggestions:
             msg += "; did you mean: " + ", ".join(self.suggestions) + "?"
         else:

@@ -51,6 +51,7 @@ class Target:
     headroom_note: str
     ram_bytes: int = 0  # host RAM for partial offload (0: unknown / not used)
     cpu_bandwidth_gbs: float = 0.0
+    local: bool = False  # this machine: `bench` calibration applies
 
     @classmethod
     def from_device(cls, d: DeviceSpec, count: int = 1) -> Target:
@@ -74,13 +75,13 @@ class Target:
             return cls(g.name, "gpu", n, g.memory_bytes, int(g.free_bytes * GPU_HEADROOM) * n,
                        (g.bandwidth_gbs or 0) * n, (g.fp16_tflops or 0) * n,
                        f"{GPU_HEADROOM:.0%} of free VRAM", m.ram_available_bytes,
-                       m.cpu_bandwidth_gbs)
+                       m.cpu_bandwidth_gbs, local=True)
         keep = ram_headroom_bytes(m.ram_bytes)
         budget = max(0, min(m.ram_available_bytes, m.ram_bytes - keep))
         kind = "apple" if m.apple_unified else "cpu"
         return cls(f"this machine ({m.cpu_model}, CPU)", kind, 1, m.ram_bytes, budget,
                    m.cpu_bandwidth_gbs or 20.0, (m.cpu_gflops or 50.0) / 1000,
-                   f"RAM minus {keep / GiB:.1f} GiB kept for the OS and other programs")
+                   f"RAM minus {keep / GiB:.1f} GiB kept for the OS and other programs", local=True)
 
     @classmethod
     def from_budget(cls, vram_bytes: int = 0, ram_bytes: int = 0) -> Target:
@@ -195,7 +196,7 @@ def estimate(
             gpu_layers = gpu_layers_that_fit(m, fmt, ctx, batch, kv_type, target)
             notes.append(f"partial offload: {gpu_layers} of {a.num_hidden_layers} layers fit on the GPU"
                          "; the rest run from system RAM (much slower)")
-    cal = calibration or {}
+    cal = (calibration or {}) if target.local else {}
     speed = estimate_speed(
         a, fmt, target.bandwidth_gbs, target.tflops, target.kind, ctx, batch, kv_type,
         decode_efficiency=cal.get("decode_efficiency"),

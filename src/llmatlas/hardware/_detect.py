@@ -111,7 +111,7 @@ def probe_nvidia() -> list[GPU]:
             name = pynvml.nvmlDeviceGetName(h)
             name = name.decode() if isinstance(name, bytes) else name
             mem = pynvml.nvmlDeviceGetMemoryInfo(h)
-            spec = match_gpu_name(name)
+            spec = match_gpu_name(name, int(mem.total))
             gpus.append(GPU(i, name, int(mem.total), int(mem.free),
                             spec.bandwidth_gbs if spec else None,
                             spec.fp16_tflops if spec else None,

@@ -116,14 +116,27 @@ def find_instance(name: str) -> Instance:
     raise BadInputError(f"unknown instance {name!r}{hint}")
 
 
-def match_gpu_name(nvml_name: str) -> DeviceSpec | None:
-    """Best table entry for a name NVML reports (e.g. 'NVIDIA H100 80GB HBM3')."""
-    k = _key(nvml_name.replace("NVIDIA", "").replace("GeForce", ""))
-    best: tuple[int, DeviceSpec] | None = None
-    for d in devices().values():
-        dk = _key(d.name.replace("NVIDIA", "").replace("GeForce", ""))
-        if dk and (dk in k or k in dk):
-            score = len(dk)
-            if best is None or score > best[0]:
-                best = (score, d)
-    return best[1] if best else None
+def match_gpu_name(nvml_name: str, memory_bytes: int | None = None) -> DeviceSpec | None:
+    """Table entry for a name NVML reports (e.g. 'NVIDIA H100 80GB HBM3', 'NVIDIA A10').
+
+    A table name contained in the reported name wins (longest first); otherwise, among
+    entries whose name contains the reported one (e.g. 'RTX 4060 Ti' -> 8GB/16GB), the
+    one whose memory is closest to ``memory_bytes``.
+    """
+
+    def strip(s: str) -> str:
+        return _key(s.replace("NVIDIA", "").replace("GeForce", ""))
+
+    k = strip(nvml_name)
+    if not k:
+        return None
+    table = list(devices().values())
+    inside = [d for d in table if strip(d.name) and strip(d.name) in k]
+    if inside:
+        return max(inside, key=lambda d: len(strip(d.name)))
+    containing = [d for d in table if k in strip(d.name) or k in _key(d.id)]
+    if not containing:
+        return None
+    if memory_bytes:
+        return min(containing, key=lambda d: abs(d.memory_bytes - memory_bytes))
+    return containing[0] if len(containing) == 1 else None

