@@ -141,6 +141,8 @@ def gguf_tensor_type(fmt: QuantFormat, t: Tensor, a: Architecture) -> GGMLQuanti
             new = T.Q6_K
         elif name == "Q4_K_S" and i < 4:
             new = T.Q5_K
+        elif name == "IQ4_XS" and n_gqa >= 4:
+            new = T.Q5_K
         if a.is_moe and (a.num_experts or 0) == 8 and name != "Q8_0":
             new = T.Q8_0
     elif t.name.startswith("ffn_down") and name != "Q8_0":
@@ -149,7 +151,7 @@ def gguf_tensor_type(fmt: QuantFormat, t: Tensor, a: Architecture) -> GGMLQuanti
         elif name == "Q3_K_M":
             if i < n_layer // 16:
                 new = T.Q5_K
-            elif a.model_type != "falcon" and _use_more_bits(i, n_layer):
+            elif a.model_type != "falcon" or _use_more_bits(i, n_layer):
                 new = T.Q4_K
             else:
                 new = T.Q3_K

@@ -1,0 +1,170 @@
+"""Sizing: exact figures computed by hand, and predictions checked against real files."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from llmatlas.catalog import Catalog
+from llmatlas.errors import BadInputError
+from llmatlas.sizing import (
+    GiB,
+    estimate_finetune,
+    estimate_memory,
+    get_format,
+    gguf_file_bytes,
+    kv_cache,
+    param_count,
+    plan_for,
+    smallest_plan,
+    weight_bytes,
+)
+from llmatlas.sizing.quant import gguf_tensor_type
+from llmatlas.sizing.params import tensors
+
+
+def arch(catalog: Catalog, mid: str):  # type: ignore[no-untyped-def]
+    a = catalog.get(mid).architecture
+    assert a is not None
+    return a
+
+
+def test_llama2_7b_kv_cache_fp16_4096(catalog: Catalog) -> None:
+    # 32 layers x 2 (K,V) x 32 KV heads x 128 dims x 4096 tokens x 2 bytes
+    expected = 32 * 2 * 32 * 128 * 4096 * 2
+    assert expected == 2 * GiB
+    assert kv_cache(arch(catalog, "llama-2-7b"), 4096, engine="vllm").bytes == expected
+
+
+def test_llama3_8b_gqa_kv_cache_8192(catalog: Catalog) -> None:
+    # GQA: 8 KV heads instead of 32 -> a quarter of the MHA figure
+    expected = 32 * 2 * 8 * 128 * 8192 * 2
+    assert kv_cache(arch(catalog, "llama-3-8b"), 8192, engine="vllm").bytes == expected == GiB
+
+
+def test_kv_batch_and_quantized_types(catalog: Catalog) -> None:
+    a = arch(catalog, "llama-3-8b")
+    f16 = kv_cache(a, 4096, 4, "f16", "vllm").bytes
+    assert f16 == 32 * 2 * 8 * 128 * 4096 * 4 * 2
+    # q8_0 is 34 bytes per 32 elements, not 1 byte
+    assert kv_cache(a, 4096, 4, "q8_0", "vllm").bytes == f16 // 2 * 34 // 32
+    assert kv_cache(a, 4096, 4, "q4_0", "vllm").bytes == f16 // 2 * 18 // 32
+    with pytest.raises(BadInputError):
+        kv_cache(a, 4096, 1, "q3")
+    with pytest.raises(BadInputError):
+        kv_cache(a, -5)
+
+
+def test_sliding_window_by_engine(catalog: Catalog) -> None:
+    a = arch(catalog, "gemma-3-270m")  # 18 layers, 15 with a 512-token window, 1 KV head x 256
+    per_layer_token = 2 * 1 * 256 * 2
+    # llama-cpp-python allocates full-size SWA caches: every layer at full context
+    assert kv_cache(a, 32768, engine="llama.cpp").bytes == 18 * per_layer_token * 32768
+    # trimmed: windowed layers hold pad256(512 + 512) = 1024 cells
+    trimmed = kv_cache(a, 32768, engine="llama.cpp", swa_full=False).bytes
+    assert trimmed == 3 * per_layer_token * 32768 + 15 * per_layer_token * 1024
+    # Mistral-7B-v0.1 runs as plain llama in llama.cpp: no window saving
+    m = arch(catalog, "mistral-7b-v0.1")
+    assert kv_cache(m, 32768, engine="llama.cpp", swa_full=False).bytes == 32 * 2 * 8 * 128 * 32768 * 2
+
+
+def test_mla_cache_is_latent_not_heads(catalog: Catalog) -> None:
+    a = arch(catalog, "deepseek-v3")
+    # vLLM: (kv_lora_rank 512 + rope 64) x 61 layers x 2 bytes per token
+    assert kv_cache(a, 1, engine="vllm").bytes == 576 * 61 * 2
+    naive = 61 * 2 * 128 * 128 * 2  # what a heads-based calculator would say
+    assert naive / kv_cache(a, 1, engine="vllm").bytes > 50
+
+
+def test_recurrent_gemma_state_is_constant(catalog: Catalog) -> None:
+    a = arch(catalog, "recurrentgemma-2b")
+    short, long_ = kv_cache(a, 2048, engine="vllm"), kv_cache(a, 8192, engine="vllm")
+    assert short.state_bytes == long_.state_bytes > 0
+
+
+def test_moe_memory_uses_total_params(catalog: Catalog) -> None:
+    a = arch(catalog, "mixtral-8x7b-v0.1")
+    w = weight_bytes(a, get_format("BF16"))
+    assert w.total == pytest.approx(param_count(a) * 2, rel=1e-6)
+    assert w.active < w.total / 3
+    e = estimate_memory(a, get_format("Q4_K_M"), 4096)
+    assert e.weights_bytes == weight_bytes(a, get_format("Q4_K_M")).total
+
+
+# llama.cpp's own table (tools/quantize, GiB) for Llama-3-8B, and Llama-3.1-8B IQ4_XS.
+PUBLISHED_LLAMA3_8B_GIB = {"F16": 14.96, "Q8_0": 7.96, "Q6_K": 6.14, "Q5_K_M": 5.33, "Q5_0": 5.21,
+                           "Q4_K_M": 4.58, "Q4_K_S": 4.37, "Q4_0": 4.34, "Q3_K_M": 3.74, "Q2_K": 2.96,
+                           "IQ4_XS": 4.17}
+
+
+@pytest.mark.parametrize("quant,gib", PUBLISHED_LLAMA3_8B_GIB.items())
+def test_gguf_sizes_match_published(catalog: Catalog, quant: str, gib: float) -> None:
+    got = weight_bytes(arch(catalog, "llama-3-8b"), get_format(quant)).total / GiB
+    assert got == pytest.approx(gib, rel=0.01)
+
+
+def test_other_published_gguf_sizes(catalog: Catalog) -> None:
+    # Llama-3.1-70B Q4_0: 37.22 GiB (llama.cpp load log); Mistral-7B Q5_K_M: 4.78 GiB
+    assert weight_bytes(arch(catalog, "llama-3.1-70b"), get_format("Q4_0")).total / GiB == \
+        pytest.approx(37.22, rel=0.01)
+    assert weight_bytes(arch(catalog, "mistral-7b-v0.1"), get_format("Q5_K_M")).total / GiB == \
+        pytest.approx(4.78, rel=0.01)
+
+
+def test_embedded_gguf_types_match_the_real_file(catalog: Catalog, embedded_gguf: Path) -> None:
+    """Per-tensor types and bytes of our Q4_K_M model equal the real file's, type by type."""
+    from gguf import GGUFReader
+
+    reader = GGUFReader(str(embedded_gguf))
+    real = Counter()
+    for t in reader.tensors:
+        real[t.tensor_type.name] += int(t.n_bytes)
+    a = arch(catalog, "gemma-3-270m")
+    predicted = weight_bytes(a, get_format("Q4_K_M")).by_type
+    assert predicted == dict(real)
+    assert gguf_file_bytes(a, get_format("Q4_K_M")) == pytest.approx(embedded_gguf.stat().st_size, rel=0.001)
+
+
+def test_quant_mix_rules(catalog: Catalog) -> None:
+    a = arch(catalog, "llama-3-8b")
+    fmt = get_format("Q4_K_M")
+    types = {(t.name, t.layer): gguf_tensor_type(fmt, t, a).name for t in tensors(a)}
+    assert types[("output", None)] == "Q6_K"
+    assert types[("attn_v", 0)] == "Q6_K" and types[("attn_v", 5)] == "Q4_K"
+    assert types[("attn_q", 0)] == "Q4_K"
+
+
+def test_bad_quant_name() -> None:
+    with pytest.raises(BadInputError, match="unknown quantization"):
+        get_format("Q7_Z")
+    assert get_format("q4_k_m").name == "Q4_K_M"
+    assert get_format("nf4").name == "BNB-NF4"
+
+
+def test_context_above_max_is_refused(catalog: Catalog) -> None:
+    with pytest.raises(BadInputError, match="maximum"):
+        estimate_memory(arch(catalog, "llama-2-7b"), get_format("Q4_K_M"), 32768)
+
+
+def test_tensor_parallel_405b(catalog: Catalog) -> None:
+    a = arch(catalog, "llama-3.1-405b")
+    h100 = 80 * 10**9
+    assert not plan_for(a, get_format("BF16"), 4, 1, h100, 8192).fits  # 405B FP16 on 4xH100: no
+    plan = smallest_plan(a, get_format("BF16"), h100, 8192)
+    assert plan.fits and plan.tensor_parallel == 8 and plan.pipeline_parallel == 2
+    assert smallest_plan(arch(catalog, "llama-3-8b"), get_format("BF16"), h100, 8192).gpus == 1
+
+
+def test_finetune_memory(catalog: Catalog) -> None:
+    a = arch(catalog, "llama-2-7b")
+    p = param_count(a)
+    full = estimate_finetune(a, "full", 512)
+    assert full.weights_bytes + full.optimizer_bytes + full.gradients_bytes == 16 * p
+    lora = estimate_finetune(a, "lora", 512, rank=16)
+    qlora = estimate_finetune(a, "qlora", 512, rank=16)
+    assert lora.trainable_params == qlora.trainable_params < p // 100
+    assert qlora.total_bytes < lora.total_bytes < full.total_bytes
+    with pytest.raises(BadInputError):
+        estimate_finetune(a, "dpo")
