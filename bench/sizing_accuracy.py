@@ -17,8 +17,16 @@ from llmatlas.catalog import Catalog
 from llmatlas.runtime.bench import measure_once
 from llmatlas.sizing import MiB, estimate_memory, get_format
 
-CASES = [(512, 16), (512, 400), (2048, 1024), (4096, 4000), (8192, 2048), (16384, 4096),
-         (32768, 500), (32768, 8000)]
+CASES = [
+    (512, 16),
+    (512, 400),
+    (2048, 1024),
+    (4096, 4000),
+    (8192, 2048),
+    (16384, 4096),
+    (32768, 500),
+    (32768, 8000),
+]
 
 
 def main() -> int:

@@ -10,19 +10,74 @@ from llmatlas.sizing import active_param_count, param_count
 
 # Every model and variant the seeds name (issue 2), by catalog id, plus today's expected ones.
 REQUIRED = [
-    "llama-7b", "llama-13b", "llama-33b", "llama-65b", "llama-2-7b", "llama-2-7b-chat", "llama-2-13b",
-    "llama-2-70b-chat", "llama-3-8b", "llama-3-8b-instruct", "llama-3-70b-instruct", "codellama-7b",
-    "codellama-34b-instruct", "llamaguard-7b", "mistral-7b-v0.1", "mistral-7b-instruct-v0.2",
-    "mixtral-8x7b-v0.1", "mixtral-8x22b-v0.1", "gemma-2b", "gemma-7b-it", "codegemma-7b",
-    "recurrentgemma-2b", "phi-1", "phi-1.5", "phi-2", "falcon-7b", "falcon-40b", "falcon-180b",
-    "qwen-7b", "qwen1.5-7b", "qwen2-7b", "qwen-vl", "internlm-7b", "internlm2-7b", "mpt-7b", "mpt-30b",
-    "bloom", "bloomz", "gpt-neox-20b", "gpt-j-6b", "gpt-neo-2.7b", "opt-6.7b", "opt-175b", "grok-1",
-    "chatglm-6b", "olmo-7b", "yi-34b", "tinyllama-1.1b-chat-v1.0", "gpt2", "alpaca-7b",
-    "meditron-7b", "biomistral-7b", "gpt4all-falcon",
+    "llama-7b",
+    "llama-13b",
+    "llama-33b",
+    "llama-65b",
+    "llama-2-7b",
+    "llama-2-7b-chat",
+    "llama-2-13b",
+    "llama-2-70b-chat",
+    "llama-3-8b",
+    "llama-3-8b-instruct",
+    "llama-3-70b-instruct",
+    "codellama-7b",
+    "codellama-34b-instruct",
+    "llamaguard-7b",
+    "mistral-7b-v0.1",
+    "mistral-7b-instruct-v0.2",
+    "mixtral-8x7b-v0.1",
+    "mixtral-8x22b-v0.1",
+    "gemma-2b",
+    "gemma-7b-it",
+    "codegemma-7b",
+    "recurrentgemma-2b",
+    "phi-1",
+    "phi-1.5",
+    "phi-2",
+    "falcon-7b",
+    "falcon-40b",
+    "falcon-180b",
+    "qwen-7b",
+    "qwen1.5-7b",
+    "qwen2-7b",
+    "qwen-vl",
+    "internlm-7b",
+    "internlm2-7b",
+    "mpt-7b",
+    "mpt-30b",
+    "bloom",
+    "bloomz",
+    "gpt-neox-20b",
+    "gpt-j-6b",
+    "gpt-neo-2.7b",
+    "opt-6.7b",
+    "opt-175b",
+    "grok-1",
+    "chatglm-6b",
+    "olmo-7b",
+    "yi-34b",
+    "tinyllama-1.1b-chat-v1.0",
+    "gpt2",
+    "alpaca-7b",
+    "meditron-7b",
+    "biomistral-7b",
+    "gpt4all-falcon",
     # today's models
-    "llama-3.1-8b-instruct", "llama-3.1-405b", "llama-3.2-1b", "llama-3.3-70b-instruct",
-    "qwen2.5-7b-instruct", "gemma-2-9b", "gemma-3-270m", "gemma-3-27b-it", "phi-4",
-    "deepseek-v3", "deepseek-r1", "olmo-2-1124-7b", "gpt-oss-20b", "gpt-oss-120b",
+    "llama-3.1-8b-instruct",
+    "llama-3.1-405b",
+    "llama-3.2-1b",
+    "llama-3.3-70b-instruct",
+    "qwen2.5-7b-instruct",
+    "gemma-2-9b",
+    "gemma-3-270m",
+    "gemma-3-27b-it",
+    "phi-4",
+    "deepseek-v3",
+    "deepseek-r1",
+    "olmo-2-1124-7b",
+    "gpt-oss-20b",
+    "gpt-oss-120b",
 ]
 
 
@@ -60,7 +115,9 @@ def test_base_models_exist_and_lineage_is_acyclic(catalog: Catalog) -> None:
             seen.add(cur.id)
 
 
-@pytest.mark.parametrize("model_id", [m.id for m in Catalog().models if m.architecture and m.params_b])
+@pytest.mark.parametrize(
+    "model_id", [m.id for m in Catalog().models if m.architecture and m.params_b]
+)
 def test_param_count_matches_published(catalog: Catalog, model_id: str) -> None:
     m = catalog.get(model_id)
     assert m.architecture is not None and m.params_b is not None
@@ -92,14 +149,21 @@ def test_size_specific_and_changed_licenses(catalog: Catalog) -> None:
 def test_traditional_chinese_is_distinguished(catalog: Catalog) -> None:
     taiwan = [m for m in catalog.models if m.family in ("taide", "taiwan-llm", "breeze")]
     assert taiwan and all("zh-Hant" in m.languages for m in taiwan)
-    assert not any("zh" == lang for m in catalog.models for lang in m.languages)
+    assert not any(lang == "zh" for m in catalog.models for lang in m.languages)
 
 
 def test_openness_grades(catalog: Catalog) -> None:
     assert catalog.get("olmo-7b").openness.grade in ("A", "B")
     assert catalog.get("llama-2-7b").openness.grade in ("D", "E")
-    o = Openness(weights="open", training_data="open", training_code="open", evaluation_code="open",
-                 finetuning_code="open", training_logs="open", source="https://example.org")
+    o = Openness(
+        weights="open",
+        training_data="open",
+        training_code="open",
+        evaluation_code="open",
+        finetuning_code="open",
+        training_logs="open",
+        source="https://example.org",
+    )
     assert o.grade == "A" and o.score == 6
 
 

@@ -49,10 +49,31 @@ def test_models_bad_sort_and_task() -> None:
 def test_show_json_keys() -> None:
     code, out, _ = run("show", "Meta-Llama-3-8B-Instruct", "--json")
     d = json.loads(out)
-    required = {"id", "name", "family", "developer", "released", "hf_repos", "aliases", "params_b",
-                "active_params_b", "context_length", "architecture", "languages", "tasks", "license",
-                "commercial_use", "license_conditions", "openness", "base_model", "relation",
-                "derivatives", "benchmarks", "errata", "sources"}
+    required = {
+        "id",
+        "name",
+        "family",
+        "developer",
+        "released",
+        "hf_repos",
+        "aliases",
+        "params_b",
+        "active_params_b",
+        "context_length",
+        "architecture",
+        "languages",
+        "tasks",
+        "license",
+        "commercial_use",
+        "license_conditions",
+        "openness",
+        "base_model",
+        "relation",
+        "derivatives",
+        "benchmarks",
+        "errata",
+        "sources",
+    }
     assert code == 0 and required <= d.keys()
     assert d["id"] == "llama-3-8b-instruct" and d["base_model"] == "llama-3-8b"
     assert d["context_length"] == 8192 and d["architecture"]["num_key_value_heads"] == 8

@@ -21,8 +21,8 @@ from llmatlas.sizing import (
     smallest_plan,
     weight_bytes,
 )
-from llmatlas.sizing.quant import gguf_tensor_type
 from llmatlas.sizing.params import tensors
+from llmatlas.sizing.quant import gguf_tensor_type
 
 
 def arch(catalog: Catalog, mid: str):  # type: ignore[no-untyped-def]
@@ -67,7 +67,9 @@ def test_sliding_window_by_engine(catalog: Catalog) -> None:
     assert trimmed == 3 * per_layer_token * 32768 + 15 * per_layer_token * 1024
     # Mistral-7B-v0.1 runs as plain llama in llama.cpp: no window saving
     m = arch(catalog, "mistral-7b-v0.1")
-    assert kv_cache(m, 32768, engine="llama.cpp", swa_full=False).bytes == 32 * 2 * 8 * 128 * 32768 * 2
+    assert (
+        kv_cache(m, 32768, engine="llama.cpp", swa_full=False).bytes == 32 * 2 * 8 * 128 * 32768 * 2
+    )
 
 
 def test_mla_cache_is_latent_not_heads(catalog: Catalog) -> None:
@@ -94,9 +96,19 @@ def test_moe_memory_uses_total_params(catalog: Catalog) -> None:
 
 
 # llama.cpp's own table (tools/quantize, GiB) for Llama-3-8B, and Llama-3.1-8B IQ4_XS.
-PUBLISHED_LLAMA3_8B_GIB = {"F16": 14.96, "Q8_0": 7.96, "Q6_K": 6.14, "Q5_K_M": 5.33, "Q5_0": 5.21,
-                           "Q4_K_M": 4.58, "Q4_K_S": 4.37, "Q4_0": 4.34, "Q3_K_M": 3.74, "Q2_K": 2.96,
-                           "IQ4_XS": 4.17}
+PUBLISHED_LLAMA3_8B_GIB = {
+    "F16": 14.96,
+    "Q8_0": 7.96,
+    "Q6_K": 6.14,
+    "Q5_K_M": 5.33,
+    "Q5_0": 5.21,
+    "Q4_K_M": 4.58,
+    "Q4_K_S": 4.37,
+    "Q4_0": 4.34,
+    "Q3_K_M": 3.74,
+    "Q2_K": 2.96,
+    "IQ4_XS": 4.17,
+}
 
 
 @pytest.mark.parametrize("quant,gib", PUBLISHED_LLAMA3_8B_GIB.items())
@@ -107,10 +119,12 @@ def test_gguf_sizes_match_published(catalog: Catalog, quant: str, gib: float) ->
 
 def test_other_published_gguf_sizes(catalog: Catalog) -> None:
     # Llama-3.1-70B Q4_0: 37.22 GiB (llama.cpp load log); Mistral-7B Q5_K_M: 4.78 GiB
-    assert weight_bytes(arch(catalog, "llama-3.1-70b"), get_format("Q4_0")).total / GiB == \
-        pytest.approx(37.22, rel=0.01)
-    assert weight_bytes(arch(catalog, "mistral-7b-v0.1"), get_format("Q5_K_M")).total / GiB == \
-        pytest.approx(4.78, rel=0.01)
+    assert weight_bytes(
+        arch(catalog, "llama-3.1-70b"), get_format("Q4_0")
+    ).total / GiB == pytest.approx(37.22, rel=0.01)
+    assert weight_bytes(
+        arch(catalog, "mistral-7b-v0.1"), get_format("Q5_K_M")
+    ).total / GiB == pytest.approx(4.78, rel=0.01)
 
 
 def test_embedded_gguf_types_match_the_real_file(catalog: Catalog, embedded_gguf: Path) -> None:
@@ -124,7 +138,9 @@ def test_embedded_gguf_types_match_the_real_file(catalog: Catalog, embedded_gguf
     a = arch(catalog, "gemma-3-270m")
     predicted = weight_bytes(a, get_format("Q4_K_M")).by_type
     assert predicted == dict(real)
-    assert gguf_file_bytes(a, get_format("Q4_K_M")) == pytest.approx(embedded_gguf.stat().st_size, rel=0.001)
+    assert gguf_file_bytes(a, get_format("Q4_K_M")) == pytest.approx(
+        embedded_gguf.stat().st_size, rel=0.001
+    )
 
 
 def test_quant_mix_rules(catalog: Catalog) -> None:

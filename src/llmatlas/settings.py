@@ -17,16 +17,37 @@ def _env(name: str, default: str | None = None) -> str | None:
 
 @dataclass(frozen=True)
 class Settings:
-    home: Path = field(metadata={"env": "LLMATLAS_HOME", "help": "Where models, the registry and results live."})
-    host: str = field(default="127.0.0.1", metadata={"env": "LLMATLAS_HOST", "help": "Server bind address."})
+    home: Path = field(
+        metadata={"env": "LLMATLAS_HOME", "help": "Where models, the registry and results live."}
+    )
+    host: str = field(
+        default="127.0.0.1", metadata={"env": "LLMATLAS_HOST", "help": "Server bind address."}
+    )
     port: int = field(default=8080, metadata={"env": "LLMATLAS_PORT", "help": "Server port."})
-    api_key: str | None = field(default=None, metadata={"env": "LLMATLAS_API_KEY", "help": "Bearer key the server requires."})
-    threads: int = field(default=0, metadata={"env": "LLMATLAS_THREADS", "help": "CPU threads for llama.cpp (0: physical cores)."})
-    context: int = field(default=4096, metadata={"env": "LLMATLAS_CONTEXT", "help": "Default context length."})
-    license_allow: tuple[str, ...] = field(default=(), metadata={
-        "env": "LLMATLAS_LICENSE_ALLOW",
-        "help": "Comma-separated policy for `pull`: license ids, or 'commercial' for any license allowing commercial use."})
-    hf_endpoint: str | None = field(default=None, metadata={"env": "HF_ENDPOINT", "help": "Hugging Face Hub endpoint."})
+    api_key: str | None = field(
+        default=None,
+        metadata={"env": "LLMATLAS_API_KEY", "help": "Bearer key the server requires."},
+    )
+    threads: int = field(
+        default=0,
+        metadata={
+            "env": "LLMATLAS_THREADS",
+            "help": "CPU threads for llama.cpp (0: physical cores).",
+        },
+    )
+    context: int = field(
+        default=4096, metadata={"env": "LLMATLAS_CONTEXT", "help": "Default context length."}
+    )
+    license_allow: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "env": "LLMATLAS_LICENSE_ALLOW",
+            "help": "Comma-separated policy for `pull`: license ids, or 'commercial' for any license allowing commercial use.",
+        },
+    )
+    hf_endpoint: str | None = field(
+        default=None, metadata={"env": "HF_ENDPOINT", "help": "Hugging Face Hub endpoint."}
+    )
 
     @property
     def models_dir(self) -> Path:
@@ -39,7 +60,9 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         home = Path(_env("LLMATLAS_HOME", str(Path.home() / ".llmatlas")) or "").expanduser()
-        allow = tuple(x.strip() for x in (_env("LLMATLAS_LICENSE_ALLOW", "") or "").split(",") if x.strip())
+        allow = tuple(
+            x.strip() for x in (_env("LLMATLAS_LICENSE_ALLOW", "") or "").split(",") if x.strip()
+        )
         return cls(
             home=home,
             host=_env("LLMATLAS_HOST", "127.0.0.1") or "127.0.0.1",
@@ -54,7 +77,9 @@ class Settings:
     @classmethod
     def describe(cls) -> list[tuple[str, str, str]]:
         """(field, env var, help) for `--help` text and the README."""
-        return [(f.name, f.metadata.get("env", ""), f.metadata.get("help", "")) for f in fields(cls)]
+        return [
+            (f.name, f.metadata.get("env", ""), f.metadata.get("help", "")) for f in fields(cls)
+        ]
 
 
 def get_settings() -> Settings:

@@ -60,28 +60,54 @@ class Target:
         if d.kind == "apple":
             budget = int(d.memory_bytes * 0.75)
             note = "macOS lets the GPU use about 75% of unified memory by default"
-            return cls(d.name, "apple", 1, d.memory_bytes, budget, d.bandwidth_gbs,
-                       d.fp16_tflops, note)
+            return cls(
+                d.name, "apple", 1, d.memory_bytes, budget, d.bandwidth_gbs, d.fp16_tflops, note
+            )
         budget = int(d.memory_bytes * GPU_HEADROOM) * count
         note = f"{GPU_HEADROOM:.0%} of each GPU's {d.memory_gb:g} GB"
-        return cls(d.name, "gpu", count, d.memory_bytes, budget, d.bandwidth_gbs * count,
-                   d.fp16_tflops * count, note)
+        return cls(
+            d.name,
+            "gpu",
+            count,
+            d.memory_bytes,
+            budget,
+            d.bandwidth_gbs * count,
+            d.fp16_tflops * count,
+            note,
+        )
 
     @classmethod
     def from_machine(cls, m: Machine) -> Target:
         if m.gpus and m.gpus[0].bandwidth_gbs:
             g = m.gpus[0]
             n = len(m.gpus)
-            return cls(g.name, "gpu", n, g.memory_bytes, int(g.free_bytes * GPU_HEADROOM) * n,
-                       (g.bandwidth_gbs or 0) * n, (g.fp16_tflops or 0) * n,
-                       f"{GPU_HEADROOM:.0%} of free VRAM", m.ram_available_bytes,
-                       m.cpu_bandwidth_gbs, local=True)
+            return cls(
+                g.name,
+                "gpu",
+                n,
+                g.memory_bytes,
+                int(g.free_bytes * GPU_HEADROOM) * n,
+                (g.bandwidth_gbs or 0) * n,
+                (g.fp16_tflops or 0) * n,
+                f"{GPU_HEADROOM:.0%} of free VRAM",
+                m.ram_available_bytes,
+                m.cpu_bandwidth_gbs,
+                local=True,
+            )
         keep = ram_headroom_bytes(m.ram_bytes)
         budget = max(0, min(m.ram_available_bytes, m.ram_bytes - keep))
         kind = "apple" if m.apple_unified else "cpu"
-        return cls(f"this machine ({m.cpu_model}, CPU)", kind, 1, m.ram_bytes, budget,
-                   m.cpu_bandwidth_gbs or 20.0, (m.cpu_gflops or 50.0) / 1000,
-                   f"RAM minus {keep / GiB:.1f} GiB kept for the OS and other programs", local=True)
+        return cls(
+            f"this machine ({m.cpu_model}, CPU)",
+            kind,
+            1,
+            m.ram_bytes,
+            budget,
+            m.cpu_bandwidth_gbs or 20.0,
+            (m.cpu_gflops or 50.0) / 1000,
+            f"RAM minus {keep / GiB:.1f} GiB kept for the OS and other programs",
+            local=True,
+        )
 
     @classmethod
     def from_budget(cls, vram_bytes: int = 0, ram_bytes: int = 0) -> Target:
@@ -89,16 +115,31 @@ class Target:
         if vram_bytes < 0 or ram_bytes < 0:
             raise BadInputError("memory sizes must be positive")
         if vram_bytes:
-            return cls(f"GPU with {vram_bytes / GiB:.0f} GiB", "gpu", 1, vram_bytes,
-                       int(vram_bytes * GPU_HEADROOM), 450.0, 60.0,
-                       f"{GPU_HEADROOM:.0%} of VRAM; speed assumes a mid-range GPU (450 GB/s)",
-                       ram_bytes, 40.0)
+            return cls(
+                f"GPU with {vram_bytes / GiB:.0f} GiB",
+                "gpu",
+                1,
+                vram_bytes,
+                int(vram_bytes * GPU_HEADROOM),
+                450.0,
+                60.0,
+                f"{GPU_HEADROOM:.0%} of VRAM; speed assumes a mid-range GPU (450 GB/s)",
+                ram_bytes,
+                40.0,
+            )
         if not ram_bytes:
             raise BadInputError("give --vram and/or --ram (e.g. --ram 16G)")
         keep = ram_headroom_bytes(ram_bytes)
-        return cls(f"CPU with {ram_bytes / GiB:.0f} GiB RAM", "cpu", 1, ram_bytes,
-                   ram_bytes - keep, 40.0, 0.3,
-                   f"RAM minus {keep / GiB:.1f} GiB for the OS; speed assumes dual-channel DDR4/5 (40 GB/s)")
+        return cls(
+            f"CPU with {ram_bytes / GiB:.0f} GiB RAM",
+            "cpu",
+            1,
+            ram_bytes,
+            ram_bytes - keep,
+            40.0,
+            0.3,
+            f"RAM minus {keep / GiB:.1f} GiB for the OS; speed assumes dual-channel DDR4/5 (40 GB/s)",
+        )
 
 
 @dataclass
@@ -134,8 +175,11 @@ class Estimate:
 
 def _arch(m: ModelEntry):  # type: ignore[no-untyped-def]
     if m.architecture is None:
-        why = "its weights are not released" if m.availability == "api-only" else \
-            "its architecture is not in the catalog"
+        why = (
+            "its weights are not released"
+            if m.availability == "api-only"
+            else "its architecture is not in the catalog"
+        )
         raise BadInputError(f"cannot size {m.id}: {why}")
     return m.architecture
 
@@ -146,8 +190,16 @@ def default_format(engine: str, quant: str | None) -> QuantFormat:
     return get_format("Q4_K_M" if engine == "llama.cpp" else "BF16")
 
 
-def _memory(m: ModelEntry, fmt: QuantFormat, ctx: int, batch: int, engine: str, kv_type: str,
-            target: Target, gpu_layers: int | None = None) -> MemoryEstimate:
+def _memory(
+    m: ModelEntry,
+    fmt: QuantFormat,
+    ctx: int,
+    batch: int,
+    engine: str,
+    kv_type: str,
+    target: Target,
+    gpu_layers: int | None = None,
+) -> MemoryEstimate:
     a = _arch(m)
     on_gpu = target.kind in ("gpu", "apple")
     if engine == "llama.cpp":
@@ -190,17 +242,29 @@ def estimate(
         plan = smallest_plan(a, fmt, target.memory_bytes, ctx, batch)
         gpus_needed = plan.gpus if plan.fits else None
         if gpus_needed and gpus_needed > target.count:
-            notes.append(f"needs {gpus_needed} GPUs of this type (tensor parallel {plan.tensor_parallel}"
-                         f" x pipeline {plan.pipeline_parallel})")
+            notes.append(
+                f"needs {gpus_needed} GPUs of this type (tensor parallel {plan.tensor_parallel}"
+                f" x pipeline {plan.pipeline_parallel})"
+            )
         if not fits and engine == "llama.cpp":
             gpu_layers = gpu_layers_that_fit(m, fmt, ctx, batch, kv_type, target)
-            notes.append(f"partial offload: {gpu_layers} of {a.num_hidden_layers} layers fit on the GPU"
-                         "; the rest run from system RAM (much slower)")
+            notes.append(
+                f"partial offload: {gpu_layers} of {a.num_hidden_layers} layers fit on the GPU"
+                "; the rest run from system RAM (much slower)"
+            )
     cal = (calibration or {}) if target.local else {}
     speed = estimate_speed(
-        a, fmt, target.bandwidth_gbs, target.tflops, target.kind, ctx, batch, kv_type,
+        a,
+        fmt,
+        target.bandwidth_gbs,
+        target.tflops,
+        target.kind,
+        ctx,
+        batch,
+        kv_type,
         decode_efficiency=cal.get("decode_efficiency"),
-        prefill_efficiency=cal.get("prefill_efficiency"), engine=engine,
+        prefill_efficiency=cal.get("prefill_efficiency"),
+        engine=engine,
     )
     decode = speed.decode_tps
     if gpu_layers is not None and target.cpu_bandwidth_gbs:
@@ -211,27 +275,52 @@ def estimate(
     if cal:
         notes.append("speed calibrated from `llmatlas bench` on this machine")
     return Estimate(
-        model=m.id, quant=fmt.name, context=ctx, batch=batch, engine=engine, kv_type=kv_type,
-        weights_bytes=mem.weights_bytes, kv_cache_bytes=mem.kv_cache_bytes,
-        buffers_bytes=mem.buffers_bytes, overhead_bytes=mem.overhead_bytes,
+        model=m.id,
+        quant=fmt.name,
+        context=ctx,
+        batch=batch,
+        engine=engine,
+        kv_type=kv_type,
+        weights_bytes=mem.weights_bytes,
+        kv_cache_bytes=mem.kv_cache_bytes,
+        buffers_bytes=mem.buffers_bytes,
+        overhead_bytes=mem.overhead_bytes,
         total_bytes=mem.total_bytes,
         file_bytes=gguf_file_bytes(a, fmt) if fmt.is_gguf else None,
-        device=target.name, pool=target.headroom_note, budget_bytes=target.budget_bytes,
-        fits=fits, gpus_needed=gpus_needed, gpu_layers=gpu_layers,
-        decode_tps=round(decode, 2), prefill_tps=round(speed.prefill_tps, 1),
-        speed=speed_verdict(decode), max_context=a.max_position_embeddings,
-        total_bytes_at_max_context=at_max.total_bytes, notes=notes,
+        device=target.name,
+        pool=target.headroom_note,
+        budget_bytes=target.budget_bytes,
+        fits=fits,
+        gpus_needed=gpus_needed,
+        gpu_layers=gpu_layers,
+        decode_tps=round(decode, 2),
+        prefill_tps=round(speed.prefill_tps, 1),
+        speed=speed_verdict(decode),
+        max_context=a.max_position_embeddings,
+        total_bytes_at_max_context=at_max.total_bytes,
+        notes=notes,
     )
 
 
-def _pool_bytes(m: ModelEntry, fmt: QuantFormat, ctx: int, batch: int, engine: str, kv: str,
-                target: Target) -> int:
+def _pool_bytes(
+    m: ModelEntry, fmt: QuantFormat, ctx: int, batch: int, engine: str, kv: str, target: Target
+) -> int:
     mem = _memory(m, fmt, ctx, batch, engine, kv, target)
-    return mem.gpu_bytes if (target.kind in ("gpu", "apple") and engine == "llama.cpp") else mem.total_bytes
+    return (
+        mem.gpu_bytes
+        if (target.kind in ("gpu", "apple") and engine == "llama.cpp")
+        else mem.total_bytes
+    )
 
 
-def max_context_for(m: ModelEntry, target: Target, quant: str | None = None, batch: int = 1,
-                    engine: str = "llama.cpp", kv_type: str = "f16") -> int:
+def max_context_for(
+    m: ModelEntry,
+    target: Target,
+    quant: str | None = None,
+    batch: int = 1,
+    engine: str = "llama.cpp",
+    kv_type: str = "f16",
+) -> int:
     """Largest context (multiple of 256, or the model maximum) whose memory fits the target's budget."""
     a = _arch(m)
     fmt = default_format(engine, quant)
@@ -252,19 +341,24 @@ def max_context_for(m: ModelEntry, target: Target, quant: str | None = None, bat
     return lo
 
 
-def best_quant_for(m: ModelEntry, target: Target, context: int | None = None, batch: int = 1,
-                   kv_type: str = "f16") -> str | None:
+def best_quant_for(
+    m: ModelEntry, target: Target, context: int | None = None, batch: int = 1, kv_type: str = "f16"
+) -> str | None:
     """Highest-quality GGUF type whose memory fits the target at ``context``."""
     a = _arch(m)
     ctx = context or min(DEFAULT_CONTEXT, a.max_position_embeddings)
     for q in GGUF_LADDER:
-        if _pool_bytes(m, get_format(q), ctx, batch, "llama.cpp", kv_type, target) <= target.budget_bytes:
+        if (
+            _pool_bytes(m, get_format(q), ctx, batch, "llama.cpp", kv_type, target)
+            <= target.budget_bytes
+        ):
             return q
     return None
 
 
-def gpu_layers_that_fit(m: ModelEntry, fmt: QuantFormat, context: int, batch: int, kv_type: str,
-                        target: Target) -> int:
+def gpu_layers_that_fit(
+    m: ModelEntry, fmt: QuantFormat, context: int, batch: int, kv_type: str, target: Target
+) -> int:
     """How many layers llama.cpp can offload (``-ngl``) within the GPU budget."""
     a = _arch(m)
     best = 0

@@ -57,7 +57,9 @@ class Need:
 
     def validate(self) -> None:
         if self.task and self.task not in TASKS:
-            raise BadInputError(f"unknown task {self.task!r}; use one of {', '.join(sorted(TASKS))}")
+            raise BadInputError(
+                f"unknown task {self.task!r}; use one of {', '.join(sorted(TASKS))}"
+            )
         if self.min_tps < 0:
             raise BadInputError("--min-tps must be >= 0")
 
@@ -142,13 +144,33 @@ def fit(
         if mm is not None:
             why.append(f"MMLU {mm:g} (published)")
         lic = cat.license_of(m)
-        rows.append(FitRow(m.id, m.name, chosen, engine, ctx, est.total_bytes, target.budget_bytes,
-                           est.decode_tps, est.speed, mm, lic.id, lic.commercial_use, why))
+        rows.append(
+            FitRow(
+                m.id,
+                m.name,
+                chosen,
+                engine,
+                ctx,
+                est.total_bytes,
+                target.budget_bytes,
+                est.decode_tps,
+                est.speed,
+                mm,
+                lic.id,
+                lic.commercial_use,
+                why,
+            )
+        )
 
     def key(r: FitRow) -> tuple[int, int, float, float]:
         m = cat.get(r.model)
         match = 0 if (need.task and need.task in m.tasks) else 1
-        return (GRADE_ORDER[r.grade], match, -(r.mmlu if r.mmlu is not None else -1.0), -r.decode_tps)
+        return (
+            GRADE_ORDER[r.grade],
+            match,
+            -(r.mmlu if r.mmlu is not None else -1.0),
+            -r.decode_tps,
+        )
 
     rows.sort(key=key)
     return rows[:limit] if limit else rows
@@ -198,7 +220,9 @@ def _tier_target(device_id: str | None, count: int) -> Target:
     return Target.from_device(find_device(device_id), count)
 
 
-def recommend(catalog: Catalog | None = None, tiers: list[str] | None = None) -> list[Recommendation]:
+def recommend(
+    catalog: Catalog | None = None, tiers: list[str] | None = None
+) -> list[Recommendation]:
     """The seeds' hardware tiers x needs, each answered by running :func:`fit`."""
     cat = catalog or Catalog()
     out: list[Recommendation] = []
@@ -209,11 +233,26 @@ def recommend(catalog: Catalog | None = None, tiers: list[str] | None = None) ->
         engine = _engine_for(tier, count)
         sizing_engine = "vllm" if engine == "vllm" else "llama.cpp"
         for need_name, need in NEEDS:
-            rows = [r for r in fit(target, need, catalog=cat, engine=sizing_engine) if r.grade != "too slow"]
+            rows = [
+                r
+                for r in fit(target, need, catalog=cat, engine=sizing_engine)
+                if r.grade != "too slow"
+            ]
             if not rows:
-                out.append(Recommendation(tier, need_name, None, None, engine, None,
-                                          ["nothing in the catalog runs at a usable speed here"]))
+                out.append(
+                    Recommendation(
+                        tier,
+                        need_name,
+                        None,
+                        None,
+                        engine,
+                        None,
+                        ["nothing in the catalog runs at a usable speed here"],
+                    )
+                )
                 continue
             r = rows[0]
-            out.append(Recommendation(tier, need_name, r.model, r.quant, engine, r.decode_tps, r.why[:4]))
+            out.append(
+                Recommendation(tier, need_name, r.model, r.quant, engine, r.decode_tps, r.why[:4])
+            )
     return out

@@ -1,5 +1,6 @@
 """The curated catalog of open LLMs: schema, data, queries, lineage."""
 
+from llmatlas.catalog._facts import describe, lineage_tree
 from llmatlas.catalog._load import CatalogData, load, load_from
 from llmatlas.catalog._query import SORT_KEYS, Catalog, ModelFilter, sort_models
 from llmatlas.catalog._schema import (
@@ -11,7 +12,6 @@ from llmatlas.catalog._schema import (
     ModelEntry,
     Openness,
 )
-from llmatlas.catalog._facts import describe, lineage_tree
 
 __all__ = [
     "SORT_KEYS",

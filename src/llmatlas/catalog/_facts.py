@@ -53,8 +53,13 @@ def describe(cat: Catalog, m: ModelEntry) -> dict[str, Any]:
         "derivatives": [c.id for c in cat.children(m)],
         "benchmarks": [b.model_dump(mode="json", exclude_none=True) for b in m.benchmarks],
         "errata": [
-            {"id": e.id, "seed": e.seed, "claim": e.claim, "correction": e.correction,
-             "source": str(e.source)}
+            {
+                "id": e.id,
+                "seed": e.seed,
+                "claim": e.claim,
+                "correction": e.correction,
+                "source": str(e.source),
+            }
             for e in cat.errata_for(m)
         ],
         "sources": {k: str(v) for k, v in m.sources.items()},

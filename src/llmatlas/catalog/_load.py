@@ -59,7 +59,9 @@ class CatalogData:
     def _check_references(self) -> None:
         for m in self.models.values():
             if m.license not in self.licenses:
-                raise CatalogError(f"{m.id}: unknown license {m.license!r} (add it to licenses.yaml)")
+                raise CatalogError(
+                    f"{m.id}: unknown license {m.license!r} (add it to licenses.yaml)"
+                )
             for change in m.license_history:
                 if change.license not in self.licenses:
                     raise CatalogError(f"{m.id}: unknown license {change.license!r} in history")

@@ -64,7 +64,9 @@ class Catalog:
         keys = list(self._by_name)
         close = difflib.get_close_matches(_norm(name), keys, n=n * 3, cutoff=0.6)
         if not close:
-            loose = difflib.get_close_matches(_loose(name), list(self._by_loose), n=n * 3, cutoff=0.6)
+            loose = difflib.get_close_matches(
+                _loose(name), list(self._by_loose), n=n * 3, cutoff=0.6
+            )
             ids = [self._by_loose[k] for k in loose]
         else:
             ids = [self._by_name[k] for k in close]
@@ -138,7 +140,10 @@ def sort_models(rows: list[ModelEntry], key: str) -> list[ModelEntry]:
         "released": lambda m: (m.released, m.id),
         "name": lambda m: (m.name.lower(), m.id),
         "family": lambda m: (m.family, m.released, m.params_b or 0.0, m.id),
-        "context": lambda m: (m.architecture.max_position_embeddings if m.architecture else 0, m.id),
+        "context": lambda m: (
+            m.architecture.max_position_embeddings if m.architecture else 0,
+            m.id,
+        ),
         "mmlu": lambda m: (_mmlu(m), m.id),
     }
     return sorted(rows, key=funcs[key], reverse=desc)
@@ -178,12 +183,15 @@ class ModelFilter:
                 "no model can match; swap them"
             )
         if self.task and self.task not in TASKS:
-            raise BadInputError(f"unknown task {self.task!r}; use one of {', '.join(sorted(TASKS))}")
+            raise BadInputError(
+                f"unknown task {self.task!r}; use one of {', '.join(sorted(TASKS))}"
+            )
 
     def matches(self, m: ModelEntry, cat: Catalog) -> bool:
         lic = cat.license_of(m)
         checks: Iterable[bool] = (
-            self.family is None or _norm(self.family) in (m.family, _norm(cat.data.families[m.family].name)),
+            self.family is None
+            or _norm(self.family) in (m.family, _norm(cat.data.families[m.family].name)),
             self.developer is None or _norm(self.developer) in _norm(m.developer),
             self.license is None or _norm(self.license) in (_norm(lic.id), _norm(lic.spdx or "")),
             not self.commercial or lic.commercial_use in ("yes", "conditional"),

@@ -36,7 +36,7 @@ def to_mermaid(forest: list[Node]) -> str:
     for n, parent in _walk(forest):
         lines.append(f'  {_safe(n["id"])}["{n["id"]}"]')
         if parent is not None:
-            lines.append(f'  {_safe(parent["id"])} -->|{n["relation"]}| {_safe(n["id"])}')
+            lines.append(f"  {_safe(parent['id'])} -->|{n['relation']}| {_safe(n['id'])}")
     return "\n".join(dict.fromkeys(lines)) + "\n"
 
 
@@ -85,21 +85,28 @@ def layout(forest: list[Node]) -> tuple[list[_Box], int, int]:
 
 def to_svg(forest: list[Node]) -> str:
     boxes, w, h = layout(forest)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
-             f'font-family="sans-serif" font-size="12">', '<rect width="100%" height="100%" fill="white"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+        f'font-family="sans-serif" font-size="12">',
+        '<rect width="100%" height="100%" fill="white"/>',
+    ]
     bw = COL_W - 40
     for b in boxes:
         if b.parent:
             p = b.parent
-            parts.append(f'<path d="M{p.x + bw},{p.y + BOX_H / 2} C{p.x + bw + 20},{p.y + BOX_H / 2} '
-                         f'{b.x - 20},{b.y + BOX_H / 2} {b.x},{b.y + BOX_H / 2}" '
-                         f'fill="none" stroke="#888"/>')
+            parts.append(
+                f'<path d="M{p.x + bw},{p.y + BOX_H / 2} C{p.x + bw + 20},{p.y + BOX_H / 2} '
+                f'{b.x - 20},{b.y + BOX_H / 2} {b.x},{b.y + BOX_H / 2}" '
+                f'fill="none" stroke="#888"/>'
+            )
     for b in boxes:
         label = html.escape(b.node["id"])
         rel = html.escape(b.node.get("relation") or "")
-        parts.append(f'<g><title>{label} ({rel})</title><rect x="{b.x}" y="{b.y}" width="{bw}" '
-                     f'height="{BOX_H}" rx="4" fill="#eef3fb" stroke="#4a6fa5"/>'
-                     f'<text x="{b.x + 6}" y="{b.y + 14}">{label}</text></g>')
+        parts.append(
+            f'<g><title>{label} ({rel})</title><rect x="{b.x}" y="{b.y}" width="{bw}" '
+            f'height="{BOX_H}" rx="4" fill="#eef3fb" stroke="#4a6fa5"/>'
+            f'<text x="{b.x + 6}" y="{b.y + 14}">{label}</text></g>'
+        )
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -116,11 +123,18 @@ def to_png(forest: list[Node]) -> bytes:
     for b in boxes:
         if b.parent:
             p = b.parent
-            d.line([(p.x + bw, p.y + BOX_H / 2), (b.x - 10, b.y + BOX_H / 2), (b.x, b.y + BOX_H / 2)],
-                   fill=(136, 136, 136), width=1)
+            d.line(
+                [(p.x + bw, p.y + BOX_H / 2), (b.x - 10, b.y + BOX_H / 2), (b.x, b.y + BOX_H / 2)],
+                fill=(136, 136, 136),
+                width=1,
+            )
     for b in boxes:
-        d.rounded_rectangle([b.x, b.y, b.x + bw, b.y + BOX_H], radius=4, fill=(238, 243, 251),
-                            outline=(74, 111, 165))
+        d.rounded_rectangle(
+            [b.x, b.y, b.x + bw, b.y + BOX_H],
+            radius=4,
+            fill=(238, 243, 251),
+            outline=(74, 111, 165),
+        )
         d.text((b.x + 6, b.y + 4), b.node["id"], fill=(0, 0, 0))
     buf = BytesIO()
     img.save(buf, format="PNG")
@@ -128,4 +142,7 @@ def to_png(forest: list[Node]) -> bytes:
 
 
 def render_tree(forest: list[Node], fmt: str) -> str | bytes:
-    return {"mermaid": to_mermaid, "dot": to_dot, "svg": to_svg, "png": to_png}[fmt](forest)
+    if fmt == "png":
+        return to_png(forest)
+    text_renderers = {"mermaid": to_mermaid, "dot": to_dot, "svg": to_svg}
+    return text_renderers[fmt](forest)

@@ -311,7 +311,9 @@ class ModelEntry(_Strict):
                 # The license text's URL is in licenses.yaml; a per-model one is optional.
                 continue
             if not any(k in self.sources for k in keys):
-                raise ValueError(f"fact {fact!r} has no source (give one of sources.{'/'.join(keys)})")
+                raise ValueError(
+                    f"fact {fact!r} has no source (give one of sources.{'/'.join(keys)})"
+                )
         return self
 
     def source_for(self, fact: str) -> str | None:

@@ -84,7 +84,9 @@ def main(argv: list[str]) -> int:
         print(f"catalog error: {exc}")
         return 1
     bad = _report(list(data.models.values()))
-    print(f"{len(data.models)} models, {len(data.licenses)} licenses, {len(data.errata)} errata; {bad} bad")
+    print(
+        f"{len(data.models)} models, {len(data.licenses)} licenses, {len(data.errata)} errata; {bad} bad"
+    )
     return 1 if bad else 0
 
 

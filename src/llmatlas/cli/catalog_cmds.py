@@ -26,22 +26,41 @@ def models(
     family: str = typer.Option(None, help="Family id or name, e.g. llama, qwen."),
     developer: str = typer.Option(None, help="Developer (substring), e.g. Meta, Alibaba."),
     license: str = typer.Option(None, "--license", help="License id, e.g. apache-2.0, llama3.1."),
-    commercial: bool = typer.Option(False, help="Only licenses that allow commercial use (incl. conditional)."),
+    commercial: bool = typer.Option(
+        False, help="Only licenses that allow commercial use (incl. conditional)."
+    ),
     task: str = typer.Option(None, help="Strength, e.g. code, math, chat, reasoning, vision."),
     language: str = typer.Option(None, help="Language: en, zh, zh-Hant, zh-Hans, ja..."),
     min_params: float = typer.Option(None, help="Minimum total parameters, billions."),
     max_params: float = typer.Option(None, help="Maximum total parameters, billions."),
     open_data: bool = typer.Option(False, help="Only models whose training data is (partly) open."),
     open_weights: bool = typer.Option(False, help="Only models with downloadable weights."),
-    instruct: bool = typer.Option(None, "--instruct/--base", help="Only chat/instruct, or only base models."),
+    instruct: bool = typer.Option(
+        None, "--instruct/--base", help="Only chat/instruct, or only base models."
+    ),
     search: str = typer.Option(None, help="Text to find in id, name, aliases, repo."),
-    sort: str = typer.Option("family", help=f"Sort by {', '.join(SORT_KEYS)} (prefix - for descending)."),
+    sort: str = typer.Option(
+        "family", help=f"Sort by {', '.join(SORT_KEYS)} (prefix - for descending)."
+    ),
     json_out: bool = JSON_OPT,
 ) -> None:
     """List catalog models, filtered and sorted."""
     cat = Catalog()
-    f = ModelFilter(family, developer, license, commercial, task, language, min_params,
-                    max_params, open_data, open_weights, instruct, search, sort)
+    f = ModelFilter(
+        family,
+        developer,
+        license,
+        commercial,
+        task,
+        language,
+        min_params,
+        max_params,
+        open_data,
+        open_weights,
+        instruct,
+        search,
+        sort,
+    )
     rows = cat.filter(f)
     if json_out:
         emit_json([describe(cat, m) for m in rows])
@@ -50,7 +69,17 @@ def models(
         console.print("no model matches these filters")
         return
     t = Table(title=f"{len(rows)} models", show_lines=False)
-    for col in ("id", "developer", "params", "ctx", "released", "license", "commercial", "open", "tasks"):
+    for col in (
+        "id",
+        "developer",
+        "params",
+        "ctx",
+        "released",
+        "license",
+        "commercial",
+        "open",
+        "tasks",
+    ):
         t.add_column(col)
     for m in rows:
         lic = cat.license_of(m)
@@ -58,13 +87,24 @@ def models(
         if m.active_params_b:
             params += f" ({fmt_params(m.active_params_b)} act.)"
         ctx = f"{m.architecture.max_position_embeddings:,}" if m.architecture else "-"
-        t.add_row(m.id, m.developer, params, ctx, m.released.isoformat(), lic.id,
-                  lic.commercial_use, m.openness.grade, ",".join(m.tasks))
+        t.add_row(
+            m.id,
+            m.developer,
+            params,
+            ctx,
+            m.released.isoformat(),
+            lic.id,
+            lic.commercial_use,
+            m.openness.grade,
+            ",".join(m.tasks),
+        )
     console.print(t)
 
 
 @handle_errors
-def show(model: str = typer.Argument(..., help="Model id, alias or HF repo."), json_out: bool = JSON_OPT) -> None:
+def show(
+    model: str = typer.Argument(..., help="Model id, alias or HF repo."), json_out: bool = JSON_OPT
+) -> None:
     """Everything the catalog knows about one model, with sources."""
     cat = Catalog()
     m = cat.get(model)
@@ -75,7 +115,9 @@ def show(model: str = typer.Argument(..., help="Model id, alias or HF repo."), j
     console.print(f"[bold]{m.name}[/]  ({m.id})  {d['family_name']} family, by {m.developer}")
     if m.availability != "open-weights":
         console.print(f"[yellow]availability: {m.availability}[/]")
-    params = fmt_params(m.params_b) + (f", {fmt_params(m.active_params_b)} active" if m.active_params_b else "")
+    params = fmt_params(m.params_b) + (
+        f", {fmt_params(m.active_params_b)} active" if m.active_params_b else ""
+    )
     lines = [
         ("released", d["released"]),
         ("parameters", params),
@@ -86,7 +128,10 @@ def show(model: str = typer.Argument(..., help="Model id, alias or HF repo."), j
         ("training tokens", f"{m.training_tokens_t:g}T" if m.training_tokens_t else "-"),
         ("hf repos", ", ".join(m.hf_repos) or "-"),
         ("aliases", ", ".join(m.aliases) or "-"),
-        ("license", f"{d['license_name']} ({d['license']}) — commercial use: {d['commercial_use']}"),
+        (
+            "license",
+            f"{d['license_name']} ({d['license']}) — commercial use: {d['commercial_use']}",
+        ),
         ("conditions", d["license_conditions"]),
     ]
     if m.license_note:
@@ -94,8 +139,13 @@ def show(model: str = typer.Argument(..., help="Model id, alias or HF repo."), j
     for h in d["license_history"]:
         lines.append(("license since", f"{h['since']}: {h['license']}"))
     o = d["openness"]
-    lines.append(("openness", f"grade {o['grade']} ({o['score']:g}/6): " + ", ".join(
-        f"{c.replace('_', ' ')} {o[c]}" for c in m.openness.COMPONENTS)))
+    lines.append(
+        (
+            "openness",
+            f"grade {o['grade']} ({o['score']:g}/6): "
+            + ", ".join(f"{c.replace('_', ' ')} {o[c]}" for c in m.openness.COMPONENTS),
+        )
+    )
     if m.base_model:
         chain = " <- ".join([m.id, *d["ancestors"]])
         lines.append(("lineage", f"{m.relation} of {m.base_model}   ({chain})"))
@@ -105,9 +155,11 @@ def show(model: str = typer.Argument(..., help="Model id, alias or HF repo."), j
         console.print(f"  [cyan]{k:>16}[/]  {v}", highlight=False)
     if m.architecture:
         a = m.architecture
-        arch = (f"{a.model_type}: {a.num_hidden_layers} layers, hidden {a.hidden_size}, "
-                f"{a.num_attention_heads} heads / {a.num_key_value_heads} KV heads x {a.resolved_head_dim}, "
-                f"FFN {a.intermediate_size}, vocab {a.vocab_size:,}, {a.position_embedding}")
+        arch = (
+            f"{a.model_type}: {a.num_hidden_layers} layers, hidden {a.hidden_size}, "
+            f"{a.num_attention_heads} heads / {a.num_key_value_heads} KV heads x {a.resolved_head_dim}, "
+            f"FFN {a.intermediate_size}, vocab {a.vocab_size:,}, {a.position_embedding}"
+        )
         if a.is_moe:
             arch += f", MoE {a.num_experts} experts ({a.num_experts_per_tok} per token)"
         if a.sliding_window:
@@ -117,10 +169,15 @@ def show(model: str = typer.Argument(..., help="Model id, alias or HF repo."), j
         console.print(f"  [cyan]{'benchmarks':>16}[/]")
         for b in m.benchmarks:
             shots = f"{b.shots}-shot" if b.shots is not None else "shots n/a"
-            console.print(f"{'':20}{b.name} {b.value:g} ({shots}, by {b.evaluator}) {b.source}", highlight=False)
+            console.print(
+                f"{'':20}{b.name} {b.value:g} ({shots}, by {b.evaluator}) {b.source}",
+                highlight=False,
+            )
     for e in d["errata"]:
-        console.print(f"  [yellow]{'seed erratum':>16}[/]  {e['claim']} -> {e['correction']} ({e['source']})",
-                      highlight=False)
+        console.print(
+            f"  [yellow]{'seed erratum':>16}[/]  {e['claim']} -> {e['correction']} ({e['source']})",
+            highlight=False,
+        )
     if m.notes:
         console.print(f"  [cyan]{'notes':>16}[/]  {m.notes}", highlight=False)
     console.print(f"  [cyan]{'sources':>16}[/]")
@@ -131,9 +188,18 @@ def show(model: str = typer.Argument(..., help="Model id, alias or HF repo."), j
 COMPARE_ROWS = (
     ("developer", lambda d: d["developer"]),
     ("released", lambda d: d["released"]),
-    ("parameters", lambda d: fmt_params(d["params_b"]) + (f" ({fmt_params(d['active_params_b'])} active)" if d["active_params_b"] else "")),
+    (
+        "parameters",
+        lambda d: (
+            fmt_params(d["params_b"])
+            + (f" ({fmt_params(d['active_params_b'])} active)" if d["active_params_b"] else "")
+        ),
+    ),
     ("context", lambda d: f"{d['context_length']:,}" if d["context_length"] else "-"),
-    ("training tokens", lambda d: f"{d['training_tokens_t']:g}T" if d["training_tokens_t"] else "-"),
+    (
+        "training tokens",
+        lambda d: f"{d['training_tokens_t']:g}T" if d["training_tokens_t"] else "-",
+    ),
     ("languages", lambda d: ", ".join(d["languages"])),
     ("strengths", lambda d: ", ".join(d["tasks"])),
     ("license", lambda d: d["license"]),
@@ -157,8 +223,12 @@ def _score_rows(descs: list[dict]) -> list[tuple[str, list[str]]]:
     for key in names:
         cells = []
         for d in descs:
-            vals = [b for b in d["benchmarks"]
-                    if f"{b['name']}" + (f" ({b['shots']}-shot)" if b.get("shots") is not None else "") == key]
+            vals = [
+                b
+                for b in d["benchmarks"]
+                if f"{b['name']}" + (f" ({b['shots']}-shot)" if b.get("shots") is not None else "")
+                == key
+            ]
             cells.append(", ".join(f"{b['value']:g} [{b['evaluator']}]" for b in vals) or "-")
         out.append((key, cells))
     return out
@@ -178,8 +248,12 @@ def compare(
     descs = [describe(cat, cat.get(x)) for x in models]
     rows = [(label, [f(d) for d in descs]) for label, f in COMPARE_ROWS] + _score_rows(descs)
     if json_out:
-        emit_json({"models": descs, "rows": [{"field": k, "values": v, "differ": len(set(v)) > 1}
-                                             for k, v in rows]})
+        emit_json(
+            {
+                "models": descs,
+                "rows": [{"field": k, "values": v, "differ": len(set(v)) > 1} for k, v in rows],
+            }
+        )
         return
     t = Table(show_lines=True)
     t.add_column("")
@@ -193,9 +267,13 @@ def compare(
 
 @handle_errors
 def tree(
-    root: str = typer.Argument(None, help="Start from this model (default: every lineage in the catalog)."),
+    root: str = typer.Argument(
+        None, help="Start from this model (default: every lineage in the catalog)."
+    ),
     format: str = typer.Option("text", "--format", help="text, mermaid, dot, svg or png."),
-    out: Path = typer.Option(None, "--out", help="Write the picture here (default: stdout for text formats)."),
+    out: Path = typer.Option(
+        None, "--out", help="Write the picture here (default: stdout for text formats)."
+    ),
     json_out: bool = JSON_OPT,
 ) -> None:
     """The derivative family tree: what was fine-tuned, distilled or extended from what."""

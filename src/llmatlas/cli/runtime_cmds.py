@@ -26,20 +26,28 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def pull(
-    spec: str = typer.Argument(..., help="Catalog id or alias, or a Hub repo owner/name, optionally :QUANT."),
-    force: bool = typer.Option(False, "--force", help="Download even if it will not fit this machine."),
+    spec: str = typer.Argument(
+        ..., help="Catalog id or alias, or a Hub repo owner/name, optionally :QUANT."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Download even if it will not fit this machine."
+    ),
     name: str = typer.Option(None, "--name", help="Local name (default: the catalog id)."),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Download a GGUF from the Hugging Face Hub (resumable, sha256-verified)."""
     from llmatlas.runtime.pull import pull_model
 
-    stored = pull_model(spec, force=force, name=name, say=lambda s: err_console.print(s, highlight=False))
+    stored = pull_model(
+        spec, force=force, name=name, say=lambda s: err_console.print(s, highlight=False)
+    )
     if json_out:
         emit_json(stored.to_dict())
     else:
-        console.print(f"pulled {stored.name}: {stored.filename} ({gib(stored.size_bytes)}, sha256 "
-                      f"{stored.sha256[:12]}...)")
+        console.print(
+            f"pulled {stored.name}: {stored.filename} ({gib(stored.size_bytes)}, sha256 "
+            f"{stored.sha256[:12]}...)"
+        )
 
 
 @handle_errors
@@ -55,8 +63,10 @@ def import_cmd(
     if json_out:
         emit_json(stored.to_dict())
     else:
-        console.print(f"imported {stored.name} -> {stored.path}"
-                      + (f" (catalog: {stored.catalog_id})" if stored.catalog_id else ""))
+        console.print(
+            f"imported {stored.name} -> {stored.path}"
+            + (f" (catalog: {stored.catalog_id})" if stored.catalog_id else "")
+        )
 
 
 @handle_errors
@@ -74,12 +84,16 @@ def list_cmd(json_out: bool = JSON_OPT) -> None:
     for c in ("name", "catalog id", "quant", "size", "source", "pulled"):
         t.add_column(c)
     for m in rows:
-        t.add_row(m.name, m.catalog_id or "-", m.quant or "-", gib(m.size_bytes), m.source, m.pulled_at)
+        t.add_row(
+            m.name, m.catalog_id or "-", m.quant or "-", gib(m.size_bytes), m.source, m.pulled_at
+        )
     console.print(t)
 
 
 @handle_errors
-def rm(name: str = typer.Argument(..., help="Local model name."), json_out: bool = JSON_OPT) -> None:
+def rm(
+    name: str = typer.Argument(..., help="Local model name."), json_out: bool = JSON_OPT
+) -> None:
     """Remove a model from the store (and its file, if the store owns it)."""
     from llmatlas.runtime.store import ModelStore
 
@@ -91,8 +105,10 @@ def rm(name: str = typer.Argument(..., help="Local model name."), json_out: bool
 
 
 @handle_errors
-def info(name: str = typer.Argument(None, help="Local model name (default: the embedded model)."),
-         json_out: bool = JSON_OPT) -> None:
+def info(
+    name: str = typer.Argument(None, help="Local model name (default: the embedded model)."),
+    json_out: bool = JSON_OPT,
+) -> None:
     """GGUF metadata of a local model and the catalog entry it matches."""
     from llmatlas.runtime.store import ModelStore, check_gguf
 
@@ -100,29 +116,65 @@ def info(name: str = typer.Argument(None, help="Local model name (default: the e
     m = store.resolve(name)
     meta = check_gguf(m.path)
     meta["has_chat_template"] = bool(meta.pop("chat_template", None))
-    out = {"name": m.name, "path": str(m.path), "quant": m.quant, "size_bytes": m.size_bytes,
-           "sha256": m.sha256, "catalog_id": m.catalog_id, "gguf": meta}
+    out = {
+        "name": m.name,
+        "path": str(m.path),
+        "quant": m.quant,
+        "size_bytes": m.size_bytes,
+        "sha256": m.sha256,
+        "catalog_id": m.catalog_id,
+        "gguf": meta,
+    }
     if json_out:
         emit_json(out)
         return
     console.print(f"[bold]{m.name}[/]  {m.path}")
-    console.print(f"  catalog: {m.catalog_id or '(no match)'}   quant: {m.quant}   size: {gib(m.size_bytes)}")
-    for k in ("architecture", "name", "context_length", "block_count", "embedding_length", "head_count",
-              "head_count_kv", "sliding_window", "parameters", "license"):
+    console.print(
+        f"  catalog: {m.catalog_id or '(no match)'}   quant: {m.quant}   size: {gib(m.size_bytes)}"
+    )
+    for k in (
+        "architecture",
+        "name",
+        "context_length",
+        "block_count",
+        "embedding_length",
+        "head_count",
+        "head_count_kv",
+        "sliding_window",
+        "parameters",
+        "license",
+    ):
         console.print(f"  {k}: {meta.get(k)}")
     console.print(f"  tensor types: {meta['tensor_types']}")
-    console.print("  chat template: " + ("yes (from GGUF)" if meta["has_chat_template"]
-                                         else "none: runs in completion mode"))
+    console.print(
+        "  chat template: "
+        + ("yes (from GGUF)" if meta["has_chat_template"] else "none: runs in completion mode")
+    )
 
 
-def _sampling(temperature: float, top_p: float, top_k: int, min_p: float, repeat_penalty: float,
-              seed: int | None, stop: list[str], max_tokens: int) -> SamplingOptions:
+def _sampling(
+    temperature: float,
+    top_p: float,
+    top_k: int,
+    min_p: float,
+    repeat_penalty: float,
+    seed: int | None,
+    stop: list[str],
+    max_tokens: int,
+) -> SamplingOptions:
     from pydantic import ValidationError
 
     try:
-        return SamplingOptions(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
-                               repeat_penalty=repeat_penalty, seed=seed, stop=stop or [],
-                               max_tokens=max_tokens)
+        return SamplingOptions(
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k,
+            min_p=min_p,
+            repeat_penalty=repeat_penalty,
+            seed=seed,
+            stop=stop or [],
+            max_tokens=max_tokens,
+        )
     except ValidationError as exc:
         e = exc.errors()[0]
         raise BadInputError(f"--{str(e['loc'][0]).replace('_', '-')}: {e['msg']}") from None
@@ -131,7 +183,9 @@ def _sampling(temperature: float, top_p: float, top_k: int, min_p: float, repeat
 @handle_errors
 def run(
     model: str = typer.Argument(None, help="Model (default: the embedded gemma-3-270m)."),
-    prompt: str = typer.Argument(None, help="One-shot prompt; omit for an interactive chat (or pipe stdin)."),
+    prompt: str = typer.Argument(
+        None, help="One-shot prompt; omit for an interactive chat (or pipe stdin)."
+    ),
     ctx: int = typer.Option(None, "--ctx", help="Context length (default 4096)."),
     threads: int = typer.Option(None, "--threads", help="CPU threads (default: physical cores)."),
     gpu_layers: int = typer.Option(0, "--gpu-layers", "-ngl", help="Layers to offload to a GPU."),
@@ -158,8 +212,13 @@ def run(
     piped = prompt is None and not sys.stdin.isatty()
     if piped:
         prompt = sys.stdin.read()
-    runner = open_model(model, ctx or s.context, threads if threads is not None else s.threads,
-                        gpu_layers, force=force)
+    runner = open_model(
+        model,
+        ctx or s.context,
+        threads if threads is not None else s.threads,
+        gpu_layers,
+        force=force,
+    )
     try:
         if prompt is not None:
             one_shot(runner, prompt, sampling, system, verbose)
@@ -173,12 +232,17 @@ def run(
 def bench(
     model: str = typer.Argument(None, help="Model (default: the embedded gemma-3-270m)."),
     runs: int = typer.Option(3, "--runs", help="Repetitions (median and spread are reported)."),
-    prompt_tokens: int = typer.Option(256, "--prompt-tokens", help="Prompt length for prefill speed."),
+    prompt_tokens: int = typer.Option(
+        256, "--prompt-tokens", help="Prompt length for prefill speed."
+    ),
     gen_tokens: int = typer.Option(64, "--gen-tokens", help="Tokens to generate for decode speed."),
     ctx: int = typer.Option(2048, "--ctx"),
     threads: int = typer.Option(None, "--threads"),
-    compare_estimate: bool = typer.Option(False, "--compare-estimate",
-                                          help="Print measured vs sizing estimate and save a calibration."),
+    compare_estimate: bool = typer.Option(
+        False,
+        "--compare-estimate",
+        help="Print measured vs sizing estimate and save a calibration.",
+    ),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Measure prefill tok/s, decode tok/s, time to first token and peak memory."""
@@ -190,14 +254,20 @@ def bench(
     if json_out:
         emit_json(res)
         return
-    console.print(f"[bold]{res['model']}[/] ({res['quant']}) on {res['machine']}, ctx {res['n_ctx']}, "
-                  f"{res['runs']} runs")
+    console.print(
+        f"[bold]{res['model']}[/] ({res['quant']}) on {res['machine']}, ctx {res['n_ctx']}, "
+        f"{res['runs']} runs"
+    )
     console.print(f"  prefill  {res['pp_tps']:.1f} tok/s  (spread {res['pp_tps_spread']:.1f})")
     console.print(f"  decode   {res['tg_tps']:.1f} tok/s  (spread {res['tg_tps_spread']:.1f})")
     console.print(f"  TTFT     {res['ttft_s'] * 1000:.0f} ms")
     console.print(f"  peak RSS {gib(res['peak_rss_bytes'])}")
     if compare_estimate:
-        console.print(f"  estimate: decode {res['est_tg_tps']:.1f} tok/s, prefill {res['est_pp_tps']:.1f} tok/s, "
-                      f"memory {gib(res['est_total_bytes'])}")
-        console.print(f"  calibration saved: decode efficiency {res['calibration']['decode_efficiency']:.3f}, "
-                      f"prefill efficiency {res['calibration']['prefill_efficiency']:.3f}")
+        console.print(
+            f"  estimate: decode {res['est_tg_tps']:.1f} tok/s, prefill {res['est_pp_tps']:.1f} tok/s, "
+            f"memory {gib(res['est_total_bytes'])}"
+        )
+        console.print(
+            f"  calibration saved: decode efficiency {res['calibration']['decode_efficiency']:.3f}, "
+            f"prefill efficiency {res['calibration']['prefill_efficiency']:.3f}"
+        )

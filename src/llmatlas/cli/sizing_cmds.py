@@ -52,7 +52,9 @@ def resolve_target(device: str | None, gpus: int, vram: str | None, ram: str | N
 
 @handle_errors
 def hw(
-    devices_table: bool = typer.Option(False, "--devices", help="List the known GPU/accelerator table."),
+    devices_table: bool = typer.Option(
+        False, "--devices", help="List the known GPU/accelerator table."
+    ),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Detect this machine: CPU, RAM, measured memory bandwidth, GPUs."""
@@ -65,7 +67,13 @@ def hw(
         for c in ("id", "name", "memory", "bandwidth", "FP16 TFLOPS"):
             t.add_column(c)
         for d in table.values():
-            t.add_row(d.id, d.name, f"{d.memory_gb:g} GB", f"{d.bandwidth_gbs:g} GB/s", f"{d.fp16_tflops:g}")
+            t.add_row(
+                d.id,
+                d.name,
+                f"{d.memory_gb:g} GB",
+                f"{d.bandwidth_gbs:g} GB/s",
+                f"{d.fp16_tflops:g}",
+            )
         console.print(t)
         return
     m = detect()
@@ -74,32 +82,45 @@ def hw(
         return
     console.print(f"CPU       {m.cpu_model} ({m.physical_cores} cores / {m.logical_cores} threads)")
     console.print(f"RAM       {gib(m.ram_bytes)} total, {gib(m.ram_available_bytes)} available")
-    console.print(f"memory    {m.cpu_bandwidth_gbs:g} GB/s measured copy bandwidth; "
-                  f"{m.cpu_gflops:g} GFLOP/s fp32 matmul")
+    console.print(
+        f"memory    {m.cpu_bandwidth_gbs:g} GB/s measured copy bandwidth; "
+        f"{m.cpu_gflops:g} GFLOP/s fp32 matmul"
+    )
     if m.apple_unified:
         console.print("unified   Apple unified memory: the GPU shares RAM")
     if not m.gpus:
         console.print("GPU       none detected (NVIDIA via NVML); models run on the CPU")
     for g in m.gpus:
         spec = f", {g.bandwidth_gbs:g} GB/s" if g.bandwidth_gbs else " (not in the device table)"
-        console.print(f"GPU {g.index}     {g.name}: {gib(g.memory_bytes)} ({gib(g.free_bytes)} free){spec}")
+        console.print(
+            f"GPU {g.index}     {g.name}: {gib(g.memory_bytes)} ({gib(g.free_bytes)} free){spec}"
+        )
 
 
 @handle_errors
 def estimate_cmd(
     model: str = typer.Argument(..., help="Model id or alias."),
-    quant: str = typer.Option(None, "--quant", "-q", help="Q4_K_M, Q8_0, BF16, AWQ-4BIT, ... (default per engine)."),
-    ctx: int = typer.Option(None, "--ctx", help="Context you will run (default 4096, capped at the model's)."),
+    quant: str = typer.Option(
+        None, "--quant", "-q", help="Q4_K_M, Q8_0, BF16, AWQ-4BIT, ... (default per engine)."
+    ),
+    ctx: int = typer.Option(
+        None, "--ctx", help="Context you will run (default 4096, capped at the model's)."
+    ),
     batch: int = typer.Option(1, "--batch", help="Concurrent sequences."),
     engine: str = typer.Option("llama.cpp", "--engine", help="llama.cpp, vllm or transformers."),
     kv_type: str = typer.Option("f16", "--kv-type", help="KV cache type: f16, q8_0, q4_0, fp8."),
-    device: str = typer.Option(None, "--device", help="GPU from the table, e.g. rtx-4090, h100-sxm."),
+    device: str = typer.Option(
+        None, "--device", help="GPU from the table, e.g. rtx-4090, h100-sxm."
+    ),
     gpus: int = typer.Option(1, "--gpus", help="How many of --device."),
     vram: str = typer.Option(None, "--vram", help="Imaginary GPU memory, e.g. 12G."),
     ram: str = typer.Option(None, "--ram", help="Imaginary RAM, e.g. 32G."),
     max_context_for: str = typer.Option(
-        None, "--max-context-for", help="Largest context that fits a DEVICE or a size like 24G."),
-    best_quant: bool = typer.Option(False, "--best-quant", help="Best GGUF quantization that fits the target."),
+        None, "--max-context-for", help="Largest context that fits a DEVICE or a size like 24G."
+    ),
+    best_quant: bool = typer.Option(
+        False, "--best-quant", help="Best GGUF quantization that fits the target."
+    ),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Memory breakdown, fit, GPUs needed and expected speed for one model."""
@@ -113,11 +134,19 @@ def estimate_cmd(
         target = _budget_target(max_context_for)
         n = max_context_for_fn(m, target, quant, batch, engine, kv_type)
         if json_out:
-            emit_json({"model": m.id, "target": target.name, "budget_bytes": target.budget_bytes,
-                       "max_context": n})
+            emit_json(
+                {
+                    "model": m.id,
+                    "target": target.name,
+                    "budget_bytes": target.budget_bytes,
+                    "max_context": n,
+                }
+            )
         else:
-            console.print(f"{m.id}: largest context that fits {target.name} "
-                          f"({gib(target.budget_bytes)} usable): {n:,} tokens")
+            console.print(
+                f"{m.id}: largest context that fits {target.name} "
+                f"({gib(target.budget_bytes)} usable): {n:,} tokens"
+            )
         return
     target = resolve_target(device, gpus, vram, ram)
     if best_quant:
@@ -125,14 +154,22 @@ def estimate_cmd(
         if json_out:
             emit_json({"model": m.id, "target": target.name, "best_quant": q})
         else:
-            console.print(f"{m.id} on {target.name}: " + (f"best quantization that fits: {q}" if q
-                          else "no GGUF quantization fits; see --gpus or partial offload"))
+            console.print(
+                f"{m.id} on {target.name}: "
+                + (
+                    f"best quantization that fits: {q}"
+                    if q
+                    else "no GGUF quantization fits; see --gpus or partial offload"
+                )
+            )
         return
     e = estimate(m, target, quant, ctx, batch, engine, kv_type, _calibration())
     if json_out:
         emit_json(e.to_dict())
         return
-    console.print(f"[bold]{m.id}[/] {e.quant} on {e.engine}, context {e.context:,}, batch {e.batch}")
+    console.print(
+        f"[bold]{m.id}[/] {e.quant} on {e.engine}, context {e.context:,}, batch {e.batch}"
+    )
     t = Table(show_header=False, box=None)
     t.add_row("weights", gib(e.weights_bytes))
     t.add_row("KV cache", f"{gib(e.kv_cache_bytes)} ({e.kv_type})")
@@ -149,7 +186,9 @@ def estimate_cmd(
         console.print(f"GPUs needed: {e.gpus_needed}")
     if e.gpu_layers is not None:
         console.print(f"GPU layers that fit (-ngl): {e.gpu_layers}")
-    console.print(f"speed: ~{e.decode_tps:g} tok/s decode ({e.speed}), ~{e.prefill_tps:g} tok/s prefill")
+    console.print(
+        f"speed: ~{e.decode_tps:g} tok/s decode ({e.speed}), ~{e.prefill_tps:g} tok/s prefill"
+    )
     for n in e.notes:
         console.print(f"[dim]note: {n}[/]")
 
@@ -166,25 +205,36 @@ def _budget_target(spec: str) -> Target:
     try:
         size = parse_size(spec)
     except BadInputError:
-        raise BadInputError(f"--max-context-for takes a device (e.g. rtx-4090) or a size (e.g. 24G), "
-                            f"not {spec!r}") from None
+        raise BadInputError(
+            f"--max-context-for takes a device (e.g. rtx-4090) or a size (e.g. 24G), not {spec!r}"
+        ) from None
     return Target("budget", "gpu", 1, size, size, 500.0, 50.0, f"{gib(size)} as given")
 
 
 @handle_errors
 def fit_cmd(
-    device: str = typer.Option(None, "--device", help="GPU from the table (default: this machine)."),
+    device: str = typer.Option(
+        None, "--device", help="GPU from the table (default: this machine)."
+    ),
     gpus: int = typer.Option(1, "--gpus", help="How many of --device."),
     vram: str = typer.Option(None, "--vram", help="Imaginary GPU memory, e.g. 12G."),
     ram: str = typer.Option(None, "--ram", help="Imaginary RAM, e.g. 16G."),
-    task: str = typer.Option(None, "--task", help="chat, code, math, reasoning, vision, medical..."),
+    task: str = typer.Option(
+        None, "--task", help="chat, code, math, reasoning, vision, medical..."
+    ),
     language: str = typer.Option(None, "--language", help="en, zh, zh-Hant, ja..."),
-    commercial: bool = typer.Option(False, "--commercial", help="Only licenses that allow commercial use."),
-    fully_open: bool = typer.Option(False, "--fully-open", help="Only openness grade A/B (data and code open)."),
+    commercial: bool = typer.Option(
+        False, "--commercial", help="Only licenses that allow commercial use."
+    ),
+    fully_open: bool = typer.Option(
+        False, "--fully-open", help="Only openness grade A/B (data and code open)."
+    ),
     min_tps: float = typer.Option(0.0, "--min-tps", help="Minimum decode tokens/s."),
     ctx: int = typer.Option(None, "--ctx", help="Context you will run (default 4096)."),
     engine: str = typer.Option("llama.cpp", "--engine", help="llama.cpp or vllm."),
-    include_base: bool = typer.Option(False, "--include-base", help="Also list base (non-chat) models."),
+    include_base: bool = typer.Option(
+        False, "--include-base", help="Also list base (non-chat) models."
+    ),
     limit: int = typer.Option(20, "--limit", help="Rows to show (0: all)."),
     json_out: bool = JSON_OPT,
 ) -> None:
@@ -195,10 +245,18 @@ def fit_cmd(
     need = Need(task, language, commercial, fully_open, min_tps, include_base)
     rows = fit(target, need, ctx, engine=engine, calibration=_calibration(), limit=limit or None)
     if json_out:
-        emit_json({"target": target.name, "budget_bytes": target.budget_bytes, "pool": target.headroom_note,
-                   "rows": [r.to_dict() for r in rows]})
+        emit_json(
+            {
+                "target": target.name,
+                "budget_bytes": target.budget_bytes,
+                "pool": target.headroom_note,
+                "rows": [r.to_dict() for r in rows],
+            }
+        )
         return
-    console.print(f"target: {target.name}; budget {gib(target.budget_bytes)} ({target.headroom_note})")
+    console.print(
+        f"target: {target.name}; budget {gib(target.budget_bytes)} ({target.headroom_note})"
+    )
     if not rows:
         console.print("nothing in the catalog fits this need here")
         return
@@ -207,8 +265,15 @@ def fit_cmd(
         t.add_column(c)
     for i, r in enumerate(rows, 1):
         style = {"good": "green", "usable": "yellow", "too slow": "red"}[r.grade]
-        t.add_row(str(i), r.model, r.quant, gib(r.total_bytes), f"{r.decode_tps:.1f}",
-                  f"[{style}]{r.grade}[/]", "; ".join(r.why[2:]) or r.why[0])
+        t.add_row(
+            str(i),
+            r.model,
+            r.quant,
+            gib(r.total_bytes),
+            f"{r.decode_tps:.1f}",
+            f"[{style}]{r.grade}[/]",
+            "; ".join(r.why[2:]) or r.why[0],
+        )
     console.print(t)
 
 
@@ -224,8 +289,14 @@ def recommend_cmd(json_out: bool = JSON_OPT) -> None:
         t.add_column(c)
     last = None
     for r in recs:
-        t.add_row(r.tier if r.tier != last else "", r.need, r.model or "-", r.quant or "-",
-                  f"{r.decode_tps:.0f}" if r.decode_tps else "-", r.engine)
+        t.add_row(
+            r.tier if r.tier != last else "",
+            r.need,
+            r.model or "-",
+            r.quant or "-",
+            f"{r.decode_tps:.0f}" if r.decode_tps else "-",
+            r.engine,
+        )
         last = r.tier
     console.print(t)
 

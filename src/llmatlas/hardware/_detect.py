@@ -56,8 +56,12 @@ def _cpu_model() -> str:
         pass
     if platform.system() == "Darwin":
         try:
-            out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
-                                 text=True, timeout=5)
+            out = subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+            )
             return out.stdout.strip()
         except (OSError, subprocess.SubprocessError):
             pass
@@ -112,10 +116,17 @@ def probe_nvidia() -> list[GPU]:
             name = name.decode() if isinstance(name, bytes) else name
             mem = pynvml.nvmlDeviceGetMemoryInfo(h)
             spec = match_gpu_name(name, int(mem.total))
-            gpus.append(GPU(i, name, int(mem.total), int(mem.free),
-                            spec.bandwidth_gbs if spec else None,
-                            spec.fp16_tflops if spec else None,
-                            spec.id if spec else None))
+            gpus.append(
+                GPU(
+                    i,
+                    name,
+                    int(mem.total),
+                    int(mem.free),
+                    spec.bandwidth_gbs if spec else None,
+                    spec.fp16_tflops if spec else None,
+                    spec.id if spec else None,
+                )
+            )
     finally:
         pynvml.nvmlShutdown()
     return gpus

@@ -64,7 +64,9 @@ def devices() -> dict[str, DeviceSpec]:
     try:
         specs = [DeviceSpec.model_validate(x) for x in raw]
     except ValidationError as exc:
-        raise CatalogError(f"devices.yaml: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+        raise CatalogError(
+            f"devices.yaml: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
+        ) from exc
     return {d.id: d for d in specs}
 
 
@@ -75,7 +77,9 @@ def instances() -> dict[str, Instance]:
     try:
         items = [Instance.model_validate(x) for x in raw or []]
     except ValidationError as exc:
-        raise CatalogError(f"instances.yaml: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+        raise CatalogError(
+            f"instances.yaml: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
+        ) from exc
     table = devices()
     for i in items:
         if i.device not in table:

@@ -46,12 +46,19 @@ def machine_id() -> str:
 
     m = detect(measure=False)
     return f"{m.cpu_model} x{m.physical_cores} / {round(m.ram_bytes / 2**30)} GiB" + (
-        f" / {m.gpus[0].name}" if m.gpus else "")
+        f" / {m.gpus[0].name}" if m.gpus else ""
+    )
 
 
-def measure_once(path: str, n_ctx: int, threads: int, n_prompt: int, n_gen: int) -> dict[str, float]:
-    proc = subprocess.run([sys.executable, "-c", CHILD, path, str(n_ctx), str(threads), str(n_prompt),
-                           str(n_gen)], capture_output=True, text=True, timeout=1800)
+def measure_once(
+    path: str, n_ctx: int, threads: int, n_prompt: int, n_gen: int
+) -> dict[str, float]:
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, path, str(n_ctx), str(threads), str(n_prompt), str(n_gen)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise EngineError(f"benchmark run failed: {tail}")
@@ -67,15 +74,24 @@ def load_calibration(machine: str | None = None) -> dict[str, float] | None:
     except Exception:
         return None
     try:
-        row = conn.execute("SELECT decode_efficiency, prefill_efficiency FROM calibration WHERE machine=?",
-                           (machine or machine_id(),)).fetchone()
+        row = conn.execute(
+            "SELECT decode_efficiency, prefill_efficiency FROM calibration WHERE machine=?",
+            (machine or machine_id(),),
+        ).fetchone()
     finally:
         conn.close()
     return dict(row) if row else None
 
 
-def run_bench(model: str | None, runs: int, n_prompt: int, n_gen: int, n_ctx: int, threads: int,
-              compare_estimate: bool) -> dict[str, Any]:
+def run_bench(
+    model: str | None,
+    runs: int,
+    n_prompt: int,
+    n_gen: int,
+    n_ctx: int,
+    threads: int,
+    compare_estimate: bool,
+) -> dict[str, Any]:
     from llmatlas.runtime.engines import default_threads
     from llmatlas.runtime.store import ModelStore
 
@@ -95,13 +111,27 @@ def run_bench(model: str | None, runs: int, n_prompt: int, n_gen: int, n_ctx: in
 
     machine = machine_id()
     out: dict[str, Any] = {
-        "model": stored.name, "catalog_id": stored.catalog_id, "quant": stored.quant, "engine": "llama.cpp",
-        "machine": machine, "platform": platform.platform(), "n_ctx": n_ctx, "threads": threads,
-        "prompt_tokens": n_prompt, "gen_tokens": n_gen, "runs": runs,
-        "pp_tps": med("pp_tps"), "pp_tps_spread": spread("pp_tps"),
-        "tg_tps": med("tg_tps"), "tg_tps_spread": spread("tg_tps"),
-        "ttft_s": med("ttft_s"), "peak_rss_bytes": int(max(r["peak_rss_bytes"] for r in results)),
-        "gpu_bytes": None, "est_tg_tps": None, "est_pp_tps": None, "est_total_bytes": None,
+        "model": stored.name,
+        "catalog_id": stored.catalog_id,
+        "quant": stored.quant,
+        "engine": "llama.cpp",
+        "machine": machine,
+        "platform": platform.platform(),
+        "n_ctx": n_ctx,
+        "threads": threads,
+        "prompt_tokens": n_prompt,
+        "gen_tokens": n_gen,
+        "runs": runs,
+        "pp_tps": med("pp_tps"),
+        "pp_tps_spread": spread("pp_tps"),
+        "tg_tps": med("tg_tps"),
+        "tg_tps_spread": spread("tg_tps"),
+        "ttft_s": med("ttft_s"),
+        "peak_rss_bytes": int(max(r["peak_rss_bytes"] for r in results)),
+        "gpu_bytes": None,
+        "est_tg_tps": None,
+        "est_pp_tps": None,
+        "est_total_bytes": None,
     }
     entry = store.catalog.data.models.get(stored.catalog_id or "")
     if compare_estimate and entry is not None and entry.architecture is not None and stored.quant:
@@ -119,30 +149,56 @@ def run_bench(model: str | None, runs: int, n_prompt: int, n_gen: int, n_ctx: in
         out["est_total_bytes"] = mem.total_bytes
         d0 = DEFAULT_DECODE_EFFICIENCY[target.kind]
         p0 = DEFAULT_PREFILL_EFFICIENCY[target.kind]
-        cal = {"decode_efficiency": d0 * out["tg_tps"] / est.decode_tps,
-               "prefill_efficiency": p0 * out["pp_tps"] / est.prefill_tps}
+        cal = {
+            "decode_efficiency": d0 * out["tg_tps"] / est.decode_tps,
+            "prefill_efficiency": p0 * out["pp_tps"] / est.prefill_tps,
+        }
         out["calibration"] = cal
         conn = store.conn
         with conn:
-            conn.execute("INSERT OR REPLACE INTO calibration (machine, decode_efficiency, prefill_efficiency)"
-                         " VALUES (?,?,?)", (machine, cal["decode_efficiency"], cal["prefill_efficiency"]))
+            conn.execute(
+                "INSERT OR REPLACE INTO calibration (machine, decode_efficiency, prefill_efficiency)"
+                " VALUES (?,?,?)",
+                (machine, cal["decode_efficiency"], cal["prefill_efficiency"]),
+            )
     with store.conn:
         store.conn.execute(
             "INSERT INTO bench_runs (model, catalog_id, quant, engine, machine, n_ctx, threads, prompt_tokens,"
             " gen_tokens, runs, pp_tps, pp_tps_spread, tg_tps, tg_tps_spread, ttft_s, peak_rss_bytes,"
             " gpu_bytes, est_tg_tps, est_pp_tps, est_total_bytes) VALUES"
             " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (out["model"], out["catalog_id"], out["quant"], "llama.cpp", machine, n_ctx, threads, n_prompt,
-             n_gen, runs, out["pp_tps"], out["pp_tps_spread"], out["tg_tps"], out["tg_tps_spread"],
-             out["ttft_s"], out["peak_rss_bytes"], None, out["est_tg_tps"], out["est_pp_tps"],
-             out["est_total_bytes"]))
+            (
+                out["model"],
+                out["catalog_id"],
+                out["quant"],
+                "llama.cpp",
+                machine,
+                n_ctx,
+                threads,
+                n_prompt,
+                n_gen,
+                runs,
+                out["pp_tps"],
+                out["pp_tps_spread"],
+                out["tg_tps"],
+                out["tg_tps_spread"],
+                out["ttft_s"],
+                out["peak_rss_bytes"],
+                None,
+                out["est_tg_tps"],
+                out["est_pp_tps"],
+                out["est_total_bytes"],
+            ),
+        )
     return out
 
 
 def bench_history(limit: int = 100) -> list[dict[str, Any]]:
     conn = connect(get_settings().db_path)
     try:
-        rows = conn.execute("SELECT * FROM bench_runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        rows = conn.execute(
+            "SELECT * FROM bench_runs ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
         return [dict(r) for r in rows]
     finally:
         conn.close()

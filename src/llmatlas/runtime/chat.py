@@ -16,7 +16,9 @@ from llmatlas.runtime.runner import Runner
 HELP = "/bye quit · /clear forget the conversation · /help this text · Ctrl-C stop an answer"
 
 
-def _stream(runner: Runner, messages: list[dict[str, Any]], sampling: SamplingOptions) -> tuple[str, dict]:
+def _stream(
+    runner: Runner, messages: list[dict[str, Any]], sampling: SamplingOptions
+) -> tuple[str, dict]:
     out = []
     final: dict = {}
     for chunk in runner.chat_stream(messages, sampling):
@@ -25,20 +27,30 @@ def _stream(runner: Runner, messages: list[dict[str, Any]], sampling: SamplingOp
             sys.stdout.flush()
             out.append(chunk.text)
         if chunk.finish_reason:
-            final = {"finish_reason": chunk.finish_reason, **chunk.timings,
-                     "completion_tokens": chunk.completion_tokens}
+            final = {
+                "finish_reason": chunk.finish_reason,
+                **chunk.timings,
+                "completion_tokens": chunk.completion_tokens,
+            }
     return "".join(out), final
 
 
-def one_shot(runner: Runner, prompt: str, sampling: SamplingOptions, system: str | None,
-             verbose: bool = False) -> None:
-    messages = ([{"role": "system", "content": system}] if system and runner.chat.is_chat else [])
+def one_shot(
+    runner: Runner,
+    prompt: str,
+    sampling: SamplingOptions,
+    system: str | None,
+    verbose: bool = False,
+) -> None:
+    messages = [{"role": "system", "content": system}] if system and runner.chat.is_chat else []
     messages.append({"role": "user", "content": prompt})
     _, final = _stream(runner, messages, sampling)
     sys.stdout.write("\n")
     if verbose and final:
-        sys.stderr.write(f"[{final.get('completion_tokens', 0)} tokens, "
-                         f"{final.get('decode_tps', 0):.1f} tok/s, TTFT {final.get('ttft_s', 0) * 1000:.0f} ms]\n")
+        sys.stderr.write(
+            f"[{final.get('completion_tokens', 0)} tokens, "
+            f"{final.get('decode_tps', 0):.1f} tok/s, TTFT {final.get('ttft_s', 0) * 1000:.0f} ms]\n"
+        )
 
 
 def interactive(runner: Runner, sampling: SamplingOptions, system: str | None) -> None:
@@ -69,8 +81,11 @@ def interactive(runner: Runner, sampling: SamplingOptions, system: str | None) -
         if cmd == "/help":
             print(HELP)
             continue
-        turn = [*history, {"role": "user", "content": line}] if runner.chat.is_chat else \
-            [{"role": "user", "content": line}]
+        turn = (
+            [*history, {"role": "user", "content": line}]
+            if runner.chat.is_chat
+            else [{"role": "user", "content": line}]
+        )
         try:
             answer, _ = _stream(runner, turn, sampling)
         except KeyboardInterrupt:

@@ -70,29 +70,37 @@ def connect(path: Path) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=30)
     except (OSError, sqlite3.Error) as exc:
-        raise StoreError(f"cannot open the llmatlas database at {path}: {exc}; "
-                         "set LLMATLAS_HOME to a writable directory") from exc
+        raise StoreError(
+            f"cannot open the llmatlas database at {path}: {exc}; "
+            "set LLMATLAS_HOME to a writable directory"
+        ) from exc
     conn.row_factory = sqlite3.Row
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         migrate(conn)
     except sqlite3.Error as exc:
         conn.close()
-        raise StoreError(f"cannot use the llmatlas database at {path}: {exc}; "
-                         "set LLMATLAS_HOME to a writable directory") from exc
+        raise StoreError(
+            f"cannot use the llmatlas database at {path}: {exc}; "
+            "set LLMATLAS_HOME to a writable directory"
+        ) from exc
     return conn
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:
     """Apply pending migrations in order; returns the names applied."""
-    conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, "
-                 "applied_at TEXT NOT NULL DEFAULT (datetime('now')))")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, "
+        "applied_at TEXT NOT NULL DEFAULT (datetime('now')))"
+    )
     done = {r[0] for r in conn.execute("SELECT name FROM migrations")}
     applied = []
     for name, sql in MIGRATIONS:
         if name in done:
             continue
         with conn:
-            conn.executescript("BEGIN;" + sql + f"INSERT INTO migrations(name) VALUES ('{name}');COMMIT;")
+            conn.executescript(
+                "BEGIN;" + sql + f"INSERT INTO migrations(name) VALUES ('{name}');COMMIT;"
+            )
         applied.append(name)
     return applied

@@ -166,11 +166,14 @@ class LlamaCppEngine(Engine):
     def generate(self, prompt: str, sampling: SamplingOptions) -> Iterator[Chunk]:
         from llama_cpp import LlamaGrammar
 
-        grammar = LlamaGrammar.from_string(sampling.grammar, verbose=False) if sampling.grammar else None
+        grammar = (
+            LlamaGrammar.from_string(sampling.grammar, verbose=False) if sampling.grammar else None
+        )
         n_prompt = len(self.tokenize(prompt))
         if n_prompt >= self.n_ctx:
             raise BadInputError(
-                f"prompt is {n_prompt} tokens but the context is {self.n_ctx}; shorten it or raise --ctx")
+                f"prompt is {n_prompt} tokens but the context is {self.n_ctx}; shorten it or raise --ctx"
+            )
         max_tokens = min(sampling.max_tokens, self.n_ctx - n_prompt)
         t0 = time.perf_counter()
         first: float | None = None
@@ -184,7 +187,9 @@ class LlamaCppEngine(Engine):
             top_k=sampling.top_k,
             min_p=sampling.min_p,
             repeat_penalty=sampling.repeat_penalty,
-            seed=sampling.seed if sampling.seed is not None else (0 if sampling.temperature == 0 else None),
+            seed=sampling.seed
+            if sampling.seed is not None
+            else (0 if sampling.temperature == 0 else None),
             stop=sampling.stop or None,
             grammar=grammar,
             stream=True,
@@ -244,15 +249,18 @@ class TransformersEngine(Engine):
     def available(cls) -> str | None:
         for pkg in ("transformers", "torch"):
             if importlib.util.find_spec(pkg) is None:
-                return f"engine transformers needs the {pkg!r} package: pip install transformers torch"
+                return (
+                    f"engine transformers needs the {pkg!r} package: pip install transformers torch"
+                )
         return None
 
     def load(self, path: Path, options: LoadOptions) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.tok = AutoTokenizer.from_pretrained(str(path))
-        self.model = AutoModelForCausalLM.from_pretrained(str(path), torch_dtype="auto",
-                                                          device_map="auto")
+        self.model = AutoModelForCausalLM.from_pretrained(
+            str(path), torch_dtype="auto", device_map="auto"
+        )
         self._n_ctx = options.n_ctx
 
     @property
@@ -269,10 +277,17 @@ class TransformersEngine(Engine):
 
         inputs = self.tok(prompt, return_tensors="pt").to(self.model.device)
         streamer = TextIteratorStreamer(self.tok, skip_prompt=True, skip_special_tokens=True)
-        kwargs = dict(**inputs, max_new_tokens=sampling.max_tokens, streamer=streamer,
-                      do_sample=sampling.temperature > 0, repetition_penalty=sampling.repeat_penalty)
+        kwargs = dict(
+            **inputs,
+            max_new_tokens=sampling.max_tokens,
+            streamer=streamer,
+            do_sample=sampling.temperature > 0,
+            repetition_penalty=sampling.repeat_penalty,
+        )
         if sampling.temperature > 0:
-            kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k)
+            kwargs.update(
+                temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k
+            )
         Thread(target=self.model.generate, kwargs=kwargs, daemon=True).start()
         n = 0
         for text in streamer:
@@ -309,10 +324,16 @@ class VLLMEngine(Engine):
     def generate(self, prompt: str, sampling: SamplingOptions) -> Iterator[Chunk]:
         from vllm import SamplingParams
 
-        params = SamplingParams(temperature=sampling.temperature, top_p=sampling.top_p,
-                                top_k=sampling.top_k or -1, min_p=sampling.min_p,
-                                repetition_penalty=sampling.repeat_penalty, seed=sampling.seed,
-                                stop=sampling.stop or None, max_tokens=sampling.max_tokens)
+        params = SamplingParams(
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            top_k=sampling.top_k or -1,
+            min_p=sampling.min_p,
+            repetition_penalty=sampling.repeat_penalty,
+            seed=sampling.seed,
+            stop=sampling.stop or None,
+            max_tokens=sampling.max_tokens,
+        )
         out = self.llm.generate([prompt], params)[0]
         c = out.outputs[0]
         yield Chunk(c.text)

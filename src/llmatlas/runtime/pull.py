@@ -13,7 +13,9 @@ from llmatlas.settings import Settings
 def license_allowed(entry: ModelEntry, cat: Catalog, allow: tuple[str, ...]) -> tuple[bool, str]:
     """Whether the user's policy allows this model's license, and the verdict line shown."""
     lic = cat.license_of(entry)
-    verdict = f"license: {lic.name} ({lic.id}); commercial use: {lic.commercial_use} — {lic.conditions}"
+    verdict = (
+        f"license: {lic.name} ({lic.id}); commercial use: {lic.commercial_use} — {lic.conditions}"
+    )
     if not allow:
         return True, verdict
     ok = lic.id in allow or (
@@ -29,8 +31,10 @@ def _choose_quant(entry: ModelEntry) -> str:
 
     q = best_quant_for(entry, Target.from_machine(detect(measure=False)))
     if q is None:
-        raise DoesNotFitError(f"no quantization of {entry.id} fits this machine; try a smaller model "
-                              "(`llmatlas fit`) or pass :QUANT with --force")
+        raise DoesNotFitError(
+            f"no quantization of {entry.id} fits this machine; try a smaller model "
+            "(`llmatlas fit`) or pass :QUANT with --force"
+        )
     return q
 
 
@@ -45,15 +49,25 @@ def _check_fit(entry: ModelEntry, quant: str) -> None:
         return  # a format the sizing engine does not model: nothing to refuse on
     if not e.fits:
         better = best_quant_for(entry, target)
-        hint = f"{entry.id}:{better} fits" if better else "no quantization of it fits; see `llmatlas fit`"
+        hint = (
+            f"{entry.id}:{better} fits"
+            if better
+            else "no quantization of it fits; see `llmatlas fit`"
+        )
         raise DoesNotFitError(
             f"{entry.id}:{quant} needs {e.total_bytes / 2**30:.1f} GiB but {target.budget_bytes / 2**30:.1f} GiB "
-            f"is usable here ({target.headroom_note}); {hint}; or pass --force")
+            f"is usable here ({target.headroom_note}); {hint}; or pass --force"
+        )
 
 
-def pull_model(spec: str, force: bool = False, name: str | None = None,
-               store: ModelStore | None = None, say: Callable[[str], None] = print,
-               settings: Settings | None = None) -> StoredModel:
+def pull_model(
+    spec: str,
+    force: bool = False,
+    name: str | None = None,
+    store: ModelStore | None = None,
+    say: Callable[[str], None] = print,
+    settings: Settings | None = None,
+) -> StoredModel:
     st = store or ModelStore(settings)
     cat = st.catalog
     model, quant = split_spec(spec, cat)
@@ -75,8 +89,10 @@ def pull_model(spec: str, force: bool = False, name: str | None = None,
         ok, verdict = license_allowed(entry, cat, st.settings.license_allow)
         say(verdict)
         if not ok:
-            raise StoreError(f"refused by the license policy (LLMATLAS_LICENSE_ALLOW="
-                             f"{','.join(st.settings.license_allow)}): {entry.license} is not allowed")
+            raise StoreError(
+                f"refused by the license policy (LLMATLAS_LICENSE_ALLOW="
+                f"{','.join(st.settings.license_allow)}): {entry.license} is not allowed"
+            )
         quant = quant or _choose_quant(entry)
         if not force:
             _check_fit(entry, quant)

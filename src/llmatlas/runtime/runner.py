@@ -29,14 +29,24 @@ class Runner:
     def complete(self, prompt: str, sampling: SamplingOptions) -> Iterator[Chunk]:
         return self.engine.generate(prompt, sampling)
 
-    def chat_prompt(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> str:
+    def chat_prompt(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> str:
         return self.chat.render(messages, True, tools)
 
-    def chat_stream(self, messages: list[dict[str, Any]], sampling: SamplingOptions) -> Iterator[Chunk]:
+    def chat_stream(
+        self, messages: list[dict[str, Any]], sampling: SamplingOptions
+    ) -> Iterator[Chunk]:
         prompt = self.chat_prompt(messages)
         if self.chat.is_chat:
-            extra = [s for s in ("<end_of_turn>", "<|eot_id|>", "<|im_end|>") if s in (self.chat.template or "")]
-            sampling = sampling.model_copy(update={"stop": list(dict.fromkeys([*sampling.stop, *extra]))})
+            extra = [
+                s
+                for s in ("<end_of_turn>", "<|eot_id|>", "<|im_end|>")
+                if s in (self.chat.template or "")
+            ]
+            sampling = sampling.model_copy(
+                update={"stop": list(dict.fromkeys([*sampling.stop, *extra]))}
+            )
         return self.engine.generate(prompt, sampling)
 
     def close(self) -> None:
@@ -51,8 +61,25 @@ def check_fits(stored: StoredModel, entry: ModelEntry | None, n_ctx: int, n_seq:
     from llmatlas.hardware import detect
     from llmatlas.sizing import estimate_memory, get_format
 
-    quant = stored.quant if stored.quant in ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_0", "Q4_K_M",
-                                             "Q4_K_S", "Q4_0", "IQ4_XS", "Q3_K_M", "Q2_K", "F16") else None
+    quant = (
+        stored.quant
+        if stored.quant
+        in (
+            "Q8_0",
+            "Q6_K",
+            "Q5_K_M",
+            "Q5_K_S",
+            "Q5_0",
+            "Q4_K_M",
+            "Q4_K_S",
+            "Q4_0",
+            "IQ4_XS",
+            "Q3_K_M",
+            "Q2_K",
+            "F16",
+        )
+        else None
+    )
     if quant is None:
         return
     ctx = min(n_ctx, entry.architecture.max_position_embeddings)
@@ -62,7 +89,8 @@ def check_fits(stored: StoredModel, entry: ModelEntry | None, n_ctx: int, n_seq:
         raise DoesNotFitError(
             f"{stored.name} ({quant}, context {ctx}) needs {mem.total_bytes / GiB:.1f} GiB of RAM but "
             f"{target.budget_bytes / GiB:.1f} GiB is usable ({target.headroom_note}); use a smaller "
-            "quantization or context, or --force")
+            "quantization or context, or --force"
+        )
 
 
 def open_model(
@@ -88,8 +116,13 @@ def open_model(
     if not force:
         check_fits(stored, entry, ctx, n_seq_max)
     eng = get_engine(engine)
-    options = LoadOptions(n_ctx=ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers, embedding=embedding,
-                          n_seq_max=n_seq_max)
+    options = LoadOptions(
+        n_ctx=ctx,
+        n_threads=n_threads,
+        n_gpu_layers=n_gpu_layers,
+        embedding=embedding,
+        n_seq_max=n_seq_max,
+    )
     eng.load(stored.path, options)
     md = eng.metadata
     fmt = chat_format(md, entry.family if entry else None, entry.instruct if entry else None)

