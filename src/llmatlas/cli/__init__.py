@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from llmatlas.cli import catalog_cmds, sizing_cmds
+from llmatlas.cli import catalog_cmds, deploy_cmds, sizing_cmds
 
 app = typer.Typer(
     name="llmatlas",
@@ -15,11 +15,13 @@ app = typer.Typer(
 )
 catalog_cmds.register(app)
 sizing_cmds.register(app)
+deploy_cmds.register(app)
 
 try:  # the runtime needs llama-cpp-python; the catalog and sizing work without it
-    from llmatlas.cli import runtime_cmds
+    from llmatlas.cli import runtime_cmds, server_cmds
 
     runtime_cmds.register(app)
+    server_cmds.register(app)
 except ImportError:  # pragma: no cover
     pass
 

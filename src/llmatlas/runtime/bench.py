@@ -1,7 +1,7 @@
 """`llmatlas bench`: measured speed and memory, kept in SQLite, fed back to sizing.
 
 Each run happens in a fresh child process so that its peak RSS is the model's
-own (``ru_maxrss`` of the child), not the parent's.  Prefill tok/s is the prompt
+own (the child's ``VmHWM``), not the parent's.  Prefill tok/s is the prompt
 tokens over the time to first token; decode tok/s is the tokens after the first
 over the time after it.
 """
@@ -22,6 +22,19 @@ from llmatlas.settings import get_settings
 CHILD = r"""
 import json, resource, sys, time
 from llama_cpp import Llama
+
+def peak_rss():
+    # VmHWM belongs to this address space (reset by exec); ru_maxrss on Linux also
+    # carries the parent's high-water mark across fork+exec, so prefer VmHWM.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
 path, n_ctx, threads, n_prompt, n_gen = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False)
 words = ("the quick brown fox jumps over the lazy dog while a model reads " * 400).encode()
@@ -37,7 +50,7 @@ for tok in llm.generate(prompt, temp=0.0, top_k=1, reset=True):
 end = time.perf_counter()
 print(json.dumps({"ttft_s": first - t0, "pp_tps": n_prompt / (first - t0),
                   "tg_tps": (n - 1) / (end - first),
-                  "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+                  "peak_rss_bytes": peak_rss()}))
 """
 
 

@@ -68,7 +68,9 @@ def connect(path: Path) -> sqlite3.Connection:
     """Open (creating and migrating) the database; a clear error if the home is unwritable."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=30)
+        conn = sqlite3.connect(
+            path, timeout=30, check_same_thread=False
+        )  # the server uses it from worker threads
     except (OSError, sqlite3.Error) as exc:
         raise StoreError(
             f"cannot open the llmatlas database at {path}: {exc}; "

@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +138,7 @@ class ModelStore:
         self.settings = settings or get_settings()
         self._catalog = catalog
         self.conn = connect(self.settings.db_path)
+        self._lock = threading.RLock()  # one connection, shared by the server's threads
 
     @property
     def catalog(self) -> Catalog:
@@ -149,7 +151,8 @@ class ModelStore:
 
     # -- registry ---------------------------------------------------------------
     def list(self) -> list[StoredModel]:
-        rows = self.conn.execute("SELECT * FROM models ORDER BY name").fetchall()
+        with self._lock:
+            rows = self.conn.execute("SELECT * FROM models ORDER BY name").fetchall()
         return [StoredModel.from_row(r) for r in rows]
 
     def get(self, name: str) -> StoredModel | None:
@@ -159,7 +162,7 @@ class ModelStore:
         return StoredModel.from_row(r) if r else None
 
     def _register(self, m: StoredModel) -> StoredModel:
-        with self.conn:
+        with self._lock, self.conn:
             self.conn.execute(
                 "INSERT OR REPLACE INTO models (name, catalog_id, source, repo, revision, filename, path,"
                 " quant, size_bytes, sha256) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -188,7 +191,7 @@ class ModelStore:
                 [x.name for x in self.list()][:5],
                 hint="it is not in the local store (see `llmatlas list`)",
             )
-        with self.conn:
+        with self._lock, self.conn:
             self.conn.execute("DELETE FROM models WHERE name = ?", (m.name,))
         if m.path.is_relative_to(self.settings.home) and m.path.exists():
             still_used = self.conn.execute(

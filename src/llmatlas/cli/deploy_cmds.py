@@ -1,0 +1,142 @@
+"""`deploy` and `cost`: runnable serving recipes planned from sizing, and what they cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from llmatlas.catalog import Catalog
+from llmatlas.cli._common import JSON_OPT, console, emit_json, handle_errors
+from llmatlas.deploy import TARGETS, CostEstimate, cheapest_meeting, compare, cost, deploy
+from llmatlas.errors import BadInputError
+from llmatlas.hardware import find_device
+
+
+def register(app: typer.Typer) -> None:
+    app.command("deploy")(deploy_cmd)
+    app.command("cost")(cost_cmd)
+
+
+@handle_errors
+def deploy_cmd(
+    model: str = typer.Argument(..., help="Model id or alias."),
+    target: str = typer.Option(..., "--target", "-t", help=f"One of: {', '.join(TARGETS)}."),
+    device: str = typer.Option(None, "--device", help="GPU from the table, e.g. h100-sxm."),
+    gpus: int = typer.Option(None, "--gpus", help="GPUs per node (default: as many as needed)."),
+    nodes: int = typer.Option(None, "--nodes", help="Most nodes to use (vllm, kubernetes)."),
+    ctx: int = typer.Option(None, "--ctx", help="Context per sequence (default 8192)."),
+    quant: str = typer.Option(None, "--quant", "-q", help="Q4_K_M, BF16, FP8, AWQ-4BIT, ..."),
+    concurrency: int = typer.Option(
+        None, "--concurrency", help="Concurrent sequences the plan must hold at --ctx."
+    ),
+    kv_type: str = typer.Option(None, "--kv-type", help="KV cache: f16/q8_0/q4_0 or bf16/fp8."),
+    hf_repo: str = typer.Option(None, "--hf-repo", help="Checkpoint to serve (AWQ/GPTQ repos)."),
+    gguf_repo: str = typer.Option(None, "--gguf-repo", help="GGUF repository, owner/name."),
+    out: Path = typer.Option(None, "--out", help="Write the files and a run.sh here."),
+    json_out: bool = JSON_OPT,
+) -> None:
+    """Plan a deployment from sizing and print the exact commands/files for a target."""
+    m = Catalog().get(model)
+    d = find_device(device) if device else None
+    r = deploy(
+        m,
+        target,
+        d,
+        gpus=gpus,
+        nodes=nodes,
+        context=ctx,
+        quant=quant,
+        concurrency=concurrency,
+        kv_type=kv_type,
+        hf_repo=hf_repo,
+        gguf_repo=gguf_repo,
+    )
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for name, text in r.files.items():
+                (out / name).write_text(text, encoding="utf-8")
+            (out / "run.sh").write_text("#!/bin/sh\nset -e\n" + r.shell(), encoding="utf-8")
+        except OSError as exc:
+            raise BadInputError(f"cannot write to {out}: {exc.strerror}") from None
+    if json_out:
+        emit_json(r.to_dict())
+        return
+    console.print(f"[bold]{m.id}[/] -> {r.target}", highlight=False)
+    for line in r.plan.summary():
+        console.print(f"  {line}", highlight=False)
+    for note in [*r.plan.notes, *r.notes]:
+        console.print(f"  note: {note}", highlight=False, soft_wrap=True)
+    console.print()
+    console.print(r.shell(), highlight=False, markup=False, soft_wrap=True)
+    for name, text in r.files.items():
+        console.print(f"--- {name} ---", highlight=False, markup=False)
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
+    if out is not None:
+        console.print(f"wrote {', '.join([*r.files, 'run.sh'])} to {out}", highlight=False)
+
+
+def _table(rows: list[CostEstimate]) -> Table:
+    t = Table()
+    for c in ("where", "GPUs", "TP x PP", "batch", "tok/s", "$/hour", "$/1M out"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(
+            r.where,
+            f"{r.gpus} x {r.device}",
+            f"{r.tensor_parallel} x {r.pipeline_parallel}",
+            str(r.batch),
+            f"{r.aggregate_decode_tps:,.0f}",
+            f"{r.price_per_hour_usd:.2f}",
+            f"{r.usd_per_million_output_tokens:.3f}",
+        )
+    return t
+
+
+@handle_errors
+def cost_cmd(
+    model: str = typer.Argument(..., help="Model id or alias."),
+    device: str = typer.Option(None, "--device", help="GPU from the table."),
+    gpus: int = typer.Option(1, "--gpus", help="How many of --device."),
+    instance: str = typer.Option(None, "--instance", help="Cloud instance, e.g. aws:p5.48xlarge."),
+    price_per_hour: float = typer.Option(
+        None, "--price-per-hour", help="Your price in USD/hour for --device x --gpus."
+    ),
+    utilization: float = typer.Option(
+        0.5, "--utilization", help="Fraction of each hour spent generating (0-1]."
+    ),
+    quant: str = typer.Option(None, "--quant", "-q", help="BF16 (default), FP8, ..."),
+    ctx: int = typer.Option(None, "--ctx", help="Context per sequence (default 8192)."),
+    compare_all: bool = typer.Option(False, "--compare", help="Every instance in the table."),
+    min_tps: float = typer.Option(None, "--min-tps", help="Cheapest instance reaching this."),
+    json_out: bool = JSON_OPT,
+) -> None:
+    """Hourly price, expected decode throughput (vLLM) and $ per 1M output tokens."""
+    m = Catalog().get(model)
+    kw = {"quant": quant, "context": ctx, "utilization": utilization}
+    if compare_all:
+        rows, skipped = compare(m, **kw)  # type: ignore[arg-type]
+        if json_out:
+            emit_json({"rows": [r.to_dict() for r in rows], "skipped": skipped})
+            return
+        console.print(_table(rows))
+        for s in skipped:
+            console.print(f"  skipped {s}", highlight=False, soft_wrap=True)
+        return
+    if min_tps is not None:
+        r = cheapest_meeting(m, min_tps, **kw)  # type: ignore[arg-type]
+    else:
+        r = cost(m, device, gpus, instance, price_per_hour, **kw)  # type: ignore[arg-type]
+    if json_out:
+        emit_json(r.to_dict())
+        return
+    console.print(_table([r]))
+    console.print(
+        f"  batch {r.batch} sequences (what the plan holds at {r.context:,} tokens, capped), "
+        f"{r.decode_tps_per_sequence:g} tok/s each; utilization {r.utilization:.0%}; "
+        f"price: {r.price_source}",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -1,0 +1,203 @@
+"""The HTTP server: an app factory with all state in the lifespan (no module globals).
+
+Routes: OpenAI-compatible (``/v1/*``), Ollama-compatible (``/api/*``), llmatlas's own
+(``/api/atlas/*``), ``/health``, ``/metrics`` and the web UI at ``/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from llmatlas.catalog import Catalog
+from llmatlas.errors import AtlasError
+from llmatlas.runtime.store import ModelStore
+from llmatlas.server.manager import ModelManager
+from llmatlas.server.metrics import Metrics
+from llmatlas.server.wire import openai_error
+from llmatlas.settings import Settings
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class ServerConfig:
+    settings: Settings
+    models: list[str] = field(default_factory=list)  # preloaded at start
+    n_slots: int = 8
+    n_ctx: int = 4096  # per request (slot)
+    n_threads: int = 0
+    queue_max: int = 64
+    budget_bytes: int | None = (
+        None  # memory the server may use for models (default: sizing of this machine)
+    )
+    api_key: str | None = None
+    cors_origins: list[str] = field(default_factory=list)
+    max_body_bytes: int = 4 * 1024 * 1024
+    expire_interval_s: float = 5.0
+
+
+class State:
+    def __init__(self, cfg: ServerConfig) -> None:
+        self.cfg = cfg
+        self.catalog = Catalog()
+        self.store = ModelStore(cfg.settings, self.catalog)
+        budget = cfg.budget_bytes
+        if budget is None:
+            from llmatlas.advisor import Target
+            from llmatlas.hardware import detect
+
+            budget = Target.from_machine(detect(measure=False)).budget_bytes
+        self.manager = ModelManager(
+            self.store, self.catalog, budget, cfg.n_slots, cfg.n_ctx, cfg.n_threads, cfg.queue_max
+        )
+        self.metrics = Metrics()
+        self.ready = threading.Event()
+        self.load_error: str | None = None
+        self._machine = None
+
+    def machine(self):  # type: ignore[no-untyped-def]
+        if self._machine is None:
+            from llmatlas.hardware import detect
+
+            self._machine = detect()
+        return self._machine
+
+
+def _preload(state: State) -> None:
+    try:
+        for name in state.cfg.models or []:
+            state.manager.get(name)
+    except AtlasError as exc:
+        state.load_error = str(exc)
+    except Exception as exc:  # keep serving the API; /health reports it
+        state.load_error = f"could not load: {type(exc).__name__}: {exc}"
+    finally:
+        state.ready.set()
+
+
+def create_app(cfg: ServerConfig) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = State(cfg)
+        app.state.atlas = state
+        threading.Thread(target=_preload, args=(state,), daemon=True).start()
+
+        async def expire_loop() -> None:
+            while True:
+                await asyncio.sleep(cfg.expire_interval_s)
+                await asyncio.to_thread(state.manager.expire)
+
+        task = asyncio.create_task(expire_loop())
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.to_thread(state.manager.close)
+            state.store.close()
+
+    app = FastAPI(
+        title="llmatlas",
+        version=VERSION,
+        lifespan=lifespan,
+        description="OpenAI- and Ollama-compatible server with continuous batching, "
+        "plus the llmatlas catalog, sizing and advisor over HTTP.",
+    )
+    if cfg.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=cfg.cors_origins, allow_methods=["*"], allow_headers=["*"]
+        )
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):  # type: ignore[no-untyped-def]
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > cfg.max_body_bytes:
+            return JSONResponse(openai_error(f"request body over {cfg.max_body_bytes} bytes"), 413)
+        path = request.url.path
+        if (
+            request.method == "POST"
+            and path.startswith("/api/")
+            and "json" not in request.headers.get("content-type", "")
+        ):
+            # Ollama accepts JSON bodies whatever the content type (its docs use plain `curl -d`)
+            headers = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
+            request.scope["headers"] = [*headers, (b"content-type", b"application/json")]
+        protected = path.startswith(("/v1/", "/api/", "/metrics"))
+        if cfg.api_key and protected and request.method != "OPTIONS":
+            auth = request.headers.get("authorization", "")
+            token = auth[7:] if auth.lower().startswith("bearer ") else ""
+            if not hmac.compare_digest(token.encode(), cfg.api_key.encode()):
+                return JSONResponse(
+                    openai_error(
+                        "invalid or missing API key (Authorization: Bearer KEY)",
+                        "invalid_request_error",
+                        "invalid_api_key",
+                    ),
+                    401,
+                )
+        return await call_next(request)
+
+    @app.exception_handler(AtlasError)
+    async def atlas_error(request: Request, exc: AtlasError) -> JSONResponse:
+        headers = {"Retry-After": "1"} if exc.http_status == 429 else None
+        type_ = "invalid_request_error" if exc.http_status < 500 else "server_error"
+        return JSONResponse(
+            openai_error(str(exc), type_, exc.code), exc.http_status, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        err = exc.errors()[0]
+        loc = [str(x) for x in err.get("loc", ()) if x != "body"]
+        field_name = ".".join(loc) or "body"
+        return JSONResponse(
+            openai_error(
+                f"{field_name}: {err.get('msg')}",
+                "invalid_request_error",
+                "invalid_value",
+                field_name,
+            ),
+            400,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(openai_error(str(exc.detail)), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(openai_error("internal server error", "server_error"), 500)
+
+    @app.get("/health", tags=["server"])
+    async def health(request: Request) -> JSONResponse:
+        st: State = request.app.state.atlas
+        if not st.ready.is_set() or st.manager.loading:
+            return JSONResponse({"status": "loading"}, 503)
+        if st.load_error:
+            return JSONResponse({"status": "error", "error": st.load_error}, 503)
+        return JSONResponse({"status": "ok", "models": sorted(st.manager.loaded)})
+
+    @app.get("/metrics", tags=["server"])
+    async def metrics(request: Request) -> Response:
+        st: State = request.app.state.atlas
+        body, ctype = st.metrics.render(st.manager)
+        return Response(body, media_type=ctype)
+
+    from llmatlas.server import atlas_routes, ollama_routes, openai_routes, ui
+
+    app.include_router(openai_routes.router)
+    app.include_router(ollama_routes.router)
+    app.include_router(atlas_routes.router)
+    ui.mount(app, Path(__file__).parent / "static")
+    return app

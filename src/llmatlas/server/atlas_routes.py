@@ -1,0 +1,222 @@
+"""llmatlas's own API: the catalog, sizing and advisor functions over HTTP (for the web UI)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from llmatlas.advisor import Need, Target, estimate, fit
+from llmatlas.catalog import ModelFilter, describe, lineage_tree
+from llmatlas.catalog._query import SORT_KEYS
+from llmatlas.errors import BadInputError
+from llmatlas.hardware import devices, find_device
+from llmatlas.sizing import GGUF_LADDER, get_format
+from llmatlas.sizing.memory import estimate_memory
+
+router = APIRouter(prefix="/api/atlas", tags=["atlas"])
+
+
+def _st(request: Request) -> Any:
+    return request.app.state.atlas
+
+
+def _target(
+    request: Request, device: str | None, gpus: int, vram_gb: float | None, ram_gb: float | None
+) -> Target:
+    if device and device != "this":
+        return Target.from_device(find_device(device), gpus)
+    if vram_gb or ram_gb:
+        gib = 1024**3
+        return Target.from_budget(int((vram_gb or 0) * gib), int((ram_gb or 0) * gib))
+    return Target.from_machine(_st(request).machine())
+
+
+@router.get("/models")
+async def models(
+    request: Request,
+    family: str | None = None,
+    developer: str | None = None,
+    license: str | None = None,
+    commercial: bool = False,
+    task: str | None = None,
+    language: str | None = None,
+    min_params: float | None = None,
+    max_params: float | None = None,
+    open_data: bool = False,
+    open_weights: bool = False,
+    instruct: bool | None = None,
+    search: str | None = None,
+    sort: str = Query("family", description=f"one of {', '.join(SORT_KEYS)}, '-' for descending"),
+) -> dict[str, Any]:
+    cat = _st(request).catalog
+    f = ModelFilter(
+        family,
+        developer,
+        license,
+        commercial,
+        task,
+        language,
+        min_params,
+        max_params,
+        open_data,
+        open_weights,
+        instruct,
+        search,
+        sort,
+    )
+    rows = cat.filter(f)
+    out = []
+    for m in rows:
+        lic = cat.license_of(m)
+        out.append(
+            {
+                "id": m.id,
+                "name": m.name,
+                "family": m.family,
+                "developer": m.developer,
+                "released": m.released.isoformat(),
+                "params_b": m.params_b,
+                "active_params_b": m.active_params_b,
+                "context_length": m.architecture.max_position_embeddings
+                if m.architecture
+                else None,
+                "license": lic.id,
+                "commercial_use": lic.commercial_use,
+                "openness": m.openness.grade,
+                "tasks": m.tasks,
+                "languages": m.languages,
+                "instruct": m.instruct,
+                "availability": m.availability,
+                "sizable": m.architecture is not None,
+            }
+        )
+    families = sorted({(f.family, f.name) for f in cat.data.families.values()})
+    return {
+        "count": len(out),
+        "models": out,
+        "families": [{"id": a, "name": b} for a, b in families],
+    }
+
+
+@router.get("/models/{model_id}")
+async def model(model_id: str, request: Request) -> dict[str, Any]:
+    cat = _st(request).catalog
+    return describe(cat, cat.get(model_id))
+
+
+@router.get("/tree")
+async def tree(request: Request, root: str | None = None) -> list[dict[str, Any]]:
+    cat = _st(request).catalog
+    return lineage_tree(cat, cat.get(root) if root else None)
+
+
+@router.get("/estimate")
+async def estimate_route(
+    request: Request,
+    model: str,
+    quant: str | None = None,
+    ctx: int | None = None,
+    batch: int = 1,
+    engine: str = "llama.cpp",
+    kv_type: str = "f16",
+    device: str | None = None,
+    gpus: int = 1,
+    vram_gb: float | None = None,
+    ram_gb: float | None = None,
+) -> dict[str, Any]:
+    cat = _st(request).catalog
+    m = cat.get(model)
+    target = _target(request, device, gpus, vram_gb, ram_gb)
+    e = estimate(m, target, quant, ctx, batch, engine, kv_type)
+    return e.to_dict()
+
+
+@router.get("/sizing-table")
+async def sizing_table(
+    request: Request, model: str, contexts: str = "2048,8192,32768"
+) -> dict[str, Any]:
+    """Memory by quantization x context (llama.cpp), for the model page's table."""
+    cat = _st(request).catalog
+    m = cat.get(model)
+    if m.architecture is None:
+        raise BadInputError(f"cannot size {m.id}: no architecture in the catalog")
+    a = m.architecture
+    try:
+        ctxs = sorted(
+            {min(int(c), a.max_position_embeddings) for c in contexts.split(",") if c.strip()}
+        )
+    except ValueError:
+        raise BadInputError("contexts: comma-separated integers") from None
+    rows = []
+    for q in ("F16", *GGUF_LADDER):
+        cells = []
+        for c in ctxs:
+            mem = estimate_memory(a, get_format(q), c, gpu_layers=a.num_hidden_layers)
+            cells.append(
+                {
+                    "context": c,
+                    "total_bytes": mem.gpu_bytes,
+                    "weights_bytes": mem.weights_bytes,
+                    "kv_cache_bytes": mem.kv_cache_bytes,
+                    "other_bytes": mem.gpu_bytes - mem.weights_bytes - mem.kv_cache_bytes,
+                }
+            )
+        rows.append({"quant": q, "cells": cells})
+    return {
+        "model": m.id,
+        "contexts": ctxs,
+        "rows": rows,
+        "note": "GPU memory with llama.cpp, all layers offloaded",
+    }
+
+
+@router.get("/fit")
+async def fit_route(
+    request: Request,
+    device: str | None = None,
+    gpus: int = 1,
+    vram_gb: float | None = None,
+    ram_gb: float | None = None,
+    task: str | None = None,
+    language: str | None = None,
+    commercial: bool = False,
+    fully_open: bool = False,
+    min_tps: float = 0.0,
+    ctx: int | None = None,
+    engine: str = "llama.cpp",
+    limit: int = 50,
+) -> dict[str, Any]:
+    st = _st(request)
+    target = _target(request, device, gpus, vram_gb, ram_gb)
+    need = Need(task or None, language or None, commercial, fully_open, min_tps)
+    rows = await asyncio.to_thread(fit, target, need, ctx, st.catalog, engine, None, limit or None)
+    return {
+        "target": target.name,
+        "budget_bytes": target.budget_bytes,
+        "pool": target.headroom_note,
+        "rows": [r.to_dict() for r in rows],
+    }
+
+
+@router.get("/hw")
+async def hw(request: Request) -> dict[str, Any]:
+    return {
+        "machine": _st(request).machine().to_dict(),
+        "devices": [d.model_dump(mode="json") for d in devices().values()],
+    }
+
+
+@router.get("/bench")
+async def bench(request: Request) -> dict[str, Any]:
+    st = _st(request)
+    rows = st.store.conn.execute("SELECT * FROM bench_runs ORDER BY id DESC LIMIT 200").fetchall()
+    return {"runs": [dict(r) for r in rows]}
+
+
+@router.get("/loaded")
+async def loaded(request: Request) -> dict[str, Any]:
+    st = _st(request)
+    local = [m.name for m in st.store.list()]
+    return {"loaded": sorted(st.manager.loaded), "local": local or ["gemma-3-270m"]}
