@@ -6,7 +6,10 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test lint setup clean
+CHROMIUM := /usr/bin/chromium
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run demo test lint setup browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,15 +20,27 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The main job: serve the embedded Gemma 3 270M (OpenAI + Ollama APIs, web UI at /).
 run: $(STAMP)
+	$(BIN)/llmatlas run gemma-3-270m "Open-weight LLMs are" --temperature 0 --max-tokens 24 --verbose
+	$(BIN)/llmatlas serve gemma-3-270m
+
+demo: $(STAMP)
 	$(BIN)/llmatlas run gemma-3-270m "The three best open-weight LLMs to self-host on a laptop are" \
 		--temperature 0 --max-tokens 64 --verbose
+
+# Debian's Chromium for the browser tests (never a browser downloaded by a test tool).
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq chromium >/dev/null
+
+browser: $(CHROMIUM)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-test: lint
+test: lint $(CHROMIUM)
 	$(BIN)/pytest -q
 
 clean:

@@ -41,7 +41,7 @@ def main() -> int:
     for n_ctx, n_prompt in CASES:
         n_gen = 8
         m = measure_once(path, n_ctx, args.threads, n_prompt, n_gen)["peak_rss_bytes"]
-        e = estimate_memory(a, get_format("Q4_K_M"), n_ctx, filled=n_prompt + n_gen).total_bytes
+        e = estimate_memory(a, get_format("Q4_K_M"), n_ctx, filled=n_prompt + n_gen).peak_rss_bytes
         err = e / m - 1
         worst = max(worst, abs(err))
         print(f"{n_ctx:>6} {n_prompt + n_gen:>6} {m / MiB:>13.1f} {e / MiB:>13.1f} {err:>+7.1%}")

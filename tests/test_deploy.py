@@ -386,7 +386,11 @@ def test_kserve_refuses_multi_node(cat):
 
 def test_every_target_prints_its_memory_plan(cat):
     for t in TARGETS:
-        dev = None if t in ("ollama", "llama.cpp", "lmstudio", "llmatlas") else find_device("h100-sxm")
+        dev = (
+            None
+            if t in ("ollama", "llama.cpp", "lmstudio", "llmatlas")
+            else find_device("h100-sxm")
+        )
         r = deploy(cat.get("qwen2.5-7b-instruct"), t, dev)
         text = " ".join(r.plan.summary())
         assert "weights" in text or "GiB" in text

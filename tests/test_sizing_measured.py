@@ -21,7 +21,7 @@ def test_estimate_within_10_percent_of_peak_rss(
     measured = measure_once(str(embedded_gguf), n_ctx, 2, n_prompt, n_gen)["peak_rss_bytes"]
     a = catalog.get("gemma-3-270m").architecture
     assert a is not None
-    est = estimate_memory(a, get_format("Q4_K_M"), n_ctx, filled=n_prompt + n_gen).total_bytes
+    est = estimate_memory(a, get_format("Q4_K_M"), n_ctx, filled=n_prompt + n_gen).peak_rss_bytes
     assert est == pytest.approx(measured, rel=0.10), (
         f"ctx {n_ctx}: estimate {est}, measured {measured}"
     )

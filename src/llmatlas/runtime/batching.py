@@ -165,7 +165,8 @@ class BatchScheduler:
                 f"request (prompt + completion); shorten the prompt"
             )
         with self._cv:
-            if len(self.waiting) >= self.queue_max:
+            # waiting requests first take the free slots; beyond those, queue_max may wait
+            if len(self.waiting) >= self.queue_max + len(self.free_slots):
                 raise QueueFull(
                     f"server busy: {self.active_count} generating, {len(self.waiting)} queued"
                 )
@@ -197,7 +198,7 @@ class BatchScheduler:
             L.llama_sampler_chain_add(chain, g)
         if s.repeat_penalty != 1.0:
             L.llama_sampler_chain_add(
-                chain, L.llama_sampler_init_penalties(64, s.repeat_penalty, 0.0, 0.0)
+                chain, L.llama_sampler_init_penalties(self.n_vocab, 64, s.repeat_penalty, 0.0, 0.0)
             )
         if s.temperature <= 0:
             L.llama_sampler_chain_add(chain, L.llama_sampler_init_greedy())
@@ -220,8 +221,9 @@ class BatchScheduler:
                 continue
             try:
                 r.sampler = self._make_sampler(r.sampling)
-            except AtlasError as exc:
-                r.emit(Event(finish_reason="error", error=str(exc)))
+            except Exception as exc:  # one bad request must not stop the scheduler
+                msg = str(exc) if isinstance(exc, AtlasError) else f"engine error: {exc}"
+                r.emit(Event(finish_reason="error", error=msg))
                 continue
             r.slot = self.free_slots.pop(0)
             L.llama_memory_seq_rm(self.mem, r.slot, -1, -1)
@@ -249,23 +251,28 @@ class BatchScheduler:
 
     def _loop(self) -> None:
         while True:
-            with self._cv:
-                while not self._stop and not self.waiting and not self.active:
-                    self._cv.wait()
-                if self._stop:
-                    return
-                for r in [r for r in self.active.values() if r.cancelled.is_set()]:
-                    self._release(r)
-                    r.emit(Event(finish_reason="cancelled"))
-                self._admit()
-            if not self.active:
-                continue
             try:
-                self._step()
-            except Exception as exc:  # keep serving: fail the requests of this step only
+                if not self._iteration():
+                    return
+            except Exception as exc:  # never let the worker die: fail what is in flight
                 for r in list(self.active.values()):
                     self._release(r)
                     r.emit(Event(finish_reason="error", error=f"engine error: {exc}"))
+
+    def _iteration(self) -> bool:
+        """One scheduling round; False when the scheduler is stopping."""
+        with self._cv:
+            while not self._stop and not self.waiting and not self.active:
+                self._cv.wait()
+            if self._stop:
+                return False
+            for r in [r for r in self.active.values() if r.cancelled.is_set()]:
+                self._release(r)
+                r.emit(Event(finish_reason="cancelled"))
+            self._admit()
+        if self.active:
+            self._step()
+        return True
 
     def _step(self) -> None:
         n = 0

@@ -159,7 +159,7 @@ def run_bench(
 
         mem = estimate_memory(entry.architecture, get_format(stored.quant), n_ctx, filled=filled)
         out["est_tg_tps"], out["est_pp_tps"] = est.decode_tps, est.prefill_tps
-        out["est_total_bytes"] = mem.total_bytes
+        out["est_total_bytes"] = mem.peak_rss_bytes
         d0 = DEFAULT_DECODE_EFFICIENCY[target.kind]
         p0 = DEFAULT_PREFILL_EFFICIENCY[target.kind]
         cal = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import logging
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from llmatlas.server.wire import openai_error
 from llmatlas.settings import Settings
 
 VERSION = "0.1.0"
+log = logging.getLogger("llmatlas.server")
 
 
 @dataclass
@@ -177,6 +179,7 @@ def create_app(cfg: ServerConfig) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse(openai_error("internal server error", "server_error"), 500)
 
     @app.get("/health", tags=["server"])

@@ -27,6 +27,11 @@ def _target(
 ) -> Target:
     if device and device != "this":
         return Target.from_device(find_device(device), gpus)
+    for v in (vram_gb, ram_gb):
+        if v is not None and not (0 <= v <= 1e6):
+            raise BadInputError("vram_gb and ram_gb must be between 0 and 1e6")
+    if gpus < 1 or gpus > 1024:
+        raise BadInputError("gpus must be between 1 and 1024")
     if vram_gb or ram_gb:
         gib = 1024**3
         return Target.from_budget(int((vram_gb or 0) * gib), int((ram_gb or 0) * gib))
@@ -90,6 +95,12 @@ async def models(
                 "instruct": m.instruct,
                 "availability": m.availability,
                 "sizable": m.architecture is not None,
+                "aliases": m.aliases,
+                "hf_repos": m.hf_repos,
+                "mmlu": max(
+                    (b.value for b in m.benchmarks if b.name.lower() == "mmlu"), default=None
+                ),
+                "open_data": m.openness.training_data,
             }
         )
     families = sorted({(f.family, f.name) for f in cat.data.families.values()})

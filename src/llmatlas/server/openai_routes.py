@@ -58,7 +58,7 @@ def _messages(req: ChatCompletionRequest) -> list[dict[str, Any]]:
                     "type": "function",
                     "function": {
                         "name": c.function.name,
-                        "arguments": json.loads(c.function.arguments or "{}"),
+                        "arguments": _json_or_text(c.function.arguments),
                     },
                 }
                 for c in m.tool_calls
@@ -67,6 +67,14 @@ def _messages(req: ChatCompletionRequest) -> list[dict[str, Any]]:
             d["tool_call_id"] = m.tool_call_id
         out.append(d)
     return out
+
+
+def _json_or_text(s: str | None) -> Any:
+    """Earlier tool-call arguments as an object for the chat template; left as text if not JSON."""
+    try:
+        return json.loads(s or "{}")
+    except ValueError:
+        return s
 
 
 @router.get("/v1/models")
@@ -388,8 +396,10 @@ async def embeddings(req: EmbeddingRequest, request: Request) -> dict[str, Any]:
                 toks = emb.tokenize(text.encode("utf-8"))
                 n += len(toks)
                 v = emb.embed(text, normalize=True, truncate=True)
-                if v and isinstance(v[0], list):  # per-token: mean-pool
+                if v and isinstance(v[0], list):  # per-token output: mean-pool, then unit length
                     v = [sum(col) / len(v) for col in zip(*v, strict=True)]
+                    norm = sum(x * x for x in v) ** 0.5 or 1.0
+                    v = [x / norm for x in v]
                 vecs.append(list(v))
             return vecs, n
 

@@ -118,7 +118,7 @@ class CompletionRequest(_SamplingFields):
 class EmbeddingRequest(_Loose):
     model: str = Field(min_length=1)
     input: str | list[str]
-    encoding_format: Literal["float"] = "float"
+    encoding_format: Literal["float", "base64"] = "float"
 
 
 # ----------------------------------------------------------------------------- Ollama

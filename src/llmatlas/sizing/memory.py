@@ -188,10 +188,19 @@ class MemoryEstimate:
     gpu_bytes: int
     host_bytes: int
     notes: list[str] = field(default_factory=list)
+    page_cache_bytes: int = 0
+    """Clean, file-backed pages that show in RSS but the kernel may drop under pressure
+    (the mapped originals of tensors llama.cpp's CPU backend repacked into its own copy)."""
 
     @property
     def total_bytes(self) -> int:
+        """What the run needs: weights once, KV cache, buffers, runtime overhead."""
         return self.weights_bytes + self.kv_cache_bytes + self.buffers_bytes + self.overhead_bytes
+
+    @property
+    def peak_rss_bytes(self) -> int:
+        """What `ps`/`top` show at the peak, including reclaimable mapped pages."""
+        return self.total_bytes + self.page_cache_bytes
 
 
 def _llama_cpp_compute_reserved(a: Architecture, context: int, sequences: int) -> int:
@@ -268,13 +277,29 @@ def estimate_memory(
             host_bytes = w.total - round(w.total * frac) + kv.bytes - round(kv.bytes * frac)
             host_bytes += LLAMA_CPP_PYTHON_RUNTIME + vocab_tables
         else:
-            # x86 AVX2 / ARM builds repack Q4_0/Q4_K/IQ4_NL tensors into an interleaved
-            # copy ("CPU_REPACK model buffer"); the mapped originals stay resident too.
+            # x86 AVX2 / ARM builds repack Q4_0/Q4_K/IQ4_NL tensors into an interleaved,
+            # anonymous copy ("CPU_REPACK model buffer"); the mapped originals were read to
+            # build it and stay in RSS as clean page cache until the kernel needs the memory.
             repack = sum(w.by_type.get(k, 0) for k in REPACKED_TYPES)
-            buffers = _llama_cpp_compute_touched(a, filled) + repack
+            buffers = _llama_cpp_compute_touched(a, filled)
             overhead = LLAMA_CPP_PYTHON_RUNTIME + vocab_tables
-            gpu_bytes = 0
             host_bytes = w.total + kv.bytes + buffers + overhead
+            return MemoryEstimate(
+                engine,
+                fmt.name,
+                context,
+                batch,
+                kv_type,
+                w.total,
+                kv.bytes,
+                buffers,
+                overhead,
+                on_gpu,
+                0,
+                host_bytes,
+                notes,
+                page_cache_bytes=repack,
+            )
         return MemoryEstimate(
             engine,
             fmt.name,

@@ -1,0 +1,376 @@
+"""End-to-end tests of the web UI in real headless Chromium against a real `llmatlas serve`.
+
+Needs the system Chromium (`apt-get install -y chromium`) and the Python `playwright`
+package; the browser bundled by `playwright install` is never used.  Screenshots of every
+page go to test-artifacts/ui/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+if not Path(CHROMIUM).exists():
+    pytest.skip(
+        f"{CHROMIUM} is missing (install it with `apt-get install -y chromium`)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="the `playwright` package is not installed"
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts" / "ui"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 20_000
+BENCH = [sys.executable, "-m", "llmatlas", "bench"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return 0
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    home = tmp_path_factory.mktemp("ui-home")
+    env = {**os.environ, "LLMATLAS_HOME": str(home), "HF_HUB_DISABLE_TELEMETRY": "1"}
+    env.pop("LLMATLAS_API_KEY", None)
+    # one quick benchmark run, so the Benchmarks page has something to chart
+    bench = subprocess.run(
+        [*BENCH, "--runs", "1", "--prompt-tokens", "32", "--gen-tokens", "8", "--compare-estimate"],
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
+    port = _free_port()
+    log = open(home / "serve.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmatlas", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while _get(f"{base}/health") != 200:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(
+                    "llmatlas serve did not become healthy:\n"
+                    + (home / "serve.log").read_text(errors="replace")[-3000:]
+                )
+            time.sleep(0.3)
+        yield {"base": base, "bench_ok": bench.returncode == 0}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class UI:
+    """A page plus the console errors and page errors seen on it."""
+
+    def __init__(self, browser: Any, base: str, scheme: str = "light", width: int = 1280) -> None:
+        self.base = base
+        self.ctx = browser.new_context(
+            color_scheme=scheme, viewport={"width": width, "height": 900 if width > 500 else 844}
+        )
+        self.page = self.ctx.new_page()
+        self.page.set_default_timeout(TIMEOUT_MS)
+        self.errors: list[str] = []
+        self.page.on(
+            "console",
+            lambda m: (
+                self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None
+            ),
+        )
+        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+
+    def go(self, hash_: str) -> Any:
+        self.page.goto(f"{self.base}/{hash_}")
+        return self.page
+
+    def shot(self, name: str, full: bool = False) -> None:
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full)
+
+    def assert_clean(self) -> None:
+        assert self.errors == [], "console errors:\n" + "\n".join(self.errors)
+        if not self.page.is_closed():
+            text = self.page.locator("body").inner_text()
+            assert "[object " not in text and "undefined" not in text and "NaN" not in text
+
+    def close(self) -> None:
+        self.ctx.close()
+
+
+@pytest.fixture()
+def ui(browser: Any, server: dict[str, Any]) -> Iterator[UI]:
+    u = UI(browser, server["base"])
+    yield u
+    u.close()
+    u.assert_clean()
+
+
+def visible_rows(page: Any) -> int:
+    return int(page.locator("#catalog-table tbody tr:not([hidden])").count())
+
+
+def test_catalog_filters_search_and_sort(ui: UI) -> None:
+    page = ui.go("#/")
+    page.wait_for_selector("body[data-catalog-ready]")
+    ms = page.evaluate("window.__catalogReadyMs")
+    nav_ms = page.evaluate("window.__catalogReadyAt")
+    print(f"\ncatalog interactive {nav_ms:.0f} ms after navigation ({ms:.0f} ms rendering)")
+    total = visible_rows(page)
+    assert total > 300
+    page.wait_for_selector("#catalog-table .fitcell .badge")  # advisor badges arrive
+    ui.shot("catalog")
+
+    page.get_by_role("searchbox", name="Search").fill("mixtral")
+    page.wait_for_function(
+        f"document.querySelectorAll('#catalog-table tbody tr:not([hidden])').length < {total}"
+    )
+    rows = page.locator("#catalog-table tbody tr:not([hidden])")
+    texts = [t.lower() for t in rows.all_inner_texts()]
+    assert 0 < len(texts) < total
+    assert sum("mixtral" in t for t in texts) >= 2
+    assert "mixtral" in page.url  # filters live in the URL
+    ui.shot("catalog-search")
+
+    page.get_by_role("searchbox", name="Search").fill("")
+    page.wait_for_function(
+        f"document.querySelectorAll('#catalog-table tbody tr:not([hidden])').length == {total}"
+    )
+    page.get_by_label("Commercial use").check()
+    page.get_by_label("Max params (B)").fill("3")
+    page.wait_for_function(
+        f"document.querySelectorAll('#catalog-table tbody tr:not([hidden])').length < {total}"
+    )
+    small = visible_rows(page)
+    assert 0 < small < total
+    shown = page.locator("#catalog-table tbody tr:not([hidden])").all_inner_texts()
+    assert not any("non-commercial" in r for r in shown)
+
+    # sort by clicking a column header; then open a model from the table
+    page.locator("th[data-col=params] button").click()
+    assert page.locator("th[data-col=params]").get_attribute("aria-sort") == "descending"
+    first = page.locator("#catalog-table tbody tr:not([hidden]) a").first
+    name = first.inner_text()
+    first.click()
+    page.wait_for_selector("h1")
+    assert page.locator("h1").inner_text() == name
+    ui.assert_clean()
+
+
+def test_model_page_context_updates_memory(ui: UI) -> None:
+    page = ui.go("#/model/mistral-7b-v0.1")
+    total = page.locator("#est-total")
+    total.wait_for()
+    assert page.locator("h1").inner_text() == "Mistral 7B v0.1"
+    assert page.locator("a[href^='https://']").count() > 3  # sources are linked
+    assert page.locator("#size-chart svg rect").count() >= 7 * 2  # stacked bars
+    assert page.locator("#size-table td").count() >= 7 * 3
+    before = int(total.get_attribute("data-bytes") or 0)
+    text_before = total.inner_text()
+    page.locator("#ctx-input").fill("32768")
+    page.wait_for_function(f"Number(document.querySelector('#est-total').dataset.bytes) > {before}")
+    assert total.inner_text() != text_before
+    ui.shot("model", full=True)
+
+    # the device selector changes the budget line; lineage links lead to model pages
+    page.get_by_label("Device").select_option("rtx-4090")
+    page.wait_for_function("document.querySelector('#estimate').innerText.includes('4090')")
+    page.locator("#lineage a").first.click()
+    page.wait_for_function(
+        "location.hash.startsWith('#/model/') && !location.hash.includes('mistral-7b-v0.1')"
+    )
+    page.locator("h1").wait_for()
+    ui.assert_clean()
+
+
+def test_compare_highlights_differences(ui: UI) -> None:
+    page = ui.go("#/compare?ids=mistral-7b-v0.1,llama-2-7b")
+    page.wait_for_selector("#compare-table")
+    assert page.locator("#compare-table thead th").count() == 3
+    diff = page.locator("#compare-table tr.diff")
+    assert diff.count() > 0
+    assert "Developer" in diff.all_inner_texts()[0]
+    same = page.locator("#compare-table tbody tr:not(.diff)")
+    assert same.count() > 0  # e.g. Layers (32 vs 32)
+    page.get_by_label("Add a model (2–4)").fill("qwen2.5-7b-instruct")
+    page.get_by_role("button", name="Add").click()
+    page.wait_for_function("document.querySelectorAll('#compare-table thead th').length === 4")
+    assert page.locator(".chip").all_inner_texts()[0].startswith("Mistral 7B v0.1")
+    assert "qwen2.5-7b-instruct" in page.url
+    ui.shot("compare")
+    ui.assert_clean()
+
+
+def test_tree_svg_zoom_and_click(ui: UI) -> None:
+    page = ui.go("#/tree")
+    page.wait_for_selector("#tree-box svg a.node")
+    assert page.locator("#tree-box a.node").count() > 30
+    ui.shot("tree")
+    page = ui.go("#/tree/llama-2-7b")
+    page.wait_for_function("document.querySelector('#tree-box a.node[data-id=\"llama-2-7b\"]')")
+    g = page.locator("#tree-box svg > g")
+    before = g.get_attribute("transform")
+    page.get_by_role("button", name="Zoom in").click()
+    assert g.get_attribute("transform") != before
+    page.get_by_role("button", name="Fit to view").click()
+    ui.shot("tree-llama-2-7b")
+    node = page.locator("#tree-box a.node").nth(1)
+    target = node.get_attribute("data-id")
+    node.click()
+    page.wait_for_function(f"location.hash === '#/model/{target}'")
+    page.locator("#lineage").wait_for()
+    ui.assert_clean()
+
+
+def test_chat_streams(ui: UI) -> None:
+    page = ui.go("#/chat")
+    page.get_by_label("Max tokens").fill("200")
+    page.get_by_label("Temperature").fill("0.8")
+    page.get_by_label("Seed").fill("7")
+    page.get_by_role("textbox", name="Message").fill(
+        "The three best open-weight LLMs to self-host are"
+    )
+    page.get_by_role("button", name="Send").click()
+    out = page.locator(".msg.assistant .body").last
+    page.wait_for_function("document.querySelector('.msg.assistant .body').textContent.length > 0")
+    first = len(out.text_content() or "")
+    page.wait_for_function(
+        f"document.querySelector('.msg.assistant .body').textContent.length > {first}"
+    )
+    assert len(out.text_content() or "") > first
+    assert page.locator("#chat-ttft").inner_text().endswith(" s")
+    page.wait_for_function(
+        "document.querySelector('#chat-state').textContent.startsWith('done')", timeout=60_000
+    )
+    assert float(page.locator("#chat-tps").inner_text().replace(",", "")) > 0
+    ui.shot("chat")
+
+    # Stop aborts a running stream
+    page.get_by_label("Max tokens").fill("2000")
+    page.get_by_role("textbox", name="Message").fill("Once upon a time")
+    page.get_by_role("textbox", name="Message").press("Enter")
+    page.wait_for_function(
+        "document.querySelectorAll('.msg.assistant .body')[1].textContent.length > 0"
+    )
+    page.get_by_role("button", name="Stop").click()
+    page.wait_for_function("document.querySelector('#chat-state').textContent === 'stopped'")
+    assert page.get_by_role("button", name="Send").is_enabled()
+    ui.assert_clean()
+
+
+def test_fit_ranks_models(ui: UI) -> None:
+    page = ui.go("#/fit")
+    page.wait_for_selector("#fit-table tbody tr")
+    n = page.locator("#fit-table tbody tr").count()
+    assert n > 0
+    page.get_by_label("Device").select_option("rtx-4090")
+    page.wait_for_function("document.querySelector('#fit-status').textContent.includes('4090')")
+    page.wait_for_selector("#fit-table tbody tr")
+    assert "device=rtx-4090" in page.url
+    ui.shot("fit")
+    ui.assert_clean()
+
+
+def test_bench_chart(ui: UI, server: dict[str, Any]) -> None:
+    page = ui.go("#/bench")
+    if server["bench_ok"]:
+        page.wait_for_selector("svg.chart rect")
+        assert page.locator("#bench-runs tbody tr").count() >= 1
+    else:
+        page.wait_for_selector("#bench-empty")
+    ui.shot("bench")
+    ui.assert_clean()
+
+
+@pytest.mark.parametrize("scheme", ["dark", "light"])
+def test_narrow_screens_and_keyboard(browser: Any, server: dict[str, Any], scheme: str) -> None:
+    u = UI(browser, server["base"], scheme=scheme, width=390)
+    try:
+        for name, hash_, sel in [
+            ("catalog", "#/", "body[data-catalog-ready]"),
+            ("model", "#/model/mistral-7b-v0.1", "#est-total"),
+            ("fit", "#/fit", "#fit-table"),
+            ("compare", "#/compare?ids=mistral-7b-v0.1,gemma-2-9b", "#compare-table"),
+            ("tree", "#/tree/mistral-7b-v0.1", "#tree-box a.node"),
+            ("chat", "#/chat", "#chat-input"),
+            ("bench", "#/bench", "h1"),
+        ]:
+            page = u.go(hash_)
+            page.wait_for_selector(sel)
+            # the page itself never scrolls sideways (wide tables scroll in their own box)
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 1, f"{name} overflows by {overflow}px at 390px"
+            u.shot(f"narrow-{scheme}-{name}")
+        # keyboard: the first Tab lands on the skip link, which has a visible focus style
+        page = u.go("#/")
+        page.reload()
+        page.wait_for_selector("body[data-catalog-ready]")
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.id")
+        assert focused == "skip"
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline != "none"
+        page.keyboard.press("Enter")  # skip link moves focus to the content
+        assert page.evaluate("document.activeElement.id") == "main"
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.type") == "search"
+        u.assert_clean()
+    finally:
+        u.close()
+
+
+def test_no_unknown_route_errors(ui: UI) -> None:
+    page = ui.go("#/nope")
+    page.wait_for_selector("h1")
+    assert page.locator("h1").inner_text() == "Not found"
+    ui.assert_clean()
