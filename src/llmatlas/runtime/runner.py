@@ -37,17 +37,7 @@ class Runner:
     def chat_stream(
         self, messages: list[dict[str, Any]], sampling: SamplingOptions
     ) -> Iterator[Chunk]:
-        prompt = self.chat_prompt(messages)
-        if self.chat.is_chat:
-            extra = [
-                s
-                for s in ("<end_of_turn>", "<|eot_id|>", "<|im_end|>")
-                if s in (self.chat.template or "")
-            ]
-            sampling = sampling.model_copy(
-                update={"stop": list(dict.fromkeys([*sampling.stop, *extra]))}
-            )
-        return self.engine.generate(prompt, sampling)
+        return self.engine.generate(self.chat_prompt(messages), self.chat.with_turn_stops(sampling))
 
     def close(self) -> None:
         self.engine.unload()

@@ -10,6 +10,7 @@ from jinja2.exceptions import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from llmatlas.errors import BadInputError
+from llmatlas.runtime.engines import SamplingOptions
 
 # Family defaults, used only when an instruct model's GGUF carries no template.
 FAMILY_TEMPLATES: dict[str, str] = {
@@ -59,6 +60,13 @@ class ChatFormat:
     @property
     def is_chat(self) -> bool:
         return self.template is not None
+
+    def with_turn_stops(self, sampling: SamplingOptions) -> SamplingOptions:
+        """Add the template's end-of-turn markers to the stop sequences (chat mode only)."""
+        if self.template is None:
+            return sampling
+        marks = [m for m in ("<end_of_turn>", "<|eot_id|>", "<|im_end|>") if m in self.template]
+        return sampling.model_copy(update={"stop": list(dict.fromkeys([*sampling.stop, *marks]))})
 
     def render(
         self,

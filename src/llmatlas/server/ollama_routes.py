@@ -89,15 +89,7 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
     msgs = [{"role": m.role, "content": m.content} for m in req.messages]
     tool_defs = [t.model_dump() for t in req.tools] if req.tools else None
     prompt = lm.chat.render(msgs, True, tool_defs)
-    if lm.chat.is_chat:
-        stops = [
-            s
-            for s in ("<end_of_turn>", "<|eot_id|>", "<|im_end|>")
-            if s in (lm.chat.template or "")
-        ]
-        sampling = sampling.model_copy(
-            update={"stop": list(dict.fromkeys([*sampling.stop, *stops]))}
-        )
+    sampling = lm.chat.with_turn_stops(sampling)
     prep = prepare(lm, prompt, sampling, req.options.num_ctx, add_special=not lm.chat.is_chat)
     t0 = time.perf_counter()
 

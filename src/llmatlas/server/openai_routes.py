@@ -113,15 +113,7 @@ async def chat_completions(req: ChatCompletionRequest, request: Request) -> Any:
         [t.model_dump() for t in req.tools] if (req.tools and tools.mode != "none") else None
     )
     prompt = lm.chat.render(_messages(req), True, tool_defs)
-    if lm.chat.is_chat:
-        stops = [
-            s
-            for s in ("<end_of_turn>", "<|eot_id|>", "<|im_end|>")
-            if s in (lm.chat.template or "")
-        ]
-        sampling = sampling.model_copy(
-            update={"stop": list(dict.fromkeys([*sampling.stop, *stops]))}
-        )
+    sampling = lm.chat.with_turn_stops(sampling)
     prep = prepare(lm, prompt, sampling, add_special=not lm.chat.is_chat)
     cid, created = new_id("chatcmpl"), now()
     st.metrics.requests.labels("chat", "200").inc()

@@ -270,6 +270,7 @@ def estimate_memory(
         on_gpu = max(0, min(on_gpu, layers))
         frac = on_gpu / layers
         vocab_tables = a.vocab_size * LLAMA_CPP_VOCAB_BYTES_PER_TOKEN + LLAMA_CPP_LOAD_FIXED
+        page_cache = 0
         if on_gpu:
             buffers = _llama_cpp_compute_reserved(a, context, batch)
             overhead = CUDA_CONTEXT + LLAMA_CPP_PYTHON_RUNTIME + vocab_tables
@@ -280,26 +281,11 @@ def estimate_memory(
             # x86 AVX2 / ARM builds repack Q4_0/Q4_K/IQ4_NL tensors into an interleaved,
             # anonymous copy ("CPU_REPACK model buffer"); the mapped originals were read to
             # build it and stay in RSS as clean page cache until the kernel needs the memory.
-            repack = sum(w.by_type.get(k, 0) for k in REPACKED_TYPES)
+            page_cache = sum(w.by_type.get(k, 0) for k in REPACKED_TYPES)
             buffers = _llama_cpp_compute_touched(a, filled)
             overhead = LLAMA_CPP_PYTHON_RUNTIME + vocab_tables
+            gpu_bytes = 0
             host_bytes = w.total + kv.bytes + buffers + overhead
-            return MemoryEstimate(
-                engine,
-                fmt.name,
-                context,
-                batch,
-                kv_type,
-                w.total,
-                kv.bytes,
-                buffers,
-                overhead,
-                on_gpu,
-                0,
-                host_bytes,
-                notes,
-                page_cache_bytes=repack,
-            )
         return MemoryEstimate(
             engine,
             fmt.name,
@@ -314,6 +300,7 @@ def estimate_memory(
             gpu_bytes,
             host_bytes,
             notes,
+            page_cache_bytes=page_cache,
         )
 
     kv = kv_cache(a, context, batch, kv_type, engine, swa_full)
