@@ -105,6 +105,9 @@ class BatchScheduler:
         self.n_slots = n_slots
         self.n_batch = n_batch
         self.queue_max = queue_max
+        from llmatlas.runtime._llama_log import quiet
+
+        quiet()
         mparams = L.llama_model_default_params()
         mparams.n_gpu_layers = n_gpu_layers
         try:

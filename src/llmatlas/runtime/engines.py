@@ -136,6 +136,10 @@ class LlamaCppEngine(Engine):
     def load(self, path: Path, options: LoadOptions) -> None:
         from llama_cpp import Llama
 
+        from llmatlas.runtime._llama_log import quiet
+
+        quiet()
+
         try:
             self.llm = Llama(
                 model_path=str(path),
