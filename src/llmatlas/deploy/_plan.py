@@ -20,13 +20,11 @@ from llmatlas.sizing import (
     estimate_memory,
     get_format,
     gguf_file_bytes,
-    kv_cache,
     plan_for,
     vllm_kv_pool,
     weight_bytes,
 )
-from llmatlas.sizing.memory import CUDA_CONTEXT, VLLM_MAX_BATCHED_TOKENS, VLLM_MAX_NUM_SEQS
-from llmatlas.sizing.memory import VLLM_NON_TORCH as _VLLM_NON_TORCH
+from llmatlas.sizing.memory import VLLM_MAX_NUM_SEQS
 from llmatlas.sizing.parallel import HEADROOM, TP_SIZES
 from llmatlas.sizing.quant import QuantFormat
 
@@ -178,27 +176,9 @@ def kv_tokens(
 ) -> tuple[int, int]:
     """(KV pool bytes per GPU, tokens the pool holds) for a TP x PP vLLM deployment.
 
-    With ``pp == 1`` this is :func:`llmatlas.sizing.vllm_kv_pool`; with pipeline stages
-    each GPU holds ``1/pp`` of the layers' weights and of each token's KV.
+    See :func:`llmatlas.sizing.vllm_kv_pool`.
     """
-    if pp == 1:
-        return vllm_kv_pool(a, fmt, gpu_bytes, tp, GPU_MEMORY_UTILIZATION, kv_type)
-    w = weight_bytes(a, fmt).total / (tp * pp)
-    act = (
-        VLLM_MAX_BATCHED_TOKENS
-        * (2 * (a.moe_intermediate_size or a.intermediate_size) + 4 * a.hidden_size)
-        * 2
-        / tp
-        + VLLM_MAX_NUM_SEQS * a.vocab_size * 4
-    )
-    pool = max(
-        0, int(gpu_bytes * GPU_MEMORY_UTILIZATION - w - act - _VLLM_NON_TORCH - CUDA_CONTEXT)
-    )
-    per_token = kv_cache(a, 1, 1, kv_type, "vllm").bytes
-    if not a.is_mla:
-        per_token = per_token * max(a.num_key_value_heads // tp, 1) // a.num_key_value_heads
-    per_token = max(1, math.ceil(per_token / pp))
-    return pool, pool // per_token
+    return vllm_kv_pool(a, fmt, gpu_bytes, tp, GPU_MEMORY_UTILIZATION, kv_type, pp)
 
 
 def _needed(a: Architecture, fmt: QuantFormat, d: DeviceSpec, ctx: int, seqs: int, kv: str) -> str:

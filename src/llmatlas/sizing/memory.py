@@ -307,9 +307,7 @@ def estimate_memory(
     tokens = (
         min(VLLM_MAX_BATCHED_TOKENS, context * batch) if engine == "vllm" else min(context, 8192)
     )
-    activations = (
-        tokens * (2 * (a.moe_intermediate_size or a.intermediate_size) + 4 * a.hidden_size) * 2
-    )
+    activations = activation_bytes(a, tokens)
     if engine == "vllm":
         activations += min(VLLM_MAX_NUM_SEQS, batch * 4) * a.vocab_size * 4
         overhead = CUDA_CONTEXT + VLLM_NON_TORCH
@@ -338,6 +336,12 @@ def estimate_memory(
     )
 
 
+def activation_bytes(a: Architecture, tokens: int, tensor_parallel: int = 1) -> int:
+    """Peak bf16 activations of one forward pass over ``tokens`` tokens, split over TP ranks."""
+    width = 2 * (a.moe_intermediate_size or a.intermediate_size) + 4 * a.hidden_size
+    return tokens * width * 2 // tensor_parallel
+
+
 def vllm_kv_pool(
     a: Architecture,
     fmt: QuantFormat,
@@ -345,20 +349,20 @@ def vllm_kv_pool(
     tensor_parallel: int = 1,
     gpu_memory_utilization: float = 0.9,
     kv_type: str = "bf16",
+    pipeline_parallel: int = 1,
 ) -> tuple[int, int]:
-    """(KV pool bytes per GPU, tokens the pool holds across the TP group) for vLLM."""
-    w = weight_bytes(a, fmt).total / tensor_parallel
-    activations = (
-        VLLM_MAX_BATCHED_TOKENS
-        * (2 * (a.moe_intermediate_size or a.intermediate_size) + 4 * a.hidden_size)
-        * 2
-        / tensor_parallel
-        + VLLM_MAX_NUM_SEQS * a.vocab_size * 4
-    )
+    """(KV pool bytes per GPU, tokens the pool holds) for vLLM with TP x PP GPUs.
+
+    With pipeline stages each GPU holds ``1/pp`` of the layers' weights and of each token's KV.
+    """
+    w = weight_bytes(a, fmt).total / (tensor_parallel * pipeline_parallel)
+    activations = activation_bytes(a, VLLM_MAX_BATCHED_TOKENS, tensor_parallel)
+    activations += VLLM_MAX_NUM_SEQS * a.vocab_size * 4
     pool = vram_bytes * gpu_memory_utilization - w - activations - VLLM_NON_TORCH - CUDA_CONTEXT
     per_token = kv_cache(a, 1, 1, kv_type, "vllm").bytes
     if not a.is_mla:
         kv_heads_per_gpu = max(a.num_key_value_heads // tensor_parallel, 1)
         per_token = per_token * kv_heads_per_gpu // a.num_key_value_heads
+    per_token = max(1, -(-per_token // pipeline_parallel))
     pool = max(0, int(pool))
-    return pool, (pool // per_token if per_token else 0)
+    return pool, pool // per_token

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llmatlas.catalog._schema import Architecture
-from llmatlas.sizing.memory import CUDA_CONTEXT, GiB, kv_cache
+from llmatlas.sizing.memory import CUDA_CONTEXT, GiB, activation_bytes, kv_cache
 from llmatlas.sizing.quant import QuantFormat, weight_bytes
 
 TP_SIZES = (1, 2, 4, 8)
@@ -36,16 +36,6 @@ class ParallelPlan:
         return self.tensor_parallel * self.pipeline_parallel
 
 
-def _activation_bytes(a: Architecture, tp: int) -> int:
-    tokens = 8192
-    return (
-        tokens
-        * (2 * (a.moe_intermediate_size or a.intermediate_size) + 4 * a.hidden_size)
-        * 2
-        // tp
-    )
-
-
 def plan_for(
     a: Architecture,
     fmt: QuantFormat,
@@ -64,34 +54,16 @@ def plan_for(
         kv_heads_per_gpu = max(a.num_key_value_heads // tp, 1)
         kv_gpu = kv_full * kv_heads_per_gpu // a.num_key_value_heads // pp
     w_gpu = w // (tp * pp)
-    overhead = CUDA_CONTEXT + _activation_bytes(a, tp) + GiB // 2
+    overhead = CUDA_CONTEXT + activation_bytes(a, 8192, tp) + GiB // 2
     total = w_gpu + kv_gpu + overhead
     budget = int(gpu_bytes * HEADROOM)
+    reason = "fits"
     if a.num_attention_heads % tp:
-        return ParallelPlan(
-            tp,
-            pp,
-            w_gpu,
-            kv_gpu,
-            overhead,
-            total,
-            gpu_bytes,
-            False,
-            f"{a.num_attention_heads} attention heads do not split over {tp} GPUs",
-        )
-    if total > budget:
-        return ParallelPlan(
-            tp,
-            pp,
-            w_gpu,
-            kv_gpu,
-            overhead,
-            total,
-            gpu_bytes,
-            False,
-            f"needs {total / GiB:.1f} GiB per GPU, {budget / GiB:.1f} GiB usable",
-        )
-    return ParallelPlan(tp, pp, w_gpu, kv_gpu, overhead, total, gpu_bytes, True, "fits")
+        reason = f"{a.num_attention_heads} attention heads do not split over {tp} GPUs"
+    elif total > budget:
+        reason = f"needs {total / GiB:.1f} GiB per GPU, {budget / GiB:.1f} GiB usable"
+    fits = reason == "fits"
+    return ParallelPlan(tp, pp, w_gpu, kv_gpu, overhead, total, gpu_bytes, fits, reason)
 
 
 def smallest_plan(
