@@ -292,9 +292,15 @@ def test_lmstudio_flags(cat, model, dev, gpus):
 
 
 def test_llmatlas_target(cat):
-    with pytest.raises(BadInputError, match="--target vllm"):
-        deploy(cat.get("llama-3.1-405b-instruct"), "llmatlas", find_device("h100-sxm"),
-               quant="FP8")  # fmt: skip
+    with pytest.raises(BadInputError, match="--target vllm"):  # two nodes: Ray, not ours
+        deploy(cat.get("llama-3.1-405b-instruct"), "llmatlas", find_device("h100-sxm"))
+    one_node = deploy(cat.get("llama-3.1-405b-instruct"), "llmatlas", find_device("h100-sxm"),
+                      quant="FP8")  # fmt: skip
+    argv = one_node.commands()[-1]
+    assert argv[:5] == ["llmatlas", "serve", "llama-3.1-405b-instruct", "--engine", "vllm"]
+    flags = dict(zip(argv[5::2], argv[6::2], strict=True))
+    assert flags == {"--ctx": str(one_node.plan.context), "--device": "h100-sxm", "--gpus": "8",
+                     "--quant": "FP8"}  # fmt: skip
     cpu = deploy(cat.get("qwen2.5-7b-instruct"), "llmatlas")
     assert cpu.commands()[0] == ["llmatlas", "pull", "qwen2.5-7b-instruct:Q4_K_M"]
     assert "--engine" not in cpu.commands()[-1]

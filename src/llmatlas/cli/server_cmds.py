@@ -46,6 +46,28 @@ def serve(
     ctx: int = typer.Option(None, "--ctx", help="Context per request (default 4096)."),
     threads: int = typer.Option(None, "--threads", help="CPU threads (default: physical cores)."),
     queue_max: int = typer.Option(64, "--queue-max", help="Requests that may wait; beyond, 429."),
+    engine: str = typer.Option(
+        "llama.cpp",
+        "--engine",
+        help="llama.cpp (in-process, continuous batching) or vllm (started for you; "
+        "llmatlas fronts its OpenAI API and adds the Ollama API, catalog and UI).",
+    ),
+    upstream_url: str = typer.Option(
+        None,
+        "--upstream",
+        help="Front an OpenAI-compatible engine already running at this /v1 URL "
+        "(vLLM, TGI, SGLang, llama-server).",
+    ),
+    upstream_key: str = typer.Option(
+        None, "--upstream-key", help="Bearer key the --upstream engine requires."
+    ),
+    device: str = typer.Option(
+        None, "--device", help="--engine vllm: GPU type (default: detected)."
+    ),
+    gpus: int = typer.Option(
+        None, "--gpus", help="--engine vllm: GPUs to use (default: detected)."
+    ),
+    quant: str = typer.Option(None, "--quant", help="--engine vllm: BF16 (default), FP8, AWQ..."),
 ) -> None:
     """Serve models over OpenAI- and Ollama-compatible HTTP APIs, with the web UI at /."""
     import uvicorn
@@ -63,6 +85,29 @@ def serve(
         )
     if slots < 1 or queue_max < 0:
         raise BadInputError("--slots must be >= 1 and --queue-max >= 0")
+    up = None
+    if engine not in ("llama.cpp", "vllm"):
+        raise BadInputError(f"--engine {engine!r}: use llama.cpp or vllm")
+    if upstream_url and engine == "vllm":
+        raise BadInputError("--upstream and --engine vllm exclude each other")
+    if upstream_url:
+        from llmatlas.server.upstream import Upstream
+
+        if not upstream_url.startswith(("http://", "https://")):
+            raise BadInputError(
+                f"--upstream {upstream_url!r}: give an http(s) URL, e.g. http://127.0.0.1:8000/v1"
+            )
+        up = Upstream(upstream_url, upstream_key)
+    elif engine == "vllm":
+        from llmatlas.server.upstream import launch_vllm
+
+        if len(models or []) != 1:
+            raise BadInputError(
+                "--engine vllm serves one model: name it, e.g. llmatlas serve llama-3.1-8b-instruct --engine vllm"
+            )
+        up, argv = launch_vllm(models[0], s.home / "logs", device, gpus, ctx, quant)
+        console.print("started: " + " ".join(argv), highlight=False, soft_wrap=True)
+        console.print(f"  log: {up.log_path}; /health turns 200 once vLLM has loaded the model")
     cfg = ServerConfig(
         settings=s,
         models=list(models or ["gemma-3-270m"]),
@@ -72,6 +117,18 @@ def serve(
         queue_max=queue_max,
         api_key=key,
         cors_origins=list(cors_origin or []),
+        upstream=up,
     )
-    console.print(f"llmatlas serving on http://{host}:{port}  (OpenAI: /v1, Ollama: /api, UI: /)")
-    uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning")
+    over = f", engine at {up.base_url}" if up else ""
+    console.print(
+        f"llmatlas serving on http://{host}:{port}  (OpenAI: /v1, Ollama: /api, UI: /{over})"
+    )
+    try:
+        uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning")
+    finally:
+        if up is not None and up.proc is not None and up.proc.poll() is None:
+            up.proc.terminate()  # never leave a GPU engine behind
+            try:
+                up.proc.wait(30)
+            except Exception:
+                up.proc.kill()

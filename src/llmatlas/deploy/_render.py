@@ -530,10 +530,21 @@ def render_kserve(p: DeployPlan) -> Recipe:
 
 def render_llmatlas(p: DeployPlan) -> Recipe:
     if p.engine == "vllm":
-        raise BadInputError(
-            f"llmatlas serve runs GGUF models with llama.cpp; this plan needs vLLM on "
-            f"{p.tensor_parallel * p.pipeline_parallel} GPUs: use --target vllm or --target kubernetes"
-        )
+        if p.nodes > 1:
+            raise BadInputError(
+                f"this plan needs vLLM across {p.nodes} nodes (Ray), which `llmatlas serve "
+                "--engine vllm` does not start: use --target vllm or --target kubernetes"
+            )
+        argv = ["llmatlas", "serve", p.model, "--engine", "vllm", "--ctx", str(p.context)]
+        if p.device:
+            argv += ["--device", p.device]
+        argv += ["--gpus", str(p.gpus), "--quant", p.quant]
+        steps = [
+            Step("install vLLM beside llmatlas", [["pip", "install", "vllm"]]),
+            Step("serve: vLLM underneath, OpenAI + Ollama APIs and the UI in front", [argv]),
+        ]
+        notes = [*p.notes, "llmatlas starts `" + _join(["vllm", "serve", *vllm_args(p)]) + "`"]
+        return Recipe("llmatlas", p, steps, notes=notes)
     argv = ["llmatlas", "serve", p.model, "--ctx", str(p.context)]
     steps = [
         Step("fetch the GGUF", [["llmatlas", "pull", f"{p.model}:{p.quant}"]]),

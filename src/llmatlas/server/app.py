@@ -26,6 +26,7 @@ from llmatlas.errors import AtlasError
 from llmatlas.runtime.store import ModelStore
 from llmatlas.server.manager import ModelManager
 from llmatlas.server.metrics import Metrics
+from llmatlas.server.upstream import Upstream
 from llmatlas.server.wire import openai_error
 from llmatlas.settings import Settings
 
@@ -48,6 +49,7 @@ class ServerConfig:
     cors_origins: list[str] = field(default_factory=list)
     max_body_bytes: int = 4 * 1024 * 1024
     expire_interval_s: float = 5.0
+    upstream: Upstream | None = None  # serve over another engine's OpenAI API (vLLM, TGI...)
 
 
 class State:
@@ -65,6 +67,7 @@ class State:
             self.store, self.catalog, budget, cfg.n_slots, cfg.n_ctx, cfg.n_threads, cfg.queue_max
         )
         self.metrics = Metrics()
+        self.upstream = cfg.upstream
         self.ready = threading.Event()
         self.load_error: str | None = None
         self._machine = None
@@ -94,7 +97,10 @@ def create_app(cfg: ServerConfig) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = State(cfg)
         app.state.atlas = state
-        threading.Thread(target=_preload, args=(state,), daemon=True).start()
+        if cfg.upstream is None:
+            threading.Thread(target=_preload, args=(state,), daemon=True).start()
+        else:
+            state.ready.set()  # readiness is the engine's: see /health
 
         async def expire_loop() -> None:
             while True:
@@ -106,6 +112,8 @@ def create_app(cfg: ServerConfig) -> FastAPI:
             yield
         finally:
             task.cancel()
+            if cfg.upstream is not None:
+                await cfg.upstream.close()
             await asyncio.to_thread(state.manager.close)
             state.store.close()
 
@@ -185,6 +193,9 @@ def create_app(cfg: ServerConfig) -> FastAPI:
     @app.get("/health", tags=["server"])
     async def health(request: Request) -> JSONResponse:
         st: State = request.app.state.atlas
+        if st.upstream is not None:
+            code, body = await st.upstream.health()
+            return JSONResponse(body, code)
         if not st.ready.is_set() or st.manager.loading:
             return JSONResponse({"status": "loading"}, 503)
         if st.load_error:
@@ -197,10 +208,14 @@ def create_app(cfg: ServerConfig) -> FastAPI:
         body, ctype = st.metrics.render(st.manager)
         return Response(body, media_type=ctype)
 
-    from llmatlas.server import atlas_routes, ollama_routes, openai_routes, ui
+    from llmatlas.server import atlas_routes, ollama_routes, openai_routes, ui, upstream
 
-    app.include_router(openai_routes.router)
-    app.include_router(ollama_routes.router)
+    if cfg.upstream is None:
+        app.include_router(openai_routes.router)
+        app.include_router(ollama_routes.router)
+    else:
+        app.include_router(upstream.router)
+        app.include_router(upstream.ollama_router)
     app.include_router(atlas_routes.router)
     ui.mount(app, Path(__file__).parent / "static")
     return app

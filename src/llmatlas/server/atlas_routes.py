@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, Query, Request
 
 from llmatlas.advisor import Need, Target, estimate, fit
@@ -229,5 +230,11 @@ async def bench(request: Request) -> dict[str, Any]:
 @router.get("/loaded")
 async def loaded(request: Request) -> dict[str, Any]:
     st = _st(request)
+    if st.upstream is not None:  # the engine's models are the ones that can chat
+        try:
+            ids = [m["id"] for m in await st.upstream.models()]
+        except (httpx.HTTPError, ValueError, KeyError):  # engine still loading or gone
+            ids = []
+        return {"loaded": ids, "local": [], "engine": st.upstream.base_url}
     local = [m.name for m in st.store.list()]
     return {"loaded": sorted(st.manager.loaded), "local": local or ["gemma-3-270m"]}
