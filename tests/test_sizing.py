@@ -44,6 +44,19 @@ def test_llama3_8b_gqa_kv_cache_8192(catalog: Catalog) -> None:
     assert kv_cache(arch(catalog, "llama-3-8b"), 8192, engine="vllm").bytes == expected == GiB
 
 
+def test_vision_cross_attention_layers_hold_image_tokens(catalog: Catalog) -> None:
+    # Llama 3.2 11B Vision: 40 text layers, 8 of them cross-attention over one image's
+    # 4 x (40 x 40 + 1) = 6404 vision tokens, whatever the context
+    a = arch(catalog, "llama-3.2-11b-vision-instruct")
+    per_layer_token = 2 * 8 * 128 * 2
+    for ctx, seqs in ((8192, 1), (131072, 2)):
+        expected = (32 * ctx + 8 * 6404) * per_layer_token * seqs
+        assert kv_cache(a, ctx, seqs, engine="vllm").bytes == expected
+    # counting all 40 layers over the context would be 23% too high at 128K
+    naive = 40 * 131072 * per_layer_token
+    assert naive / kv_cache(a, 131072, engine="vllm").bytes > 1.23
+
+
 def test_kv_batch_and_quantized_types(catalog: Catalog) -> None:
     a = arch(catalog, "llama-3-8b")
     f16 = kv_cache(a, 4096, 4, "f16", "vllm").bytes

@@ -128,6 +128,10 @@ class Architecture(_Strict):
     num_attention_layers: int | None = Field(default=None, ge=0)
     recurrent_state_width: int | None = Field(default=None, gt=0)
     conv1d_width: int | None = Field(default=None, gt=0)
+    # Cross-attention layers (Llama 3.2 Vision): among num_hidden_layers, they attend to a
+    # fixed number of encoder (image) tokens per sequence instead of the context.
+    cross_attention_layers: int | None = Field(default=None, ge=0)
+    cross_attention_tokens: int | None = Field(default=None, gt=0)
     # Parameters outside the text decoder (vision tower, projector, MTP head...).
     extra_params: int = Field(default=0, ge=0)
     extra_params_note: str | None = None
@@ -156,6 +160,10 @@ class Architecture(_Strict):
             raise ValueError("sliding_window needs sliding_window_layers (how many layers use it)")
         if (self.sliding_window_layers or 0) > self.num_hidden_layers:
             raise ValueError("sliding_window_layers exceeds num_hidden_layers")
+        if (self.cross_attention_layers is None) != (self.cross_attention_tokens is None):
+            raise ValueError("cross_attention_layers and cross_attention_tokens go together")
+        if (self.cross_attention_layers or 0) > self.num_hidden_layers:
+            raise ValueError("cross_attention_layers exceeds num_hidden_layers")
         if self.extra_params and not self.extra_params_note:
             raise ValueError("extra_params needs extra_params_note saying what they are")
         return self

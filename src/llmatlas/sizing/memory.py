@@ -134,6 +134,8 @@ def kv_cache(
         raise BadInputError("batch (concurrent sequences) must be >= 1")
     per_elt = kv_bytes_per_element(kv_type)
     attn_layers = a.num_hidden_layers if a.num_attention_layers is None else a.num_attention_layers
+    cross_layers = a.cross_attention_layers or 0
+    attn_layers -= cross_layers
     elts = kv_elements_per_token_per_layer(a, engine)
     window_layers = 0
     window_cells = 0
@@ -155,8 +157,10 @@ def kv_cache(
         window_cells = total_cells
     full_layers = attn_layers - window_layers
     kv = full_layers * elts * total_cells + window_layers * elts * window_cells
+    # cross-attention layers hold the encoder's tokens (one image per sequence), not the context
+    kv += cross_layers * elts * (a.cross_attention_tokens or 0) * sequences
     state = 0
-    recurrent_layers = a.num_hidden_layers - attn_layers
+    recurrent_layers = a.num_hidden_layers - attn_layers - cross_layers
     if recurrent_layers:
         width = a.recurrent_state_width or a.hidden_size
         conv = a.conv1d_width or 4
@@ -359,7 +363,8 @@ def vllm_kv_pool(
     activations = activation_bytes(a, VLLM_MAX_BATCHED_TOKENS, tensor_parallel)
     activations += VLLM_MAX_NUM_SEQS * a.vocab_size * 4
     pool = vram_bytes * gpu_memory_utilization - w - activations - VLLM_NON_TORCH - CUDA_CONTEXT
-    per_token = kv_cache(a, 1, 1, kv_type, "vllm").bytes
+    # what each more token of context costs (fixed per-sequence parts, e.g. cross-attention, aside)
+    per_token = kv_cache(a, 2, 1, kv_type, "vllm").bytes - kv_cache(a, 1, 1, kv_type, "vllm").bytes
     if not a.is_mla:
         kv_heads_per_gpu = max(a.num_key_value_heads // tensor_parallel, 1)
         per_token = per_token * kv_heads_per_gpu // a.num_key_value_heads
