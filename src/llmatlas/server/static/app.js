@@ -803,6 +803,8 @@ async function renderCompare(app, _parts, query, alive) {
 }
 
 /* ---------- Family tree ---------- */
+const REL_SHORT = { "continued-pretraining": "cont. pretrain", "vocabulary-extension": "vocab ext.",
+  distillation: "distilled", finetune: "fine-tune", quantized: "quantized", merge: "merge" };
 async function renderTree(app, parts, query, alive) {
   const root = parts[0] || "";
   app.append(h("h1", null, root ? "Family tree" : "Family trees"));
@@ -831,7 +833,7 @@ async function renderTree(app, parts, query, alive) {
     const forest = (root || singles.checked) ? forestRaw : forestRaw.filter((n) => n.children.length);
     setQuery(singles.checked ? { all: "true" } : {});
     // layout: x by depth, y by leaf order; parents centred on their children
-    const colW = 300, rowH = 30, nodeW = 210, nodeH = 22, pad = 20;
+    const colW = 320, rowH = 30, nodeW = 210, nodeH = 22, pad = 20;
     let leaf = 0, maxDepth = 0;
     const nodes = [], edges = [];
     function lay(n, depth, parent) {
@@ -851,11 +853,14 @@ async function renderTree(app, parts, query, alive) {
     forest.forEach((r) => { lay(r, 0, null); leaf += 0.6; });
     const W = pad * 2 + maxDepth * colW + nodeW, H = pad * 2 + leaf * rowH;
     const g = s("g");
+    const labels = [];
     for (const [p, c] of edges) {
       const x1 = p.x + nodeW, y1 = p.y + nodeH / 2, x2 = c.x, y2 = c.y + nodeH / 2, mx = (x1 + x2) / 2;
       g.append(s("path", { class: "edge", d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}` }));
-      if (c.n.relation) g.append(s("text", { class: "rel", x: x2 - 8, y: y2 - 3, "text-anchor": "end" }, c.n.relation.replace("continued-pretraining", "cont. pretrain")));
+      // short labels fit the gap between columns (the full relation is in the node's title)
+      if (c.n.relation) labels.push(s("text", { class: "rel", x: x2 - 6, y: y2 - 3, "text-anchor": "end" }, REL_SHORT[c.n.relation] || c.n.relation));
     }
+    g.append(...labels); // above every edge, on a halo, so converging edges never hide them
     for (const nd of nodes) {
       const label = nd.n.name.length > 30 ? nd.n.name.slice(0, 29) + "…" : nd.n.name;
       const a = s("a", { href: `#/model/${encodeURIComponent(nd.n.id)}`, class: "node" + (nd.depth === 0 ? " root" : ""), "data-id": nd.n.id,
