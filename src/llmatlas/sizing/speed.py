@@ -14,15 +14,17 @@ from dataclasses import dataclass
 
 from llmatlas.catalog._schema import Architecture
 from llmatlas.sizing.memory import kv_cache
-from llmatlas.sizing.params import tensors
+from llmatlas.sizing.params import param_breakdown, tensors
 from llmatlas.sizing.quant import QuantFormat, gguf_tensor_type, tensor_bytes, weight_bytes
 
 # Fraction of peak bandwidth / FLOP/s a good engine reaches.  GPU decode: ~0.7
 # (Llama-2-7B bf16 on A100-80GB reached 70% of 2,039 GB/s, torchao PR #743);
-# CPU: relative to the *measured* copy bandwidth of `llmatlas hw`, which is
-# already what the machine sustains.
-DEFAULT_DECODE_EFFICIENCY = {"gpu": 0.7, "apple": 0.65, "cpu": 0.8}
-DEFAULT_PREFILL_EFFICIENCY = {"gpu": 0.45, "apple": 0.4, "cpu": 0.5}
+# CPU: relative to the *measured* copy bandwidth and numpy FLOP/s of `llmatlas hw`;
+# llama.cpp reached 0.62 of the one and 0.72 of the other with the embedded Gemma 3 270M
+# Q4_K_M on a 2-core EPYC (decode 66 tok/s, prefill 420 tok/s; `llmatlas bench
+# --compare-estimate`, which stores the user's own factors in place of these).
+DEFAULT_DECODE_EFFICIENCY = {"gpu": 0.7, "apple": 0.65, "cpu": 0.65}
+DEFAULT_PREFILL_EFFICIENCY = {"gpu": 0.45, "apple": 0.4, "cpu": 0.7}
 
 USABLE_CHAT_TPS = 5.0
 """Below this many tokens/s a chat feels broken (slower than reading pace)."""
@@ -39,6 +41,25 @@ def bytes_read_per_token(a: Architecture, fmt: QuantFormat) -> int:
     embd = next(t for t in tensors(a) if t.name == "token_embd")
     embd_bytes = tensor_bytes(embd, gguf_tensor_type(fmt, embd, a)) if fmt.is_gguf else embd.n * 2
     return max(w.active - embd_bytes, 1)
+
+
+@dataclass(frozen=True)
+class Flops:
+    decode: float  # per generated token
+    prefill: float  # per prompt token
+
+
+def flops_per_token(a: Architecture, context: int) -> Flops:
+    """Matmul FLOPs per token: 2 x the routed body parameters, attention over half the
+    context, and the output head (vocab x hidden) for generated tokens only: engines compute
+    logits for the last prompt token alone, which for small models with large vocabularies
+    (Gemma 3 270M: 168M of its 268M parameters) is most of the difference.  Parameters
+    outside the text decoder (``extra_params``, e.g. a vision tower) are not run for text."""
+    b = param_breakdown(a)
+    body = b.attention + b.ffn_active + b.other - a.extra_params
+    attention = 4 * a.num_hidden_layers * a.hidden_size * (context // 2)
+    head = a.vocab_size * a.hidden_size
+    return Flops(decode=2 * (body + head) + attention, prefill=2 * body + attention)
 
 
 @dataclass(frozen=True)
@@ -69,12 +90,11 @@ def estimate_speed(
     kv_read = kv_cache(a, max(1, context // 2), batch, kv_type, engine).bytes
     step_bytes = weights + kv_read
     mem_time = step_bytes / (bandwidth_gbs * 1e9 * d_eff)
-    active = weight_bytes(a, fmt).params * (weights / max(weight_bytes(a, fmt).total, 1))
-    flops_per_token = 2 * active + 4 * a.num_hidden_layers * a.hidden_size * (context // 2)
-    compute_time = batch * flops_per_token / (tflops * 1e12 * p_eff)
+    flops = flops_per_token(a, context)
+    compute_time = batch * flops.decode / (tflops * 1e12 * p_eff)
     step = max(mem_time, compute_time)
     bound = "memory" if mem_time >= compute_time else "compute"
-    prefill = tflops * 1e12 * p_eff / flops_per_token
+    prefill = tflops * 1e12 * p_eff / flops.prefill
     return SpeedEstimate(
         decode_tps=1 / step,
         aggregate_decode_tps=batch / step,
