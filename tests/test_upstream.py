@@ -22,7 +22,7 @@ import ollama
 import openai
 import pytest
 
-from tests.serverproc import ServerProcess, free_port
+from tests.serverproc import ServerProcess, free_port, stop_proc, wait_http
 
 MODEL = "gemma-3-270m"
 
@@ -55,23 +55,10 @@ class Engine:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            assert self.proc.poll() is None, Path(log).read_text()[-2000:]
-            try:
-                if httpx.get(self.url + "/models", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError("llama_cpp.server did not start")
+        wait_http(self.url + "/models", self.proc, log)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_proc(self.proc)
         self.log.close()
 
 

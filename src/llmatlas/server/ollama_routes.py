@@ -29,6 +29,16 @@ def _iso(ts: float | None = None) -> str:
     return datetime.fromtimestamp(ts or time.time(), UTC).isoformat().replace("+00:00", "Z")
 
 
+def load_reply(model: str, chat: bool, reason: str = "load") -> dict[str, Any]:
+    """Ollama's answer to a request with nothing to generate: it only loads (or unloads)."""
+    out: dict[str, Any] = {"model": model, "created_at": _iso()}
+    if chat:
+        out["message"] = {"role": "assistant", "content": ""}
+    else:
+        out["response"] = ""
+    return {**out, "done_reason": reason, "done": True}
+
+
 def _format_grammar(fmt: str | dict[str, Any] | None) -> str | None:
     if fmt is None or fmt == "":
         return None
@@ -74,13 +84,7 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
     load_s = time.perf_counter() - t_load
     if not req.messages:  # Ollama: an empty chat just loads (or unloads) the model
         _after(request, lm)
-        return {
-            "model": req.model,
-            "created_at": _iso(),
-            "message": {"role": "assistant", "content": ""},
-            "done_reason": "load",
-            "done": True,
-        }
+        return load_reply(req.model, chat=True)
     sampling = req.options.sampling(default_max=lm.n_ctx)
     tools = plan_tools(req.tools, "auto" if req.tools else None)
     grammar = _format_grammar(req.format)
@@ -160,13 +164,7 @@ async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
     load_s = time.perf_counter() - t_load
     if not req.prompt and not req.system:
         _after(request, lm)
-        return {
-            "model": req.model,
-            "created_at": _iso(),
-            "response": "",
-            "done": True,
-            "done_reason": "unload" if lm.keep_alive == 0 else "load",
-        }
+        return load_reply(req.model, chat=False, reason="unload" if lm.keep_alive == 0 else "load")
     sampling = req.options.sampling(default_max=lm.n_ctx)
     grammar = _format_grammar(req.format)
     if grammar:

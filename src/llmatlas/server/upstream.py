@@ -23,6 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from llmatlas.errors import BadInputError, EngineError, UnknownModelError
+from llmatlas.server.ollama_routes import _iso, load_reply, version
 from llmatlas.server.wire import (
     OllamaChatRequest,
     OllamaGenerateRequest,
@@ -154,12 +155,6 @@ async def proxy(path: str, request: Request) -> Response:
 
 
 # ------------------------------------------------------------------- Ollama: translation
-def _iso(ts: float | None = None) -> str:
-    from llmatlas.server.ollama_routes import _iso as iso
-
-    return iso(ts)
-
-
 def _sampling(o: OllamaOptions) -> dict[str, Any]:
     """Ollama options as OpenAI fields; unset ones are left to the engine's defaults.
     ``top_k``, ``min_p`` and the repeat penalty are extensions vLLM and llama-server accept
@@ -340,13 +335,7 @@ ollama_router = APIRouter(tags=["ollama"])
 async def chat(req: OllamaChatRequest, request: Request) -> Any:
     up = _up(request)
     if not req.messages:  # Ollama: an empty chat loads the model; the engine has it loaded
-        return {
-            "model": req.model,
-            "created_at": _iso(),
-            "message": {"role": "assistant", "content": ""},
-            "done_reason": "load",
-            "done": True,
-        }
+        return load_reply(req.model, chat=True)
     body: dict[str, Any] = {
         "model": req.model,
         "messages": _openai_messages(req),
@@ -390,13 +379,7 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
 async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
     up = _up(request)
     if not req.prompt and not req.system:
-        return {
-            "model": req.model,
-            "created_at": _iso(),
-            "response": "",
-            "done": True,
-            "done_reason": "load",
-        }
+        return load_reply(req.model, chat=False)
     body: dict[str, Any] = {"model": req.model, **_sampling(req.options)}
     fmt = _response_format(req.format)
     if fmt:
@@ -525,11 +508,7 @@ async def show(req: OllamaShowRequest, request: Request) -> dict[str, Any]:
     }
 
 
-@ollama_router.get("/api/version")
-async def version() -> dict[str, str]:
-    from llmatlas.server.app import VERSION
-
-    return {"version": VERSION}
+ollama_router.add_api_route("/api/version", version, methods=["GET"])
 
 
 # ------------------------------------------------------------------------ starting vLLM
