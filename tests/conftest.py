@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import typer
 
 from llmatlas.catalog import Catalog
 
@@ -48,3 +49,14 @@ def home_with_model(isolated_home: Path, embedded_gguf: Path) -> Path:
     except OSError:
         shutil.copyfile(embedded_gguf, target)
     return isolated_home
+
+
+@pytest.fixture()
+def cli() -> typer.Typer:
+    """The deploy and cost commands as a Typer app for CliRunner."""
+    from llmatlas.cli import deploy_cmds
+
+    app = typer.Typer()
+    deploy_cmds.register(app)
+    app.command("noop", hidden=True)(lambda: None)  # keep sub-command routing
+    return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.table import Table
 
 from llmatlas.catalog import Catalog
@@ -79,15 +80,17 @@ def deploy_cmd(
 
 
 def _table(rows: list[CostEstimate]) -> Table:
-    t = Table()
-    for c in ("where", "GPUs", "TP x PP", "batch", "tok/s", "$/hour", "$/1M out"):
-        t.add_column(c)
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column("where", overflow="fold")
+    t.add_column("GPUs", overflow="fold")
+    t.add_column("TPxPP xN", no_wrap=True)
+    for c in ("tok/s", "$/hour", "$/1M out"):
+        t.add_column(c, justify="right", no_wrap=True)
     for r in rows:
         t.add_row(
             r.where,
             f"{r.gpus} x {r.device}",
-            f"{r.tensor_parallel} x {r.pipeline_parallel}",
-            str(r.batch),
+            f"{r.tensor_parallel}x{r.pipeline_parallel} x{r.replicas}",
             f"{r.aggregate_decode_tps:,.0f}",
             f"{r.price_per_hour_usd:.2f}",
             f"{r.usd_per_million_output_tokens:.3f}",
@@ -122,6 +125,12 @@ def cost_cmd(
             emit_json({"rows": [r.to_dict() for r in rows], "skipped": skipped})
             return
         console.print(_table(rows))
+        console.print(
+            "  on-demand list prices from instances.yaml (region, date and source per row: "
+            "--json); xN = copies of the model on the instance; tok/s = all copies together",
+            highlight=False,
+            soft_wrap=True,
+        )
         for s in skipped:
             console.print(f"  skipped {s}", highlight=False, soft_wrap=True)
         return
@@ -134,9 +143,10 @@ def cost_cmd(
         return
     console.print(_table([r]))
     console.print(
-        f"  batch {r.batch} sequences (what the plan holds at {r.context:,} tokens, capped), "
-        f"{r.decode_tps_per_sequence:g} tok/s each; utilization {r.utilization:.0%}; "
-        f"price: {r.price_source}",
+        f"  {r.replicas} cop{'y' if r.replicas == 1 else 'ies'} of the model, "
+        f"batch {r.batch} sequences each (what the plan holds at {r.context:,} tokens, "
+        f"capped), {r.decode_tps_per_sequence:g} tok/s per sequence; "
+        f"utilization {r.utilization:.0%}; price: {r.price_source}",
         highlight=False,
         soft_wrap=True,
     )

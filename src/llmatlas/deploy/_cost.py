@@ -1,7 +1,12 @@
 """`llmatlas cost`: hourly price, expected decode throughput and $ per 1M output tokens.
 
-Prices come only from ``hardware/data/instances.yaml`` (each with its primary source)
-or from the user (``--price-per-hour``); nothing here invents one.
+Prices come only from ``hardware/data/instances.yaml`` (on-demand list prices, each row
+with its region, the date it was retrieved and the URL it was read from) or from the
+user (``--price-per-hour``); nothing here invents one.
+
+An instance is billed whole, so when the smallest vLLM plan for the model uses fewer
+GPUs than the instance has, the other GPUs serve further copies of it (data-parallel
+replicas) and the aggregate throughput counts them all.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ BATCH_CAP = 64
 """Concurrent sequences assumed at most when computing aggregate throughput."""
 DEFAULT_UTILIZATION = 0.5
 NO_PRICES = (
-    "instances.yaml lists no cloud prices (none could be confirmed from a primary source); "
+    "no cloud instance prices are loaded (instances.yaml is empty); "
     "pass --device NAME --gpus N --price-per-hour USD"
 )
 
@@ -34,9 +39,10 @@ class CostEstimate:
     context: int
     tensor_parallel: int
     pipeline_parallel: int
-    batch: int
+    replicas: int  # copies of the model on the GPUs paid for (each TP x PP GPUs)
+    batch: int  # concurrent sequences per replica
     decode_tps_per_sequence: float
-    aggregate_decode_tps: float
+    aggregate_decode_tps: float  # all replicas together
     utilization: float
     price_per_hour_usd: float
     usd_per_million_output_tokens: float
@@ -58,7 +64,11 @@ def cost_for(
     utilization: float = DEFAULT_UTILIZATION,
     kv_type: str | None = None,
 ) -> CostEstimate:
-    """Cost of serving ``m`` with vLLM on ``gpus`` x ``device`` at ``price_per_hour``."""
+    """Cost of serving ``m`` with vLLM on ``gpus`` x ``device`` at ``price_per_hour``.
+
+    The smallest plan that fits is replicated over the ``gpus`` paid for; GPUs left
+    over (fewer than one more replica needs) are paid for but idle.
+    """
     if not 0 < utilization <= 1:
         raise BadInputError("--utilization must be in (0, 1]")
     if price_per_hour <= 0:
@@ -79,7 +89,8 @@ def cost_for(
         p.kv_type,
         engine="vllm",
     )
-    tps = speed.aggregate_decode_tps
+    replicas = max(1, gpus // used)
+    tps = speed.aggregate_decode_tps * replicas
     usd = price_per_hour / (tps * utilization * 3600) * 1e6
     return CostEstimate(
         m.id,
@@ -90,6 +101,7 @@ def cost_for(
         p.context,
         p.tensor_parallel,
         p.pipeline_parallel,
+        replicas,
         batch,
         round(speed.decode_tps, 2),
         round(tps, 1),

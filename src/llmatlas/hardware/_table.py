@@ -108,15 +108,23 @@ def find_device(name: str) -> DeviceSpec:
 
 
 def find_instance(name: str) -> Instance:
+    """An instance by id or name, forgiving case ('p5.48xlarge', 'aws:p5.48xlarge',
+    'Standard_ND96isr_H100_v5')."""
     table = instances()
-    k = name.lower()
+    k = name.strip().lower()
     if k in table:
         return table[k]
     for i in table.values():
         if k in (i.name.lower(), i.id.split(":", 1)[1]):
             return i
-    close = difflib.get_close_matches(k, list(table), n=3, cutoff=0.5)
-    hint = f"; did you mean: {', '.join(close)}?" if close else "; see `llmatlas cost --list`"
+    by_name = {i.name.lower(): i.id for i in table.values()}
+    close = difflib.get_close_matches(k, [*table, *by_name], n=3, cutoff=0.6)
+    ids = list(dict.fromkeys(by_name.get(c, c) for c in close))
+    hint = (
+        f"; did you mean: {', '.join(ids)}?"
+        if ids
+        else "; the instances with prices are listed by `llmatlas cost MODEL --compare`"
+    )
     raise BadInputError(f"unknown instance {name!r}{hint}")
 
 
