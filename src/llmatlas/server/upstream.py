@@ -140,6 +140,8 @@ async def proxy(path: str, request: Request) -> Response:
     except httpx.HTTPError as exc:
         return _unreachable(up, exc)
     metrics = request.app.state.atlas.metrics
+    known = ("chat/completions", "completions", "embeddings", "models")
+    route = f"/v1/{path}" if path in known else "/v1/other"  # bounded metric labels
 
     async def body() -> AsyncIterator[bytes]:
         try:
@@ -147,8 +149,8 @@ async def proxy(path: str, request: Request) -> Response:
                 yield chunk
         finally:  # a client that went away closes the engine's stream, which aborts it
             await resp.aclose()
-            metrics.requests.labels(f"/v1/{path}", str(resp.status_code)).inc()
-            metrics.latency.labels(f"/v1/{path}").observe(time.perf_counter() - t0)
+            metrics.requests.labels(route, str(resp.status_code)).inc()
+            metrics.latency.labels(route).observe(time.perf_counter() - t0)
 
     headers = {k: v for k, v in resp.headers.items() if k.lower() not in _DROP}
     return StreamingResponse(body(), status_code=resp.status_code, headers=headers)
@@ -288,7 +290,7 @@ class _UpstreamError(Exception):
         self.status = status
 
 
-def _ndjson(
+async def _ndjson(
     up: Upstream,
     route: str,
     body: dict[str, Any],
@@ -314,18 +316,14 @@ def _ndjson(
 
     if stream:
         return StreamingResponse(lines(), media_type=NDJSON)
-
-    async def whole() -> Any:
-        try:
-            async for _ in _stream_openai(up, route, body, turn, t0):
-                pass
-        except _UpstreamError as exc:
-            return JSONResponse({"error": str(exc)}, exc.status)
-        except httpx.HTTPError as exc:
-            return JSONResponse({"error": f"the engine at {up.base_url} failed: {exc}"}, 502)
-        return done_for(turn, t0, whole=True)
-
-    return whole()
+    try:
+        async for _ in _stream_openai(up, route, body, turn, t0):
+            pass
+    except _UpstreamError as exc:
+        return JSONResponse({"error": str(exc)}, exc.status)
+    except httpx.HTTPError as exc:
+        return JSONResponse({"error": f"the engine at {up.base_url} failed: {exc}"}, 502)
+    return done_for(turn, t0, whole=True)
 
 
 ollama_router = APIRouter(tags=["ollama"])
@@ -371,8 +369,7 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
             **turn.done_fields(t0),
         }
 
-    result = _ndjson(up, "/chat/completions", body, req.stream, line_for, done_for)
-    return result if req.stream else await result
+    return await _ndjson(up, "/chat/completions", body, req.stream, line_for, done_for)
 
 
 @ollama_router.post("/api/generate", response_model=None)
@@ -407,8 +404,7 @@ async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
             **turn.done_fields(t0),
         }
 
-    result = _ndjson(up, route, body, req.stream, line_for, done_for)
-    return result if req.stream else await result
+    return await _ndjson(up, route, body, req.stream, line_for, done_for)
 
 
 def _entry(request: Request, model_id: str) -> Any:
