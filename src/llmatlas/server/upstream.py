@@ -10,7 +10,6 @@ and the catalog, sizing, web UI, ``/health`` and ``/metrics`` stay llmatlas's ow
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -33,7 +32,6 @@ from llmatlas.server.wire import (
     openai_error,
 )
 
-log = logging.getLogger("llmatlas.server")
 NDJSON = "application/x-ndjson"
 # hop-by-hop and length headers are the proxy's own business
 _DROP = {"content-length", "transfer-encoding", "connection", "content-encoding", "keep-alive"}
