@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from llmatlas.catalog import ModelEntry
+from llmatlas.catalog import Architecture, ModelEntry
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import DeviceSpec, Machine
 from llmatlas.sizing import (
@@ -208,6 +208,21 @@ def _memory(
     return estimate_memory(a, fmt, ctx, batch, engine, kv_type)
 
 
+def resolve_context(
+    m: ModelEntry, a: Architecture, context: int | None, default: int = DEFAULT_CONTEXT
+) -> int:
+    """The context to size at: the user's (checked against the model's maximum), else
+    ``default`` capped at that maximum, never the advertised maximum itself."""
+    ctx = context if context is not None else min(default, a.max_position_embeddings)
+    if ctx <= 0:
+        raise BadInputError("--ctx must be a positive number of tokens")
+    if ctx > a.max_position_embeddings:
+        raise BadInputError(
+            f"--ctx {ctx} is above {m.id}'s maximum context of {a.max_position_embeddings} tokens"
+        )
+    return ctx
+
+
 def estimate(
     m: ModelEntry,
     target: Target,
@@ -223,13 +238,7 @@ def estimate(
     if batch < 1:
         raise BadInputError("--batch must be >= 1")
     fmt = default_format(engine, quant)
-    ctx = context if context is not None else min(DEFAULT_CONTEXT, a.max_position_embeddings)
-    if ctx <= 0:
-        raise BadInputError("--ctx must be a positive number of tokens")
-    if ctx > a.max_position_embeddings:
-        raise BadInputError(
-            f"--ctx {ctx} is above {m.id}'s maximum context of {a.max_position_embeddings} tokens"
-        )
+    ctx = resolve_context(m, a, context)
     mem = _memory(m, fmt, ctx, batch, engine, kv_type, target)
     at_max = _memory(m, fmt, a.max_position_embeddings, batch, engine, kv_type, target)
     notes = list(mem.notes)

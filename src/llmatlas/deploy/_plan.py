@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from llmatlas.advisor import Target, gpu_layers_that_fit
+from llmatlas.advisor._estimate import resolve_context
 from llmatlas.catalog import Architecture, ModelEntry
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import DeviceSpec
@@ -247,13 +248,7 @@ def plan(
         raise BadInputError("--nodes must be >= 1")
     if concurrency is not None and concurrency < 1:
         raise BadInputError("--concurrency must be >= 1")
-    ctx = context if context is not None else min(DEFAULT_CONTEXT, a.max_position_embeddings)
-    if ctx <= 0:
-        raise BadInputError("--ctx must be a positive number of tokens")
-    if ctx > a.max_position_embeddings:
-        raise BadInputError(
-            f"--ctx {ctx} is above {m.id}'s maximum context of {a.max_position_embeddings} tokens"
-        )
+    ctx = resolve_context(m, a, context, DEFAULT_CONTEXT)
     if device is not None and device.kind != "gpu" and target not in GGUF_TARGETS:
         raise BadInputError(f"--target {target} needs NVIDIA/AMD GPUs; {device.id} is not one")
     use_vllm = target not in GGUF_TARGETS and not (target == "llmatlas" and device is None)
