@@ -24,6 +24,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def parse_aliases(items: list[str]) -> dict[str, str]:
+    """``NAME=MODEL`` pairs of ``--alias``; a malformed one is a one-line error."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, model = item.partition("=")
+        if not sep or not name.strip() or not model.strip():
+            raise BadInputError(f"--alias {item!r}: use NAME=MODEL, e.g. gpt-4o-mini=gemma-3-270m")
+        out[name.strip()] = model.strip()
+    return out
+
+
 @handle_errors
 def serve(
     models: list[str] = typer.Argument(
@@ -68,6 +79,12 @@ def serve(
         None, "--gpus", help="--engine vllm: GPUs to use (default: detected)."
     ),
     quant: str = typer.Option(None, "--quant", help="--engine vllm: BF16 (default), FP8, AWQ..."),
+    alias: list[str] = typer.Option(
+        None,
+        "--alias",
+        help="NAME=MODEL: answer requests for NAME with MODEL, e.g. gpt-4o-mini=gemma-3-270m "
+        "(repeatable).",
+    ),
 ) -> None:
     """Serve models over OpenAI- and Ollama-compatible HTTP APIs, with the web UI at /."""
     import uvicorn
@@ -118,6 +135,7 @@ def serve(
         api_key=key,
         cors_origins=list(cors_origin or []),
         upstream=up,
+        aliases=parse_aliases(alias or []),
     )
     over = f", engine at {up.base_url}" if up else ""
     console.print(

@@ -28,25 +28,13 @@ import numpy as np
 from llama_cpp import _internals
 
 from llmatlas.errors import AtlasError, BadInputError, EngineError
+from llmatlas.runtime.deltas import Event, TokenLogprob
 from llmatlas.runtime.engines import SamplingOptions, default_threads
 
 
 class QueueFull(AtlasError):
     http_status = 429
     code = "rate_limit_exceeded"
-
-
-@dataclass
-class Event:
-    """What the scheduler reports to a request's consumer."""
-
-    text: str = ""
-    token_id: int | None = None
-    finish_reason: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    ttft_s: float | None = None
-    error: str | None = None
 
 
 _ids = itertools.count(1)
@@ -72,6 +60,8 @@ class GenRequest:
     )
     held: str = ""  # text withheld because it may start a stop sequence
     t_first: float | None = None
+    output_ids: list[int] = field(default_factory=list)
+    pending_logprobs: list[TokenLogprob] = field(default_factory=list)
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -326,6 +316,9 @@ class BatchScheduler:
             if L.llama_vocab_is_eog(self.vocab, tok):
                 self._finish(r, "stop")
                 continue
+            if r.sampling.logprobs is not None:
+                r.pending_logprobs.append(self._logprob(idx, tok, r.sampling.logprobs))
+            r.output_ids.append(tok)
             r.generated += 1
             r.n_past += 1 if r.generated > 1 else 0
             self.stats.tokens_generated += 1
@@ -336,6 +329,19 @@ class BatchScheduler:
                 continue
             if r.generated >= r.sampling.max_tokens or r.n_past + 1 >= self.n_ctx_per_slot:
                 self._finish(r, "length")
+
+    def _logprob(self, idx: int, tok: int, top: int) -> TokenLogprob:
+        """Log-softmax of the logits row ``idx`` at ``tok``, and the ``top`` best tokens."""
+        ptr = L.llama_get_logits_ith(self.ctx.ctx, idx)
+        row = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).astype(np.float64)
+        peak = row.max()
+        lse = peak + np.log(np.exp(row - peak).sum())
+        best: tuple[tuple[int, bytes, float], ...] = ()
+        if top:
+            ids = np.argpartition(-row, top)[:top]
+            ids = ids[np.argsort(-row[ids])]
+            best = tuple((int(i), self._piece(int(i)), float(row[i] - lse)) for i in ids)
+        return TokenLogprob(tok, self._piece(tok), float(row[tok] - lse), best)
 
     @staticmethod
     def _greedy(s: SamplingOptions) -> bool:
@@ -358,7 +364,7 @@ class BatchScheduler:
                 k = r.held.find(s)
                 if k >= 0:
                     if k:
-                        r.emit(Event(text=r.held[:k], token_id=tok))
+                        r.emit(Event(text=r.held[:k], token_id=tok, logprobs=self._take_lp(r)))
                     r.held = ""
                     self._finish(r, "stop")
                     return True
@@ -372,8 +378,13 @@ class BatchScheduler:
         else:
             out, r.held = r.held, ""
         if out:
-            r.emit(Event(text=out, token_id=tok))
+            r.emit(Event(text=out, token_id=tok, logprobs=self._take_lp(r)))
         return False
+
+    @staticmethod
+    def _take_lp(r: GenRequest) -> list[TokenLogprob]:
+        out, r.pending_logprobs = r.pending_logprobs, []
+        return out
 
     def _finish(self, r: GenRequest, reason: str) -> None:
         tail = r.held + r.decoder.decode(b"", final=True)
@@ -387,6 +398,8 @@ class BatchScheduler:
                 prompt_tokens=len(r.prompt_tokens),
                 completion_tokens=r.generated,
                 ttft_s=ttft,
+                logprobs=self._take_lp(r),
+                output_ids=list(r.output_ids),
             )
         )
 

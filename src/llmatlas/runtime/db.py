@@ -61,6 +61,22 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "003_modelfiles",
+        """
+        CREATE TABLE modelfiles (
+            name TEXT PRIMARY KEY,         -- a models.name made by create/copy
+            parent TEXT,                   -- the model it was derived from
+            system TEXT,
+            template TEXT,
+            parameters TEXT NOT NULL DEFAULT '{}',  -- JSON: Ollama parameter name -> value
+            messages TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL DEFAULT (datetime('now'))
+        );
+        CREATE TRIGGER modelfiles_follow_models AFTER DELETE ON models
+        BEGIN DELETE FROM modelfiles WHERE name = OLD.name; END;
+        """,
+    ),
 ]
 
 

@@ -36,6 +36,7 @@ class SamplingOptions(BaseModel):
     stop: list[str] = Field(default_factory=list)
     max_tokens: int = Field(256, ge=1)
     grammar: str | None = None  # GBNF, for structured output
+    logprobs: int | None = Field(None, ge=0, le=20)  # None: off; n: the chosen token + top n
 
 
 @dataclass

@@ -65,8 +65,14 @@ class ChatFormat:
         """Add the template's end-of-turn markers to the stop sequences (chat mode only)."""
         if self.template is None:
             return sampling
-        marks = [m for m in ("<end_of_turn>", "<|eot_id|>", "<|im_end|>") if m in self.template]
+        marks = self.turn_stops()
         return sampling.model_copy(update={"stop": list(dict.fromkeys([*sampling.stop, *marks]))})
+
+    def turn_stops(self) -> list[str]:
+        """The end-of-turn markers this template writes (none in completion mode)."""
+        if self.template is None:
+            return []
+        return [m for m in ("<end_of_turn>", "<|eot_id|>", "<|im_end|>") if m in self.template]
 
     def render(
         self,

@@ -26,6 +26,8 @@ from llmatlas.errors import AtlasError
 from llmatlas.runtime.store import ModelStore
 from llmatlas.server.manager import ModelManager
 from llmatlas.server.metrics import Metrics
+from llmatlas.server.ollama.translate import error_body as ollama_error
+from llmatlas.server.ollama.translate import is_ollama_path
 from llmatlas.server.upstream import Upstream
 from llmatlas.server.wire import openai_error
 from llmatlas.settings import Settings
@@ -50,6 +52,7 @@ class ServerConfig:
     max_body_bytes: int = 4 * 1024 * 1024
     expire_interval_s: float = 5.0
     upstream: Upstream | None = None  # serve over another engine's OpenAI API (vLLM, TGI...)
+    aliases: dict[str, str] = field(default_factory=dict)  # --alias NAME=MODEL
 
 
 class State:
@@ -64,7 +67,14 @@ class State:
 
             budget = Target.from_machine(detect(measure=False)).budget_bytes
         self.manager = ModelManager(
-            self.store, self.catalog, budget, cfg.n_slots, cfg.n_ctx, cfg.n_threads, cfg.queue_max
+            self.store,
+            self.catalog,
+            budget,
+            cfg.n_slots,
+            cfg.n_ctx,
+            cfg.n_threads,
+            cfg.queue_max,
+            cfg.aliases,
         )
         self.metrics = Metrics()
         self.upstream = cfg.upstream
@@ -132,7 +142,8 @@ def create_app(cfg: ServerConfig) -> FastAPI:
     @app.middleware("http")
     async def guard(request: Request, call_next):  # type: ignore[no-untyped-def]
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > cfg.max_body_bytes:
+        blob = request.url.path.startswith("/api/blobs/")  # model files: checked by digest
+        if length and length.isdigit() and int(length) > cfg.max_body_bytes and not blob:
             return JSONResponse(openai_error(f"request body over {cfg.max_body_bytes} bytes"), 413)
         path = request.url.path
         if (
@@ -158,37 +169,42 @@ def create_app(cfg: ServerConfig) -> FastAPI:
                 )
         return await call_next(request)
 
+    def error(
+        request: Request,
+        status: int,
+        message: str,
+        type_: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> JSONResponse:
+        """Ollama's routes answer ``{"error": "text"}``; every other route OpenAI's object."""
+        if is_ollama_path(request.url.path):
+            return JSONResponse(ollama_error(message), status, headers=headers)
+        return JSONResponse(openai_error(message, type_, code, param), status, headers=headers)
+
     @app.exception_handler(AtlasError)
     async def atlas_error(request: Request, exc: AtlasError) -> JSONResponse:
         headers = {"Retry-After": "1"} if exc.http_status == 429 else None
         type_ = "invalid_request_error" if exc.http_status < 500 else "server_error"
-        return JSONResponse(
-            openai_error(str(exc), type_, exc.code), exc.http_status, headers=headers
-        )
+        return error(request, exc.http_status, str(exc), type_, exc.code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         err = exc.errors()[0]
         loc = [str(x) for x in err.get("loc", ()) if x != "body"]
         field_name = ".".join(loc) or "body"
-        return JSONResponse(
-            openai_error(
-                f"{field_name}: {err.get('msg')}",
-                "invalid_request_error",
-                "invalid_value",
-                field_name,
-            ),
-            400,
-        )
+        msg = f"{field_name}: {err.get('msg')}"
+        return error(request, 400, msg, "invalid_request_error", "invalid_value", field_name)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(openai_error(str(exc.detail)), exc.status_code)
+        return error(request, exc.status_code, str(exc.detail))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return JSONResponse(openai_error("internal server error", "server_error"), 500)
+        return error(request, 500, "internal server error", "server_error")
 
     @app.get("/health", tags=["server"])
     async def health(request: Request) -> JSONResponse:
@@ -209,10 +225,12 @@ def create_app(cfg: ServerConfig) -> FastAPI:
         return Response(body, media_type=ctype)
 
     from llmatlas.server import atlas_routes, ollama_routes, openai_routes, ui, upstream
+    from llmatlas.server.ollama import routes as ollama_api
 
     if cfg.upstream is None:
         app.include_router(openai_routes.router)
         app.include_router(ollama_routes.router)
+        app.include_router(ollama_api.router)
     else:
         app.include_router(upstream.router)
         app.include_router(upstream.ollama_router)

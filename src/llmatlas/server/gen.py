@@ -37,6 +37,7 @@ def prepare(
     sampling: SamplingOptions,
     num_ctx: int | None = None,
     add_special: bool = True,
+    prefix: list[int] | None = None,
 ) -> Prepared:
     """Tokenize and fit the request into the context: a prompt that cannot fit is a 400 with the
     limits; ``max_tokens`` beyond the context is clamped, and said so."""
@@ -48,7 +49,11 @@ def prepare(
                 f"num_ctx {num_ctx} above this server's {lm.n_ctx} per request; using {lm.n_ctx}"
             )
         limit = min(num_ctx, lm.n_ctx)
-    tokens = lm.sched.tokenize(prompt, add_special)
+    tokens = lm.sched.tokenize(prompt, add_special and not prefix)
+    if prefix:  # Ollama's `context`: the token ids an earlier /api/generate answered with
+        if any(not 0 <= t < lm.sched.n_vocab for t in prefix):
+            raise BadInputError("context: token ids outside this model's vocabulary")
+        tokens = list(prefix) + tokens
     if len(tokens) >= limit:
         raise BadInputError(
             f"prompt is {len(tokens)} tokens; the context is {limit} tokens (prompt + completion) "
@@ -170,20 +175,114 @@ def _schema_grammar(schema: dict[str, Any]) -> str:
         raise BadInputError(f"tools: cannot use this parameters schema: {exc}") from None
 
 
-def parse_tool_call(text: str, names: list[str]) -> tuple[str, str] | None:
-    """(name, arguments JSON string) if ``text`` is a tool call in one of the common shapes."""
-    t = text.strip()
-    for open_, close in (("<tool_call>", "</tool_call>"), ("```json", "```")):
-        if t.startswith(open_):
-            t = t[len(open_) :].split(close)[0].strip()
-    try:
-        obj = json.loads(t)
-    except (ValueError, TypeError):
-        return None
+def _call_of(obj: Any, names: list[str]) -> tuple[str, str] | None:
+    if isinstance(obj, dict) and "function" in obj and isinstance(obj["function"], dict):
+        obj = obj["function"]  # an OpenAI-shaped call
     if isinstance(obj, dict) and obj.get("name") in names:
         args = obj.get("arguments", obj.get("parameters", {}))
+        if isinstance(args, str):
+            try:
+                args = json.loads(args)
+            except ValueError:
+                return None
         return obj["name"], json.dumps(args if isinstance(args, dict) else {})
     return None
+
+
+def parse_tool_calls(text: str, names: list[str]) -> list[tuple[str, str]]:
+    """[(name, arguments JSON)] when ``text`` is nothing but tool calls in a common shape:
+    one JSON object, a JSON list of them, objects one per line, or each inside
+    ``<tool_call>...</tool_call>`` or a fenced code block.  Anything else: no calls."""
+    t = text.strip()
+    blocks: list[str] = []
+    for open_, close in (("<tool_call>", "</tool_call>"), ("```json", "```"), ("```", "```")):
+        if t.startswith(open_):
+            rest = t
+            while rest.startswith(open_):
+                body, sep, rest = rest[len(open_) :].partition(close)
+                if not sep and open_ != "<tool_call>":
+                    return []
+                blocks.append(body.strip())
+                rest = rest.strip()
+            if rest:
+                return []
+            break
+    else:
+        blocks = [t]
+    calls: list[tuple[str, str]] = []
+    decoder = json.JSONDecoder()
+    for block in blocks:
+        pos = 0
+        while pos < len(block):
+            try:
+                obj, end = decoder.raw_decode(block, pos)
+            except ValueError:
+                return []
+            items = obj if isinstance(obj, list) else [obj]
+            for item in items:
+                call = _call_of(item, names)
+                if call is None:
+                    return []
+                calls.append(call)
+            pos = end
+            while pos < len(block) and block[pos] in " \t\r\n,;":
+                pos += 1
+    return calls
+
+
+def parse_tool_call(text: str, names: list[str]) -> tuple[str, str] | None:
+    """The first tool call in ``text`` (see :func:`parse_tool_calls`), else None."""
+    calls = parse_tool_calls(text, names)
+    return calls[0] if calls else None
+
+
+CALL_STARTS = ("{", "[", "<tool_call>", "```")
+"""How a generated answer that may be a tool call begins (held back until the end)."""
+
+
+def tool_instructions(tools: list[dict[str, Any]]) -> str:
+    """A system-prompt section offering ``tools`` to a model whose chat template has no
+    tool syntax of its own; the answer shape is what :func:`parse_tool_calls` reads."""
+    specs = "\n".join(json.dumps(t.get("function", t), ensure_ascii=False) for t in tools)
+    return (
+        "You can call these functions:\n"
+        f"{specs}\n"
+        "To call a function, answer with only a JSON object "
+        '{"name": "<function name>", "arguments": {<arguments>}}; '
+        "to call several, answer with a JSON list of such objects. "
+        "Otherwise answer normally."
+    )
+
+
+def chat_messages(
+    messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, template: str | None
+) -> list[dict[str, Any]]:
+    """Messages as the chat template can render them.  A template that knows nothing of tools
+    gets them as a system-prompt section, earlier calls as JSON text and tool results as
+    user turns."""
+    if template is not None and "tools" in template:
+        return messages  # the template writes the tools and calls in the model's own syntax
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        m = dict(m)
+        if m.get("tool_calls"):
+            calls = [
+                {"name": c["function"]["name"], "arguments": c["function"].get("arguments", {})}
+                for c in m["tool_calls"]
+            ]
+            text = json.dumps(calls[0] if len(calls) == 1 else calls, ensure_ascii=False)
+            m = {"role": "assistant", "content": ((m.get("content") or "") + "\n" + text).strip()}
+        elif m.get("role") == "tool":
+            name = m.get("name") or m.get("tool_name") or "the function"
+            m = {"role": "user", "content": f"Result of {name}: {m.get('content', '')}"}
+        out.append(m)
+    if tools:
+        section = tool_instructions(tools)
+        if out and out[0].get("role") == "system":
+            out[0] = {**out[0], "content": f"{out[0].get('content', '')}\n\n{section}".strip()}
+        else:
+            out.insert(0, {"role": "system", "content": section})
+    return out
 
 
 class ForcedCallSplitter:
@@ -232,3 +331,46 @@ class ForcedCallSplitter:
         out = body[self.sent :]
         self.sent = len(body)
         return out
+
+
+async def merged_events(lm: Loaded, preps: list[Prepared]) -> AsyncIterator[tuple[int, Event]]:
+    """Several requests (OpenAI's ``n``, several prompts) run side by side on the scheduler;
+    their events interleave as (request index, event)."""
+    if len(preps) == 1:
+        async for ev in events(lm, preps[0]):
+            yield 0, ev
+        return
+    q: asyncio.Queue[tuple[int, Event | None]] = asyncio.Queue()
+
+    async def pump(i: int, prep: Prepared) -> None:
+        try:
+            async for ev in events(lm, prep):
+                await q.put((i, ev))
+        except Exception as exc:  # e.g. the queue is full: report it on this choice
+            await q.put((i, Event(finish_reason="error", error=str(exc))))
+        finally:
+            await q.put((i, None))
+
+    tasks = [asyncio.create_task(pump(i, p)) for i, p in enumerate(preps)]
+    remaining = len(tasks)
+    try:
+        while remaining:
+            i, ev = await q.get()
+            if ev is None:
+                remaining -= 1
+                continue
+            yield i, ev
+    finally:
+        for t in tasks:
+            t.cancel()
+
+
+def copies(prep: Prepared, n: int) -> list[Prepared]:
+    """``n`` requests for one prompt; a fixed seed gives each its own (seed, seed+1, ...)."""
+    out = []
+    for i in range(n):
+        s = prep.sampling
+        if i and s.seed is not None:
+            s = s.model_copy(update={"seed": s.seed + i})
+        out.append(Prepared(prep.tokens, s, prep.warnings))
+    return out

@@ -7,11 +7,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from llmatlas.catalog import Catalog, ModelEntry
 from llmatlas.errors import DoesNotFitError
+from llmatlas.runtime import modelfile
 from llmatlas.runtime.batching import BatchScheduler
+from llmatlas.runtime.embeddings import Embedder
+from llmatlas.runtime.modelfile import Modelfile
 from llmatlas.runtime.store import ModelStore, StoredModel
 from llmatlas.runtime.templates import ChatFormat, chat_format
 from llmatlas.sizing import estimate_memory, get_format
@@ -50,7 +52,8 @@ class Loaded:
     loaded_at: float = field(default_factory=time.time)
     last_used: float = field(default_factory=time.time)
     keep_alive: float = DEFAULT_KEEP_ALIVE
-    embedder: Any = None
+    modelfile: Modelfile = field(default_factory=Modelfile)  # a derived model's settings
+    embedder: Embedder | None = None
     embed_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -72,7 +75,9 @@ class ModelManager:
         n_ctx: int = 4096,
         n_threads: int = 0,
         queue_max: int = 64,
+        aliases: dict[str, str] | None = None,
     ) -> None:
+        self.aliases = {k.lower(): v for k, v in (aliases or {}).items()}
         self.store = store
         self.catalog = catalog
         self.budget = budget_bytes
@@ -96,8 +101,12 @@ class ModelManager:
                 pass
         return stored.size_bytes * 2  # unknown architecture: weights + a generous KV/buffer share
 
+    def alias(self, name: str) -> str:
+        """The model a ``serve --alias NAME=MODEL`` name stands for (else the name itself)."""
+        return self.aliases.get(name.lower(), name)
+
     def resolve(self, name: str) -> tuple[StoredModel, ModelEntry | None]:
-        stored = self.store.resolve(name)
+        stored = self.store.resolve(self.alias(name))
         entry = self.catalog.data.models.get(stored.catalog_id) if stored.catalog_id else None
         return stored, entry
 
@@ -137,6 +146,9 @@ class ModelManager:
             sched.metadata, entry.family if entry else None, entry.instruct if entry else None
         )
         lm = Loaded(stored.name, stored, entry, sched, fmt, need)
+        lm.modelfile = modelfile.load(self.store, stored.name)
+        if lm.modelfile.template:
+            lm.chat = ChatFormat(lm.modelfile.template, "modelfile", fmt.bos_token, fmt.eos_token)
         self.loaded[stored.name] = lm
         return lm
 
@@ -161,18 +173,10 @@ class ModelManager:
                 gone.append(lm.name)
         return gone
 
-    def embedder(self, lm: Loaded) -> Any:
+    def embedder(self, lm: Loaded) -> Embedder:
         with lm.embed_lock:
             if lm.embedder is None:
-                from llama_cpp import Llama
-
-                lm.embedder = Llama(
-                    model_path=str(lm.stored.path),
-                    embedding=True,
-                    n_ctx=min(lm.n_ctx, 2048),
-                    n_threads=self.n_threads or None,
-                    verbose=False,
-                )
+                lm.embedder = Embedder(lm.stored.path, min(lm.n_ctx, 2048), self.n_threads)
             return lm.embedder
 
     def close(self) -> None:

@@ -11,14 +11,23 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from llmatlas.server.gen import events, grammar_for_format, parse_tool_call, plan_tools, prepare
+from llmatlas.server.gen import (
+    CALL_STARTS,
+    chat_messages,
+    events,
+    grammar_for_format,
+    parse_tool_calls,
+    plan_tools,
+    prepare,
+)
 from llmatlas.server.manager import Loaded, parse_keep_alive
+from llmatlas.server.ollama import translate as tr
+from llmatlas.server.ollama.routes import model_details
 from llmatlas.server.wire import (
     OllamaChatRequest,
     OllamaGenerateRequest,
     OllamaShowRequest,
     ns,
-    ollama_tool_calls,
 )
 
 router = APIRouter(tags=["ollama"])
@@ -85,16 +94,17 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
     if not req.messages:  # Ollama: an empty chat just loads (or unloads) the model
         _after(request, lm)
         return load_reply(req.model, chat=True)
-    sampling = req.options.sampling(default_max=lm.n_ctx)
+    options = tr.options_with_defaults(req.options, lm.modelfile.parameters)
+    sampling = options.sampling(default_max=lm.n_ctx)
     tools = plan_tools(req.tools, "auto" if req.tools else None)
     grammar = _format_grammar(req.format)
     if grammar:
         sampling = sampling.model_copy(update={"grammar": grammar})
-    msgs = [{"role": m.role, "content": m.content} for m in req.messages]
+    msgs = tr.with_system([m.model_dump(exclude_none=True) for m in req.messages], lm.modelfile)
     tool_defs = [t.model_dump() for t in req.tools] if req.tools else None
-    prompt = lm.chat.render(msgs, True, tool_defs)
+    prompt = lm.chat.render(chat_messages(msgs, tool_defs, lm.chat.template), True, tool_defs)
     sampling = lm.chat.with_turn_stops(sampling)
-    prep = prepare(lm, prompt, sampling, req.options.num_ctx, add_special=not lm.chat.is_chat)
+    prep = prepare(lm, prompt, sampling, options.num_ctx, add_special=not lm.chat.is_chat)
     t0 = time.perf_counter()
 
     async def gen() -> AsyncIterator[str]:
@@ -106,7 +116,7 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
                 yield json.dumps({"error": ev.error}) + "\n"
                 return
             if ev.text:
-                if tools.mode == "auto" and (buf or ev.text.lstrip().startswith("{")):
+                if tools.mode == "auto" and (buf or ev.text.lstrip().startswith(CALL_STARTS)):
                     buf.append(ev.text)
                 else:
                     yield (
@@ -122,9 +132,9 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
                     )
         message: dict[str, Any] = {"role": "assistant", "content": ""}
         if buf:
-            call = parse_tool_call("".join(buf), tools.names)
-            if call:
-                message["tool_calls"] = ollama_tool_calls([call])
+            calls = parse_tool_calls("".join(buf), tools.names)
+            if calls:
+                message["tool_calls"] = tr.tool_calls(calls)
             else:
                 message["content"] = "".join(buf)
         assert last is not None
@@ -165,20 +175,25 @@ async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
     if not req.prompt and not req.system:
         _after(request, lm)
         return load_reply(req.model, chat=False, reason="unload" if lm.keep_alive == 0 else "load")
-    sampling = req.options.sampling(default_max=lm.n_ctx)
+    options = tr.options_with_defaults(req.options, lm.modelfile.parameters)
+    sampling = options.sampling(default_max=lm.n_ctx)
+    system = req.system if req.system is not None else lm.modelfile.system
     grammar = _format_grammar(req.format)
     if grammar:
         sampling = sampling.model_copy(update={"grammar": grammar})
     if req.raw or not lm.chat.is_chat:
-        prompt = (req.system + "\n\n" if req.system and not req.raw else "") + req.prompt
+        prompt = (system + "\n\n" if system and not req.raw else "") + req.prompt
         add_special = True
     else:
-        msgs = ([{"role": "system", "content": req.system}] if req.system else []) + [
+        msgs = ([{"role": "system", "content": system}] if system else []) + [
             {"role": "user", "content": req.prompt}
         ]
         prompt = lm.chat.render(msgs, True)
         add_special = False
-    prep = prepare(lm, prompt, sampling, req.options.num_ctx, add_special=add_special)
+        sampling = lm.chat.with_turn_stops(sampling)
+    prep = prepare(
+        lm, prompt, sampling, options.num_ctx, add_special=add_special, prefix=req.context
+    )
     t0 = time.perf_counter()
 
     async def gen() -> AsyncIterator[str]:
@@ -210,7 +225,7 @@ async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
                     "response": "",
                     "done": True,
                     "done_reason": last.finish_reason or "stop",
-                    "context": [],
+                    "context": prep.tokens + last.output_ids,
                     **_done_fields(last, t0, load_s),
                 }
             )
@@ -231,19 +246,6 @@ async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
     return final
 
 
-def _details(st: Any, name: str) -> dict[str, Any]:
-    m = st.store.get(name)
-    entry = st.catalog.data.models.get(m.catalog_id) if m and m.catalog_id else None
-    return {
-        "parent_model": "",
-        "format": "gguf",
-        "family": entry.family if entry else "",
-        "families": [entry.family] if entry else [],
-        "parameter_size": f"{entry.params_b:g}B" if entry and entry.params_b else "",
-        "quantization_level": (m.quant or "") if m else "",
-    }
-
-
 @router.get("/api/tags")
 async def tags(request: Request) -> dict[str, Any]:
     st = request.app.state.atlas
@@ -256,42 +258,10 @@ async def tags(request: Request) -> dict[str, Any]:
                 "modified_at": _iso(),
                 "size": m.size_bytes,
                 "digest": m.sha256,
-                "details": _details(st, m.name),
+                "details": model_details(st, m.name).model_dump(),
             }
             for m in st.store.list()
         ]
-    }
-
-
-@router.post("/api/show")
-async def show(req: OllamaShowRequest, request: Request) -> dict[str, Any]:
-    from llmatlas.runtime.store import check_gguf
-
-    st = request.app.state.atlas
-    name = req.model or req.name
-    if not name:
-        from llmatlas.errors import BadInputError
-
-        raise BadInputError("model: required")
-    m = st.store.resolve(name)
-    meta = check_gguf(m.path)
-    entry = st.catalog.data.models.get(m.catalog_id) if m.catalog_id else None
-    lic = st.catalog.license_of(entry).name if entry else (meta.get("license") or "")
-    info = {
-        "general.architecture": meta["architecture"],
-        "general.parameter_count": meta["parameters"],
-        f"{meta['architecture']}.context_length": meta["context_length"],
-    }
-    caps = ["completion", "embedding"]
-    return {
-        "license": lic,
-        "modelfile": f"FROM {m.path}\n",
-        "parameters": "",
-        "template": meta.get("chat_template") or "",
-        "details": _details(st, m.name),
-        "model_info": info,
-        "capabilities": caps,
-        "modified_at": _iso(),
     }
 
 
@@ -307,7 +277,7 @@ async def ps(request: Request) -> dict[str, Any]:
                 "model": lm.name,
                 "size": lm.bytes,
                 "digest": lm.stored.sha256,
-                "details": _details(st, lm.name),
+                "details": model_details(st, lm.name).model_dump(),
                 "expires_at": _iso(expires),
                 "size_vram": 0,
                 "context_length": lm.n_ctx,

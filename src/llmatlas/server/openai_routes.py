@@ -11,25 +11,28 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from llmatlas.errors import AtlasError, BadInputError
+from llmatlas.errors import AtlasError, EngineError, StoreError, UnknownModelError
+from llmatlas.runtime.deltas import Event, TokenLogprob
 from llmatlas.server.gen import (
-    ForcedCallSplitter,
-    events,
+    Prepared,
+    ToolPlan,
+    chat_messages,
+    copies,
     grammar_for_format,
-    parse_tool_call,
+    merged_events,
     plan_tools,
     prepare,
-    run_to_end,
 )
+from llmatlas.server.manager import Loaded
+from llmatlas.server.openai import translate as oa
+from llmatlas.server.openai.translate import embedding_inputs, embedding_response
 from llmatlas.server.wire import (
     ChatCompletionRequest,
     CompletionRequest,
     EmbeddingRequest,
-    chat_chunk,
     new_id,
     now,
     openai_error,
-    tool_call_delta,
     usage,
 )
 
@@ -77,9 +80,7 @@ def _json_or_text(s: str | None) -> Any:
         return s
 
 
-@router.get("/v1/models")
-async def list_models(request: Request) -> dict[str, Any]:
-    st = _state(request)
+def _model_objects(st: Any) -> list[dict[str, Any]]:
     data = []
     for m in st.store.list():
         created = (
@@ -92,13 +93,31 @@ async def list_models(request: Request) -> dict[str, Any]:
         data.append(
             {"id": "gemma-3-270m", "object": "model", "created": now(), "owned_by": "llmatlas"}
         )
-    return {"object": "list", "data": data}
+    for name in st.cfg.aliases:
+        data.append({"id": name, "object": "model", "created": now(), "owned_by": "llmatlas"})
+    return data
 
 
-@router.post("/v1/chat/completions", response_model=None)
-async def chat_completions(req: ChatCompletionRequest, request: Request) -> Any:
+@router.get("/v1/models")
+async def list_models(request: Request) -> dict[str, Any]:
+    return {"object": "list", "data": _model_objects(_state(request))}
+
+
+@router.get("/v1/models/{model_id:path}")
+async def get_model(model_id: str, request: Request) -> dict[str, Any]:
     st = _state(request)
-    lm = await asyncio.to_thread(st.manager.get, req.model)
+    for m in _model_objects(st):
+        if m["id"].lower() == model_id.lower():
+            return m
+    try:  # a catalog id or alias of a stored model; else 404 with suggestions
+        await asyncio.to_thread(st.manager.resolve, model_id)
+    except StoreError:
+        raise UnknownModelError(model_id, hint="it is in the catalog but not downloaded") from None
+    return {"id": model_id, "object": "model", "created": now(), "owned_by": "llmatlas"}
+
+
+def plan_chat(lm: Loaded, req: ChatCompletionRequest) -> tuple[list[Prepared], ToolPlan]:
+    """The native requests (one per ``n``) and the tool plan of a chat completion request."""
     sampling = req.sampling(default_max=lm.n_ctx)
     tools = plan_tools(req.tools, req.tool_choice)
     rf = req.response_format
@@ -109,57 +128,74 @@ async def chat_completions(req: ChatCompletionRequest, request: Request) -> Any:
         grammar = tools.grammar
     if grammar:
         sampling = sampling.model_copy(update={"grammar": grammar})
+    if req.logprobs or req.top_logprobs:
+        sampling = sampling.model_copy(update={"logprobs": req.top_logprobs or 0})
     tool_defs = (
         [t.model_dump() for t in req.tools] if (req.tools and tools.mode != "none") else None
     )
-    prompt = lm.chat.render(_messages(req), True, tool_defs)
+    msgs = chat_messages(_messages(req), tool_defs, lm.chat.template)
+    prompt = lm.chat.render(msgs, True, tool_defs)
     sampling = lm.chat.with_turn_stops(sampling)
     prep = prepare(lm, prompt, sampling, add_special=not lm.chat.is_chat)
+    return copies(prep, req.n), tools
+
+
+@router.post("/v1/chat/completions", response_model=None)
+async def chat_completions(req: ChatCompletionRequest, request: Request) -> Any:
+    st = _state(request)
+    lm = await asyncio.to_thread(st.manager.get, req.model)
+    preps, tools = plan_chat(lm, req)
     cid, created = new_id("chatcmpl"), now()
+    fp = oa.system_fingerprint(lm.stored.sha256)
+    warnings = preps[0].warnings
+    want_lp = bool(req.logprobs or req.top_logprobs)
     st.metrics.requests.labels("chat", "200").inc()
     if req.stream:
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
         return StreamingResponse(
-            _chat_stream(st, lm, prep, cid, created, req.model, tools, include_usage),
+            _chat_stream(st, lm, preps, cid, created, fp, req.model, tools, want_lp, include_usage),
             media_type=SSE,
-            headers=_warn_headers(prep.warnings),
+            headers=_warn_headers(warnings),
         )
     t0 = time.perf_counter()
-    text, last = await run_to_end(lm, prep)
-    _observe(st, lm.name, last, time.perf_counter() - t0, "chat")
-    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
-    finish = last.finish_reason or "stop"
-    call = None
-    if tools.mode == "forced":
-        call = (tools.name, text.strip()) if tools.name else parse_tool_call(text, tools.names)
-    elif tools.mode == "auto":
-        call = parse_tool_call(text, tools.names)
-    if call:
-        message = {
-            "role": "assistant",
-            "content": None,
-            "refusal": None,
-            "tool_calls": [
-                {
-                    "id": new_id("call"),
-                    "type": "function",
-                    "function": {"name": call[0], "arguments": call[1]},
-                }
-            ],
-        }
-        finish = "tool_calls"
+    results = await run_all(lm, preps)
+    choices = []
+    for i, (text, last, lps) in enumerate(results):
+        _observe(st, lm.name, last, time.perf_counter() - t0, "chat")
+        choices.append(
+            oa.chat_choice(i, text, last.finish_reason or "stop", tools, lps if want_lp else None)
+        )
     body = {
         "id": cid,
         "object": "chat.completion",
         "created": created,
         "model": req.model,
-        "system_fingerprint": None,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-        "usage": usage(last.prompt_tokens, last.completion_tokens),
+        "system_fingerprint": fp,
+        "choices": choices,
+        "usage": _usage_of([r[1] for r in results]),
     }
-    if prep.warnings:
-        body["warnings"] = prep.warnings
-    return JSONResponse(body, headers=_warn_headers(prep.warnings))
+    if warnings:
+        body["warnings"] = warnings
+    return JSONResponse(body, headers=_warn_headers(warnings))
+
+
+async def run_all(lm: Loaded, preps: list[Prepared]) -> list[tuple[str, Event, list[TokenLogprob]]]:
+    """Run every request to its end: (text, last event, logprobs) per request."""
+    texts: list[list[str]] = [[] for _ in preps]
+    lps: list[list[TokenLogprob]] = [[] for _ in preps]
+    last: list[Event] = [Event() for _ in preps]
+    async for i, ev in merged_events(lm, preps):
+        if ev.error:
+            raise EngineError(ev.error)
+        texts[i].append(ev.text)
+        lps[i] += ev.logprobs
+        last[i] = ev
+    return [("".join(t), e, lp) for t, e, lp in zip(texts, last, lps, strict=True)]
+
+
+def _usage_of(lasts: list[Event]) -> dict[str, int]:
+    prompt = lasts[0].prompt_tokens if lasts else 0
+    return usage(prompt, sum(e.completion_tokens for e in lasts))
 
 
 def _warn_headers(warnings: list[str]) -> dict[str, str]:
@@ -175,112 +211,43 @@ def _observe(st: Any, model: str, last: Any, seconds: float, route: str) -> None
 
 
 async def _chat_stream(
-    st: Any, lm: Any, prep: Any, cid: str, created: int, model: str, tools: Any, include_usage: bool
+    st: Any,
+    lm: Loaded,
+    preps: list[Prepared],
+    cid: str,
+    created: int,
+    fp: str,
+    model: str,
+    tools: ToolPlan,
+    want_lp: bool,
+    include_usage: bool,
 ) -> AsyncIterator[str]:
     t0 = time.perf_counter()
-    yield _sse(chat_chunk(cid, model, created, {"role": "assistant", "content": ""}))
-    last = None
-    call_id = new_id("call")
-    splitter = ForcedCallSplitter() if (tools.mode == "forced" and not tools.name) else None
-    header_sent = False
-    auto_buf: list[str] | None = [] if tools.mode == "auto" else None
+    streams = [oa.ChoiceStream(i, tools, want_lp) for i in range(len(preps))]
+
+    def sse(choices: list[dict[str, Any]], use: dict[str, int] | None = None) -> str:
+        return _sse(oa.chunk(cid, model, created, fp, choices, use))
+
+    for cs in streams:
+        yield sse([cs.start()])
+    lasts: list[Event] = [Event() for _ in preps]
     try:
-        async for ev in events(lm, prep):
-            last = ev
+        async for i, ev in merged_events(lm, preps):
+            lasts[i] = ev
             if ev.error:
                 yield _sse(openai_error(ev.error, "server_error"))
                 return
-            text = ev.text
-            if text:
-                if tools.mode == "forced" and tools.name:
-                    if not header_sent:
-                        yield _sse(
-                            chat_chunk(
-                                cid,
-                                model,
-                                created,
-                                {"tool_calls": [tool_call_delta(0, call_id, tools.name, "")]},
-                            )
-                        )
-                        header_sent = True
-                    yield _sse(
-                        chat_chunk(
-                            cid,
-                            model,
-                            created,
-                            {"tool_calls": [tool_call_delta(0, None, None, text)]},
-                        )
-                    )
-                elif splitter is not None:
-                    name, args = splitter.feed(text)
-                    if name:
-                        yield _sse(
-                            chat_chunk(
-                                cid,
-                                model,
-                                created,
-                                {"tool_calls": [tool_call_delta(0, call_id, name, "")]},
-                            )
-                        )
-                        header_sent = True
-                    if args:
-                        yield _sse(
-                            chat_chunk(
-                                cid,
-                                model,
-                                created,
-                                {"tool_calls": [tool_call_delta(0, None, None, args)]},
-                            )
-                        )
-                elif auto_buf is not None and (
-                    auto_buf or text.lstrip().startswith(("{", "<tool_call>"))
-                ):
-                    auto_buf.append(text)  # may be a tool call: decide at the end
-                else:
-                    yield _sse(chat_chunk(cid, model, created, {"content": text}))
+            items = streams[i].feed(ev.text, ev.logprobs)
             if ev.finish_reason:
-                break
+                items += streams[i].finish(ev.finish_reason)
+            for item in items:
+                yield sse([item])
     except AtlasError as exc:
         yield _sse(openai_error(str(exc)))
         return
-    finish = (last.finish_reason if last else None) or "stop"
-    if splitter is not None:
-        rest = splitter.finish()
-        if rest:
-            yield _sse(
-                chat_chunk(
-                    cid, model, created, {"tool_calls": [tool_call_delta(0, None, None, rest)]}
-                )
-            )
-    if auto_buf:
-        text = "".join(auto_buf)
-        call = parse_tool_call(text, tools.names)
-        if call:
-            yield _sse(
-                chat_chunk(
-                    cid,
-                    model,
-                    created,
-                    {"tool_calls": [tool_call_delta(0, call_id, call[0], call[1])]},
-                )
-            )
-            header_sent = True
-        else:
-            yield _sse(chat_chunk(cid, model, created, {"content": text}))
-    if header_sent:
-        finish = "tool_calls"
-    yield _sse(chat_chunk(cid, model, created, {}, finish))
-    if include_usage and last is not None:
-        chunk = {
-            "id": cid,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "choices": [],
-            "usage": usage(last.prompt_tokens, last.completion_tokens),
-        }
-        yield _sse(chunk)
-    if last is not None:
+    if include_usage:
+        yield sse([], _usage_of(lasts))
+    for last in lasts:
         _observe(st, lm.name, last, time.perf_counter() - t0, "chat")
     yield "data: [DONE]\n\n"
 
@@ -289,84 +256,117 @@ async def _chat_stream(
 async def completions(req: CompletionRequest, request: Request) -> Any:
     st = _state(request)
     lm = await asyncio.to_thread(st.manager.get, req.model)
-    if isinstance(req.prompt, list):
-        if len(req.prompt) != 1:
-            raise BadInputError("prompt: send one prompt per request")
-        prompt = req.prompt[0]
-    else:
-        prompt = req.prompt
-    prep = prepare(lm, prompt, req.sampling(default_max=16))
+    sampling = req.sampling(default_max=16)
+    if req.logprobs is not None:
+        sampling = sampling.model_copy(update={"logprobs": req.logprobs})
+    prompts = oa.prompt_inputs(req.prompt)
+    preps: list[Prepared] = []
+    for p in prompts:
+        if isinstance(p, str):
+            one = prepare(lm, p, sampling)
+        else:
+            one = prepare(lm, "", sampling, prefix=p)
+        preps += copies(one, req.n)
+    texts = [p if isinstance(p, str) else lm.sched.detokenize(p) for p in prompts]
+    echo = [texts[k // req.n] if req.echo else "" for k in range(len(preps))]
     cid, created = new_id("cmpl"), now()
+    fp = oa.system_fingerprint(lm.stored.sha256)
+    warnings = preps[0].warnings
     st.metrics.requests.labels("completions", "200").inc()
+
+    def lp(k: int, lps: list[TokenLogprob], offset: int) -> dict[str, Any] | None:
+        return oa.completion_logprobs(lps, offset) if req.logprobs is not None else None
+
     if req.stream:
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
 
         async def gen() -> AsyncIterator[str]:
             t0 = time.perf_counter()
-            last = None
-            if req.echo:
-                yield _sse(_cmpl_chunk(cid, created, req.model, prompt, None))
-            async for ev in events(lm, prep):
-                last = ev
+            lasts: list[Event] = [Event() for _ in preps]
+            offsets = [len(e) for e in echo]
+            for k, e in enumerate(echo):
+                if e:
+                    yield _sse(_cmpl_chunk(cid, created, req.model, fp, k, e, None, None))
+            async for k, ev in merged_events(lm, preps):
+                lasts[k] = ev
                 if ev.error:
                     yield _sse(openai_error(ev.error, "server_error"))
                     return
-                if ev.text:
-                    yield _sse(_cmpl_chunk(cid, created, req.model, ev.text, None))
-            yield _sse(
-                _cmpl_chunk(
-                    cid, created, req.model, "", (last.finish_reason if last else None) or "stop"
-                )
-            )
-            if include_usage and last is not None:
+                if ev.text or ev.finish_reason:
+                    yield _sse(
+                        _cmpl_chunk(
+                            cid,
+                            created,
+                            req.model,
+                            fp,
+                            k,
+                            ev.text,
+                            ev.finish_reason,
+                            lp(k, ev.logprobs, offsets[k]),
+                        )
+                    )
+                    offsets[k] += len(ev.text)
+            if include_usage:
                 yield _sse(
                     {
                         "id": cid,
                         "object": "text_completion",
                         "created": created,
                         "model": req.model,
+                        "system_fingerprint": fp,
                         "choices": [],
-                        "usage": usage(last.prompt_tokens, last.completion_tokens),
+                        "usage": _usage_of(lasts),
                     }
                 )
-            if last is not None:
+            for last in lasts:
                 _observe(st, lm.name, last, time.perf_counter() - t0, "completions")
             yield "data: [DONE]\n\n"
 
-        return StreamingResponse(gen(), media_type=SSE, headers=_warn_headers(prep.warnings))
+        return StreamingResponse(gen(), media_type=SSE, headers=_warn_headers(warnings))
     t0 = time.perf_counter()
-    text, last = await run_to_end(lm, prep)
-    _observe(st, lm.name, last, time.perf_counter() - t0, "completions")
+    results = await run_all(lm, preps)
+    choices = []
+    for k, (text, last, lps) in enumerate(results):
+        _observe(st, lm.name, last, time.perf_counter() - t0, "completions")
+        choices.append(
+            {
+                "index": k,
+                "text": echo[k] + text,
+                "logprobs": lp(k, lps, len(echo[k])),
+                "finish_reason": last.finish_reason or "stop",
+            }
+        )
     body = {
         "id": cid,
         "object": "text_completion",
         "created": created,
         "model": req.model,
-        "system_fingerprint": None,
-        "choices": [
-            {
-                "index": 0,
-                "text": (prompt + text) if req.echo else text,
-                "logprobs": None,
-                "finish_reason": last.finish_reason or "stop",
-            }
-        ],
-        "usage": usage(last.prompt_tokens, last.completion_tokens),
+        "system_fingerprint": fp,
+        "choices": choices,
+        "usage": _usage_of([r[1] for r in results]),
     }
-    if prep.warnings:
-        body["warnings"] = prep.warnings
-    return JSONResponse(body, headers=_warn_headers(prep.warnings))
+    if warnings:
+        body["warnings"] = warnings
+    return JSONResponse(body, headers=_warn_headers(warnings))
 
 
 def _cmpl_chunk(
-    cid: str, created: int, model: str, text: str, finish: str | None
+    cid: str,
+    created: int,
+    model: str,
+    fp: str,
+    index: int,
+    text: str,
+    finish: str | None,
+    logprobs: dict[str, Any] | None,
 ) -> dict[str, Any]:
     return {
         "id": cid,
         "object": "text_completion",
         "created": created,
         "model": model,
-        "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
+        "system_fingerprint": fp,
+        "choices": [{"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish}],
     }
 
 
@@ -374,32 +374,9 @@ def _cmpl_chunk(
 async def embeddings(req: EmbeddingRequest, request: Request) -> dict[str, Any]:
     st = _state(request)
     lm = await asyncio.to_thread(st.manager.get, req.model)
-    inputs = [req.input] if isinstance(req.input, str) else req.input
-    if not inputs or any(not isinstance(x, str) or not x for x in inputs):
-        raise BadInputError("input: give a non-empty string or list of non-empty strings")
-    if len(inputs) > 256:
-        raise BadInputError("input: at most 256 strings per request")
-
-    def work() -> tuple[list[list[float]], int]:
-        emb = st.manager.embedder(lm)
-        with lm.embed_lock:
-            vecs, n = [], 0
-            for text in inputs:
-                toks = emb.tokenize(text.encode("utf-8"))
-                n += len(toks)
-                v = emb.embed(text, normalize=True, truncate=True)
-                if v and isinstance(v[0], list):  # per-token output: mean-pool, then unit length
-                    v = [sum(col) / len(v) for col in zip(*v, strict=True)]
-                    norm = sum(x * x for x in v) ** 0.5 or 1.0
-                    v = [x / norm for x in v]
-                vecs.append(list(v))
-            return vecs, n
-
-    vecs, n = await asyncio.to_thread(work)
+    emb = await asyncio.to_thread(st.manager.embedder, lm)
+    inputs = embedding_inputs(req.input, emb.tokenize)
+    ids = [emb.check_tokens(x) for x in inputs]
+    vecs = await asyncio.to_thread(emb.embed, ids)
     st.metrics.requests.labels("embeddings", "200").inc()
-    return {
-        "object": "list",
-        "model": req.model,
-        "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vecs)],
-        "usage": {"prompt_tokens": n, "total_tokens": n},
-    }
+    return embedding_response(req.model, vecs, sum(len(x) for x in ids), req.encoding_format)

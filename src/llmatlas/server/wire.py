@@ -7,7 +7,6 @@ fields that clients commonly send are accepted and ignored (``extra="ignore"``).
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from typing import Any, Literal
@@ -81,7 +80,7 @@ class _SamplingFields(_Loose):
     stop: str | list[str] | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
-    n: int = Field(default=1, ge=1, le=1)
+    n: int = Field(default=1, ge=1, le=16)
     user: str | None = None
 
     def sampling(self, default_max: int) -> SamplingOptions:
@@ -105,20 +104,25 @@ class ChatCompletionRequest(_SamplingFields):
     messages: list[ChatMessage] = Field(min_length=1)
     tools: list[Tool] | None = None
     tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool = True
     response_format: ResponseFormat | None = None
+    logprobs: bool = False
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
 
 
 class CompletionRequest(_SamplingFields):
     model: str = Field(min_length=1)
-    prompt: str | list[str]
+    prompt: str | list[str] | list[int] | list[list[int]]
+    logprobs: int | None = Field(default=None, ge=0, le=20)
     echo: bool = False
     suffix: str | None = None
 
 
 class EmbeddingRequest(_Loose):
     model: str = Field(min_length=1)
-    input: str | list[str]
+    input: str | list[str] | list[int] | list[list[int]]
     encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(default=None, ge=1)
 
 
 # ----------------------------------------------------------------------------- Ollama
@@ -151,6 +155,8 @@ class OllamaMessage(_Loose):
     role: Literal["system", "user", "assistant", "tool"]
     content: str = ""
     tool_calls: list[dict[str, Any]] | None = None
+    tool_name: str | None = None
+    images: list[str] | None = None
 
 
 class OllamaChatRequest(_Loose):
@@ -168,6 +174,8 @@ class OllamaGenerateRequest(_Loose):
     prompt: str = ""
     system: str | None = None
     raw: bool = False
+    context: list[int] | None = None
+    suffix: str | None = None
     stream: bool = True
     format: str | dict[str, Any] | None = None
     options: OllamaOptions = Field(default_factory=OllamaOptions)
@@ -197,41 +205,12 @@ def openai_error(
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
-def chat_chunk(
-    cid: str, model: str, created: int, delta: dict[str, Any], finish: str | None = None
-) -> dict[str, Any]:
-    return {
-        "id": cid,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": model,
-        "system_fingerprint": None,
-        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-    }
-
-
 def usage(prompt: int, completion: int) -> dict[str, int]:
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
-
-
-def tool_call_delta(index: int, call_id: str | None, name: str | None, args: str) -> dict[str, Any]:
-    fn: dict[str, Any] = {"arguments": args}
-    if name is not None:
-        fn["name"] = name
-    d: dict[str, Any] = {"index": index, "function": fn}
-    if call_id is not None:
-        d["id"] = call_id
-        d["type"] = "function"
-    return d
-
-
-def ollama_tool_calls(calls: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """Ollama's tool calls carry arguments as an object (OpenAI's as a JSON string)."""
-    return [{"function": {"name": n, "arguments": json.loads(a)}} for n, a in calls]
 
 
 def ns(seconds: float) -> int:

@@ -1,0 +1,1 @@
+"""The Ollama API: wire types (``wire``), pure translations (``translate``) and thin routes."""

@@ -1,0 +1,1 @@
+"""The OpenAI API: pure translations (``translate``) between its wire shapes and ours."""

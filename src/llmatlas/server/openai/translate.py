@@ -1,0 +1,274 @@
+"""Pure translations between OpenAI's wire shapes and llmatlas's own objects (no I/O)."""
+
+from __future__ import annotations
+
+import base64
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from llmatlas.errors import BadInputError
+from llmatlas.runtime.deltas import TokenLogprob
+from llmatlas.server.gen import CALL_STARTS, ForcedCallSplitter, ToolPlan, parse_tool_calls
+from llmatlas.server.wire import new_id
+
+MAX_EMBED_INPUTS = 2048  # OpenAI's own limit on inputs per request
+
+
+def embedding_inputs(
+    value: str | list[str] | list[int] | list[list[int]], tokenize: Callable[[str], list[int]]
+) -> list[list[int]]:
+    """Token ids of each input: a string, strings, one token array, or token arrays."""
+    if isinstance(value, str):
+        items: list[Any] = [value]
+    elif value and all(isinstance(x, int) for x in value):
+        items = [list(value)]
+    else:
+        items = list(value)
+    if not items:
+        raise BadInputError("input: give a string, a list of strings or token arrays")
+    if len(items) > MAX_EMBED_INPUTS:
+        raise BadInputError(f"input: at most {MAX_EMBED_INPUTS} inputs per request")
+    out = []
+    for item in items:
+        ids = tokenize(item) if isinstance(item, str) else list(item)
+        if not ids or (isinstance(item, str) and not item):
+            raise BadInputError("input: an empty input has no embedding")
+        out.append(ids)
+    return out
+
+
+def encode_embedding(vec: list[float], fmt: str) -> list[float] | str:
+    """``base64``: the little-endian float32 bytes, as OpenAI's API sends them."""
+    if fmt == "base64":
+        return base64.b64encode(struct.pack(f"<{len(vec)}f", *vec)).decode("ascii")
+    return vec
+
+
+def embedding_response(
+    model: str, vecs: list[list[float]], n_tokens: int, fmt: str = "float"
+) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "model": model,
+        "data": [
+            {"object": "embedding", "index": i, "embedding": encode_embedding(v, fmt)}
+            for i, v in enumerate(vecs)
+        ],
+        "usage": {"prompt_tokens": n_tokens, "total_tokens": n_tokens},
+    }
+
+
+# ------------------------------------------------------------------------------ chat
+def system_fingerprint(model_sha256: str) -> str:
+    """Names the exact weights that answered (OpenAI: the backend configuration)."""
+    return f"fp_{model_sha256[:12]}" if model_sha256 else "fp_unknown"
+
+
+def _piece_text(piece: bytes) -> str:
+    return piece.decode("utf-8", errors="replace")
+
+
+def chat_logprobs(lps: list[TokenLogprob]) -> dict[str, Any]:
+    """OpenAI chat ``logprobs``: per token its text, bytes, logprob and alternatives."""
+    return {
+        "content": [
+            {
+                "token": _piece_text(lp.piece),
+                "logprob": lp.logprob,
+                "bytes": list(lp.piece),
+                "top_logprobs": [
+                    {"token": _piece_text(p), "logprob": v, "bytes": list(p)} for _, p, v in lp.top
+                ],
+            }
+            for lp in lps
+        ],
+        "refusal": None,
+    }
+
+
+def completion_logprobs(lps: list[TokenLogprob], offset: int = 0) -> dict[str, Any]:
+    """The legacy completions ``logprobs``: parallel lists and character offsets."""
+    tokens, offsets = [], []
+    pos = offset
+    for lp in lps:
+        text = _piece_text(lp.piece)
+        tokens.append(text)
+        offsets.append(pos)
+        pos += len(text)
+    return {
+        "tokens": tokens,
+        "token_logprobs": [lp.logprob for lp in lps],
+        "top_logprobs": [{_piece_text(p): v for _, p, v in lp.top} for lp in lps],
+        "text_offset": offsets,
+    }
+
+
+def tool_call_delta(index: int, call_id: str | None, name: str | None, args: str) -> dict[str, Any]:
+    fn: dict[str, Any] = {"arguments": args}
+    if name is not None:
+        fn["name"] = name
+    d: dict[str, Any] = {"index": index, "function": fn}
+    if call_id is not None:
+        d["id"] = call_id
+        d["type"] = "function"
+    return d
+
+
+def tool_calls_message(calls: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [
+        {"id": new_id("call"), "type": "function", "function": {"name": n, "arguments": a}}
+        for n, a in calls
+    ]
+
+
+def calls_in(text: str, tools: ToolPlan) -> list[tuple[str, str]]:
+    """The tool calls a whole answer makes under ``tools``'s plan."""
+    if tools.mode == "forced" and tools.name:
+        return [(tools.name, text.strip() or "{}")]
+    if tools.mode in ("forced", "auto"):
+        return parse_tool_calls(text, tools.names)
+    return []
+
+
+def chat_choice(
+    index: int,
+    text: str,
+    finish: str,
+    tools: ToolPlan,
+    lps: list[TokenLogprob] | None,
+) -> dict[str, Any]:
+    """One choice of a whole chat completion."""
+    calls = calls_in(text, tools)
+    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+    if calls:
+        message = {
+            "role": "assistant",
+            "content": None,
+            "refusal": None,
+            "tool_calls": tool_calls_message(calls),
+        }
+        finish = "tool_calls"
+    return {
+        "index": index,
+        "message": message,
+        "logprobs": chat_logprobs(lps) if lps is not None else None,
+        "finish_reason": finish,
+    }
+
+
+class ChoiceStream:
+    """One choice of a streamed chat completion: events in, OpenAI ``choices`` items out.
+
+    A forced call streams its arguments as they come; in ``auto`` mode an answer that
+    begins like a call is held back and sent, at the end, as calls or as text.
+    """
+
+    def __init__(self, index: int, tools: ToolPlan, logprobs: bool) -> None:
+        self.index = index
+        self.tools = tools
+        self.want_lp = logprobs
+        self.call_id = new_id("call")
+        self.splitter = (
+            ForcedCallSplitter() if (tools.mode == "forced" and not tools.name) else None
+        )
+        self.header_sent = False
+        self.held: list[str] | None = [] if tools.mode == "auto" else None
+        self.held_lp: list[TokenLogprob] = []
+
+    def _item(
+        self,
+        delta: dict[str, Any],
+        finish: str | None = None,
+        lps: list[TokenLogprob] | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "delta": delta,
+            "logprobs": chat_logprobs(lps) if (self.want_lp and lps) else None,
+            "finish_reason": finish,
+        }
+
+    def start(self) -> dict[str, Any]:
+        return self._item({"role": "assistant", "content": ""})
+
+    def _call(self, delta: dict[str, Any]) -> dict[str, Any]:
+        return self._item({"tool_calls": [delta]})
+
+    def feed(self, text: str, lps: list[TokenLogprob]) -> list[dict[str, Any]]:
+        if not text:
+            return []
+        out = []
+        if self.tools.mode == "forced" and self.tools.name:
+            if not self.header_sent:
+                out.append(self._call(tool_call_delta(0, self.call_id, self.tools.name, "")))
+                self.header_sent = True
+            out.append(self._call(tool_call_delta(0, None, None, text)))
+        elif self.splitter is not None:
+            name, args = self.splitter.feed(text)
+            if name:
+                out.append(self._call(tool_call_delta(0, self.call_id, name, "")))
+                self.header_sent = True
+            if args:
+                out.append(self._call(tool_call_delta(0, None, None, args)))
+        elif self.held is not None and (self.held or text.lstrip().startswith(CALL_STARTS)):
+            self.held.append(text)  # may be a tool call: decided at the end
+            self.held_lp += lps
+        else:
+            out.append(self._item({"content": text}, lps=lps))
+        return out
+
+    def finish(self, reason: str) -> list[dict[str, Any]]:
+        out = []
+        if self.splitter is not None:
+            rest = self.splitter.finish()
+            if rest:
+                out.append(self._call(tool_call_delta(0, None, None, rest)))
+        if self.held:
+            text = "".join(self.held)
+            calls = parse_tool_calls(text, self.tools.names)
+            for k, (name, args) in enumerate(calls):
+                out.append(self._call(tool_call_delta(k, new_id("call"), name, args)))
+            if calls:
+                self.header_sent = True
+            else:
+                out.append(self._item({"content": text}, lps=self.held_lp))
+        out.append(self._item({}, "tool_calls" if self.header_sent else reason))
+        return out
+
+
+def chunk(
+    cid: str,
+    model: str,
+    created: int,
+    fingerprint: str,
+    choices: list[dict[str, Any]],
+    usage: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "system_fingerprint": fingerprint,
+        "choices": choices,
+    }
+    if usage is not None:
+        out["usage"] = usage
+    return out
+
+
+def prompt_inputs(value: str | list[str] | list[int] | list[list[int]]) -> list[str | list[int]]:
+    """The prompts of a completions request: a string, strings, token ids or token-id lists."""
+    if isinstance(value, str):
+        return [value]
+    if not value:
+        raise BadInputError("prompt: give a string, strings, or token ids")
+    if all(isinstance(x, int) for x in value):
+        return [list(value)]  # type: ignore[arg-type]
+    out: list[str | list[int]] = []
+    for item in value:
+        if isinstance(item, list) and not item:
+            raise BadInputError("prompt: an empty token list")
+        out.append(item)  # type: ignore[arg-type]
+    return out
