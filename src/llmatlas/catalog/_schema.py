@@ -304,6 +304,18 @@ class ModelEntry(_Strict):
     benchmarks: list[Benchmark] = Field(default_factory=list)
     sources: dict[str, HttpUrl]
     notes: str | None = None
+    drafted: list[str] = Field(
+        default_factory=list,
+        description="Facts drafted by `llmatlas catalog import` that no person has confirmed yet.",
+    )
+
+    @field_validator("drafted")
+    @classmethod
+    def _drafted(cls, v: list[str]) -> list[str]:
+        unknown = set(v) - set(FACT_SOURCES) - {"active_params_b", "openness"}
+        if unknown:
+            raise ValueError(f"drafted names unknown facts {sorted(unknown)}")
+        return v
 
     @field_validator("id")
     @classmethod
