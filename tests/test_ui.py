@@ -169,7 +169,9 @@ def test_catalog_filters_search_and_sort(ui: UI) -> None:
         "(() => { const m = performance.getEntriesByName('catalog-render')[0];"
         " return [m.startTime + m.duration, m.duration]; })()"
     )
-    print(f"\ncatalog interactive {timing[0]:.0f} ms after navigation ({timing[1]:.0f} ms rendering)")
+    print(
+        f"\ncatalog interactive {timing[0]:.0f} ms after navigation ({timing[1]:.0f} ms rendering)"
+    )
     total = visible_rows(page)
     assert total > 300
     page.wait_for_selector("#catalog-table .fitcell .badge")  # advisor badges arrive
