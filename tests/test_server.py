@@ -265,13 +265,6 @@ def test_ollama_tags_show_ps_version(ol: ollama.Client, server: ServerProcess) -
     assert httpx.get(server.url + "/api/version").json()["version"]
 
 
-def test_ollama_tool_call_arguments_are_objects() -> None:
-    from llmatlas.server.wire import ollama_tool_calls
-
-    calls = ollama_tool_calls([("get_weather", '{"city": "Paris"}')])
-    assert calls == [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]
-
-
 # ------------------------------------------------------------------------------ batching
 def test_concurrent_streams_all_answered(server: ServerProcess) -> None:
     async def one(client: httpx.AsyncClient, i: int) -> int:

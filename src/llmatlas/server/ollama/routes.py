@@ -115,8 +115,7 @@ def model_details(st: Any, name: str) -> Any:
 
 @router.post("/api/show", response_model=ShowResponse, response_model_exclude_none=True)
 async def show(req: ShowRequest, request: Request) -> ShowResponse:
-    from llmatlas.runtime.modelinfo import gguf_model_info
-    from llmatlas.runtime.store import check_gguf
+    from llmatlas.runtime.modelinfo import gguf_header, gguf_model_info
     from llmatlas.runtime.templates import chat_format
 
     st = _st(request)
@@ -124,17 +123,17 @@ async def show(req: ShowRequest, request: Request) -> ShowResponse:
     if not name:
         raise BadInputError("model: required")
     m = await asyncio.to_thread(st.store.resolve, st.manager.alias(name))
-    meta = await asyncio.to_thread(check_gguf, m.path)
+    meta = await asyncio.to_thread(gguf_header, m.path)
     info = await asyncio.to_thread(gguf_model_info, m.path, req.verbose)
     entry = st.catalog.data.models.get(m.catalog_id) if m.catalog_id else None
     mf = modelfile.load(st.store, m.name)
     fmt = chat_format(
-        {"tokenizer.chat_template": meta.get("chat_template")},
+        {"tokenizer.chat_template": meta.get("tokenizer.chat_template")},
         entry.family if entry else None,
         entry.instruct if entry else None,
     )
     stops = fmt.turn_stops()
-    lic = st.catalog.license_of(entry).name if entry else (meta.get("license") or "")
+    lic = st.catalog.license_of(entry).name if entry else (meta.get("general.license") or "")
     caps = ["completion", "embedding"] + (["tools"] if fmt.is_chat else [])
     return tr.show_response(
         license=lic,

@@ -97,5 +97,8 @@ def tool_calls(calls: list[tuple[str, str]]) -> list[dict[str, Any]]:
             obj = json.loads(args or "{}")
         except ValueError:
             obj = {"_raw": args}
-        out.append({"function": {"index": i, "name": name, "arguments": obj}})
+        fn: dict[str, Any] = {"name": name, "arguments": obj}
+        if i:  # Ollama's Go struct omits a zero index
+            fn = {"index": i, **fn}
+        out.append({"function": fn})
     return out

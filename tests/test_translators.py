@@ -1,0 +1,216 @@
+"""The protocol translators as plain functions: no model, no server."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+
+import pytest
+
+from llmatlas.cli.server_cmds import parse_aliases
+from llmatlas.errors import BadInputError
+from llmatlas.runtime.deltas import TokenLogprob
+from llmatlas.runtime.modelfile import Modelfile, parse_modelfile, render_parameters
+from llmatlas.server.gen import ToolPlan, chat_messages, parse_tool_calls
+from llmatlas.server.ollama import translate as ol
+from llmatlas.server.openai import translate as oa
+from llmatlas.server.wire import OllamaOptions
+
+NAMES = ["get_weather", "get_time"]
+
+
+@pytest.mark.parametrize(
+    ("text", "calls"),
+    [
+        ('{"name": "get_weather", "arguments": {"city": "Paris"}}', [("get_weather", "Paris")]),
+        (
+            '[{"name": "get_weather", "arguments": {"city": "Paris"}},'
+            ' {"name": "get_time", "parameters": {"city": "Oslo"}}]',
+            [("get_weather", "Paris"), ("get_time", "Oslo")],
+        ),
+        (
+            '<tool_call>{"name": "get_weather", "arguments": {"city": "A"}}</tool_call>\n'
+            '<tool_call>{"name": "get_time", "arguments": {"city": "B"}}</tool_call>',
+            [("get_weather", "A"), ("get_time", "B")],
+        ),
+        ('```json\n{"name": "get_time", "arguments": {"city": "C"}}\n```', [("get_time", "C")]),
+        (
+            '{"function": {"name": "get_time", "arguments": "{\\"city\\": \\"D\\"}"}}',
+            [("get_time", "D")],
+        ),
+        ('The weather is {"name": "get_weather"}', []),
+        ('{"name": "rm_rf", "arguments": {}}', []),
+        ("Paris is sunny.", []),
+    ],
+)
+def test_parse_tool_calls(text: str, calls: list[tuple[str, str]]) -> None:
+    got = parse_tool_calls(text, NAMES)
+    assert [(n, json.loads(a)["city"]) for n, a in got] == calls
+
+
+def test_tools_reach_a_template_without_tool_syntax() -> None:
+    tools = [{"type": "function", "function": {"name": "get_time", "parameters": {}}}]
+    msgs = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Time in Oslo?"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"function": {"name": "get_time", "arguments": {"city": "Oslo"}}}],
+        },
+        {"role": "tool", "content": "12:00", "tool_name": "get_time"},
+    ]
+    out = chat_messages(msgs, tools, "{{ messages }}")
+    assert out[0]["role"] == "system" and "get_time" in out[0]["content"]
+    assert out[0]["content"].startswith("Be brief.")
+    assert json.loads(out[2]["content"]) == {"name": "get_time", "arguments": {"city": "Oslo"}}
+    assert out[3] == {"role": "user", "content": "Result of get_time: 12:00"}
+    # a template that writes tools itself gets the messages unchanged
+    assert chat_messages(msgs, tools, "{% for t in tools %}{% endfor %}") == msgs
+
+
+def test_modelfile_parse_and_render() -> None:
+    mf = parse_modelfile(
+        'FROM llama3.2\n# a comment\nPARAMETER temperature 0.7\nPARAMETER stop "<|a|>"\n'
+        'PARAMETER stop "<|b|>"\nPARAMETER num_ctx 2048\n'
+        'TEMPLATE """{{ .Prompt }}\nline two"""\nSYSTEM You are Mario.\n'
+        'MESSAGE user """Hi"""\n'
+    )
+    assert mf.from_ == "llama3.2"
+    assert mf.parameters == {"temperature": 0.7, "stop": ["<|a|>", "<|b|>"], "num_ctx": 2048}
+    assert mf.template == "{{ .Prompt }}\nline two" and mf.system == "You are Mario."
+    assert mf.messages == [{"role": "user", "content": "Hi"}]
+    text = render_parameters(mf.parameters)
+    assert 'stop                           "<|b|>"' in text and "num_ctx" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("PARAMETER temperature 0.1", "FROM is required"),
+        ("FROM x\nPARAMETER warmth 3", "unknown parameter"),
+        ("FROM x\nPARAMETER num_ctx big", "expected int"),
+        ("FROM x\nBOGUS y", "unknown instruction"),
+        ('FROM x\nSYSTEM """never closed', "never closes"),
+        ("FROM x\nADAPTER ./lora.gguf", "not supported"),
+    ],
+)
+def test_modelfile_errors(text: str, why: str) -> None:
+    with pytest.raises(BadInputError, match=why):
+        parse_modelfile(text)
+
+
+def test_ollama_options_and_system_defaults() -> None:
+    mf = Modelfile("m", {"temperature": 0.1, "num_ctx": 512, "stop": ["x"]}, None, "Arr.")
+    merged = ol.options_with_defaults(OllamaOptions(temperature=0.9), mf.parameters)
+    assert merged.temperature == 0.9 and merged.num_ctx == 512 and merged.stop == ["x"]
+    assert ol.with_system([{"role": "user", "content": "hi"}], mf)[0] == {
+        "role": "system",
+        "content": "Arr.",
+    }
+    own = [{"role": "system", "content": "mine"}]
+    assert ol.with_system(own, mf) == own
+
+
+def test_ollama_errors_and_paths() -> None:
+    assert ol.error_body("boom") == {"error": "boom"}
+    assert ol.is_ollama_path("/api/chat") and not ol.is_ollama_path("/api/atlas/models")
+    assert not ol.is_ollama_path("/v1/models")
+    assert ol.tool_calls([("f", '{"a": 1}'), ("g", "{}")]) == [
+        {"function": {"name": "f", "arguments": {"a": 1}}},
+        {"function": {"index": 1, "name": "g", "arguments": {}}},
+    ]
+
+
+def test_embedding_inputs_every_form() -> None:
+    def tok(s: str) -> list[int]:
+        return [len(w) for w in s.split()]
+
+    assert oa.embedding_inputs("ab c", tok) == [[2, 1]]
+    assert oa.embedding_inputs(["a", "bb"], tok) == [[1], [2]]
+    assert oa.embedding_inputs([5, 6, 7], tok) == [[5, 6, 7]]
+    assert oa.embedding_inputs([[5], [6, 7]], tok) == [[5], [6, 7]]
+    for bad in ([], [""], [[]]):
+        with pytest.raises(BadInputError):
+            oa.embedding_inputs(bad, tok)  # type: ignore[arg-type]
+
+
+def test_base64_embedding_is_little_endian_float32() -> None:
+    enc = oa.encode_embedding([1.0, -0.5], "base64")
+    assert isinstance(enc, str)
+    assert struct.unpack("<2f", base64.b64decode(enc)) == (1.0, -0.5)
+    body = oa.embedding_response("m", [[0.25]], 3)
+    assert body["data"][0]["embedding"] == [0.25] and body["usage"]["prompt_tokens"] == 3
+
+
+def _lp(piece: str, lp: float) -> TokenLogprob:
+    return TokenLogprob(1, piece.encode(), lp, ((1, piece.encode(), lp), (2, b"x", -9.0)))
+
+
+def test_logprobs_shapes() -> None:
+    chat = oa.chat_logprobs([_lp("Hi", -0.1)])
+    assert chat["content"][0]["token"] == "Hi" and chat["content"][0]["bytes"] == [72, 105]
+    assert [t["token"] for t in chat["content"][0]["top_logprobs"]] == ["Hi", "x"]
+    legacy = oa.completion_logprobs([_lp("Hi", -0.1), _lp(" you", -0.2)], offset=5)
+    assert legacy["tokens"] == ["Hi", " you"] and legacy["text_offset"] == [5, 7]
+    assert legacy["top_logprobs"][1] == {" you": -0.2, "x": -9.0}
+
+
+def test_stream_of_parallel_calls_in_auto_mode() -> None:
+    cs = oa.ChoiceStream(0, ToolPlan("auto", names=NAMES), logprobs=False)
+    assert cs.start()["delta"] == {"role": "assistant", "content": ""}
+    assert cs.feed('[{"name": "get_time", "arguments": {"city": "A"}},', []) == []
+    assert cs.feed(' {"name": "get_weather", "arguments": {"city": "B"}}]', []) == []
+    out = cs.finish("stop")
+    calls = [c["delta"]["tool_calls"][0] for c in out[:-1]]
+    assert [(c["index"], c["function"]["name"]) for c in calls] == [
+        (0, "get_time"),
+        (1, "get_weather"),
+    ]
+    assert all(c["id"].startswith("call-") for c in calls)
+    assert out[-1]["finish_reason"] == "tool_calls"
+
+
+def test_stream_text_that_only_looks_like_a_call() -> None:
+    cs = oa.ChoiceStream(1, ToolPlan("auto", names=NAMES), logprobs=True)
+    assert cs.feed("{not json", [_lp("{", -1.0)]) == []
+    out = cs.finish("length")
+    assert out[0]["delta"] == {"content": "{not json"} and out[0]["logprobs"] is not None
+    assert out[-1]["finish_reason"] == "length" and out[-1]["index"] == 1
+
+
+def test_forced_call_streams_arguments() -> None:
+    cs = oa.ChoiceStream(0, ToolPlan("forced", name="get_time", names=NAMES), logprobs=False)
+    out = cs.feed('{"city":', []) + cs.feed(' "Oslo"}', []) + cs.finish("stop")
+    args = "".join(c["delta"]["tool_calls"][0]["function"]["arguments"] for c in out[:-1])
+    assert json.loads(args) == {"city": "Oslo"} and out[-1]["finish_reason"] == "tool_calls"
+
+
+def test_whole_choice_with_calls() -> None:
+    c = oa.chat_choice(
+        0, '{"name": "get_time", "arguments": {}}', "stop", ToolPlan("auto", names=NAMES), None
+    )
+    assert c["finish_reason"] == "tool_calls" and c["message"]["content"] is None
+    assert c["message"]["tool_calls"][0]["function"] == {"name": "get_time", "arguments": "{}"}
+    plain = oa.chat_choice(0, "hello", "length", ToolPlan("none"), [])
+    assert plain["message"]["content"] == "hello" and plain["logprobs"] == {
+        "content": [],
+        "refusal": None,
+    }
+
+
+def test_prompt_inputs_and_fingerprint() -> None:
+    assert oa.prompt_inputs("a") == ["a"]
+    assert oa.prompt_inputs([1, 2]) == [[1, 2]]
+    assert oa.prompt_inputs([[1], [2, 3]]) == [[1], [2, 3]]
+    with pytest.raises(BadInputError):
+        oa.prompt_inputs([])
+    assert oa.system_fingerprint("ab" * 32) == "fp_abababababab"
+
+
+def test_aliases_flag() -> None:
+    assert parse_aliases(["gpt-4o=gemma-3-270m", " a = b "]) == {"gpt-4o": "gemma-3-270m", "a": "b"}
+    for bad in ("nomodel", "=x", "x="):
+        with pytest.raises(BadInputError, match="NAME=MODEL"):
+            parse_aliases([bad])
