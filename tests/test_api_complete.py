@@ -3,6 +3,7 @@ against a real `llmatlas serve` on the embedded model."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -190,3 +191,56 @@ def test_logprobs_and_n(oa: openai.OpenAI) -> None:
     assert lp.content[0].logprob <= 0
     c = oa.completions.create(model=MODEL, prompt="Hi", max_tokens=2, temperature=0, logprobs=2)
     assert c.choices[0].logprobs and len(c.choices[0].logprobs.tokens or []) == 2
+
+
+WEATHER = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}},
+    "required": ["city"],
+}
+
+
+def test_ollama_chat_tool_calls(ol: ollama.Client) -> None:
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": WEATHER}}]
+    r = ol._request_raw(  # `tool_choice` is llmatlas's extension; the client has no argument
+        "POST",
+        "/api/chat",
+        json={
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "Weather in Paris?"}],
+            "tools": tools,
+            "tool_choice": "required",
+            "stream": False,
+            "options": {"temperature": 0, "num_predict": 24},
+        },
+    ).json()
+    (call,) = r["message"]["tool_calls"]
+    assert call["function"]["name"] == "get_weather"
+    assert (
+        isinstance(call["function"]["arguments"], dict) and "city" in call["function"]["arguments"]
+    )
+
+
+def test_responses_text_and_tools(oa: openai.OpenAI) -> None:
+    r = oa.responses.create(
+        model=MODEL, input="Paris is", instructions="Continue.", max_output_tokens=3, temperature=0
+    )
+    assert r.object == "response" and r.output_text and r.usage and r.usage.output_tokens == 3
+    tools = [{"type": "function", "name": "get_weather", "parameters": WEATHER}]
+    events = list(
+        oa.responses.create(
+            model=MODEL,
+            input="Weather in Paris?",
+            tools=tools,  # type: ignore[arg-type]
+            tool_choice="required",
+            max_output_tokens=24,
+            temperature=0,
+            stream=True,
+        )
+    )
+    kinds = [e.type for e in events]
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert "response.function_call_arguments.delta" in kinds and kinds[-1] == "response.completed"
+    (item,) = events[-1].response.output  # type: ignore[union-attr]
+    assert item.type == "function_call" and item.name == "get_weather"
+    assert "city" in json.loads(item.arguments)

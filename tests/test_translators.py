@@ -214,3 +214,68 @@ def test_aliases_flag() -> None:
     for bad in ("nomodel", "=x", "x="):
         with pytest.raises(BadInputError, match="NAME=MODEL"):
             parse_aliases([bad])
+
+
+def test_responses_request_becomes_chat() -> None:
+    from llmatlas.server.openai import responses as rs
+
+    req = rs.ResponsesRequest.model_validate(
+        {
+            "model": "m",
+            "instructions": "Be brief.",
+            "input": [
+                {"role": "user", "content": [{"type": "input_text", "text": "Weather?"}]},
+                {"type": "function_call", "call_id": "c1", "name": "w", "arguments": "{}"},
+                {"type": "function_call", "call_id": "c2", "name": "w", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "c1", "output": "sunny"},
+            ],
+            "tools": [{"type": "function", "name": "w", "parameters": {"type": "object"}}],
+            "tool_choice": {"type": "function", "name": "w"},
+            "max_output_tokens": 7,
+            "text": {"format": {"type": "json_object"}},
+        }
+    )
+    chat = rs.to_chat_request(req)
+    roles = [m.role for m in chat.messages]
+    assert roles == ["system", "user", "assistant", "tool"]
+    assert [c.id for c in chat.messages[2].tool_calls or []] == ["c1", "c2"]
+    assert chat.tool_choice == {"type": "function", "function": {"name": "w"}}
+    assert (
+        chat.max_tokens == 7 and chat.response_format and chat.response_format.type == "json_object"
+    )
+    with pytest.raises(BadInputError, match="previous_response_id"):
+        rs.to_chat_request(req.model_copy(update={"previous_response_id": "resp_1"}))
+    with pytest.raises(BadInputError, match="input_image"):
+        rs.to_chat_messages(
+            rs.ResponsesRequest(
+                model="m", input=[{"role": "user", "content": [{"type": "input_image"}]}]
+            )
+        )
+
+
+def test_responses_stream_events() -> None:
+    from llmatlas.server.openai import responses as rs
+
+    req = rs.ResponsesRequest(model="m", input="hi")
+    s = rs.ResponseStream(req, "resp_1", 0)
+    events = s.start()
+    for item in (
+        {"delta": {"content": "Hel"}},
+        {"delta": {"content": "lo"}},
+        {
+            "delta": {
+                "tool_calls": [{"index": 0, "id": "c", "function": {"name": "f", "arguments": ""}}]
+            }
+        },
+        {"delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}},
+        {"delta": {}, "finish_reason": "tool_calls"},
+    ):
+        events += s.feed(item)
+    events += s.end({"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3})
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    final = events[-1]["response"]
+    assert events[-1]["type"] == "response.completed" and final["usage"]["output_tokens"] == 2
+    assert [o["type"] for o in final["output"]] == ["message", "function_call"]
+    assert final["output"][0]["content"][0]["text"] == "Hello"
+    assert final["output"][1]["arguments"] == "{}" and final["output"][1]["call_id"] == "c"
+    assert "response.output_text.done" in [e["type"] for e in events]

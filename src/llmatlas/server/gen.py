@@ -236,6 +236,15 @@ def parse_tool_call(text: str, names: list[str]) -> tuple[str, str] | None:
     return calls[0] if calls else None
 
 
+def calls_in(text: str, tools: ToolPlan) -> list[tuple[str, str]]:
+    """The tool calls a whole answer makes under ``tools``'s plan."""
+    if tools.mode == "forced" and tools.name:
+        return [(tools.name, text.strip() or "{}")]
+    if tools.mode in ("forced", "auto"):
+        return parse_tool_calls(text, tools.names)
+    return []
+
+
 CALL_STARTS = ("{", "[", "<tool_call>", "```")
 """How a generated answer that may be a tool call begins (held back until the end)."""
 

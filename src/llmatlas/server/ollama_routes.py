@@ -11,12 +11,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from llmatlas.errors import BadInputError
 from llmatlas.server.gen import (
     CALL_STARTS,
+    calls_in,
     chat_messages,
     events,
     grammar_for_format,
-    parse_tool_calls,
     plan_tools,
     prepare,
 )
@@ -31,6 +32,7 @@ from llmatlas.server.wire import (
 )
 
 router = APIRouter(tags=["ollama"])
+NO_IMAGES = "images: the models llmatlas serves take text only"
 NDJSON = "application/x-ndjson"
 
 
@@ -55,7 +57,6 @@ def _format_grammar(fmt: str | dict[str, Any] | None) -> str | None:
         return grammar_for_format("json_object", None)
     if isinstance(fmt, dict):
         return grammar_for_format("json_schema", fmt)
-    from llmatlas.errors import BadInputError
 
     raise BadInputError('format: use "json" or a JSON schema object')
 
@@ -88,16 +89,18 @@ def _after(request: Request, lm: Loaded) -> None:
 
 @router.post("/api/chat", response_model=None)
 async def chat(req: OllamaChatRequest, request: Request) -> Any:
+    if any(m.images for m in req.messages):
+        raise BadInputError(NO_IMAGES)
     t_load = time.perf_counter()
     lm = await _model(request, req.model, req.keep_alive)
     load_s = time.perf_counter() - t_load
     if not req.messages:  # Ollama: an empty chat just loads (or unloads) the model
         _after(request, lm)
-        return load_reply(req.model, chat=True)
+        return load_reply(req.model, chat=True, reason="unload" if lm.keep_alive == 0 else "load")
     options = tr.options_with_defaults(req.options, lm.modelfile.parameters)
     sampling = options.sampling(default_max=lm.n_ctx)
-    tools = plan_tools(req.tools, "auto" if req.tools else None)
-    grammar = _format_grammar(req.format)
+    tools = plan_tools(req.tools, (req.tool_choice or "auto") if req.tools else None)
+    grammar = tools.grammar if tools.mode == "forced" else _format_grammar(req.format)
     if grammar:
         sampling = sampling.model_copy(update={"grammar": grammar})
     msgs = tr.with_system([m.model_dump(exclude_none=True) for m in req.messages], lm.modelfile)
@@ -116,7 +119,9 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
                 yield json.dumps({"error": ev.error}) + "\n"
                 return
             if ev.text:
-                if tools.mode == "auto" and (buf or ev.text.lstrip().startswith(CALL_STARTS)):
+                if tools.mode == "forced" or (
+                    tools.mode == "auto" and (buf or ev.text.lstrip().startswith(CALL_STARTS))
+                ):
                     buf.append(ev.text)
                 else:
                     yield (
@@ -132,7 +137,7 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
                     )
         message: dict[str, Any] = {"role": "assistant", "content": ""}
         if buf:
-            calls = parse_tool_calls("".join(buf), tools.names)
+            calls = calls_in("".join(buf), tools)
             if calls:
                 message["tool_calls"] = tr.tool_calls(calls)
             else:
@@ -169,6 +174,12 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
 
 @router.post("/api/generate", response_model=None)
 async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
+    if req.images:
+        raise BadInputError(NO_IMAGES)
+    if req.suffix:
+        raise BadInputError(
+            "suffix: this server has no fill-in-the-middle templates; send prompt only"
+        )
     t_load = time.perf_counter()
     lm = await _model(request, req.model, req.keep_alive)
     load_s = time.perf_counter() - t_load

@@ -24,6 +24,7 @@ from llmatlas.server.gen import (
     prepare,
 )
 from llmatlas.server.manager import Loaded
+from llmatlas.server.openai import responses as rs
 from llmatlas.server.openai import translate as oa
 from llmatlas.server.openai.translate import embedding_inputs, embedding_response
 from llmatlas.server.wire import (
@@ -380,3 +381,50 @@ async def embeddings(req: EmbeddingRequest, request: Request) -> dict[str, Any]:
     vecs = await asyncio.to_thread(emb.embed, ids)
     st.metrics.requests.labels("embeddings", "200").inc()
     return embedding_response(req.model, vecs, sum(len(x) for x in ids), req.encoding_format)
+
+
+@router.post("/v1/responses", response_model=None)
+async def responses(req: rs.ResponsesRequest, request: Request) -> Any:
+    """The Responses API over the chat path (text, tools, structured output; streamed too)."""
+    st = _state(request)
+    chat = rs.to_chat_request(req)
+    lm = await asyncio.to_thread(st.manager.get, req.model)
+    preps, tools = plan_chat(lm, chat)
+    resp_id, created = f"resp_{new_id('r')[2:]}", now()
+    st.metrics.requests.labels("responses", "200").inc()
+    if req.stream:
+
+        async def gen() -> AsyncIterator[str]:
+            out = rs.ResponseStream(req, resp_id, created)
+            cs = oa.ChoiceStream(0, tools, False)
+            for ev in out.start():
+                yield _sse_event(ev)
+            last = Event()
+            try:
+                async for _, ev in merged_events(lm, preps):
+                    last = ev
+                    if ev.error:
+                        yield _sse_event({"type": "error", "message": ev.error, "code": None})
+                        return
+                    items = cs.feed(ev.text, ev.logprobs)
+                    if ev.finish_reason:
+                        items += cs.finish(ev.finish_reason)
+                    for item in items:
+                        for out_ev in out.feed(item):
+                            yield _sse_event(out_ev)
+            except AtlasError as exc:
+                yield _sse_event({"type": "error", "message": str(exc), "code": exc.code})
+                return
+            for out_ev in out.end(_usage_of([last])):
+                yield _sse_event(out_ev)
+
+        return StreamingResponse(gen(), media_type=SSE)
+    ((text, last, _lps),) = await run_all(lm, preps)
+    choice = oa.chat_choice(0, text, last.finish_reason or "stop", tools, None)
+    return rs.response_object(
+        req, resp_id, created, rs.output_of(choice), _usage_of([last]), last.finish_reason
+    )
+
+
+def _sse_event(ev: dict[str, Any]) -> str:
+    return f"event: {ev['type']}\ndata: {json.dumps(ev, ensure_ascii=False)}\n\n"

@@ -166,6 +166,7 @@ class OllamaChatRequest(_Loose):
     format: str | dict[str, Any] | None = None
     options: OllamaOptions = Field(default_factory=OllamaOptions)
     tools: list[Tool] | None = None
+    tool_choice: str | dict[str, Any] | None = None  # llmatlas extension, as in OpenAI's API
     keep_alive: str | int | None = None
 
 
@@ -176,6 +177,7 @@ class OllamaGenerateRequest(_Loose):
     raw: bool = False
     context: list[int] | None = None
     suffix: str | None = None
+    images: list[str] | None = None
     stream: bool = True
     format: str | dict[str, Any] | None = None
     options: OllamaOptions = Field(default_factory=OllamaOptions)

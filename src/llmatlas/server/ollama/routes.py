@@ -348,7 +348,8 @@ async def pull(req: PullRequest, request: Request) -> Any:
     spec = req.model or req.name
     if not spec:
         raise BadInputError("model: required")
-    return await _progress(req.stream, lambda say: pull_work(st, spec, say))
+    target = st.manager.alias(spec)
+    return await _progress(req.stream, lambda say: pull_work(st, target, say))
 
 
 @router.post("/api/push")

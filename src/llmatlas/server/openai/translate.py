@@ -9,7 +9,13 @@ from typing import Any
 
 from llmatlas.errors import BadInputError
 from llmatlas.runtime.deltas import TokenLogprob
-from llmatlas.server.gen import CALL_STARTS, ForcedCallSplitter, ToolPlan, parse_tool_calls
+from llmatlas.server.gen import (
+    CALL_STARTS,
+    ForcedCallSplitter,
+    ToolPlan,
+    calls_in,
+    parse_tool_calls,
+)
 from llmatlas.server.wire import new_id
 
 MAX_EMBED_INPUTS = 2048  # OpenAI's own limit on inputs per request
@@ -120,15 +126,6 @@ def tool_calls_message(calls: list[tuple[str, str]]) -> list[dict[str, Any]]:
         {"id": new_id("call"), "type": "function", "function": {"name": n, "arguments": a}}
         for n, a in calls
     ]
-
-
-def calls_in(text: str, tools: ToolPlan) -> list[tuple[str, str]]:
-    """The tool calls a whole answer makes under ``tools``'s plan."""
-    if tools.mode == "forced" and tools.name:
-        return [(tools.name, text.strip() or "{}")]
-    if tools.mode in ("forced", "auto"):
-        return parse_tool_calls(text, tools.names)
-    return []
 
 
 def chat_choice(
