@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -567,7 +568,9 @@ def compare(ex: dict[str, Any], status: int, body: Any) -> list[str]:
 def test_every_documented_example(server: ServerProcess) -> None:
     matched, deviations, failures = [], [], []
     for ex in EXAMPLES:
+        t0 = time.perf_counter()
         status, body = replay(server.url, ex)
+        print(f"  {time.perf_counter() - t0:5.1f} s  {ex['title']}")
         if ex.get("deviation"):
             ok = status >= 400 and isinstance(body, dict) and isinstance(body.get("error"), str)
             (deviations if ok else failures).append(f"{ex['title']}: {ex['deviation']} ({status})")

@@ -147,7 +147,7 @@ def create_app(cfg: ServerConfig) -> FastAPI:
             return JSONResponse(openai_error(f"request body over {cfg.max_body_bytes} bytes"), 413)
         path = request.url.path
         if (
-            request.method == "POST"
+            request.method in ("POST", "DELETE")
             and path.startswith("/api/")
             and "json" not in request.headers.get("content-type", "")
         ):

@@ -309,6 +309,10 @@ def pull_work(st: Any, spec: str, say: Callable[[str], None]) -> None:
     from llmatlas.runtime.pull import pull_model
 
     say("pulling manifest")
+    present = st.store.get(spec)
+    if present is not None and present.source in ("derived", "import"):
+        say(f"{present.name} is a local model (created or imported here): nothing to download")
+        return
     partial = Path(st.cfg.settings.models_dir) / ".partial"
     done = threading.Event()
 
