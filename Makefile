@@ -46,9 +46,10 @@ test: lint $(CHROMIUM)
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
 
-# Refresh the CLI's message catalogs after changing user-facing strings: extract the msgids
-# (_(), N_(), ngettext(), Error.translatable()) and merge them into each language's .po;
-# then translate the new entries. The .po files are read at run time: nothing to compile.
+# Refresh the message catalogs after changing user-facing strings: extract the CLI's msgids
+# (_(), N_(), ngettext(), Error.translatable()) and the licence conditions (summarised in
+# the `catalog` domain), merge them into each language's .po (a changed original turns its
+# entry fuzzy), then translate. The .po files are read at run time: nothing to compile.
 LOCALE := src/llmatlas/locale
 messages: $(STAMP)
 	$(BIN)/pybabel -q extract -F $(LOCALE)/babel.cfg -k _ -k N_ -k ngettext:1,2 -k translatable \
@@ -56,3 +57,11 @@ messages: $(STAMP)
 	for l in zh_TW zh_CN; do $(BIN)/pybabel -q update --init-missing -N --ignore-obsolete \
 		-D cli -l $$l -i $(LOCALE)/cli.pot -d $(LOCALE); done
 	rm $(LOCALE)/cli.pot
+	$(BIN)/python -c "import sys; from babel.messages.catalog import Catalog; \
+		from babel.messages.pofile import write_po; from llmatlas.catalog import load; \
+		c = Catalog(domain='catalog'); [c.add(x.conditions, auto_comments=['license ' + x.id]) \
+		for x in load().licenses.values()]; write_po(sys.stdout.buffer, c, sort_output=True)" \
+		> $(LOCALE)/catalog.pot
+	for l in zh_TW zh_CN; do $(BIN)/pybabel -q update --init-missing --ignore-obsolete \
+		-D catalog -l $$l -i $(LOCALE)/catalog.pot -d $(LOCALE); done
+	rm $(LOCALE)/catalog.pot
