@@ -119,7 +119,7 @@ def test_unknown_names_get_suggestions(catalog: Catalog) -> None:
     assert "breeze" in e.value.suggestions
     with pytest.raises(UnknownModelError) as e:
         catalog.resolve("Meta")  # a developer with two families: name them
-    assert set(e.value.suggestions) == {"llama", "llama-3"}
+    assert {"llama", "llama-3"} <= set(e.value.suggestions)
     with pytest.raises(UnknownModelError) as e:
         catalog.resolve("breeze 70b")
     assert "breeze:7b" in e.value.suggestions and "no 70b" in str(e.value)

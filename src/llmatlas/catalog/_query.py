@@ -242,11 +242,13 @@ class Catalog:
         series: dict[tuple[str, str], list[ModelEntry]] = {}
         for fam_id, members in by_family.items():
             for m in members:
-                # The series itself ('phi-3-small') and each shorter generation that ends
-                # in a version ('phi-3'), never a bare first word ('gpt', 'open').
+                # The series itself ('phi-3-small'), each shorter generation that ends in a
+                # version ('phi-3') or comes before one ('mistral-small' of
+                # 'mistral-small-3.1'), never a bare first word ('gpt', 'open').
                 parts = series_key(m.id).split("-")
                 for i in range(1, len(parts) + 1):
-                    if i == len(parts) or any(ch.isdigit() for ch in parts[i - 1]):
+                    last, after = parts[i - 1], parts[i] if i < len(parts) else ""
+                    if i == len(parts) or any(c.isdigit() for c in last) or after[:1].isdigit():
                         series.setdefault(("-".join(parts[:i]), fam_id), []).append(m)
         for (key, fam_id), members in sorted(series.items()):
             if len(members) < 2 or key in out or key in taken or _loose(key) in taken:
