@@ -119,6 +119,7 @@ def choose_quant(
     batch: int = 1,
 ) -> QuantChoice:
     """Apply the module's rule to ``m`` on ``target`` at ``context`` tokens."""
+    target = target.for_engine(engine)
     ladder = ladder_for(engine)
     rungs: list[tuple[str, int, float]] = []  # (type, pool bytes, decode tok/s) that fit
     too_big: dict[str, int] = {}
