@@ -344,6 +344,13 @@ def show(
         )
     if m.notes:
         lines.append((_("notes"), m.notes))
+    if m.drafted:
+        lines.append(
+            (
+                _("drafted"),
+                _("not yet confirmed by a person: {facts}").format(facts=", ".join(m.drafted)),
+            )
+        )
     for k, v in d["sources"].items():
         lines.append((_("source: {fact}").format(fact=k), v))
     console.print(key_values(lines))
