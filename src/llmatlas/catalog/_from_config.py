@@ -468,11 +468,9 @@ def architecture_from_config(
     try:
         arch = Architecture(**fields)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise ConfigMappingError(
-            f"config.json ({mtype}) gives an inconsistent {loc}: {first['msg']}"
-        ) from exc
+        from llmatlas.catalog._load import _describe
+
+        raise ConfigMappingError(_describe(exc, f"config.json ({mtype}) is inconsistent")) from exc
     if safetensors_params:
         text = param_count(arch)
         if tie is None and not multimodal:  # towers would skew the comparison
