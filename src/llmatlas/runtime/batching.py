@@ -27,13 +27,12 @@ import llama_cpp as L
 import numpy as np
 from llama_cpp import _internals
 
-from llmatlas.errors import AtlasError, BadInputError, EngineError
+from llmatlas.errors import AtlasError, BadInputError, EngineError, OverloadedError
 from llmatlas.runtime.engines import SamplingOptions, default_threads
 
 
-class QueueFull(AtlasError):
-    http_status = 429
-    code = "rate_limit_exceeded"
+class QueueFull(OverloadedError):
+    """More requests than slots + queue (the server admits fewer before this is reached)."""
 
 
 @dataclass
@@ -168,8 +167,10 @@ class BatchScheduler:
                 f"request (prompt + completion); shorten the prompt"
             )
         with self._cv:
-            # waiting requests first take the free slots; beyond those, queue_max may wait
-            if len(self.waiting) >= self.queue_max + len(self.free_slots):
+            # slots + queue_max live requests; cancelled ones not yet reaped do not count
+            everyone = [*tuple(self.active.values()), *tuple(self.waiting)]
+            live = sum(not r.cancelled.is_set() for r in everyone)
+            if live >= self.n_slots + self.queue_max:
                 raise QueueFull(
                     f"server busy: {self.active_count} generating, {len(self.waiting)} queued"
                 )
@@ -183,7 +184,7 @@ class BatchScheduler:
         self._thread.join(timeout=30)
         for r in list(self.active.values()) + list(self.waiting):
             r.emit(Event(finish_reason="cancelled", error="server shutting down"))
-        for r in self.active.values():
+        for r in list(self.active.values()):
             self._release(r)
         L.llama_batch_free(self.batch)
         self.ctx.close()
