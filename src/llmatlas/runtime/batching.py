@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import functools
 import itertools
 import queue
 import threading
@@ -145,6 +146,12 @@ class BatchScheduler:
     # -- public API (any thread) ----------------------------------------------------
     def tokenize(self, text: str, add_special: bool = True) -> list[int]:
         return self.model.tokenize(text.encode("utf-8"), add_special, True)
+
+    @functools.cached_property
+    def max_piece_bytes(self) -> int:
+        """The longest token's text in bytes: a prompt longer than ``n * max_piece_bytes`` bytes
+        has more than ``n`` tokens, which is known without tokenizing it."""
+        return max(len(self._piece(t)) for t in range(self.n_vocab)) or 1
 
     def detokenize(self, tokens: list[int]) -> str:
         return self.model.detokenize(tokens, special=False).decode("utf-8", errors="replace")

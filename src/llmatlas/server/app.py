@@ -198,7 +198,7 @@ def create_app(cfg: ServerConfig) -> FastAPI:
         return JSONResponse({"status": "ok", "models": sorted(st.manager.loaded)})
 
     @app.get("/metrics", tags=["server"])
-    async def metrics(request: Request) -> Response:
+    def metrics(request: Request) -> Response:
         st: State = request.app.state.atlas
         body, ctype = st.metrics.render(st.manager)
         return Response(body, media_type=ctype)

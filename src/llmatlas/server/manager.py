@@ -103,9 +103,9 @@ class ModelManager:
 
     @property
     def used_bytes(self) -> int:
-        """Memory the loaded models hold, by the same sizing that admitted them."""
-        with self._lock:
-            return sum(m.held_bytes for m in self.loaded.values())
+        """Memory the loaded models hold, by the same sizing that admitted them (lock-free: a
+        load holds the lock for seconds and /metrics must not wait for it)."""
+        return sum(m.held_bytes for m in list(self.loaded.values()))
 
     def planned_bytes(
         self,
