@@ -21,7 +21,10 @@ from importlib import resources
 from io import BytesIO
 from typing import Any
 
-DOMAINS = ("cli", "ui")
+# cli: the command line's messages; ui: the web UI's; catalog: summaries of facts whose
+# original is English (licence conditions), keyed by the English text, so a summary is
+# flagged as stale by `make messages` when the original changes.
+DOMAINS = ("cli", "ui", "catalog")
 DEFAULT = "en"
 # Languages with catalogs, in gettext form (underscore): Traditional Chinese as used in
 # Taiwan, Simplified Chinese as used in mainland China, and English (the msgids).
@@ -161,8 +164,10 @@ def translations(lang: str, domain: str = "cli") -> _gettext.NullTranslations:
     return _gettext.GNUTranslations(buf)
 
 
-def messages(lang: str, domain: str = "ui") -> dict[str, str]:
-    """msgid -> translation for a whole domain (the web UI receives this as JSON).
+@functools.cache
+def messages(lang: str, domain: str = "ui") -> Mapping[str, str | list[str]]:
+    """msgid -> translation for a whole domain (the web UI receives this as JSON); a plural
+    message is keyed by its singular msgid and holds its forms in the catalog's order.
 
     Untranslated and fuzzy entries are left out, so the caller falls back to the msgid.
     """
@@ -173,10 +178,14 @@ def messages(lang: str, domain: str = "ui") -> dict[str, str]:
         return {}
     from babel.messages.pofile import read_po
 
-    out: dict[str, str] = {}
+    out: dict[str, str | list[str]] = {}
     for m in read_po(BytesIO(po), locale=lang, domain=domain):
-        if m.id and m.string and not m.fuzzy and isinstance(m.id, str):
+        if not m.id or not m.string or m.fuzzy:
+            continue
+        if isinstance(m.id, str):
             out[m.id] = str(m.string)
+        elif isinstance(m.string, tuple | list) and all(m.string):
+            out[str(m.id[0])] = [str(s) for s in m.string]
     return out
 
 
@@ -220,6 +229,16 @@ _ = gettext
 def N_(message: str) -> str:
     """Mark a msgid for extraction where it is defined; it is translated where shown."""
     return message
+
+
+def license_summary(conditions: str, lang: str | None = None) -> str | None:
+    """A summary of English licence conditions in the current language, or None (English,
+    or no summary written yet). Shown beside the original, never instead of it."""
+    lang = lang or _current.get()
+    if lang == DEFAULT:
+        return None
+    text = translations(lang, "catalog").gettext(conditions)
+    return text if text != conditions else None
 
 
 # -- locale formatting -----------------------------------------------------------------

@@ -218,11 +218,24 @@ def fit_route(
     ctx: Ctx = None,
     engine: Annotated[str, Query(max_length=40)] = "llama.cpp",
     limit: Annotated[int, Query(ge=0, le=1000)] = 50,
+    allow_conditional: bool = False,
+    allow_low_bit: bool = False,
+    sort: Annotated[str, Query(max_length=40)] = "rank",
 ) -> dict[str, Any]:
+    """Rows carry the CLI's reasons: ``why``, ``needs`` (each need met, and how), ``quality``
+    (what the quantization costs) and ``next_up`` (what the next type up would need)."""
     st = _st(request)
     target = _target(request, device, gpus, vram_gb, ram_gb)
-    need = Need(task or None, language or None, commercial, fully_open, min_tps)
-    rows = fit(target, need, ctx, st.catalog, engine, None, limit or None)
+    need = Need(
+        task or None,
+        language or None,
+        commercial,
+        fully_open,
+        min_tps,
+        allow_conditional=allow_conditional,
+        allow_below_4bit=allow_low_bit,
+    )
+    rows = fit(target, need, ctx, st.catalog, engine, None, limit or None, sort)
     return {
         "target": target.name,
         "budget_bytes": target.budget_bytes,

@@ -21,6 +21,9 @@ FUSED_QKV = frozenset(
     {"falcon", "phi3", "bloom", "gpt_neox", "mpt", "chatglm", "qwen", "internlm2", "phimoe"}
 )
 
+# Architectures whose shared expert has its own sigmoid gate (one hidden-wide vector per layer).
+SHARED_EXPERT_GATE = ("qwen2_moe", "qwen3_next")
+
 
 @dataclass(frozen=True)
 class Tensor:
@@ -260,6 +263,8 @@ def tensors(a: Architecture) -> list[Tensor]:
         if a.num_shared_experts:
             sw = a.shared_expert_intermediate_size or width
             out += _mlp_tensors(a, i, sw * a.num_shared_experts, "_shexp", "ffn", 1.0)
+            if a.model_type.startswith(SHARED_EXPERT_GATE):
+                out.append(Tensor("ffn_gate_inp_shexp", i, h, h, "ffn"))
     if a.per_layer_input_size:
         # Gemma 3n: the per-layer embedding table and the projection feeding it, plus the
         # AltUp stream projections in and out of the decoder
