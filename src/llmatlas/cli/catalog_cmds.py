@@ -103,10 +103,16 @@ def models(
 
 @handle_errors
 def show(
-    model: str = typer.Argument(..., help="Model id, alias or HF repo."), json_out: bool = JSON_OPT
+    model: str = typer.Argument(..., help="Model id, alias, HF repo, or a .gguf path."),
+    json_out: bool = JSON_OPT,
 ) -> None:
-    """Everything the catalog knows about one model, with sources."""
+    """Everything the catalog knows about one model, with sources (or what a file holds)."""
     cat = Catalog()
+    from llmatlas.artifacts import looks_like_path
+
+    if looks_like_path(model) or model.startswith("hf:") or model.lower().endswith(".gguf"):
+        _show_artifact(model, cat, json_out)
+        return
     m = cat.get(model)
     d = describe(cat, m)
     if json_out:
@@ -164,6 +170,8 @@ def show(
             arch += f", MoE {a.num_experts} experts ({a.num_experts_per_tok} per token)"
         if a.sliding_window:
             arch += f", sliding window {a.sliding_window} on {a.sliding_window_layers} layers"
+        if m.architecture_from:
+            arch += f" (inherited from {m.architecture_from}; its card gives none)"
         console.print(f"  [cyan]{'architecture':>16}[/]  {arch}", highlight=False)
     if m.benchmarks:
         console.print(f"  [cyan]{'benchmarks':>16}[/]")
@@ -307,3 +315,47 @@ def _add(parent: Tree, children: list[dict]) -> None:
     for c in children:
         node = parent.add(f"{c['id']}  [dim]({c['relation']})[/]")
         _add(node, c["children"])
+
+
+def _show_artifact(spec: str, cat: Catalog, json_out: bool) -> None:
+    """A file or Hub repo: its architecture, quantization, tensors by type, catalog match."""
+    from llmatlas.artifacts import resolve_artifact
+
+    art = resolve_artifact(spec, cat)
+    a = art.architecture
+    d = {
+        "id": art.id,
+        "kind": art.kind,
+        "source": art.source,
+        "quant": art.quant,
+        "file_bytes": art.file_bytes,
+        "files": [str(p) for p in art.paths],
+        "catalog_model": art.entry.id if art.entry else None,
+        "architecture": a.model_dump(exclude_none=True) if a else None,
+        "weights_by_type": dict(art.weights.by_type) if art.weights else None,
+        "params": art.weights.params if art.weights else None,
+        "notes": list(art.notes),
+    }
+    if json_out:
+        emit_json(d)
+        return
+    console.print(f"[bold]{art.id}[/]  ({art.kind}: {art.source})", highlight=False)
+    rows = [("quantization", art.quant or "-")]
+    if art.file_bytes:
+        rows.append(("size", f"{art.file_bytes / 2**30:.2f} GiB in {len(art.paths)} file(s)"))
+    if art.weights:
+        rows.append(("parameters", f"{art.weights.params / 1e9:.3f}B"))
+        by = sorted(art.weights.by_type.items(), key=lambda kv: -kv[1])
+        rows.append(("tensor types", ", ".join(f"{k} {v / 2**20:,.1f} MiB" for k, v in by)))
+    if a:
+        rows.append(
+            (
+                "architecture",
+                f"{a.model_type}: {a.num_hidden_layers} layers, hidden {a.hidden_size}, "
+                f"{a.num_attention_heads} heads / {a.num_key_value_heads} KV heads, "
+                f"vocab {a.vocab_size:,}, context {a.max_position_embeddings:,}",
+            )
+        )
+    rows.append(("catalog", art.entry.id if art.entry else "no catalog match"))
+    for k, v in rows:
+        console.print(f"  [cyan]{k:>16}[/]  {v}", highlight=False)
