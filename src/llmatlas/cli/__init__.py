@@ -2,17 +2,67 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
-from llmatlas.cli import catalog_cmds, deploy_cmds, sizing_cmds
+from llmatlas import i18n
+from llmatlas.settings import Settings
+
+
+def _lang_from_argv(argv: list[str]) -> tuple[str | None, list[str]]:
+    """Take ``--lang X`` / ``--lang=X`` out of argv wherever it stands (before ``--``), so the
+    flag works after a subcommand too; returns (the last value given, the remaining args)."""
+    value, rest, i = None, [], 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            rest += argv[i:]
+            break
+        if a == "--lang" and i + 1 < len(argv):
+            value, i = argv[i + 1], i + 2
+            continue
+        if a.startswith("--lang="):
+            value, i = a.split("=", 1)[1], i + 1
+            continue
+        rest.append(a)
+        i += 1
+    return value, rest
+
+
+# Help texts are built when the command modules are imported, so the language is chosen first.
+_argv_lang, _ = _lang_from_argv(sys.argv[1:])
+i18n.set_language(i18n.normalize(_argv_lang) or Settings.from_env().lang)
+
+from llmatlas.cli import catalog_cmds, deploy_cmds, sizing_cmds  # noqa: E402
+from llmatlas.cli._common import fail, handle_errors  # noqa: E402
+from llmatlas.errors import AtlasError  # noqa: E402
 
 app = typer.Typer(
     name="llmatlas",
-    help="Find, size and self-host open-weight LLMs.",
+    help=i18n._("Find, size and self-host open-weight LLMs."),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+@handle_errors
+def _root(
+    lang: str = typer.Option(
+        None,
+        "--lang",
+        help=i18n._(
+            "Language of the output: en, zh-TW (繁體中文) or zh-CN (简体中文); "
+            "default from LLMATLAS_LANG or LANG. JSON stays English."
+        ),
+    ),
+) -> None:
+    if lang is not None:
+        i18n.set_language(i18n.require(lang))
+
+
 catalog_cmds.register(app)
 sizing_cmds.register(app)
 deploy_cmds.register(app)
@@ -27,4 +77,11 @@ except ImportError:  # pragma: no cover
 
 
 def main() -> None:
-    app()
+    lang, args = _lang_from_argv(sys.argv[1:])
+    if lang is not None:
+        try:
+            i18n.set_language(i18n.require(lang))
+        except AtlasError as exc:
+            fail(exc.localized())
+            sys.exit(exc.exit_code)
+    app(args)
