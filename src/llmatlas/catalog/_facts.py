@@ -64,6 +64,7 @@ def describe(cat: Catalog, m: ModelEntry) -> dict[str, Any]:
         ],
         "sources": {k: str(v) for k, v in m.sources.items()},
         "notes": m.notes,
+        "drafted": list(m.drafted),
     }
 
 

@@ -195,6 +195,11 @@ def show(
         )
     if m.notes:
         console.print(f"  [cyan]{'notes':>16}[/]  {m.notes}", highlight=False)
+    if m.drafted:
+        console.print(
+            f"  [yellow]{'drafted':>16}[/]  not yet confirmed by a person: {', '.join(m.drafted)}",
+            highlight=False,
+        )
     console.print(f"  [cyan]{'sources':>16}[/]")
     for k, v in d["sources"].items():
         console.print(f"{'':20}{k}: {v}", highlight=False)
