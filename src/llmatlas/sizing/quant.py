@@ -16,6 +16,7 @@ and the LM head stay 16-bit in those formats.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
@@ -428,6 +429,7 @@ class WeightBytes:
         return self.total * 8 / self.params
 
 
+@lru_cache(maxsize=4096)  # the advisor asks for the same (model, type) many times
 def weight_bytes(a: Architecture, fmt: QuantFormat) -> WeightBytes:
     """Bytes of every weight in ``fmt`` (towers in ``extra_params`` at 16-bit)."""
     total = 0
