@@ -95,6 +95,17 @@ def looks_like_path(spec: str) -> bool:
     return spec.startswith(("/", "./", "../", "~")) or Path(spec).expanduser().exists()
 
 
+def is_artifact_spec(spec: str) -> bool:
+    """Whether ``spec`` names a file or a Hub repo rather than a catalog name."""
+    s = spec.strip()
+    return (
+        looks_like_path(s)
+        or s.startswith("hf:")
+        or s.lower().endswith(".gguf")
+        or (s.count("/") >= 1 and ":" in s)
+    )
+
+
 def resolve_artifact(spec: str, cat: Catalog | None = None) -> Artifact:
     """What ``spec`` names: a local GGUF, a Hub repo (``hf:``, ``org/repo[:QUANT|/file]``) or a
     catalog model.  One clear :class:`BadInputError`/:class:`UnknownModelError` otherwise."""
@@ -125,7 +136,8 @@ def resolve_artifact(spec: str, cat: Catalog | None = None) -> Artifact:
 
         return from_hub(spec, cat)
     try:
-        return from_entry(cat.get(spec), cat)
+        # the catalog's own name resolution (aliases, Chinese names, Ollama-style tags, families)
+        return from_entry(cat.resolve(spec).entry, cat)
     except UnknownModelError:
         if repo_like and spec.count("/") == 1:
             from llmatlas.artifacts._hub import from_hub
