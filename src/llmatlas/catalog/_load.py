@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from llmatlas.catalog._inherit import inherit_architectures
 from llmatlas.catalog._schema import Erratum, Family, License, ModelEntry
 from llmatlas.errors import CatalogError
 
@@ -53,7 +54,7 @@ class CatalogData:
                 models[m.id] = m.model_copy(
                     update={"family": fam.family, "developer": m.developer or fam.developer}
                 )
-        self.models = models
+        self.models = inherit_architectures(models)
         self._check_references()
 
     def _check_references(self) -> None:
