@@ -8,6 +8,7 @@ from rich.table import Table
 from llmatlas.advisor import (
     REQUIRED_TPS,
     SORT_KEYS,
+    TIERS,
     Need,
     Target,
     best_quant_choice,
@@ -17,6 +18,7 @@ from llmatlas.advisor import (
     max_context_for,
     recommend,
 )
+from llmatlas.artifacts import resolve_artifact
 from llmatlas.catalog import Catalog
 from llmatlas.cli._common import JSON_OPT, console, emit_json, gib, handle_errors, parse_size
 from llmatlas.errors import BadInputError
@@ -104,9 +106,15 @@ def hw(
 
 @handle_errors
 def estimate_cmd(
-    model: str = typer.Argument(..., help="Model id or alias."),
+    model: str = typer.Argument(
+        ..., help="Catalog name, a .gguf path (split files too), or a Hub repo (hf:org/repo)."
+    ),
     quant: str = typer.Option(
-        None, "--quant", "-q", help="Q4_K_M, Q8_0, BF16, AWQ-4BIT, ... (default per engine)."
+        None,
+        "--quant",
+        "-q",
+        help="Any GGUF type (Q4_K_M, Q4_1, MXFP4, IQ3_XXS...), BF16, FP8, AWQ, 8bit, 4bit...; "
+        "default: the file's own type, else the model's native format.",
     ),
     ctx: int = typer.Option(
         None, "--ctx", help="Context you will run (default 4096, capped at the model's)."
@@ -140,9 +148,8 @@ def estimate_cmd(
     if engine not in ENGINES:
         raise BadInputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     if quant:
-        get_format(quant)  # validate early: one clear line for a typo
-    cat = Catalog()
-    m = cat.get(model)
+        get_format(quant, engine)  # validate early: one clear line for a typo
+    m = resolve_artifact(model, Catalog())
     if max_context_for:
         target = _budget_target(max_context_for)
         n = max_context_for_fn(m, target, quant, batch, engine, kv_type)
@@ -166,11 +173,11 @@ def estimate_cmd(
         c = best_quant_choice(
             m, target, ctx, batch, kv_type, max(min_tps, REQUIRED_TPS), allow_low_bit
         )
+        if c.quant is None:
+            raise BadInputError(f"{m.id} on {target.name}: {c.reason}")
         if json_out:
             emit_json({"model": m.id, "target": target.name, "best_quant": c.quant, **c.__dict__})
             return
-        if c.quant is None:
-            raise BadInputError(f"{m.id} on {target.name}: {c.reason}")
         console.print(
             f"{m.id} on {target.name}: {c.quant} ({c.reason}); ~{c.decode_tps:.1f} tok/s, "
             f"{gib(c.pool_bytes)} of {gib(target.budget_bytes)} usable"
@@ -290,6 +297,7 @@ def fit_cmd(
         limit=limit or None,
         sort=sort,
     )
+    target = target.for_engine(engine)
     if json_out:
         emit_json(
             {
@@ -328,9 +336,18 @@ def fit_cmd(
 
 
 @handle_errors
-def recommend_cmd(json_out: bool = JSON_OPT) -> None:
+def recommend_cmd(
+    tier: list[str] = typer.Option(
+        None, "--tier", help="Only these tiers (repeatable), e.g. '8 GB GPU'."
+    ),
+    json_out: bool = JSON_OPT,
+) -> None:
     """The seeds' hardware tiers x needs, each computed from the catalog (not a fixed list)."""
-    recs = recommend()
+    known = [t[0] for t in TIERS]
+    for name in tier or []:
+        if name not in known:
+            raise BadInputError(f"unknown tier {name!r}; use one of: {', '.join(known)}")
+    recs = recommend(tiers=tier or None)
     if json_out:
         emit_json([r.__dict__ for r in recs])
         return
