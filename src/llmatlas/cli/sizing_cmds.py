@@ -342,7 +342,7 @@ def recommend_cmd(
     ),
     json_out: bool = JSON_OPT,
 ) -> None:
-    """The seeds' hardware tiers x needs, each computed from the catalog (not a fixed list)."""
+    """Common hardware tiers (CPU only to several GPUs) x needs, each computed from the catalog."""
     known = [t[0] for t in TIERS]
     for name in tier or []:
         if name not in known:
