@@ -48,7 +48,10 @@ def resolve_target(device: str | None, gpus: int, vram: str | None, ram: str | N
     if device:
         return Target.from_device(find_device(device), gpus)
     if vram or ram:
-        return Target.from_budget(parse_size(vram) if vram else 0, parse_size(ram) if ram else 0)
+        if gpus != 1 and not vram:
+            raise BadInputError("--gpus needs --vram (the memory of each GPU) or --device")
+        vram_b, ram_b = parse_size(vram) if vram else 0, parse_size(ram) if ram else 0
+        return Target.from_budget(vram_b, ram_b, count=gpus)
     if gpus != 1:
         raise BadInputError("--gpus needs --device (which GPU?)")
     return Target.from_machine(detect())
