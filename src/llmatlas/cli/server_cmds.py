@@ -38,7 +38,25 @@ def serve(
         False, "--insecure", help="Allow a non-loopback bind without an API key."
     ),
     cors_origin: list[str] = typer.Option(
-        None, "--cors-origin", help="Allow this browser origin (repeatable)."
+        None,
+        "--cors-origin",
+        help="Allow this browser origin, e.g. http://localhost:3000 (repeatable; or "
+        "LLMATLAS_CORS_ORIGINS). Other origins get 403.",
+    ),
+    allowed_hosts: list[str] = typer.Option(
+        None,
+        "--allowed-hosts",
+        help="Also answer requests whose Host is this name (repeatable or comma-separated; "
+        "'.example.com' for subdomains, '*' for any; or LLMATLAS_ALLOWED_HOSTS). Loopback "
+        "names and the bind address are always allowed; others get 403 (DNS rebinding).",
+    ),
+    header_timeout: float = typer.Option(
+        10.0, "--header-timeout", help="Seconds a client has to send a request's headers."
+    ),
+    shutdown_timeout: int = typer.Option(
+        10,
+        "--shutdown-timeout",
+        help="On SIGTERM/Ctrl-C, seconds to let requests finish before cancelling them.",
     ),
     slots: int = typer.Option(
         8, "--slots", help="Concurrent sequences per model (continuous batching)."
@@ -73,6 +91,7 @@ def serve(
     import uvicorn
 
     from llmatlas.server.app import ServerConfig, create_app
+    from llmatlas.server.security import http_protocol
 
     s = get_settings()
     host = host or s.host
@@ -85,6 +104,9 @@ def serve(
         )
     if slots < 1 or queue_max < 0:
         raise BadInputError("--slots must be >= 1 and --queue-max >= 0")
+    if header_timeout <= 0 or shutdown_timeout < 0:
+        raise BadInputError("--header-timeout must be > 0 and --shutdown-timeout >= 0")
+    hosts = [h for x in (allowed_hosts or s.allowed_hosts) for h in x.split(",") if h.strip()]
     up = None
     if engine not in ("llama.cpp", "vllm"):
         raise BadInputError(f"--engine {engine!r}: use llama.cpp or vllm")
@@ -116,7 +138,9 @@ def serve(
         n_threads=threads or s.threads,
         queue_max=queue_max,
         api_key=key,
-        cors_origins=list(cors_origin or []),
+        cors_origins=list(cors_origin or s.cors_origins),
+        bind_host=host,
+        allowed_hosts=hosts,
         upstream=up,
     )
     over = f", engine at {up.base_url}" if up else ""
@@ -124,7 +148,14 @@ def serve(
         f"llmatlas serving on http://{host}:{port}  (OpenAI: /v1, Ollama: /api, UI: /{over})"
     )
     try:
-        uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning")
+        uvicorn.run(
+            create_app(cfg),
+            host=host,
+            port=port,
+            log_level="warning",
+            http=http_protocol(header_timeout),
+            timeout_graceful_shutdown=shutdown_timeout,
+        )
     finally:
         if up is not None and up.proc is not None and up.proc.poll() is None:
             up.proc.terminate()  # never leave a GPU engine behind

@@ -18,6 +18,7 @@ from llmatlas.advisor import (
     max_context_for,
     recommend,
 )
+from llmatlas.artifacts import resolve_artifact
 from llmatlas.catalog import Catalog
 from llmatlas.cli._common import JSON_OPT, console, emit_json, gib, handle_errors, parse_size
 from llmatlas.errors import BadInputError
@@ -47,7 +48,10 @@ def resolve_target(device: str | None, gpus: int, vram: str | None, ram: str | N
     if device:
         return Target.from_device(find_device(device), gpus)
     if vram or ram:
-        return Target.from_budget(parse_size(vram) if vram else 0, parse_size(ram) if ram else 0)
+        if gpus != 1 and not vram:
+            raise BadInputError("--gpus needs --vram (the memory of each GPU) or --device")
+        vram_b, ram_b = parse_size(vram) if vram else 0, parse_size(ram) if ram else 0
+        return Target.from_budget(vram_b, ram_b, count=gpus)
     if gpus != 1:
         raise BadInputError("--gpus needs --device (which GPU?)")
     return Target.from_machine(detect())
@@ -102,9 +106,15 @@ def hw(
 
 @handle_errors
 def estimate_cmd(
-    model: str = typer.Argument(..., help="Model id or alias."),
+    model: str = typer.Argument(
+        ..., help="Catalog name, a .gguf path (split files too), or a Hub repo (hf:org/repo)."
+    ),
     quant: str = typer.Option(
-        None, "--quant", "-q", help="Q4_K_M, Q8_0, BF16, AWQ-4BIT, ... (default per engine)."
+        None,
+        "--quant",
+        "-q",
+        help="Any GGUF type (Q4_K_M, Q4_1, MXFP4, IQ3_XXS...), BF16, FP8, AWQ, 8bit, 4bit...; "
+        "default: the file's own type, else the model's native format.",
     ),
     ctx: int = typer.Option(
         None, "--ctx", help="Context you will run (default 4096, capped at the model's)."
@@ -138,9 +148,8 @@ def estimate_cmd(
     if engine not in ENGINES:
         raise BadInputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     if quant:
-        get_format(quant)  # validate early: one clear line for a typo
-    cat = Catalog()
-    m = cat.get(model)
+        get_format(quant, engine)  # validate early: one clear line for a typo
+    m = resolve_artifact(model, Catalog())
     if max_context_for:
         target = _budget_target(max_context_for)
         n = max_context_for_fn(m, target, quant, batch, engine, kv_type)
@@ -333,7 +342,7 @@ def recommend_cmd(
     ),
     json_out: bool = JSON_OPT,
 ) -> None:
-    """The seeds' hardware tiers x needs, each computed from the catalog (not a fixed list)."""
+    """Common hardware tiers (CPU only to several GPUs) x needs, each computed from the catalog."""
     known = [t[0] for t in TIERS]
     for name in tier or []:
         if name not in known:
