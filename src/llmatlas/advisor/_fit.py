@@ -307,9 +307,7 @@ def fit(
         elif mm is not None:
             why.append(f"MMLU {mm:g} (published)")
         lic = cat.license_of(m)
-        scores = {
-            n: v for n in SCORE_NAMES.values() if (v := _score(m, n)) is not None
-        }
+        scores = {n: v for n in SCORE_NAMES.values() if (v := _score(m, n)) is not None}
         row = FitRow(
             m.id,
             m.name,
