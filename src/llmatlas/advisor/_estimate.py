@@ -149,22 +149,27 @@ class Target:
 
     @classmethod
     def from_budget(
-        cls, vram_bytes: int = 0, ram_bytes: int = 0, engine: str = "llama.cpp"
+        cls, vram_bytes: int = 0, ram_bytes: int = 0, engine: str = "llama.cpp", count: int = 1
     ) -> Target:
-        """An imaginary machine given as ``--vram 12G --ram 32G`` (consumer GPU / desktop CPU speeds)."""
+        """An imaginary machine given as ``--vram 12G [--gpus 2] --ram 32G`` (consumer GPU /
+        desktop CPU speeds); ``vram_bytes`` is per GPU, bandwidth and TFLOPS are one GPU's."""
         if vram_bytes < 0 or ram_bytes < 0:
             raise BadInputError("memory sizes must be positive")
+        if count < 1:
+            raise BadInputError("--gpus must be >= 1")
         if vram_bytes:
             per, rule = usable_gpu_bytes(vram_bytes, engine)
             return cls(
-                f"GPU with {vram_bytes / GiB:.0f} GiB",
+                f"{count} GPUs with {vram_bytes / GiB:.0f} GiB each"
+                if count > 1
+                else f"GPU with {vram_bytes / GiB:.0f} GiB",
                 "gpu",
-                1,
+                count,
                 vram_bytes,
-                max(0, per),
+                max(0, per) * count,
                 450.0,
                 60.0,
-                _gpu_note(rule, vram_bytes, 1, False)
+                _gpu_note(rule, vram_bytes, count, False)
                 + "; speed assumes a mid-range GPU (450 GB/s)",
                 ram_bytes,
                 40.0,

@@ -45,8 +45,12 @@ def _target(
     if gpus < 1 or gpus > 1024:
         raise BadInputError("gpus must be between 1 and 1024")
     if vram_gb or ram_gb:
+        if gpus > 1 and not vram_gb:
+            raise BadInputError("gpus needs vram_gb (the memory of each GPU) or a device")
         gib = 1024**3
-        return Target.from_budget(int((vram_gb or 0) * gib), int((ram_gb or 0) * gib))
+        return Target.from_budget(int((vram_gb or 0) * gib), int((ram_gb or 0) * gib), count=gpus)
+    if gpus > 1:
+        raise BadInputError("gpus needs a device or vram_gb (which GPU?)")
     return Target.from_machine(_st(request).machine())
 
 
