@@ -156,6 +156,18 @@ def main() -> int:
             f"{r.actual['kv'] / MiB:>9.1f} {r.errors['kv']:>+7.2%} "
             f"{r.actual['compute'] / MiB:>11.2f} {r.errors['compute']:>+7.2%}"
         )
+    print("\nper architecture (worst error; the setting of the worst compute error):")
+    by: dict[str, list[Row]] = {}
+    for r in rows:
+        by.setdefault(r.model, []).append(r)
+    names = dict(MODELS)
+    for mid, rs in by.items():
+        w = {k: max((x.errors[k] for x in rs), key=abs) for k in ("model", "kv", "compute")}
+        at = max(rs, key=lambda x: abs(x.errors["compute"]))
+        print(
+            f"| {names.get(mid, mid)} ({mid}) | {len(rs)} | {w['model']:+.2%} | {w['kv']:+.2%} | "
+            f"{w['compute']:+.2%} | {at.ctx} {at.kv_type} FA {'on' if at.flash else 'off'} |"
+        )
     n_arch = len({r.model for r in rows})
     print(
         f"\n{len(rows)} runs over {n_arch} architectures; worst error: model {worst['model']:.2%}, "
