@@ -214,3 +214,105 @@ def test_unmappable_configs_fail_with_one_clear_line(config: Any, message: str) 
     with pytest.raises(ConfigMappingError, match=message) as err:
         architecture_from_config(config)
     assert "\n" not in str(err.value)
+
+
+def test_mamba2_hybrid_moe_matches_the_catalog(catalog: Catalog) -> None:
+    """Granite 4.0-H-Small: layer_types marks 4 attention layers among 36 Mamba-2 ones."""
+    config = {
+        "model_type": "granitemoehybrid",
+        "hidden_size": 4096,
+        "num_hidden_layers": 40,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "num_local_experts": 72,
+        "num_experts_per_tok": 10,
+        "shared_intermediate_size": 1536,
+        "intermediate_size": 768,
+        "mamba_d_state": 128,
+        "mamba_d_conv": 4,
+        "mamba_expand": 2,
+        "mamba_d_head": 64,
+        "mamba_n_heads": 128,
+        "mamba_n_groups": 1,
+        "tie_word_embeddings": True,
+        "vocab_size": 100352,
+        "max_position_embeddings": 131072,
+        "position_embedding_type": "nope",
+        "layer_types": ["attention" if (i - 5) % 10 == 0 else "mamba" for i in range(40)],
+    }
+    arch = architecture_from_config(config)
+    entry = catalog.get("granite-4.0-h-small").architecture
+    assert entry is not None
+    assert arch.recurrent_kind == "mamba2" and arch.num_attention_layers == 4
+    assert arch.position_embedding == "none"
+    assert param_count(arch) == param_count(entry)
+    # 36 Mamba layers: 128 heads x 128 state x 64 dims fp32, plus 3 conv inputs of 8448 channels
+    per_layer = 4 * (128 * 128 * 64 + (2 * 128 + 128 * 64) * 3)
+    assert kv_cache(arch, 1024).state_bytes == 36 * per_layer
+    assert kv_cache(arch, 2048).bytes - kv_cache(arch, 1024).bytes == 4 * 2 * 8 * 128 * 2 * 1024
+
+
+def test_per_layer_embeddings_and_shared_kv_are_modelled() -> None:
+    """Gemma 3n-style decoder: the per-layer table is counted, and KV-sharing layers add no cache."""
+    text = {
+        "model_type": "gemma3n_text",
+        "hidden_size": 256,
+        "num_hidden_layers": 10,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 64,
+        "intermediate_size": 1024,
+        "vocab_size": 1000,
+        "vocab_size_per_layer_input": 1000,
+        "hidden_size_per_layer_input": 32,
+        "altup_num_inputs": 4,
+        "laurel_rank": 16,
+        "num_kv_shared_layers": 4,
+        "sliding_window": 64,
+        "layer_types": (["sliding_attention"] * 4 + ["full_attention"]) * 2,
+        "max_position_embeddings": 65536,
+    }
+    arch = architecture_from_config({"model_type": "gemma3n", "text_config": text})
+    plain = arch.model_copy(
+        update={"per_layer_input_size": None, "altup_num_inputs": None, "laurel_rank": None}
+    )
+    assert param_count(arch) - param_count(plain) >= 1000 * 10 * 32  # the per-layer table
+    assert arch.tie_word_embeddings  # Gemma's default
+    unshared = arch.model_copy(update={"kv_shared_layers": None})
+    per_token_per_layer = 2 * 2 * 64 * 2  # K+V, 2 KV heads, head_dim 64, f16
+    # past vLLM's window span (64 + 8192 batched tokens) only global layers grow with context
+    short, long = 16384, 32768
+    grow = kv_cache(arch, long, engine="vllm").bytes - kv_cache(arch, short, engine="vllm").bytes
+    grow_unshared = kv_cache(unshared, long, engine="vllm").bytes
+    grow_unshared -= kv_cache(unshared, short, engine="vllm").bytes
+    # of the 6 layers that own a cache, 1 is global; without sharing, 2 of 10
+    assert grow == 1 * per_token_per_layer * (long - short)
+    assert grow_unshared == 2 * per_token_per_layer * (long - short)
+
+
+def test_per_layer_lists_and_remote_code_keys(catalog: Catalog) -> None:
+    """Hunyuan-A13B's config.json (Tencent's repository) gives MoE sizes as per-layer lists."""
+    config = {
+        "model_type": "hunyuan",
+        "hidden_size": 4096,
+        "num_hidden_layers": 32,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "attention_head_dim": 128,
+        "intermediate_size": 3072,
+        "moe_intermediate_size": [3072] * 32,
+        "moe_topk": [8] * 32,
+        "num_shared_expert": [1] * 32,
+        "num_experts": 64,
+        "use_qk_norm": True,
+        "use_mixed_mlp_moe": True,
+        "tie_word_embeddings": True,
+        "vocab_size": 128167,
+        "max_position_embeddings": 32768,
+    }
+    arch = architecture_from_config(config)
+    entry = catalog.get("hunyuan-a13b-instruct").architecture
+    assert entry is not None
+    assert arch.num_experts_per_tok == 8 and arch.num_shared_experts == 1 and arch.head_dim == 128
+    assert param_count(arch) == param_count(entry)
+    assert active_param_count(arch) == active_param_count(entry)

@@ -7,7 +7,9 @@ page go to test-artifacts/ui/ (git-ignored).
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -19,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from llmatlas import i18n
 
 CHROMIUM = "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
@@ -42,6 +46,9 @@ ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 20_000
+SLOW_MS = (
+    90_000  # pages that wait for the advisor to rank every model (CPU seconds, more when busy)
+)
 # the table is appended with its rows sorted and filtered in one task, so its presence means ready
 CATALOG_READY = "#catalog-table tbody tr"
 BENCH = [sys.executable, "-m", "llmatlas", "bench"]
@@ -117,10 +124,19 @@ def browser() -> Iterator[Any]:
 class UI:
     """A page plus the console errors and page errors seen on it."""
 
-    def __init__(self, browser: Any, base: str, scheme: str = "light", width: int = 1280) -> None:
+    def __init__(
+        self,
+        browser: Any,
+        base: str,
+        scheme: str = "light",
+        width: int = 1280,
+        locale: str = "en-US",
+    ) -> None:
         self.base = base
         self.ctx = browser.new_context(
-            color_scheme=scheme, viewport={"width": width, "height": 900 if width > 500 else 844}
+            color_scheme=scheme,
+            viewport={"width": width, "height": 900 if width > 500 else 844},
+            locale=locale,  # also the Accept-Language header Chromium sends
         )
         self.page = self.ctx.new_page()
         self.page.set_default_timeout(TIMEOUT_MS)
@@ -174,7 +190,7 @@ def test_catalog_filters_search_and_sort(ui: UI) -> None:
     )
     total = visible_rows(page)
     assert total > 300
-    page.wait_for_selector("#catalog-table .fitcell .badge")  # advisor badges arrive
+    page.wait_for_selector("#catalog-table .fitcell .badge", timeout=SLOW_MS)  # advisor badges
     ui.shot("catalog")
 
     page.get_by_role("searchbox", name="Search").fill("mixtral")
@@ -315,15 +331,67 @@ def test_chat_streams(ui: UI) -> None:
     ui.assert_clean()
 
 
-def test_fit_ranks_models(ui: UI) -> None:
-    page = ui.go("#/fit")
-    page.wait_for_selector("#fit-table tbody tr")
-    n = page.locator("#fit-table tbody tr").count()
-    assert n > 0
-    page.get_by_label("Device").select_option("rtx-4090")
-    page.wait_for_function("document.querySelector('#fit-status').textContent.includes('4090')")
-    page.wait_for_selector("#fit-table tbody tr")
-    assert "device=rtx-4090" in page.url
+def _fit_answer(page: Any, action: Any) -> dict[str, Any]:
+    """Do `action` and return the /api/atlas/fit answer the page received for it (ranking
+    every model takes a few CPU seconds: a longer wait than other pages on a busy machine)."""
+    with page.expect_response(
+        lambda r: "/api/atlas/fit?" in r.url and "limit=50" in r.url, timeout=90_000
+    ) as resp:
+        action()
+    body: dict[str, Any] = resp.value.json()
+    page.wait_for_function(
+        f"document.querySelector('#fit-budget')?.value === '{body['budget_bytes']}'"
+    )
+    return body
+
+
+def _assert_rows_as_answered(page: Any, body: dict[str, Any]) -> None:
+    """The table shows the API's rows in its order, each with exactly the reasons it gave."""
+    rows = page.locator("#fit-table tbody tr")
+    assert rows.count() == len(body["rows"]) > 0
+    for i in (0, len(body["rows"]) - 1):
+        row, want = rows.nth(i), body["rows"][i]
+        assert row.get_attribute("data-id") == want["model"]
+        assert row.locator("td.why li").all_inner_texts() == want["why"]
+
+
+def test_fit_machine_inputs_reasons_and_sorting(ui: UI) -> None:
+    from llmatlas.hardware._usable import apple_gpu_share
+
+    # memory sizes typed in: VRAM per GPU x GPU count, system RAM (restored from the URL)
+    page = ui.page
+    body = _fit_answer(page, lambda: ui.go("#/fit?vram_gb=24&gpus=2&ram_gb=64"))
+    assert page.get_by_label("Device").input_value() == "custom"
+    assert page.get_by_label("VRAM per GPU (GB)").input_value() == "24"
+    assert page.get_by_label("GPUs").input_value() == "2"
+    assert page.get_by_label("System RAM (GB)").is_visible()
+    assert not page.get_by_label("Unified memory").is_visible()
+    assert body["budget_bytes"] > 40 * 1024**3  # two 24 GB cards, not one
+    _assert_rows_as_answered(page, body)
+    # scores are columns; sorting by one is the user's, the advisor's rank stays in column #
+    assert page.locator("th[data-col^='score:']").count() >= 1
+    page.locator("th[data-col=decode] button").click()
+    assert page.locator("th[data-col=decode]").get_attribute("aria-sort") == "descending"
+    speeds = [
+        float(x.replace(",", "")) for x in page.locator("tbody td:nth-child(5)").all_inner_texts()
+    ]
+    assert speeds == sorted(speeds, reverse=True)
+    page.locator("th[data-col=decode] button").click()
+    assert page.locator("th[data-col=decode]").get_attribute("aria-sort") == "ascending"
+    ui.shot("fit-custom")
+
+    # a GPU from the table: the count applies, memory fields give way
+    body = _fit_answer(page, lambda: page.get_by_label("Device").select_option("rtx-4090"))
+    assert "4090" in body["target"] and "device=rtx-4090" in page.url
+    assert page.get_by_label("GPUs").is_visible()
+    assert not page.get_by_label("VRAM per GPU (GB)").is_visible()
+
+    # an Apple chip with one of the unified-memory sizes it is sold with
+    body = _fit_answer(page, lambda: ui.go("#/fit?device=m3-max&unified_gb=64"))
+    assert page.get_by_label("Unified memory").input_value() == "64"
+    assert not page.get_by_label("GPUs").is_visible()
+    assert body["budget_bytes"] == apple_gpu_share(64 * 1024**3)[0]
+    _assert_rows_as_answered(page, body)
     ui.shot("fit")
     ui.assert_clean()
 
@@ -353,7 +421,7 @@ def test_narrow_screens_and_keyboard(browser: Any, server: dict[str, Any], schem
             ("bench", "#/bench", "h1"),
         ]:
             page = u.go(hash_)
-            page.wait_for_selector(sel)
+            page.wait_for_selector(sel, timeout=SLOW_MS)
             # the page itself never scrolls sideways (wide tables scroll in their own box)
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 1, f"{name} overflows by {overflow}px at 390px"
@@ -380,4 +448,127 @@ def test_no_unknown_route_errors(ui: UI) -> None:
     page = ui.go("#/nope")
     page.wait_for_selector("h1")
     assert page.locator("h1").inner_text() == "Not found"
+    ui.assert_clean()
+
+
+# -- languages ---------------------------------------------------------------------------
+PAGES = [
+    ("catalog", "#/", "#catalog-table .fitcell .badge"),
+    ("model", "#/model/mistral-7b-v0.1", "#size-table td"),
+    ("fit", "#/fit", "#fit-table tbody tr"),
+    ("compare", "#/compare?ids=mistral-7b-v0.1,llama-2-7b", "#compare-table"),
+    ("tree", "#/tree/llama-2-7b", "#tree-box a.node"),
+    ("chat", "#/chat", "#chat-input"),
+    ("bench", "#/bench", "svg.chart rect, #bench-empty"),
+    ("not-found", "#/nope", "h1"),
+]
+# every text node and user-visible attribute, outside code (ids, commands, config keys)
+VISIBLE_TEXT_JS = """() => {
+  const out = [];
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    const s = n.textContent.trim();
+    if (s && !n.parentElement.closest("code, script, style, noscript")) out.push(s);
+  }
+  for (const el of document.body.querySelectorAll("[placeholder], [aria-label], [title]")) {
+    for (const a of ["placeholder", "aria-label", "title"]) {
+      const v = el.getAttribute(a);
+      if (v && v.trim()) out.push(v.trim());
+    }
+  }
+  return out;
+}"""
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _english_ui_strings() -> list[re.Pattern[str]]:
+    """The English msgids whose Traditional Chinese differs, as patterns of whole strings
+    ({placeholders} match any text): finding one in a zh-TW page means it went untranslated."""
+    pats = []
+    for msgid, tr in i18n.messages("zh_TW", "ui").items():
+        if tr != msgid and len(msgid) > 1:
+            parts = re.split(r"\{\w+\}", msgid)
+            pats.append(re.compile(".+?".join(re.escape(p) for p in parts), re.DOTALL))
+    return pats
+
+
+def test_messages_route_negotiates_the_language(server: dict[str, Any]) -> None:
+    def get(query: str = "", accept: str | None = None) -> tuple[int, dict[str, Any]]:
+        req = urllib.request.Request(f"{server['base']}/ui/messages{query}")
+        if accept:
+            req.add_header("Accept-Language", accept)
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return int(r.status), json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    for accept, want in [
+        ("zh-TW,zh;q=0.9,en;q=0.8", "zh_TW"),
+        ("zh-HK", "zh_TW"),
+        ("fr-FR, zh-CN;q=0.5", "zh_CN"),
+        ("en-GB,en;q=0.9", "en"),
+        ("fr", "en"),
+        (None, "en"),
+    ]:
+        status, body = get(accept=accept)
+        assert (status, body["lang"]) == (200, want), accept
+    status, body = get("?lang=zh-Hant", accept="en")  # the switcher's choice wins
+    assert body["lang"] == "zh_TW" and body["messages"]["Catalog"] == "模型目錄"
+    assert {x["lang"] for x in body["languages"]} == {"en", "zh_TW", "zh_CN"}
+    status, body = get("?lang=xx-nope")
+    assert status == 400 and "unsupported language" in body["error"]["message"]
+
+
+def test_every_page_in_traditional_chinese(browser: Any, server: dict[str, Any]) -> None:
+    english = _english_ui_strings()
+    u = UI(browser, server["base"], width=390, locale="zh-TW")
+    try:
+        for name, hash_, sel in PAGES:
+            page = u.go(hash_)
+            page.wait_for_selector(sel, timeout=SLOW_MS)
+            assert page.evaluate("document.documentElement.lang") == "zh-Hant-TW"
+            assert CJK.search(page.locator("h1").first.inner_text()) or name == "model"
+            texts = page.evaluate(VISIBLE_TEXT_JS)
+            untranslated = sorted({s for s in texts if any(p.fullmatch(s) for p in english)})
+            assert not untranslated, f"{name}: English UI strings in zh-TW: {untranslated}"
+            unfilled = sorted({s for s in texts if re.search(r"\{\w+\}", s)})
+            assert not unfilled, f"{name}: unfilled placeholders: {unfilled}"
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 1, f"{name} overflows by {overflow}px at 390px in zh-TW"
+            u.shot(f"zh-TW-{name}")
+        # dates and numbers follow the locale (Intl): 2023年9月27日, not 2023-09-27
+        page = u.go("#/model/mistral-7b-v0.1")
+        page.wait_for_selector("#est-total")
+        assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日", page.locator("main").inner_text())
+        u.assert_clean()
+    finally:
+        u.close()
+
+
+def test_language_switcher_is_remembered(ui: UI) -> None:
+    page = ui.go("#/model/mistral-7b-v0.1")
+    page.wait_for_selector("#est-total")
+    nav = page.locator("nav a[data-nav=catalog]")
+    assert nav.inner_text() == "Catalog"
+    switcher = page.locator("#lang-select")
+    assert switcher.get_attribute("aria-label") == "Language"
+    switcher.select_option("zh_TW")
+    page.wait_for_function("document.documentElement.lang === 'zh-Hant-TW'")
+    page.wait_for_selector("#est-total")  # the page is drawn again in the new language
+    assert nav.inner_text() == "模型目錄"
+    assert "記憶體與速度" in page.locator("main").inner_text()
+    page.reload()  # remembered in localStorage, whatever the browser's Accept-Language
+    page.wait_for_selector("#est-total")
+    assert nav.inner_text() == "模型目錄"
+    assert switcher.input_value() == "zh_TW"
+    switcher.select_option("zh_CN")
+    page.wait_for_function(
+        "document.querySelector('nav a[data-nav=catalog]').textContent === '模型目录'"
+    )
+    switcher.select_option("en")
+    page.wait_for_function(
+        "document.querySelector('nav a[data-nav=catalog]').textContent === 'Catalog'"
+    )
+    assert page.evaluate("document.documentElement.lang") == "en"
     ui.assert_clean()

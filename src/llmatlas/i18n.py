@@ -15,13 +15,19 @@ import contextlib
 import contextvars
 import functools
 import gettext as _gettext
+import hashlib
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
-DOMAINS = ("cli", "ui")
+# cli: the command line's messages; ui: the web UI's; catalog: summaries of facts whose
+# original is English (licence conditions), keyed by the English text, so a summary is
+# flagged as stale by `make messages` when the original changes.
+DOMAINS = ("cli", "ui", "catalog")
 DEFAULT = "en"
 # Languages with catalogs, in gettext form (underscore): Traditional Chinese as used in
 # Taiwan, Simplified Chinese as used in mainland China, and English (the msgids).
@@ -141,9 +147,19 @@ def _po_bytes(lang: str, domain: str) -> bytes | None:
         return None
 
 
+def _cache_dir() -> Path:
+    from llmatlas.settings import Settings
+
+    return Settings.from_env().home / "cache" / "locale"
+
+
 @functools.cache
 def translations(lang: str, domain: str = "cli") -> _gettext.NullTranslations:
-    """The compiled catalog of one language and domain (English: the msgids themselves)."""
+    """The compiled catalog of one language and domain (English: the msgids themselves).
+
+    The .po is compiled with Babel once and the .mo kept under LLMATLAS_HOME/cache/locale,
+    keyed by the .po's hash, so later runs load it with the standard library alone.
+    """
     if domain not in DOMAINS:
         raise ValueError(f"unknown message domain {domain!r}")
     if lang == DEFAULT or lang not in LANGUAGES:
@@ -151,18 +167,31 @@ def translations(lang: str, domain: str = "cli") -> _gettext.NullTranslations:
     po = _po_bytes(lang, domain)
     if po is None:
         return _gettext.NullTranslations()
+    cached = _cache_dir() / lang / f"{domain}-{hashlib.sha256(po).hexdigest()[:16]}.mo"
+    try:
+        return _gettext.GNUTranslations(BytesIO(cached.read_bytes()))
+    except (OSError, ValueError):
+        pass
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
     catalog = read_po(BytesIO(po), locale=lang, domain=domain)
     buf = BytesIO()
     write_mo(buf, catalog, use_fuzzy=False)
-    buf.seek(0)
-    return _gettext.GNUTranslations(buf)
+    try:  # best effort: a read-only home only costs the compile next time
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(buf.getvalue())
+        os.replace(tmp, cached)
+    except OSError:
+        pass
+    return _gettext.GNUTranslations(BytesIO(buf.getvalue()))
 
 
-def messages(lang: str, domain: str = "ui") -> dict[str, str]:
-    """msgid -> translation for a whole domain (the web UI receives this as JSON).
+@functools.cache
+def messages(lang: str, domain: str = "ui") -> Mapping[str, str | list[str]]:
+    """msgid -> translation for a whole domain (the web UI receives this as JSON); a plural
+    message is keyed by its singular msgid and holds its forms in the catalog's order.
 
     Untranslated and fuzzy entries are left out, so the caller falls back to the msgid.
     """
@@ -173,10 +202,14 @@ def messages(lang: str, domain: str = "ui") -> dict[str, str]:
         return {}
     from babel.messages.pofile import read_po
 
-    out: dict[str, str] = {}
+    out: dict[str, str | list[str]] = {}
     for m in read_po(BytesIO(po), locale=lang, domain=domain):
-        if m.id and m.string and not m.fuzzy and isinstance(m.id, str):
+        if not m.id or not m.string or m.fuzzy:
+            continue
+        if isinstance(m.id, str):
             out[m.id] = str(m.string)
+        elif isinstance(m.string, tuple | list) and all(m.string):
+            out[str(m.id[0])] = [str(s) for s in m.string]
     return out
 
 
@@ -220,6 +253,16 @@ _ = gettext
 def N_(message: str) -> str:
     """Mark a msgid for extraction where it is defined; it is translated where shown."""
     return message
+
+
+def license_summary(conditions: str, lang: str | None = None) -> str | None:
+    """A summary of English licence conditions in the current language, or None (English,
+    or no summary written yet). Shown beside the original, never instead of it."""
+    lang = lang or _current.get()
+    if lang == DEFAULT:
+        return None
+    text = translations(lang, "catalog").gettext(conditions)
+    return text if text != conditions else None
 
 
 # -- locale formatting -----------------------------------------------------------------

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from llmatlas.artifacts import Artifact
 from llmatlas.catalog import Architecture, ModelEntry
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import DeviceSpec, Machine
 from llmatlas.hardware._usable import apple_gpu_share, usable_gpu_bytes
 from llmatlas.sizing import (
-    GGUF_LADDER,
     GiB,
     estimate_memory,
     estimate_speed,
@@ -24,11 +24,24 @@ from llmatlas.sizing import (
     smallest_plan,
     speed_verdict,
 )
-from llmatlas.sizing.memory import CUDA_CONTEXT, MemoryEstimate
-from llmatlas.sizing.quant import QuantFormat
+from llmatlas.sizing.memory import CUDA_CONTEXT, MemoryEstimate, kv_cache
+from llmatlas.sizing.quant import QuantFormat, WeightBytes, native_format
+from llmatlas.sizing.speed import (
+    DEFAULT_DECODE_EFFICIENCY,
+    MOE_SOURCE,
+    TP_SOURCE,
+    SpeedEstimate,
+    bytes_read_per_token,
+    decode_bound_tps,
+)
+
+Subject = ModelEntry | Artifact
+"""What can be sized: a catalog entry, or any artifact (a GGUF file, a Hub repo)."""
 
 DEFAULT_CONTEXT = 4096
 """Context used when none is given (Ollama's default num_ctx on small machines)."""
+DEFAULT_RAM_BANDWIDTH_GBS = 40.0
+"""Dual-channel DDR4/5 as a sustained copy bandwidth, when a target gives no RAM figure."""
 
 
 def ram_headroom_bytes(ram_bytes: int) -> int:
@@ -50,8 +63,8 @@ class Target:
     count: int
     memory_bytes: int  # per device, total
     budget_bytes: int  # what we allow the model to use, all devices together
-    bandwidth_gbs: float
-    tflops: float
+    bandwidth_gbs: float  # one device's (speeds never sum devices; see estimate_speed)
+    tflops: float  # one device's
     headroom_note: str
     ram_bytes: int = 0  # host RAM for partial offload (0: unknown / not used)
     cpu_bandwidth_gbs: float = 0.0
@@ -91,8 +104,8 @@ class Target:
             count,
             d.memory_bytes,
             per * count,
-            d.bandwidth_gbs * count,
-            d.fp16_tflops * count,
+            d.bandwidth_gbs,
+            d.fp16_tflops,
             _gpu_note(rule, d.memory_bytes, count, False, d.memory_label),
             engine=engine,
             basis_bytes=d.memory_bytes,
@@ -110,8 +123,8 @@ class Target:
                 n,
                 g.memory_bytes,
                 max(0, per) * n,
-                (g.bandwidth_gbs or 0) * n,
-                (g.fp16_tflops or 0) * n,
+                g.bandwidth_gbs or 0,
+                g.fp16_tflops or 0,
                 _gpu_note(rule, g.free_bytes, n, True),
                 m.ram_available_bytes,
                 m.cpu_bandwidth_gbs,
@@ -136,22 +149,27 @@ class Target:
 
     @classmethod
     def from_budget(
-        cls, vram_bytes: int = 0, ram_bytes: int = 0, engine: str = "llama.cpp"
+        cls, vram_bytes: int = 0, ram_bytes: int = 0, engine: str = "llama.cpp", count: int = 1
     ) -> Target:
-        """An imaginary machine given as ``--vram 12G --ram 32G`` (consumer GPU / desktop CPU speeds)."""
+        """An imaginary machine given as ``--vram 12G [--gpus 2] --ram 32G`` (consumer GPU /
+        desktop CPU speeds); ``vram_bytes`` is per GPU, bandwidth and TFLOPS are one GPU's."""
         if vram_bytes < 0 or ram_bytes < 0:
             raise BadInputError("memory sizes must be positive")
+        if count < 1:
+            raise BadInputError("--gpus must be >= 1")
         if vram_bytes:
             per, rule = usable_gpu_bytes(vram_bytes, engine)
             return cls(
-                f"GPU with {vram_bytes / GiB:.0f} GiB",
+                f"{count} GPUs with {vram_bytes / GiB:.0f} GiB each"
+                if count > 1
+                else f"GPU with {vram_bytes / GiB:.0f} GiB",
                 "gpu",
-                1,
+                count,
                 vram_bytes,
-                max(0, per),
+                max(0, per) * count,
                 450.0,
                 60.0,
-                _gpu_note(rule, vram_bytes, 1, False)
+                _gpu_note(rule, vram_bytes, count, False)
                 + "; speed assumes a mid-range GPU (450 GB/s)",
                 ram_bytes,
                 40.0,
@@ -192,6 +210,7 @@ class Estimate:
     buffers_bytes: int
     overhead_bytes: int
     total_bytes: int
+    reserved_buffers_bytes: int
     file_bytes: int | None
     device: str
     pool: str
@@ -210,7 +229,7 @@ class Estimate:
         return asdict(self)
 
 
-def _arch(m: ModelEntry):  # type: ignore[no-untyped-def]
+def _arch(m: Subject) -> Architecture:
     if m.architecture is None:
         why = (
             "its weights are not released"
@@ -221,14 +240,36 @@ def _arch(m: ModelEntry):  # type: ignore[no-untyped-def]
     return m.architecture
 
 
-def default_format(engine: str, quant: str | None) -> QuantFormat:
+def default_format(
+    engine: str, quant: str | None, a: Architecture | None = None, m: Subject | None = None
+) -> QuantFormat:
+    """``quant`` as ``engine`` reads it; else the artifact's own type, else the model's native
+    checkpoint format where the engine runs it (gpt-oss: MXFP4), else Q4_K_M / BF16."""
+    own = m.quant if isinstance(m, Artifact) else None
     if quant:
-        return get_format(quant)
+        fmt = get_format(quant, engine)
+        if own and isinstance(m, Artifact) and m.weights is not None and fmt.name != own:
+            raise BadInputError(
+                f"{m.id} is a {own} file; --quant {quant} does not apply (size another file)"
+            )
+        return fmt
+    if own:
+        return get_format(own, engine)
+    native = native_format(a, engine) if a is not None else None
+    if native is not None:
+        return native
     return get_format("Q4_K_M" if engine == "llama.cpp" else "BF16")
 
 
+def exact_weights(m: Subject, fmt: QuantFormat) -> WeightBytes | None:
+    """A real file's tensor bytes when ``m`` is a file of format ``fmt``."""
+    if isinstance(m, Artifact) and m.weights is not None and m.quant == fmt.name:
+        return m.weights
+    return None
+
+
 def _memory(
-    m: ModelEntry,
+    m: Subject,
     fmt: QuantFormat,
     ctx: int,
     batch: int,
@@ -239,14 +280,15 @@ def _memory(
 ) -> MemoryEstimate:
     a = _arch(m)
     on_gpu = target.kind in ("gpu", "apple")
+    w = exact_weights(m, fmt)
     if engine == "llama.cpp":
         layers = gpu_layers if gpu_layers is not None else (a.num_hidden_layers if on_gpu else 0)
-        return estimate_memory(a, fmt, ctx, batch, engine, kv_type, gpu_layers=layers)
-    return estimate_memory(a, fmt, ctx, batch, engine, kv_type)
+        return estimate_memory(a, fmt, ctx, batch, engine, kv_type, gpu_layers=layers, weights=w)
+    return estimate_memory(a, fmt, ctx, batch, engine, kv_type, weights=w)
 
 
 def resolve_context(
-    m: ModelEntry, a: Architecture, context: int | None, default: int = DEFAULT_CONTEXT
+    m: Subject, a: Architecture, context: int | None, default: int = DEFAULT_CONTEXT
 ) -> int:
     """The context to size at: the user's (checked against the model's maximum), else
     ``default`` capped at that maximum, never the advertised maximum itself."""
@@ -261,7 +303,7 @@ def resolve_context(
 
 
 def estimate(
-    m: ModelEntry,
+    m: Subject,
     target: Target,
     quant: str | None = None,
     context: int | None = None,
@@ -275,13 +317,18 @@ def estimate(
     if batch < 1:
         raise BadInputError("--batch must be >= 1")
     target = target.for_engine(engine)
-    fmt = default_format(engine, quant)
+    if isinstance(m, Artifact) and m.kind == "gguf" and engine != "llama.cpp":
+        raise BadInputError(f"{m.id} is a GGUF file; it runs on llama.cpp (--engine llama.cpp)")
+    fmt = default_format(engine, quant, a, m)
     ctx = resolve_context(m, a, context)
     mem = _memory(m, fmt, ctx, batch, engine, kv_type, target)
     at_max = _memory(m, fmt, a.max_position_embeddings, batch, engine, kv_type, target)
-    notes = list(mem.notes)
-    pool_bytes = _pool_of(mem, a, engine, target)
-    fits = pool_bytes <= target.budget_bytes
+    notes = list(m.notes) if isinstance(m, Artifact) else []
+    if isinstance(m, ModelEntry) and m.architecture_from:
+        notes.append(f"architecture inherited from its base model {m.architecture_from}")
+    notes += mem.notes
+    pool = _pool_of(mem, a, engine, target)
+    fits = pool <= target.budget_bytes
     gpus_needed: int | None = None
     gpu_layers: int | None = None
     if target.kind == "gpu" and engine == "llama.cpp":
@@ -289,7 +336,7 @@ def estimate(
         if gpus_needed and gpus_needed > target.count:
             notes.append(f"needs {gpus_needed} GPUs of this type (llama.cpp splits by layers)")
         elif fits:
-            notes.append(f"fits with {(target.budget_bytes - pool_bytes) / GiB:.1f} GiB to spare")
+            notes.append(f"fits with {(target.budget_bytes - pool) / GiB:.1f} GiB to spare")
     elif target.kind == "gpu":
         plan = smallest_plan(a, fmt, target.memory_bytes, ctx, batch)
         gpus_needed = plan.gpus if plan.fits else None
@@ -305,25 +352,25 @@ def estimate(
             "; the rest run from system RAM (much slower)"
         )
     cal = (calibration or {}) if target.local else {}
-    speed = estimate_speed(
-        a,
-        fmt,
-        target.bandwidth_gbs,
-        target.tflops,
-        target.kind,
-        ctx,
-        batch,
-        kv_type,
-        decode_efficiency=cal.get("decode_efficiency"),
-        prefill_efficiency=cal.get("prefill_efficiency"),
-        engine=engine,
-    )
+    speed = decode_speed(m, target, fmt, ctx, batch, engine, kv_type, calibration)
     decode = speed.decode_tps
-    if gpu_layers is not None and target.cpu_bandwidth_gbs:
-        frac = gpu_layers / a.num_hidden_layers
-        gpu_t = frac / speed.decode_tps
-        cpu_t = (1 - frac) / speed.decode_tps * target.bandwidth_gbs / target.cpu_bandwidth_gbs
-        decode = 1 / (gpu_t + cpu_t)
+    if target.count > 1:
+        if speed.split == "tensor":
+            bound = decode_bound_tps(a, fmt, target.bandwidth_gbs, target.count)
+            notes.append(
+                f"tensor parallel over {target.count} GPUs: one stream ~{speed.decode_tps:.0f} "
+                f"tok/s, well under the {bound:.0f} tok/s that {target.count}x the bandwidth would "
+                f"allow (all-reduce per layer: {TP_SOURCE}"
+                + (f"; batch-1 expert kernels: {MOE_SOURCE}" if a.is_moe else "")
+                + ")"
+            )
+        else:
+            notes.append(
+                f"llama.cpp splits layers over {target.count} GPUs and runs them in sequence: "
+                "one stream decodes at one GPU's bandwidth"
+            )
+    if gpu_layers is not None:
+        decode = offload_decode_tps(m, fmt, ctx, kv_type, target, gpu_layers)
     if cal:
         notes.append("speed calibrated from `llmatlas bench` on this machine")
     return Estimate(
@@ -336,9 +383,10 @@ def estimate(
         weights_bytes=mem.weights_bytes,
         kv_cache_bytes=mem.kv_cache_bytes,
         buffers_bytes=mem.buffers_bytes,
+        reserved_buffers_bytes=mem.reserved_buffers_bytes or mem.buffers_bytes,
         overhead_bytes=mem.overhead_bytes,
         total_bytes=mem.total_bytes,
-        file_bytes=gguf_file_bytes(a, fmt) if fmt.is_gguf else None,
+        file_bytes=_file_bytes(m, a, fmt),
         device=target.name,
         pool=target.headroom_note,
         budget_bytes=target.budget_bytes,
@@ -352,6 +400,58 @@ def estimate(
         total_bytes_at_max_context=at_max.total_bytes,
         notes=notes,
     )
+
+
+def _file_bytes(m: Subject, a: Architecture, fmt: QuantFormat) -> int | None:
+    if exact_weights(m, fmt) is not None and isinstance(m, Artifact):
+        return m.file_bytes
+    return gguf_file_bytes(a, fmt) if fmt.is_gguf else None
+
+
+def decode_speed(
+    m: Subject,
+    target: Target,
+    fmt: QuantFormat,
+    ctx: int,
+    batch: int = 1,
+    engine: str = "llama.cpp",
+    kv_type: str = "f16",
+    calibration: dict[str, float] | None = None,
+) -> SpeedEstimate:
+    """Speed of ``m`` held whole by ``target`` (calibration applies to this machine only)."""
+    cal = (calibration or {}) if target.local else {}
+    return estimate_speed(
+        _arch(m),
+        fmt,
+        target.bandwidth_gbs,
+        target.tflops,
+        target.kind,
+        ctx,
+        batch,
+        kv_type,
+        decode_efficiency=cal.get("decode_efficiency"),
+        prefill_efficiency=cal.get("prefill_efficiency"),
+        engine=engine,
+        gpus=target.count,
+    )
+
+
+def offload_decode_tps(
+    m: Subject, fmt: QuantFormat, ctx: int, kv_type: str, target: Target, gpu_layers: int
+) -> float:
+    """Decode with ``gpu_layers`` layers in VRAM and the rest in system RAM: each step reads
+    the GPU share of the bytes at the GPU's bandwidth and the rest at RAM bandwidth, in
+    sequence.  RAM bandwidth: the machine's measured one, else dual-channel DDR4/5 (40 GB/s)."""
+    a = _arch(m)
+    frac = gpu_layers / a.num_hidden_layers
+    step = bytes_read_per_token(a, fmt) + kv_cache(a, max(1, ctx // 2), 1, kv_type).bytes
+    gpu_eff = DEFAULT_DECODE_EFFICIENCY["gpu"]
+    cpu_eff = DEFAULT_DECODE_EFFICIENCY["cpu"]
+    ram_bw = target.cpu_bandwidth_gbs or DEFAULT_RAM_BANDWIDTH_GBS
+    t = frac * step / (target.bandwidth_gbs * 1e9 * gpu_eff) + (1 - frac) * step / (
+        ram_bw * 1e9 * cpu_eff
+    )
+    return 1 / t
 
 
 def _split_overhead(mem: MemoryEstimate, a: Architecture) -> tuple[int, int]:
@@ -381,14 +481,15 @@ def _pool_of(mem: MemoryEstimate, a: Architecture, engine: str, target: Target) 
     return mem.total_bytes
 
 
-def _pool_bytes(
-    m: ModelEntry, fmt: QuantFormat, ctx: int, batch: int, engine: str, kv: str, target: Target
+def pool_bytes(
+    m: Subject, fmt: QuantFormat, ctx: int, batch: int, engine: str, kv: str, target: Target
 ) -> int:
+    """Bytes that must fit ``target.budget_bytes`` (see :func:`_pool_of`)."""
     return _pool_of(_memory(m, fmt, ctx, batch, engine, kv, target), _arch(m), engine, target)
 
 
 def max_context_for(
-    m: ModelEntry,
+    m: Subject,
     target: Target,
     quant: str | None = None,
     batch: int = 1,
@@ -398,49 +499,42 @@ def max_context_for(
     """Largest context (multiple of 256, or the model maximum) whose memory fits the target's budget."""
     a = _arch(m)
     target = target.for_engine(engine)
-    fmt = default_format(engine, quant)
+    fmt = default_format(engine, quant, a, m)
     lo, hi = 0, a.max_position_embeddings
-    if _pool_bytes(m, fmt, min(256, hi), batch, engine, kv_type, target) > target.budget_bytes:
+    if pool_bytes(m, fmt, min(256, hi), batch, engine, kv_type, target) > target.budget_bytes:
         return 0
-    if _pool_bytes(m, fmt, hi, batch, engine, kv_type, target) <= target.budget_bytes:
+    if pool_bytes(m, fmt, hi, batch, engine, kv_type, target) <= target.budget_bytes:
         return hi
     lo = 256
     while hi - lo > 256:
         mid = (lo + hi) // 2 // 256 * 256
         if mid <= lo:
             break
-        if _pool_bytes(m, fmt, mid, batch, engine, kv_type, target) <= target.budget_bytes:
+        if pool_bytes(m, fmt, mid, batch, engine, kv_type, target) <= target.budget_bytes:
             lo = mid
         else:
             hi = mid
     return lo
 
 
-def best_quant_for(
-    m: ModelEntry, target: Target, context: int | None = None, batch: int = 1, kv_type: str = "f16"
-) -> str | None:
-    """Highest-quality GGUF type whose memory fits the target at ``context``."""
-    a = _arch(m)
-    target = target.for_engine("llama.cpp")
-    ctx = context or min(DEFAULT_CONTEXT, a.max_position_embeddings)
-    for q in GGUF_LADDER:
-        if (
-            _pool_bytes(m, get_format(q), ctx, batch, "llama.cpp", kv_type, target)
-            <= target.budget_bytes
-        ):
-            return q
-    return None
-
-
 def gpu_layers_that_fit(
-    m: ModelEntry, fmt: QuantFormat, context: int, batch: int, kv_type: str, target: Target
+    m: Subject, fmt: QuantFormat, context: int, batch: int, kv_type: str, target: Target
 ) -> int:
     """How many layers llama.cpp can offload (``-ngl``) within the GPU budget."""
     a = _arch(m)
     target = target.for_engine("llama.cpp")
     best = 0
     for n in range(a.num_hidden_layers + 1):
-        mem = estimate_memory(a, fmt, context, batch, "llama.cpp", kv_type, gpu_layers=n)
+        mem = estimate_memory(
+            a,
+            fmt,
+            context,
+            batch,
+            "llama.cpp",
+            kv_type,
+            gpu_layers=n,
+            weights=exact_weights(m, fmt),
+        )
         if mem.gpu_bytes <= target.budget_bytes:
             best = n
         else:

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from llmatlas.catalog._inherit import inherit_architectures
 from llmatlas.catalog._schema import Erratum, Family, License, ModelEntry
 from llmatlas.errors import CatalogError
 
@@ -53,7 +54,7 @@ class CatalogData:
                 models[m.id] = m.model_copy(
                     update={"family": fam.family, "developer": m.developer or fam.developer}
                 )
-        self.models = models
+        self.models = inherit_architectures(models)
         self._check_references()
 
     def _check_references(self) -> None:
@@ -67,6 +68,13 @@ class CatalogData:
                     raise CatalogError(f"{m.id}: unknown license {change.license!r} in history")
             if m.base_model is not None and m.base_model not in self.models:
                 raise CatalogError(f"{m.id}: base_model {m.base_model!r} is not in the catalog")
+        for fam in self.families.values():
+            if fam.default is not None and (
+                fam.default not in self.models or self.models[fam.default].family != fam.family
+            ):
+                raise CatalogError(
+                    f"{fam.family}: default {fam.default!r} is not one of its models"
+                )
         for e in self.errata:
             for mid in e.models:
                 if mid not in self.models:

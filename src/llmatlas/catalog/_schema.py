@@ -57,7 +57,8 @@ TASKS = {
 }
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9.\-]*[a-z0-9]$")
-# BCP-47-ish: "en", "zh-Hant", "zh-Hans", "ja", ... ; "multi" for "many, see card".
+# BCP-47-ish: "en", "zh-Hant", "zh-Hans", "ja", ... ; "multi" for "many, see card";
+# bare "zh" where the card says "Chinese" without naming a script.
 _LANG = re.compile(r"^([a-z]{2,3}(-[A-Z][a-z]{3})?(-[A-Z]{2})?|multi|code)$")
 
 
@@ -160,6 +161,9 @@ class Architecture(_Strict):
     # Parameters outside the text decoder (vision tower, projector, MTP head...).
     extra_params: int = Field(default=0, ge=0)
     extra_params_note: str | None = None
+    # The checkpoint's own weight format when it is not 16-bit (config.json's
+    # quantization_config.quant_method: "mxfp4" for gpt-oss, "fp8" for DeepSeek-V3).
+    quantization: str | None = None
 
     @property
     def resolved_head_dim(self) -> int:
@@ -300,6 +304,11 @@ class ModelEntry(_Strict):
     base_model: str | None = None
     relation: Relation | None = None
     architecture: Architecture | None = None
+    architecture_from: str | None = Field(
+        default=None,
+        description="Set by the loader, not in the data: the base model whose architecture "
+        "this derivative inherits (its own card gives none).",
+    )
     openness: Openness
     benchmarks: list[Benchmark] = Field(default_factory=list)
     sources: dict[str, HttpUrl]
@@ -312,7 +321,7 @@ class ModelEntry(_Strict):
     @field_validator("drafted")
     @classmethod
     def _drafted(cls, v: list[str]) -> list[str]:
-        unknown = set(v) - set(FACT_SOURCES) - {"active_params_b", "openness"}
+        unknown = set(v) - set(FACT_SOURCES) - {"active_params_b", "instruct", "openness"}
         if unknown:
             raise ValueError(f"drafted names unknown facts {sorted(unknown)}")
         return v
@@ -332,8 +341,6 @@ class ModelEntry(_Strict):
         for lang in v:
             if not _LANG.match(lang):
                 raise ValueError(f"language {lang!r}: use BCP-47 like en, zh-Hant, zh-Hans")
-            if lang == "zh":
-                raise ValueError("say zh-Hans or zh-Hant (or both), not bare zh")
         return v
 
     @field_validator("tasks")
@@ -382,6 +389,25 @@ class ModelEntry(_Strict):
         return None
 
 
+class Name(_Strict):
+    """Another name a family or its developer goes by (a Chinese name, a short name),
+    with where it is used: the developer's own site, the model card, the paper."""
+
+    name: str
+    source: HttpUrl | None = None
+    note: str | None = Field(
+        default=None, description="Why the name is here when no primary source uses it."
+    )
+
+    @model_validator(mode="after")
+    def _backed(self) -> Name:
+        if self.source is None and not self.note:
+            raise ValueError(
+                f"name {self.name!r} needs a source, or a note saying where it is used"
+            )
+        return self
+
+
 class Family(_Strict):
     """One YAML file: a family of checkpoints from one developer (or one project)."""
 
@@ -390,6 +416,15 @@ class Family(_Strict):
     developer: str
     description: str
     homepage: HttpUrl | None = None
+    names: list[Name] = Field(default_factory=list, description="Other names of the family.")
+    developer_names: list[Name] = Field(
+        default_factory=list, description="Other names of the developer."
+    )
+    default: str | None = Field(
+        default=None,
+        description="Model id a bare family name means (else the newest general instruct "
+        "checkpoint nearest 8B parameters).",
+    )
     licenses: list[License] = Field(
         default_factory=list, description="Licenses used only by this family."
     )
@@ -397,7 +432,7 @@ class Family(_Strict):
 
 
 class Erratum(_Strict):
-    """A claim in the seed documents that primary sources contradict."""
+    """A claim in common circulation that primary sources contradict."""
 
     id: str
     seed: str = Field(description="Seed file name the claim appears in.")

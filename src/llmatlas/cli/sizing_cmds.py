@@ -6,27 +6,44 @@ import typer
 from rich.table import Table
 
 from llmatlas.advisor import (
+    REQUIRED_TPS,
+    SORT_KEYS,
+    TIERS,
     Need,
     Target,
-    best_quant_for,
+    best_quant_choice,
     estimate,
     fit,
     gpu_layers_that_fit,
     max_context_for,
     recommend,
 )
+from llmatlas.artifacts import resolve_artifact
 from llmatlas.catalog import Catalog
 from llmatlas.cli._common import JSON_OPT, console, emit_json, gib, handle_errors, parse_size
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import detect, devices, find_device
+from llmatlas.i18n import _
 from llmatlas.sizing import ENGINES, get_format
 
 
 def register(app: typer.Typer) -> None:
-    app.command("hw")(hw)
-    app.command("estimate")(estimate_cmd)
-    app.command("fit")(fit_cmd)
-    app.command("recommend")(recommend_cmd)
+    app.command("hw", help=_("Detect this machine: CPU, RAM, measured memory bandwidth, GPUs."))(hw)
+    app.command(
+        "estimate", help=_("Memory breakdown, fit, GPUs needed and expected speed for one model.")
+    )(estimate_cmd)
+    app.command(
+        "fit",
+        help=_(
+            "Which models run well on this machine (or a given one), ranked for the need, with reasons."
+        ),
+    )(fit_cmd)
+    app.command(
+        "recommend",
+        help=_(
+            "Common hardware tiers (CPU only to several GPUs) x needs, each computed from the catalog."
+        ),
+    )(recommend_cmd)
 
 
 def _calibration() -> dict[str, float] | None:
@@ -44,7 +61,10 @@ def resolve_target(device: str | None, gpus: int, vram: str | None, ram: str | N
     if device:
         return Target.from_device(find_device(device), gpus)
     if vram or ram:
-        return Target.from_budget(parse_size(vram) if vram else 0, parse_size(ram) if ram else 0)
+        if gpus != 1 and not vram:
+            raise BadInputError("--gpus needs --vram (the memory of each GPU) or --device")
+        vram_b, ram_b = parse_size(vram) if vram else 0, parse_size(ram) if ram else 0
+        return Target.from_budget(vram_b, ram_b, count=gpus)
     if gpus != 1:
         raise BadInputError("--gpus needs --device (which GPU?)")
     return Target.from_machine(detect())
@@ -53,7 +73,7 @@ def resolve_target(device: str | None, gpus: int, vram: str | None, ram: str | N
 @handle_errors
 def hw(
     devices_table: bool = typer.Option(
-        False, "--devices", help="List the known GPU/accelerator table."
+        False, "--devices", help=_("List the known GPU/accelerator table.")
     ),
     json_out: bool = JSON_OPT,
 ) -> None:
@@ -99,27 +119,49 @@ def hw(
 
 @handle_errors
 def estimate_cmd(
-    model: str = typer.Argument(..., help="Model id or alias."),
+    model: str = typer.Argument(
+        ..., help=_("Catalog name, a .gguf path (split files too), or a Hub repo (hf:org/repo).")
+    ),
     quant: str = typer.Option(
-        None, "--quant", "-q", help="Q4_K_M, Q8_0, BF16, AWQ-4BIT, ... (default per engine)."
+        None,
+        "--quant",
+        "-q",
+        help=_(
+            "Any GGUF type (Q4_K_M, Q4_1, MXFP4, IQ3_XXS...), BF16, FP8, AWQ, 8bit, 4bit...; "
+            "default: the file's own type, else the model's native format."
+        ),
     ),
     ctx: int = typer.Option(
-        None, "--ctx", help="Context you will run (default 4096, capped at the model's)."
+        None, "--ctx", help=_("Context you will run (default 4096, capped at the model's).")
     ),
-    batch: int = typer.Option(1, "--batch", help="Concurrent sequences."),
-    engine: str = typer.Option("llama.cpp", "--engine", help="llama.cpp, vllm or transformers."),
-    kv_type: str = typer.Option("f16", "--kv-type", help="KV cache type: f16, q8_0, q4_0, fp8."),
+    batch: int = typer.Option(1, "--batch", help=_("Concurrent sequences.")),
+    engine: str = typer.Option("llama.cpp", "--engine", help=_("llama.cpp, vllm or transformers.")),
+    kv_type: str = typer.Option("f16", "--kv-type", help=_("KV cache type: f16, q8_0, q4_0, fp8.")),
     device: str = typer.Option(
-        None, "--device", help="GPU from the table, e.g. rtx-4090, h100-sxm."
+        None, "--device", help=_("GPU from the table, e.g. rtx-4090, h100-sxm.")
     ),
-    gpus: int = typer.Option(1, "--gpus", help="How many of --device."),
-    vram: str = typer.Option(None, "--vram", help="Imaginary GPU memory, e.g. 12G."),
-    ram: str = typer.Option(None, "--ram", help="Imaginary RAM, e.g. 32G."),
+    gpus: int = typer.Option(1, "--gpus", help=_("How many of --device.")),
+    vram: str = typer.Option(None, "--vram", help=_("Imaginary GPU memory, e.g. 12G.")),
+    ram: str = typer.Option(None, "--ram", help=_("Imaginary RAM, e.g. 32G.")),
     max_context_for: str = typer.Option(
-        None, "--max-context-for", help="Largest context that fits a DEVICE or a size like 24G."
+        None, "--max-context-for", help=_("Largest context that fits a DEVICE or a size like 24G.")
     ),
     best_quant: bool = typer.Option(
-        False, "--best-quant", help="Best GGUF quantization that fits the target."
+        False,
+        "--best-quant",
+        help=_("Highest-quality GGUF type that fits and reaches --min-tps (fit's rule)."),
+    ),
+    min_tps: float = typer.Option(
+        0.0, "--min-tps", help=_("With --best-quant: speed needed (default 10 tok/s).")
+    ),
+    allow_low_bit: bool = typer.Option(
+        False, "--allow-low-bit", help=_("With --best-quant: allow Q3_K_M/Q2_K (large loss).")
+    ),
+    exact: bool = typer.Option(
+        False,
+        "--exact",
+        help="Also ask llama.cpp itself: a dry run (no_alloc) of the file, or of a sparse "
+        "GGUF written from the catalog's architecture, reports what it would reserve.",
     ),
     json_out: bool = JSON_OPT,
 ) -> None:
@@ -127,9 +169,8 @@ def estimate_cmd(
     if engine not in ENGINES:
         raise BadInputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     if quant:
-        get_format(quant)  # validate early: one clear line for a typo
-    cat = Catalog()
-    m = cat.get(model)
+        get_format(quant, engine)  # validate early: one clear line for a typo
+    m = resolve_artifact(model, Catalog())
     if max_context_for:
         target = _budget_target(max_context_for)
         n = max_context_for_fn(m, target, quant, batch, engine, kv_type)
@@ -150,22 +191,32 @@ def estimate_cmd(
         return
     target = resolve_target(device, gpus, vram, ram)
     if best_quant:
-        q = best_quant_for(m, target, ctx, batch, kv_type)
+        c = best_quant_choice(
+            m, target, ctx, batch, kv_type, max(min_tps, REQUIRED_TPS), allow_low_bit
+        )
+        if c.quant is None:
+            raise BadInputError(f"{m.id} on {target.name}: {c.reason}")
         if json_out:
-            emit_json({"model": m.id, "target": target.name, "best_quant": q})
-        else:
-            console.print(
-                f"{m.id} on {target.name}: "
-                + (
-                    f"best quantization that fits: {q}"
-                    if q
-                    else "no GGUF quantization fits; see --gpus or partial offload"
-                )
-            )
+            emit_json({"model": m.id, "target": target.name, "best_quant": c.quant, **c.__dict__})
+            return
+        console.print(
+            f"{m.id} on {target.name}: {c.quant} ({c.reason}); ~{c.decode_tps:.1f} tok/s, "
+            f"{gib(c.pool_bytes)} of {gib(target.budget_bytes)} usable"
+        )
+        for line in (c.quality, c.next_up):
+            if line:
+                console.print(f"[dim]{line}[/]")
         return
     e = estimate(m, target, quant, ctx, batch, engine, kv_type, _calibration())
+    engine_says = None
+    if exact:
+        if engine != "llama.cpp":
+            raise BadInputError("--exact asks llama.cpp; use it with --engine llama.cpp")
+        from llmatlas.artifacts.dryrun import exact as dry
+
+        engine_says = dry(m, e.quant, e.context, e.batch, kv_type)
     if json_out:
-        emit_json(e.to_dict())
+        emit_json({**e.to_dict(), **({"exact": engine_says} if exact else {})})
         return
     console.print(
         f"[bold]{m.id}[/] {e.quant} on {e.engine}, context {e.context:,}, batch {e.batch}"
@@ -173,7 +224,14 @@ def estimate_cmd(
     t = Table(show_header=False, box=None)
     t.add_row("weights", gib(e.weights_bytes))
     t.add_row("KV cache", f"{gib(e.kv_cache_bytes)} ({e.kv_type})")
-    t.add_row("buffers", gib(e.buffers_bytes))
+    if e.reserved_buffers_bytes != e.buffers_bytes:
+        t.add_row(
+            "buffers",
+            f"{gib(e.buffers_bytes)} resident ({gib(e.reserved_buffers_bytes)} reserved; "
+            "on a CPU only touched pages count)",
+        )
+    else:
+        t.add_row("buffers", gib(e.buffers_bytes))
     t.add_row("overhead", gib(e.overhead_bytes))
     t.add_row("[bold]total[/]", f"[bold]{gib(e.total_bytes)}[/]")
     if e.file_bytes:
@@ -191,6 +249,13 @@ def estimate_cmd(
     )
     for n in e.notes:
         console.print(f"[dim]note: {n}[/]")
+    for r in engine_says or []:
+        console.print(
+            f"llama.cpp dry run ({r['profile']}: {r['settings']}): model {gib(r['model_bytes'])}, "
+            f"KV {gib(r['kv_bytes'])}, compute {gib(r['compute_bytes'])}, "
+            f"output {gib(r['output_bytes'])}; reserved {gib(r['total_bytes'])}",
+            highlight=False,
+        )
 
 
 def max_context_for_fn(m, target, quant, batch, engine, kv_type):  # type: ignore[no-untyped-def]
@@ -214,36 +279,67 @@ def _budget_target(spec: str) -> Target:
 @handle_errors
 def fit_cmd(
     device: str = typer.Option(
-        None, "--device", help="GPU from the table (default: this machine)."
+        None, "--device", help=_("GPU from the table (default: this machine).")
     ),
-    gpus: int = typer.Option(1, "--gpus", help="How many of --device."),
-    vram: str = typer.Option(None, "--vram", help="Imaginary GPU memory, e.g. 12G."),
-    ram: str = typer.Option(None, "--ram", help="Imaginary RAM, e.g. 16G."),
+    gpus: int = typer.Option(1, "--gpus", help=_("How many of --device.")),
+    vram: str = typer.Option(None, "--vram", help=_("Imaginary GPU memory, e.g. 12G.")),
+    ram: str = typer.Option(None, "--ram", help=_("Imaginary RAM, e.g. 16G.")),
     task: str = typer.Option(
-        None, "--task", help="chat, code, math, reasoning, vision, medical..."
+        None, "--task", help=_("chat, code, math, reasoning, vision, medical...")
     ),
-    language: str = typer.Option(None, "--language", help="en, zh, zh-Hant, ja..."),
+    language: str = typer.Option(None, "--language", help=_("en, zh, zh-Hant, ja...")),
     commercial: bool = typer.Option(
-        False, "--commercial", help="Only licenses that allow commercial use."
+        False, "--commercial", help=_("Only licenses that allow commercial use.")
+    ),
+    allow_conditional: bool = typer.Option(
+        False,
+        "--allow-conditional",
+        help=_("With --commercial: also licenses that allow it on conditions (Llama, Gemma...)."),
     ),
     fully_open: bool = typer.Option(
-        False, "--fully-open", help="Only openness grade A/B (data and code open)."
+        False, "--fully-open", help=_("Only openness grade A/B (data and code open).")
     ),
-    min_tps: float = typer.Option(0.0, "--min-tps", help="Minimum decode tokens/s."),
-    ctx: int = typer.Option(None, "--ctx", help="Context you will run (default 4096)."),
-    engine: str = typer.Option("llama.cpp", "--engine", help="llama.cpp or vllm."),
+    min_tps: float = typer.Option(
+        0.0, "--min-tps", help=_("Decode tokens/s needed (default 10; slower rows rank last).")
+    ),
+    allow_low_bit: bool = typer.Option(
+        False, "--allow-low-bit", help=_("Allow Q3_K_M/Q2_K when 4-bit does not fit.")
+    ),
+    sort: str = typer.Option("rank", "--sort", help=f"Order rows by: {', '.join(SORT_KEYS)}."),
+    ctx: int = typer.Option(None, "--ctx", help=_("Context you will run (default 4096).")),
+    engine: str = typer.Option("llama.cpp", "--engine", help=_("llama.cpp or vllm.")),
     include_base: bool = typer.Option(
-        False, "--include-base", help="Also list base (non-chat) models."
+        False, "--include-base", help=_("Also list base (non-chat) models.")
     ),
-    limit: int = typer.Option(20, "--limit", help="Rows to show (0: all)."),
+    limit: int = typer.Option(20, "--limit", help=_("Rows to show (0: all).")),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Which models run well on this machine (or a given one), ranked for the need, with reasons."""
     if ctx is not None and ctx <= 0:
         raise BadInputError("--ctx must be a positive number of tokens")
     target = resolve_target(device, gpus, vram, ram)
-    need = Need(task, language, commercial, fully_open, min_tps, include_base)
-    rows = fit(target, need, ctx, engine=engine, calibration=_calibration(), limit=limit or None)
+    if engine not in ("llama.cpp", "vllm"):
+        raise BadInputError(f"unknown engine {engine!r} for fit; use llama.cpp or vllm")
+    need = Need(
+        task,
+        language,
+        commercial,
+        fully_open,
+        min_tps,
+        include_base,
+        allow_conditional=allow_conditional,
+        allow_below_4bit=allow_low_bit,
+    )
+    rows = fit(
+        target,
+        need,
+        ctx,
+        engine=engine,
+        calibration=_calibration(),
+        limit=limit or None,
+        sort=sort,
+    )
+    target = target.for_engine(engine)
     if json_out:
         emit_json(
             {
@@ -260,9 +356,12 @@ def fit_cmd(
     if not rows:
         console.print("nothing in the catalog fits this need here")
         return
+    score_cols = [
+        n for n in ("MMLU", "TMMLU+", "C-Eval", "CMMLU") if any(n in r.scores for r in rows)
+    ]
     t = Table()
-    for c in ("#", "model", "quant", "memory", "tok/s", "grade", "why"):
-        t.add_column(c)
+    for c in ("#", "model", "quant", "memory", "tok/s", "grade", *score_cols, "why"):
+        t.add_column(c, overflow="fold")
     for i, r in enumerate(rows, 1):
         style = {"good": "green", "usable": "yellow", "too slow": "red"}[r.grade]
         t.add_row(
@@ -270,17 +369,27 @@ def fit_cmd(
             r.model,
             r.quant,
             gib(r.total_bytes),
-            f"{r.decode_tps:.1f}",
+            f"{r.decode_tps:.1f}" + ("" if r.meets_speed else " (slow)"),
             f"[{style}]{r.grade}[/]",
-            "; ".join(r.why[2:]) or r.why[0],
+            *[f"{r.scores[n]:g}" if n in r.scores else "-" for n in score_cols],
+            "; ".join(r.why[2:]),
         )
     console.print(t)
 
 
 @handle_errors
-def recommend_cmd(json_out: bool = JSON_OPT) -> None:
-    """The seeds' hardware tiers x needs, each computed from the catalog (not a fixed list)."""
-    recs = recommend()
+def recommend_cmd(
+    tier: list[str] = typer.Option(
+        None, "--tier", help=_("Only these tiers (repeatable), e.g. '8 GB GPU'.")
+    ),
+    json_out: bool = JSON_OPT,
+) -> None:
+    """Common hardware tiers (CPU only to several GPUs) x needs, each computed from the catalog."""
+    known = [t[0] for t in TIERS]
+    for name in tier or []:
+        if name not in known:
+            raise BadInputError(f"unknown tier {name!r}; use one of: {', '.join(known)}")
+    recs = recommend(tiers=tier or None)
     if json_out:
         emit_json([r.__dict__ for r in recs])
         return

@@ -21,9 +21,10 @@ from llmatlas.server.gen import (
     plan_tools,
     prepare,
 )
-from llmatlas.server.manager import Loaded, parse_keep_alive
+from llmatlas.server.manager import Loaded, lease, parse_keep_alive
 from llmatlas.server.ollama import translate as tr
 from llmatlas.server.ollama.routes import model_details
+from llmatlas.server.security import offload
 from llmatlas.server.wire import (
     OllamaChatRequest,
     OllamaGenerateRequest,
@@ -62,11 +63,9 @@ def _format_grammar(fmt: str | dict[str, Any] | None) -> str | None:
 
 
 async def _model(request: Request, name: str, keep_alive: Any) -> Loaded:
-    import asyncio
-
-    st = request.app.state.atlas
-    ka = parse_keep_alive(keep_alive)
-    return await asyncio.to_thread(st.manager.get, name, ka)
+    """The model, held for this request; ``keep_alive: 0`` unloads it when its last request
+    (this one or another client's) ends, never under someone else's stream."""
+    return await lease(request, name, parse_keep_alive(keep_alive))
 
 
 def _done_fields(last: Any, t0: float, load_s: float) -> dict[str, Any]:
@@ -82,11 +81,6 @@ def _done_fields(last: Any, t0: float, load_s: float) -> dict[str, Any]:
     }
 
 
-def _after(request: Request, lm: Loaded) -> None:
-    if lm.keep_alive == 0:
-        request.app.state.atlas.manager.unload(lm.name)
-
-
 @router.post("/api/chat", response_model=None)
 async def chat(req: OllamaChatRequest, request: Request) -> Any:
     if any(m.images for m in req.messages):
@@ -95,7 +89,6 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
     lm = await _model(request, req.model, req.keep_alive)
     load_s = time.perf_counter() - t_load
     if not req.messages:  # Ollama: an empty chat just loads (or unloads) the model
-        _after(request, lm)
         return load_reply(req.model, chat=True, reason="unload" if lm.keep_alive == 0 else "load")
     options = tr.options_with_defaults(req.options, lm.modelfile.parameters)
     sampling = options.sampling(default_max=lm.n_ctx)
@@ -105,9 +98,12 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
         sampling = sampling.model_copy(update={"grammar": grammar})
     msgs = tr.with_system([m.model_dump(exclude_none=True) for m in req.messages], lm.modelfile)
     tool_defs = [t.model_dump() for t in req.tools] if req.tools else None
-    prompt = lm.chat.render(chat_messages(msgs, tool_defs, lm.chat.template), True, tool_defs)
+    msgs = chat_messages(msgs, tool_defs, lm.chat.template)
+    prompt = await offload(lm.chat.render, msgs, True, tool_defs)
     sampling = lm.chat.with_turn_stops(sampling)
-    prep = prepare(lm, prompt, sampling, options.num_ctx, add_special=not lm.chat.is_chat)
+    prep = await offload(
+        prepare, lm, prompt, sampling, options.num_ctx, add_special=not lm.chat.is_chat
+    )
     t0 = time.perf_counter()
 
     async def gen() -> AsyncIterator[str]:
@@ -151,7 +147,6 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
             "done": True,
             **_done_fields(last, t0, load_s),
         }
-        _after(request, lm)
         yield json.dumps(done) + "\n"
 
     if req.stream:
@@ -184,7 +179,6 @@ async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
     lm = await _model(request, req.model, req.keep_alive)
     load_s = time.perf_counter() - t_load
     if not req.prompt and not req.system:
-        _after(request, lm)
         return load_reply(req.model, chat=False, reason="unload" if lm.keep_alive == 0 else "load")
     options = tr.options_with_defaults(req.options, lm.modelfile.parameters)
     sampling = options.sampling(default_max=lm.n_ctx)
@@ -199,11 +193,11 @@ async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
         msgs = ([{"role": "system", "content": system}] if system else []) + [
             {"role": "user", "content": req.prompt}
         ]
-        prompt = lm.chat.render(msgs, True)
+        prompt = await offload(lm.chat.render, msgs, True)
         add_special = False
         sampling = lm.chat.with_turn_stops(sampling)
-    prep = prepare(
-        lm, prompt, sampling, options.num_ctx, add_special=add_special, prefix=req.context
+    prep = await offload(
+        prepare, lm, prompt, sampling, options.num_ctx, add_special=add_special, prefix=req.context
     )
     t0 = time.perf_counter()
 
@@ -227,7 +221,6 @@ async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
                     + "\n"
                 )
         assert last is not None
-        _after(request, lm)
         yield (
             json.dumps(
                 {
@@ -258,7 +251,7 @@ async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
 
 
 @router.get("/api/tags")
-async def tags(request: Request) -> dict[str, Any]:
+def tags(request: Request) -> dict[str, Any]:
     st = request.app.state.atlas
     st.store.ensure_embedded()
     return {
@@ -286,7 +279,7 @@ async def ps(request: Request) -> dict[str, Any]:
             {
                 "name": lm.name,
                 "model": lm.name,
-                "size": lm.bytes,
+                "size": lm.held_bytes,
                 "digest": lm.stored.sha256,
                 "details": model_details(st, lm.name).model_dump(),
                 "expires_at": _iso(expires),
@@ -305,9 +298,12 @@ async def version() -> dict[str, str]:
 
 
 @router.delete("/api/delete")
-async def delete(req: OllamaShowRequest, request: Request) -> dict[str, Any]:
+def delete(req: OllamaShowRequest, request: Request) -> dict[str, Any]:
+    """Waits for the model's requests to end (409 if they do not within 30 s), then deletes."""
     st = request.app.state.atlas
     name = req.model or req.name or ""
-    st.manager.unload(name)
+    stored = st.store.get(name)
+    if stored is not None:
+        st.manager.retire(stored.name)
     st.store.remove(name)  # UnknownModelError -> 404
     return {}

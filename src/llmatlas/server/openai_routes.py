@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -23,10 +22,11 @@ from llmatlas.server.gen import (
     plan_tools,
     prepare,
 )
-from llmatlas.server.manager import Loaded
+from llmatlas.server.manager import Loaded, lease
 from llmatlas.server.openai import responses as rs
 from llmatlas.server.openai import translate as oa
 from llmatlas.server.openai.translate import embedding_inputs, embedding_response
+from llmatlas.server.security import offload
 from llmatlas.server.wire import (
     ChatCompletionRequest,
     CompletionRequest,
@@ -100,25 +100,26 @@ def _model_objects(st: Any) -> list[dict[str, Any]]:
 
 
 @router.get("/v1/models")
-async def list_models(request: Request) -> dict[str, Any]:
+def list_models(request: Request) -> dict[str, Any]:
     return {"object": "list", "data": _model_objects(_state(request))}
 
 
 @router.get("/v1/models/{model_id:path}")
-async def get_model(model_id: str, request: Request) -> dict[str, Any]:
+def get_model(model_id: str, request: Request) -> dict[str, Any]:
     st = _state(request)
     for m in _model_objects(st):
         if m["id"].lower() == model_id.lower():
             return m
     try:  # a catalog id or alias of a stored model; else 404 with suggestions
-        await asyncio.to_thread(st.manager.resolve, model_id)
+        st.manager.resolve(model_id)
     except StoreError:
         raise UnknownModelError(model_id, hint="it is in the catalog but not downloaded") from None
     return {"id": model_id, "object": "model", "created": now(), "owned_by": "llmatlas"}
 
 
 def plan_chat(lm: Loaded, req: ChatCompletionRequest) -> tuple[list[Prepared], ToolPlan]:
-    """The native requests (one per ``n``) and the tool plan of a chat completion request."""
+    """The native requests (one per ``n``) and the tool plan of a chat completion request
+    (CPU work: template rendering and tokenizing; run it off the event loop)."""
     sampling = req.sampling(default_max=lm.n_ctx)
     tools = plan_tools(req.tools, req.tool_choice)
     rf = req.response_format
@@ -144,8 +145,8 @@ def plan_chat(lm: Loaded, req: ChatCompletionRequest) -> tuple[list[Prepared], T
 @router.post("/v1/chat/completions", response_model=None)
 async def chat_completions(req: ChatCompletionRequest, request: Request) -> Any:
     st = _state(request)
-    lm = await asyncio.to_thread(st.manager.get, req.model)
-    preps, tools = plan_chat(lm, req)
+    lm = await lease(request, req.model)
+    preps, tools = await offload(plan_chat, lm, req)
     cid, created = new_id("chatcmpl"), now()
     fp = oa.system_fingerprint(lm.stored.sha256)
     warnings = preps[0].warnings
@@ -256,18 +257,23 @@ async def _chat_stream(
 @router.post("/v1/completions", response_model=None)
 async def completions(req: CompletionRequest, request: Request) -> Any:
     st = _state(request)
-    lm = await asyncio.to_thread(st.manager.get, req.model)
+    lm = await lease(request, req.model)
     sampling = req.sampling(default_max=16)
     if req.logprobs is not None:
         sampling = sampling.model_copy(update={"logprobs": req.logprobs})
     prompts = oa.prompt_inputs(req.prompt)
-    preps: list[Prepared] = []
-    for p in prompts:
-        if isinstance(p, str):
-            one = prepare(lm, p, sampling)
-        else:
-            one = prepare(lm, "", sampling, prefix=p)
-        preps += copies(one, req.n)
+
+    def plan() -> list[Prepared]:
+        preps: list[Prepared] = []
+        for p in prompts:
+            if isinstance(p, str):
+                one = prepare(lm, p, sampling)
+            else:
+                one = prepare(lm, "", sampling, prefix=p)
+            preps += copies(one, req.n)
+        return preps
+
+    preps = await offload(plan)
     texts = [p if isinstance(p, str) else lm.sched.detokenize(p) for p in prompts]
     echo = [texts[k // req.n] if req.echo else "" for k in range(len(preps))]
     cid, created = new_id("cmpl"), now()
@@ -374,11 +380,14 @@ def _cmpl_chunk(
 @router.post("/v1/embeddings")
 async def embeddings(req: EmbeddingRequest, request: Request) -> dict[str, Any]:
     st = _state(request)
-    lm = await asyncio.to_thread(st.manager.get, req.model)
-    emb = await asyncio.to_thread(st.manager.embedder, lm)
-    inputs = embedding_inputs(req.input, emb.tokenize)
-    ids = [emb.check_tokens(x) for x in inputs]
-    vecs = await asyncio.to_thread(emb.embed, ids)
+    lm = await lease(request, req.model)
+    emb = await offload(st.manager.embedder, lm)
+
+    def work() -> tuple[list[list[int]], list[list[float]]]:
+        ids = [emb.check_tokens(x) for x in embedding_inputs(req.input, emb.tokenize)]
+        return ids, emb.embed(ids)
+
+    ids, vecs = await offload(work)
     st.metrics.requests.labels("embeddings", "200").inc()
     return embedding_response(req.model, vecs, sum(len(x) for x in ids), req.encoding_format)
 
@@ -388,8 +397,8 @@ async def responses(req: rs.ResponsesRequest, request: Request) -> Any:
     """The Responses API over the chat path (text, tools, structured output; streamed too)."""
     st = _state(request)
     chat = rs.to_chat_request(req)
-    lm = await asyncio.to_thread(st.manager.get, req.model)
-    preps, tools = plan_chat(lm, chat)
+    lm = await lease(request, req.model)
+    preps, tools = await offload(plan_chat, lm, chat)
     resp_id, created = f"resp_{new_id('r')[2:]}", now()
     st.metrics.requests.labels("responses", "200").inc()
     if req.stream:

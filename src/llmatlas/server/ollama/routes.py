@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from llmatlas.errors import AtlasError, BadInputError, StoreError
 from llmatlas.runtime import modelfile
 from llmatlas.runtime.modelfile import Modelfile, add_parameter, check_name, parse_modelfile
-from llmatlas.server.manager import parse_keep_alive
+from llmatlas.server.manager import lease, parse_keep_alive
 from llmatlas.server.ollama import translate as tr
 from llmatlas.server.ollama.wire import (
     CopyRequest,
@@ -34,6 +34,7 @@ from llmatlas.server.ollama.wire import (
     ShowRequest,
     ShowResponse,
 )
+from llmatlas.server.security import offload
 from llmatlas.server.wire import ns
 
 router = APIRouter(tags=["ollama"])
@@ -57,15 +58,15 @@ async def _embed(
 ) -> tuple[list[list[float]], int, float, float]:
     st = _st(request)
     t0 = time.perf_counter()
-    lm = await asyncio.to_thread(st.manager.get, model, parse_keep_alive(keep_alive))
-    emb = await asyncio.to_thread(st.manager.embedder, lm)
+    lm = await lease(request, model, parse_keep_alive(keep_alive))
+    emb = await offload(st.manager.embedder, lm)
     load_s = time.perf_counter() - t0
 
     def work() -> tuple[list[list[float]], int]:
         ids = [emb.check_tokens(emb.tokenize(t), truncate) for t in texts]
         return emb.embed(ids, normalize), sum(len(x) for x in ids)
 
-    vecs, n = await asyncio.to_thread(work)
+    vecs, n = await offload(work)
     return vecs, n, load_s, time.perf_counter() - t0
 
 
@@ -93,7 +94,7 @@ async def embed(req: EmbedRequest, request: Request) -> EmbedResponse:
 @router.post("/api/embeddings", response_model=EmbeddingsResponse)
 async def embeddings(req: EmbeddingsRequest, request: Request) -> EmbeddingsResponse:
     if not req.prompt:  # Ollama answers an empty prompt with an empty vector
-        await asyncio.to_thread(_st(request).manager.get, req.model)
+        await lease(request, req.model, parse_keep_alive(req.keep_alive))
         return EmbeddingsResponse(embedding=[])
     vecs, *_ = await _embed(request, req.model, req.keep_alive, [req.prompt], True, False)
     return EmbeddingsResponse(embedding=vecs[0])
@@ -122,9 +123,9 @@ async def show(req: ShowRequest, request: Request) -> ShowResponse:
     name = req.model or req.name
     if not name:
         raise BadInputError("model: required")
-    m = await asyncio.to_thread(st.store.resolve, st.manager.alias(name))
-    meta = await asyncio.to_thread(gguf_header, m.path)
-    info = await asyncio.to_thread(gguf_model_info, m.path, req.verbose)
+    m = await offload(st.store.resolve, st.manager.alias(name))
+    meta = await offload(gguf_header, m.path)
+    info = await offload(gguf_model_info, m.path, req.verbose)
     entry = st.catalog.data.models.get(m.catalog_id) if m.catalog_id else None
     mf = modelfile.load(st.store, m.name)
     fmt = chat_format(
@@ -153,7 +154,7 @@ async def show(req: ShowRequest, request: Request) -> ShowResponse:
 async def copy(req: CopyRequest, request: Request) -> Response:
     st = _st(request)
     dest = check_name(req.destination)
-    await asyncio.to_thread(modelfile.derive, st.store, st.manager.alias(req.source), dest)
+    await offload(modelfile.derive, st.store, st.manager.alias(req.source), dest)
     return Response(status_code=200)
 
 
