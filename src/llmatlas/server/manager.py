@@ -13,8 +13,8 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from llmatlas.catalog import Catalog, ModelEntry
 from llmatlas.errors import DoesNotFitError, ModelBusyError, OverloadedError
