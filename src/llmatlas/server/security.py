@@ -54,8 +54,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from llmatlas.server.ollama.translate import is_ollama_path
-
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -208,11 +206,7 @@ def _cookie(header: str, name: str) -> str | None:
 BLOB_PATH = "/api/blobs/"
 
 
-def _error_body(
-    message: str, code: str, type_: str = "invalid_request_error", path: str = ""
-) -> bytes:
-    if is_ollama_path(path):  # Ollama's clients read {"error": "text"}
-        return json.dumps({"error": message}).encode()
+def _error_body(message: str, code: str, type_: str = "invalid_request_error") -> bytes:
     return json.dumps(
         {"error": {"message": message, "type": type_, "param": None, "code": code}}
     ).encode()
@@ -259,7 +253,6 @@ class Guard:
                     f"host {host!r} is not allowed; list it with --allowed-hosts "
                     "(or LLMATLAS_ALLOWED_HOSTS) if you mean to reach this server by that name",
                     "host_not_allowed",
-                    path=path,
                 ),
             )
             return
@@ -273,7 +266,6 @@ class Guard:
                 _error_body(
                     f"origin {origin!r} is not allowed; list it with --cors-origin",
                     "origin_not_allowed",
-                    path=path,
                 ),
             )
             return
@@ -286,7 +278,7 @@ class Guard:
             await _reply(
                 send,
                 403,
-                _error_body("cross-site requests are not allowed", "origin_not_allowed", path=path),
+                _error_body("cross-site requests are not allowed", "origin_not_allowed"),
             )
             return
         if (
@@ -310,7 +302,6 @@ class Guard:
                 _error_body(
                     "invalid or missing API key (Authorization: Bearer KEY, or log in)",
                     "invalid_api_key",
-                    path=path,
                 ),
                 [(b"www-authenticate", b"Bearer")],
             )
