@@ -24,6 +24,7 @@ from starlette.middleware import Middleware
 from llmatlas.catalog import Catalog
 from llmatlas.errors import AtlasError
 from llmatlas.runtime.store import ModelStore
+from llmatlas.server import VERSION
 from llmatlas.server.manager import ModelManager
 from llmatlas.server.metrics import Metrics
 from llmatlas.server.ollama.translate import error_body as ollama_error
@@ -33,7 +34,6 @@ from llmatlas.server.upstream import Upstream
 from llmatlas.server.wire import openai_error
 from llmatlas.settings import Settings
 
-VERSION = "0.1.0"
 log = logging.getLogger("llmatlas.server")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -35,20 +34,6 @@ from llmatlas.server.wire import (
 router = APIRouter(tags=["ollama"])
 NO_IMAGES = "images: the models llmatlas serves take text only"
 NDJSON = "application/x-ndjson"
-
-
-def _iso(ts: float | None = None) -> str:
-    return datetime.fromtimestamp(ts or time.time(), UTC).isoformat().replace("+00:00", "Z")
-
-
-def load_reply(model: str, chat: bool, reason: str = "load") -> dict[str, Any]:
-    """Ollama's answer to a request with nothing to generate: it only loads (or unloads)."""
-    out: dict[str, Any] = {"model": model, "created_at": _iso()}
-    if chat:
-        out["message"] = {"role": "assistant", "content": ""}
-    else:
-        out["response"] = ""
-    return {**out, "done_reason": reason, "done": True}
 
 
 def _format_grammar(fmt: str | dict[str, Any] | None) -> str | None:
@@ -89,7 +74,9 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
     lm = await _model(request, req.model, req.keep_alive)
     load_s = time.perf_counter() - t_load
     if not req.messages:  # Ollama: an empty chat just loads (or unloads) the model
-        return load_reply(req.model, chat=True, reason="unload" if lm.keep_alive == 0 else "load")
+        return tr.load_reply(
+            req.model, chat=True, reason="unload" if lm.keep_alive == 0 else "load"
+        )
     options = tr.options_with_defaults(req.options, lm.modelfile.parameters)
     sampling = options.sampling(default_max=lm.n_ctx)
     tools = plan_tools(req.tools, (req.tool_choice or "auto") if req.tools else None)
@@ -124,7 +111,7 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
                         json.dumps(
                             {
                                 "model": req.model,
-                                "created_at": _iso(),
+                                "created_at": tr.iso(),
                                 "message": {"role": "assistant", "content": ev.text},
                                 "done": False,
                             }
@@ -141,7 +128,7 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
         assert last is not None
         done = {
             "model": req.model,
-            "created_at": _iso(),
+            "created_at": tr.iso(),
             "message": message,
             "done_reason": last.finish_reason or "stop",
             "done": True,
@@ -179,7 +166,9 @@ async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
     lm = await _model(request, req.model, req.keep_alive)
     load_s = time.perf_counter() - t_load
     if not req.prompt and not req.system:
-        return load_reply(req.model, chat=False, reason="unload" if lm.keep_alive == 0 else "load")
+        return tr.load_reply(
+            req.model, chat=False, reason="unload" if lm.keep_alive == 0 else "load"
+        )
     options = tr.options_with_defaults(req.options, lm.modelfile.parameters)
     sampling = options.sampling(default_max=lm.n_ctx)
     system = req.system if req.system is not None else lm.modelfile.system
@@ -213,7 +202,7 @@ async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
                     json.dumps(
                         {
                             "model": req.model,
-                            "created_at": _iso(),
+                            "created_at": tr.iso(),
                             "response": ev.text,
                             "done": False,
                         }
@@ -225,7 +214,7 @@ async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
             json.dumps(
                 {
                     "model": req.model,
-                    "created_at": _iso(),
+                    "created_at": tr.iso(),
                     "response": "",
                     "done": True,
                     "done_reason": last.finish_reason or "stop",
@@ -259,7 +248,7 @@ def tags(request: Request) -> dict[str, Any]:
             {
                 "name": m.name,
                 "model": m.name,
-                "modified_at": _iso(),
+                "modified_at": tr.iso(),
                 "size": m.size_bytes,
                 "digest": m.sha256,
                 "details": model_details(st, m.name).model_dump(),
@@ -282,19 +271,12 @@ async def ps(request: Request) -> dict[str, Any]:
                 "size": lm.held_bytes,
                 "digest": lm.stored.sha256,
                 "details": model_details(st, lm.name).model_dump(),
-                "expires_at": _iso(expires),
+                "expires_at": tr.iso(expires),
                 "size_vram": 0,
                 "context_length": lm.n_ctx,
             }
         )
     return {"models": out}
-
-
-@router.get("/api/version")
-async def version() -> dict[str, str]:
-    from llmatlas.server.app import VERSION
-
-    return {"version": VERSION}
 
 
 @router.delete("/api/delete")

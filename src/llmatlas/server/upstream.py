@@ -22,7 +22,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from llmatlas.errors import BadInputError, EngineError, UnknownModelError
-from llmatlas.server.ollama_routes import _iso, load_reply, version
+from llmatlas.server.ollama.routes import version
+from llmatlas.server.ollama.translate import iso, load_reply
 from llmatlas.server.wire import (
     OllamaChatRequest,
     OllamaGenerateRequest,
@@ -346,7 +347,7 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
     def line_for(piece: str) -> dict[str, Any]:
         return {
             "model": req.model,
-            "created_at": _iso(),
+            "created_at": iso(),
             "message": {"role": "assistant", "content": piece},
             "done": False,
         }
@@ -360,7 +361,7 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
             message["tool_calls"] = turn.ollama_calls()
         return {
             "model": req.model,
-            "created_at": _iso(),
+            "created_at": iso(),
             "message": message,
             "done_reason": "stop" if turn.finish == "tool_calls" else turn.finish,
             "done": True,
@@ -389,12 +390,12 @@ async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
         ]
 
     def line_for(piece: str) -> dict[str, Any]:
-        return {"model": req.model, "created_at": _iso(), "response": piece, "done": False}
+        return {"model": req.model, "created_at": iso(), "response": piece, "done": False}
 
     def done_for(turn: _Turn, t0: float, whole: bool = False) -> dict[str, Any]:
         return {
             "model": req.model,
-            "created_at": _iso(),
+            "created_at": iso(),
             "response": "".join(turn.text) if whole else "",
             "done": True,
             "done_reason": turn.finish,
@@ -442,7 +443,7 @@ async def tags(request: Request) -> dict[str, Any]:
             {
                 "name": m["id"],
                 "model": m["id"],
-                "modified_at": _iso(m.get("created")),
+                "modified_at": iso(m.get("created")),
                 "size": 0,
                 "digest": "",
                 "details": _details(request, m["id"]),
@@ -463,7 +464,7 @@ async def ps(request: Request) -> dict[str, Any]:
                 "size": 0,
                 "digest": "",
                 "details": _details(request, m["id"]),
-                "expires_at": _iso(time.time() + 10 * 365 * 86400),
+                "expires_at": iso(time.time() + 10 * 365 * 86400),
                 "size_vram": 0,
                 "context_length": m.get("max_model_len", 0),
             }
@@ -498,7 +499,7 @@ async def show(req: OllamaShowRequest, request: Request) -> dict[str, Any]:
         "details": _details(request, name),
         "model_info": info,
         "capabilities": ["completion"],
-        "modified_at": _iso(),
+        "modified_at": iso(),
     }
 
 

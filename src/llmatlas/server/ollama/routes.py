@@ -46,12 +46,6 @@ def _st(request: Request) -> Any:
     return request.app.state.atlas
 
 
-def iso(ts: float | None = None) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ts or time.time(), UTC).isoformat().replace("+00:00", "Z")
-
-
 # ------------------------------------------------------------------------------ embeddings
 async def _embed(
     request: Request, model: str, keep_alive: Any, texts: list[str], truncate: bool, normalize: bool
@@ -145,7 +139,7 @@ async def show(req: ShowRequest, request: Request) -> ShowResponse:
         details=model_details(st, m.name),
         model_info=info,
         capabilities=caps,
-        modified_at=iso(m.path.stat().st_mtime),
+        modified_at=tr.iso(m.path.stat().st_mtime),
     )
 
 
@@ -355,6 +349,13 @@ async def pull(req: PullRequest, request: Request) -> Any:
         raise BadInputError("model: required")
     target = st.manager.alias(spec)
     return await _progress(req.stream, lambda say: pull_work(st, target, say))
+
+
+@router.get("/api/version")
+def version() -> dict[str, str]:
+    from llmatlas.server import VERSION
+
+    return {"version": VERSION}
 
 
 @router.post("/api/push")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from llmatlas.runtime.modelfile import Modelfile, render_parameters
@@ -11,6 +13,21 @@ from llmatlas.server.wire import OllamaOptions
 
 OLLAMA_PREFIX = "/api/"
 OWN_PREFIX = "/api/atlas/"  # llmatlas's own API answers OpenAI-shaped errors
+
+
+def iso(ts: float | None = None) -> str:
+    """Ollama's timestamps: RFC 3339 in UTC."""
+    return datetime.fromtimestamp(ts or time.time(), UTC).isoformat().replace("+00:00", "Z")
+
+
+def load_reply(model: str, chat: bool, reason: str = "load") -> dict[str, Any]:
+    """Ollama's answer to a request with nothing to generate: it only loads (or unloads)."""
+    out: dict[str, Any] = {"model": model, "created_at": iso()}
+    if chat:
+        out["message"] = {"role": "assistant", "content": ""}
+    else:
+        out["response"] = ""
+    return {**out, "done_reason": reason, "done": True}
 
 
 def is_ollama_path(path: str) -> bool:

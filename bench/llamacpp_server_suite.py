@@ -1,0 +1,305 @@
+"""llama.cpp's own server tests (``tools/server/tests/unit``) against ``llmatlas serve``.
+
+The suite comes from the llama-cpp-python source distribution of the installed version
+(``pip download --no-binary :all: --no-deps llama-cpp-python==VERSION``) into a temporary
+directory; nothing of it is kept.  Only the harness is adapted, as llama.cpp's CI adapts it to
+start ``llama-server``:
+
+- ``ServerProcess.start`` starts ``llmatlas serve`` on the embedded model (slots, per-slot
+  context and API key from the test's settings; the model names the tests send are served
+  through ``--alias``), one server per distinct setting, reused across tests;
+- requests without a ``model`` get the served one (llama-server ignores the field; llmatlas,
+  like OpenAI, requires it), and the OpenAI paths the tests call without ``/v1`` get it;
+- no model downloads (``wget`` is stubbed) and no preset loading.
+
+A test applies when it calls an OpenAI-compatible endpoint (``/v1/chat/completions``,
+``/v1/completions``, ``/v1/embeddings``, ``/v1/models``, ``/v1/responses``, or the ``openai``
+client) and none of llama-server's own (``/completion``, ``/tokenize``, ``/slots``, ``/props``,
+``/infill``, ...).  The script prints every applicable test's result with the reason of each
+failure, and the count.
+
+    python bench/llamacpp_server_suite.py            # download the sdist, run, report
+    python bench/llamacpp_server_suite.py --sdist llama_cpp_python-0.3.36.tar.gz -k embedding
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+FILES = [
+    "test_chat_completion.py",
+    "test_completion.py",
+    "test_embedding.py",
+    "test_compat_oai_responses.py",
+    "test_tool_call.py",
+]
+
+HARNESS = r'''
+"""Harness for llmatlas (written by bench/llamacpp_server_suite.py; see its docstring)."""
+import atexit, inspect, json, os, re, socket, subprocess, sys, time
+
+import pytest
+import requests
+
+import utils
+
+MODEL = "gemma-3-270m"
+ALIASES = json.loads(os.environ["LLMATLAS_SUITE_ALIASES"])
+REPORT = os.environ["LLMATLAS_SUITE_REPORT"]
+OAI = re.compile(r"""["'](/v1)?/(chat/completions|completions|embeddings|models|responses)["'/?]""")
+NATIVE = re.compile(
+    r"""["'](/completion|/tokenize|/detokenize|/slots|/props|/apply-template|/infill|/embedding|"""
+    r"""/rerank|/reranking|/metrics|/lora-adapters|/health|/v1/messages|/v1/rerank)["'?]"""
+)
+OAI_PATHS = ("/chat/completions", "/completions", "/embeddings", "/models", "/responses")
+_servers = {}
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(self, timeout_seconds=utils.DEFAULT_HTTP_TIMEOUT):
+    slots = int(self.n_slots or 1)
+    ctx = max(64, int(self.n_ctx or 4096) // slots)
+    key = (slots, ctx, self.api_key)
+    if key not in _servers:
+        port = _free_port()
+        args = [sys.executable, "-m", "llmatlas", "serve", "--port", str(port), "--slots",
+                str(slots), "--ctx", str(ctx)]
+        for name in ALIASES:
+            args += ["--alias", f"{name}={MODEL}"]
+        if self.api_key:
+            args += ["--api-key", self.api_key]
+        log = open(os.path.join(os.environ["LLMATLAS_HOME"], f"serve-{port}.log"), "w")
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 300
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"llmatlas serve exited; see {log.name}")
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.time() > deadline:
+                raise TimeoutError("llmatlas serve did not become healthy")
+            time.sleep(0.3)
+        _servers[key] = (proc, port)
+    self.server_host = "127.0.0.1"
+    self.server_port = _servers[key][1]
+    self.process = None
+    utils.server_instances.add(self)
+
+
+def stop(self):
+    utils.server_instances.discard(self)
+
+
+def _stop_all():
+    for proc, _ in _servers.values():
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+atexit.register(_stop_all)
+_url = utils.ServerProcess.make_url
+
+
+def make_url(self, path, host=None):
+    if path.split("?")[0] in OAI_PATHS:
+        path = "/v1" + path
+    return _url(self, path, host)
+
+
+def _with_model(fn):
+    def wrapped(self, method, path, data=None, *args, **kwargs):
+        if isinstance(data, dict) and not data.get("model"):
+            data = {**data, "model": self.model_alias or MODEL}
+        return fn(self, method, path, data, *args, **kwargs)
+    return wrapped
+
+
+utils.ServerProcess.start = start
+utils.ServerProcess.stop = stop
+utils.ServerProcess.make_url = make_url
+utils.ServerProcess.make_request = _with_model(utils.ServerProcess.make_request)
+utils.ServerProcess.make_stream_request = _with_model(utils.ServerProcess.make_stream_request)
+
+
+def pytest_collection_modifyitems(config, items):
+    keep, drop = [], []
+    for item in items:
+        src = inspect.getsource(item.function)
+        native = NATIVE.search(src)
+        if native:
+            drop.append((item, f"calls llama-server's own {native.group(1)}"))
+        elif OAI.search(src) or "OpenAI(" in src:
+            keep.append(item)
+        else:
+            drop.append((item, "calls no OpenAI-compatible endpoint"))
+    items[:] = keep
+    config.hook.pytest_deselected(items=[i for i, _ in drop])
+    with open(REPORT, "a") as f:
+        for item, why in drop:
+            f.write(json.dumps({"id": item.nodeid, "outcome": "not applicable", "why": why}) + "\n")
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        why = ""
+        if report.outcome != "passed":
+            text = str(report.longrepr)
+            lines = [l for l in text.splitlines() if l.startswith("E ")] or text.splitlines()[-1:]
+            why = " ".join(l[1:].strip() for l in lines[:2])[:300]
+        with open(REPORT, "a") as f:
+            f.write(json.dumps({"id": report.nodeid, "outcome": report.outcome, "why": why}) + "\n")
+'''
+
+CONFTEST = """
+import pytest
+import utils
+
+
+@pytest.fixture(autouse=True)
+def stop_server_after_each_test():
+    yield
+    for server in set(utils.server_instances):
+        server.stop()
+"""
+
+
+def fetch_sdist(dest: Path) -> Path:
+    version = importlib.metadata.version("llama_cpp_python")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-binary",
+            ":all:",
+            "--no-deps",
+            f"llama-cpp-python=={version}",
+            "-d",
+            str(dest),
+        ],
+        check=True,
+    )
+    return next(dest.glob("llama_cpp_python-*.tar.gz"))
+
+
+def extract_suite(sdist: Path, dest: Path) -> Path:
+    with tarfile.open(sdist) as tar:
+        members = [m for m in tar.getmembers() if "/tools/server/tests/" in m.name]
+        tar.extractall(dest, members=members, filter="data")
+    return next(dest.glob("*/vendor/llama.cpp/tools/server/tests"))
+
+
+def label(why: str) -> str:
+    """A short reason class for a failure, from the assertion text."""
+    rules = [
+        (r"match_regex|Expected .* got|re_content", "expects the text of llama.cpp's test model"),
+        (
+            r"prompt_tokens|n_prompt|tokens_evaluated|cached_tokens",
+            "expects llama.cpp's tokenizer/cache counts",
+        ),
+        (r"timings|system_fingerprint.*startswith|\bb\d+", "checks a llama-server extension"),
+        (r"tool_calls|function", "tool calling on a base model that does not call"),
+    ]
+    for pattern, name in rules:
+        if re.search(pattern, why):
+            return name
+    return "differs"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sdist", type=Path, help="llama-cpp-python sdist (default: pip download)")
+    ap.add_argument("-k", default=None, help="pytest -k expression")
+    ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="llamacpp-suite-") as tmp:
+        work = Path(tmp)
+        sdist = args.sdist or fetch_sdist(work)
+        suite = extract_suite(sdist, work)
+        (suite / "conftest.py").write_text(CONFTEST)
+        (suite / "llmatlas_harness.py").write_text(HARNESS)
+        (suite / "wget.py").write_text(
+            "def download(*a, **k):\n    raise RuntimeError('no downloads in this harness')\n"
+        )
+        names = set()
+        for f in FILES:
+            src = (suite / "unit" / f).read_text()
+            names |= set(re.findall(r"""["']?model["']?\s*[:=]\s*["']([\w./:-]+)["']""", src))
+            names |= set(
+                re.findall(
+                    r"model_alias\s*=\s*[\"']([\w./:-]+)[\"']", (suite / "utils.py").read_text()
+                )
+            )
+        home = work / "home"
+        home.mkdir()
+        report = work / "report.jsonl"
+        env = dict(
+            os.environ,
+            LLMATLAS_HOME=str(home),
+            LLMATLAS_SUITE_ALIASES=json.dumps(sorted(n for n in names if n != "gemma-3-270m")),
+            LLMATLAS_SUITE_REPORT=str(report),
+            PYTHONPATH=os.pathsep.join([str(suite), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "llmatlas_harness",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "addopts=",
+            *[f"unit/{f}" for f in FILES],
+        ]
+        if args.k:
+            cmd += ["-k", args.k]
+        subprocess.run(cmd, cwd=suite, env=env, stdout=subprocess.DEVNULL, check=False)
+        rows = [json.loads(x) for x in report.read_text().splitlines()] if report.exists() else []
+    ran = [r for r in rows if r["outcome"] not in ("not applicable", "skipped")]
+    passed = [r for r in ran if r["outcome"] == "passed"]
+    if args.json:
+        print(
+            json.dumps({"passed": len(passed), "applicable": len(ran), "results": rows}, indent=1)
+        )
+        return 0
+    for r in rows:
+        if r["outcome"] in ("not applicable", "skipped"):
+            continue
+        mark = "PASS" if r["outcome"] == "passed" else "FAIL"
+        why = "" if mark == "PASS" else f"  [{label(r['why'])}] {r['why']}"
+        print(f"{mark} {r['id']}{why}")
+    skipped = sum(r["outcome"] == "skipped" for r in rows)
+    other = len(rows) - len(ran) - skipped
+    print(
+        f"\n{len(passed)}/{len(ran)} applicable tests pass "
+        f"({other} not applicable, {skipped} skipped by the suite itself)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
