@@ -7,7 +7,8 @@ always says which pool it graded against and how much headroom it kept.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import functools
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from llmatlas.catalog import Architecture, ModelEntry
@@ -200,8 +201,20 @@ def _memory(
     target: Target,
     gpu_layers: int | None = None,
 ) -> MemoryEstimate:
-    a = _arch(m)
-    on_gpu = target.kind in ("gpu", "apple")
+    return _memory_of(_arch(m), fmt, ctx, batch, engine, kv_type, target.kind, gpu_layers)
+
+
+def _memory_of(
+    a: Architecture,
+    fmt: QuantFormat,
+    ctx: int,
+    batch: int,
+    engine: str,
+    kv_type: str,
+    kind: str,
+    gpu_layers: int | None = None,
+) -> MemoryEstimate:
+    on_gpu = kind in ("gpu", "apple")
     if engine == "llama.cpp":
         layers = gpu_layers if gpu_layers is not None else (a.num_hidden_layers if on_gpu else 0)
         return estimate_memory(a, fmt, ctx, batch, engine, kv_type, gpu_layers=layers)
@@ -223,6 +236,10 @@ def resolve_context(
     return ctx
 
 
+_ESTIMATES: dict[tuple[Any, ...], Estimate] = {}
+_ESTIMATES_MAX = 8192
+
+
 def estimate(
     m: ModelEntry,
     target: Target,
@@ -233,7 +250,32 @@ def estimate(
     kv_type: str = "f16",
     calibration: dict[str, float] | None = None,
 ) -> Estimate:
-    """Memory breakdown, fit and speed of ``m`` on ``target``."""
+    """Memory breakdown, fit and speed of ``m`` on ``target``.
+
+    Computed once per (model, architecture, target, quantization, context, batch,
+    engine, KV type, calibration) per process: ``recommend`` asks the same question for
+    every need of a tier.  Each caller gets its own copy of the answer."""
+    cal = tuple(sorted((calibration or {}).items()))
+    key = (m.id, m.architecture, target, quant, context, batch, engine, kv_type, cal)
+    e = _ESTIMATES.get(key)
+    if e is None:
+        e = _compute_estimate(m, target, quant, context, batch, engine, kv_type, calibration)
+        if len(_ESTIMATES) >= _ESTIMATES_MAX:
+            _ESTIMATES.clear()
+        _ESTIMATES[key] = e
+    return replace(e, notes=list(e.notes))
+
+
+def _compute_estimate(
+    m: ModelEntry,
+    target: Target,
+    quant: str | None,
+    context: int | None,
+    batch: int,
+    engine: str,
+    kv_type: str,
+    calibration: dict[str, float] | None,
+) -> Estimate:
     a = _arch(m)
     if batch < 1:
         raise BadInputError("--batch must be >= 1")
@@ -314,11 +356,19 @@ def estimate(
 def _pool_bytes(
     m: ModelEntry, fmt: QuantFormat, ctx: int, batch: int, engine: str, kv: str, target: Target
 ) -> int:
-    mem = _memory(m, fmt, ctx, batch, engine, kv, target)
+    """Bytes in the pool the target grades against (GPU memory for llama.cpp on a GPU)."""
+    return _pool_bytes_of(_arch(m), fmt, ctx, batch, engine, kv, target.kind)
+
+
+@functools.lru_cache(maxsize=16384)
+def _pool_bytes_of(
+    a: Architecture, fmt: QuantFormat, ctx: int, batch: int, engine: str, kv: str, kind: str
+) -> int:
+    """Once per (architecture, format, context, ...): ``fit`` walks the quantization ladder
+    of every model for each need."""
+    mem = _memory_of(a, fmt, ctx, batch, engine, kv, kind)
     return (
-        mem.gpu_bytes
-        if (target.kind in ("gpu", "apple") and engine == "llama.cpp")
-        else mem.total_bytes
+        mem.gpu_bytes if (kind in ("gpu", "apple") and engine == "llama.cpp") else mem.total_bytes
     )
 
 

@@ -64,6 +64,8 @@ def describe(cat: Catalog, m: ModelEntry) -> dict[str, Any]:
         ],
         "sources": {k: str(v) for k, v in m.sources.items()},
         "notes": m.notes,
+        "origin": cat.data.origin(m.id),
+        "origin_file": cat.data.user_models.get(m.id),
     }
 
 

@@ -9,9 +9,15 @@ from rich.table import Table
 from rich.tree import Tree
 
 from llmatlas.catalog import SORT_KEYS, Catalog, ModelFilter, describe, lineage_tree
-from llmatlas.catalog._render import render_tree
+from llmatlas.catalog._query import parse_since
 from llmatlas.cli._common import JSON_OPT, console, emit_json, fmt_params, handle_errors
 from llmatlas.errors import BadInputError
+
+catalog_app = typer.Typer(
+    help="The catalog's data itself: check it (shipped and your own entries in "
+    "LLMATLAS_HOME/catalog/*.yaml).",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -19,6 +25,24 @@ def register(app: typer.Typer) -> None:
     app.command("show")(show)
     app.command("compare")(compare)
     app.command("tree")(tree)
+    app.add_typer(catalog_app, name="catalog")
+
+
+@catalog_app.command("check")
+@handle_errors
+def catalog_check(json_out: bool = JSON_OPT) -> None:
+    """Validate the shipped catalog and your own entries: one line per problem, exit 1 if any."""
+    from llmatlas.catalog.check import check_catalog, summary
+
+    report = check_catalog()
+    if json_out:
+        emit_json({**report.__dict__, "ok": report.ok})
+    else:
+        for line in report.problems:
+            typer.echo(line)
+        typer.echo(summary(report))
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @handle_errors
@@ -40,11 +64,16 @@ def models(
     ),
     search: str = typer.Option(None, help="Text to find in id, name, aliases, repo."),
     sort: str = typer.Option(
-        "family", help=f"Sort by {', '.join(SORT_KEYS)} (prefix - for descending)."
+        "family",
+        help=f"Sort by {', '.join(SORT_KEYS)} (prefix - for descending, e.g. -released).",
+    ),
+    since: str = typer.Option(
+        None, "--since", help="Only models released on or after DATE (2025-06-01, 2025-06, 2025)."
     ),
     json_out: bool = JSON_OPT,
 ) -> None:
     """List catalog models, filtered and sorted."""
+    since_date = parse_since(since) if since else None
     cat = Catalog()
     f = ModelFilter(
         family,
@@ -60,6 +89,7 @@ def models(
         instruct,
         search,
         sort,
+        since=since_date,
     )
     rows = cat.filter(f)
     if json_out:
@@ -113,6 +143,9 @@ def show(
         emit_json(d)
         return
     console.print(f"[bold]{m.name}[/]  ({m.id})  {d['family_name']} family, by {m.developer}")
+    if d["origin"] == "user":
+        replaced = " (replaces the shipped entry)" if m.id in cat.data.shipped_ids else ""
+        console.print(f"[magenta]your own entry: {d['origin_file']}{replaced}[/]", highlight=False)
     if m.availability != "open-weights":
         console.print(f"[yellow]availability: {m.availability}[/]")
     params = fmt_params(m.params_b) + (
@@ -291,6 +324,8 @@ def tree(
         return
     if format not in ("mermaid", "dot", "svg", "png"):
         raise BadInputError(f"unknown format {format!r}; use text, mermaid, dot, svg or png")
+    from llmatlas.catalog._render import render_tree
+
     data = render_tree(forest, format)
     if out is None:
         if isinstance(data, bytes):

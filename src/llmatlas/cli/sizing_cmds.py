@@ -29,7 +29,10 @@ def register(app: typer.Typer) -> None:
     app.command("recommend")(recommend_cmd)
 
 
-def _calibration() -> dict[str, float] | None:
+def _calibration(target: Target) -> dict[str, float] | None:
+    """`llmatlas bench` results for this machine; only a target that is this machine uses them."""
+    if not target.local:
+        return None
     try:
         from llmatlas.runtime.bench import load_calibration
     except ImportError:
@@ -55,6 +58,9 @@ def hw(
     devices_table: bool = typer.Option(
         False, "--devices", help="List the known GPU/accelerator table."
     ),
+    refresh: bool = typer.Option(
+        False, "--refresh", help="Measure memory bandwidth and FLOP/s again (else the cached ones)."
+    ),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Detect this machine: CPU, RAM, measured memory bandwidth, GPUs."""
@@ -76,7 +82,7 @@ def hw(
             )
         console.print(t)
         return
-    m = detect()
+    m = detect(refresh=refresh)
     if json_out:
         emit_json(m.to_dict())
         return
@@ -84,7 +90,7 @@ def hw(
     console.print(f"RAM       {gib(m.ram_bytes)} total, {gib(m.ram_available_bytes)} available")
     console.print(
         f"memory    {m.cpu_bandwidth_gbs:g} GB/s measured copy bandwidth; "
-        f"{m.cpu_gflops:g} GFLOP/s fp32 matmul"
+        f"{m.cpu_gflops:g} GFLOP/s fp32 matmul (measured {m.measured_at}; --refresh to re-measure)"
     )
     if m.apple_unified:
         console.print("unified   Apple unified memory: the GPU shares RAM")
@@ -163,7 +169,7 @@ def estimate_cmd(
                 )
             )
         return
-    e = estimate(m, target, quant, ctx, batch, engine, kv_type, _calibration())
+    e = estimate(m, target, quant, ctx, batch, engine, kv_type, _calibration(target))
     if json_out:
         emit_json(e.to_dict())
         return
@@ -243,7 +249,9 @@ def fit_cmd(
         raise BadInputError("--ctx must be a positive number of tokens")
     target = resolve_target(device, gpus, vram, ram)
     need = Need(task, language, commercial, fully_open, min_tps, include_base)
-    rows = fit(target, need, ctx, engine=engine, calibration=_calibration(), limit=limit or None)
+    rows = fit(
+        target, need, ctx, engine=engine, calibration=_calibration(target), limit=limit or None
+    )
     if json_out:
         emit_json(
             {

@@ -9,6 +9,7 @@ the size of each quantized file.  Counts are exact integers in parameters.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -166,6 +167,12 @@ def _attention_layer_ids(a: Architecture) -> set[int]:
 
 def tensors(a: Architecture) -> list[Tensor]:
     """Every weight tensor of the text model (towers in ``extra_params`` are one 'other' entry)."""
+    return list(_tensors(a))
+
+
+@functools.lru_cache(maxsize=1024)
+def _tensors(a: Architecture) -> tuple[Tensor, ...]:
+    """:func:`tensors`, built once per architecture (``fit`` asks for each model many times)."""
     h = a.hidden_size
     out: list[Tensor] = [Tensor("token_embd", None, a.vocab_size * h, h, "embedding")]
     if a.position_embedding == "learned":
@@ -194,7 +201,7 @@ def tensors(a: Architecture) -> list[Tensor]:
         out.append(Tensor("output", None, a.vocab_size * h, h, "output"))
     if a.extra_params:
         out.append(Tensor("extra", None, a.extra_params, 1, "other"))
-    return out
+    return tuple(out)
 
 
 def param_breakdown(a: Architecture) -> ParamBreakdown:

@@ -15,14 +15,21 @@ and the LM head stay 16-bit in those formats.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Literal
-
-from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+from typing import TYPE_CHECKING, Literal
 
 from llmatlas.catalog._schema import Architecture
 from llmatlas.errors import BadInputError
 from llmatlas.sizing.params import Tensor, tensors
+
+if TYPE_CHECKING:
+    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+else:  # the table without `import gguf` (numpy): see llmatlas._gguf_constants
+    from llmatlas._gguf_constants import gguf_constants
+
+    GGML_QUANT_SIZES = gguf_constants().GGML_QUANT_SIZES
+    GGMLQuantizationType = gguf_constants().GGMLQuantizationType
 
 T = GGMLQuantizationType
 Kind = Literal["float", "gguf", "gptq", "awq", "bnb", "fp8", "int8"]
@@ -233,8 +240,12 @@ class WeightBytes:
         return self.total * 8 / self.params
 
 
+@functools.lru_cache(maxsize=4096)
 def weight_bytes(a: Architecture, fmt: QuantFormat) -> WeightBytes:
-    """Bytes of every weight in ``fmt`` (towers in ``extra_params`` at 16-bit)."""
+    """Bytes of every weight in ``fmt`` (towers in ``extra_params`` at 16-bit).
+
+    Computed once per (architecture, format) per process: ``fit`` and ``recommend`` ask
+    for the same pair many times, and the per-tensor walk is most of their cost."""
     total = 0
     active = 0.0
     params = 0
