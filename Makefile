@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run demo test lint setup browser clean
+.PHONY: run demo test lint setup browser clean messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +45,14 @@ test: lint $(CHROMIUM)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+
+# Refresh the CLI's message catalogs after changing user-facing strings: extract the msgids
+# (_(), N_(), ngettext(), Error.translatable()) and merge them into each language's .po;
+# then translate the new entries. The .po files are read at run time: nothing to compile.
+LOCALE := src/llmatlas/locale
+messages: $(STAMP)
+	$(BIN)/pybabel -q extract -F $(LOCALE)/babel.cfg -k _ -k N_ -k ngettext:1,2 -k translatable \
+		--no-location --sort-output -o $(LOCALE)/cli.pot src/llmatlas
+	for l in zh_TW zh_CN; do $(BIN)/pybabel -q update --init-missing -N --ignore-obsolete \
+		-D cli -l $$l -i $(LOCALE)/cli.pot -d $(LOCALE); done
+	rm $(LOCALE)/cli.pot

@@ -9,6 +9,11 @@ from pathlib import Path
 import pytest
 import typer
 
+# English unless a test asks otherwise: help texts are built in the language of the
+# environment when llmatlas.cli is first imported.
+os.environ["LLMATLAS_LANG"] = "en"
+
+from llmatlas import i18n
 from llmatlas.catalog import Catalog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +27,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("LLMATLAS_API_KEY", raising=False)
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    i18n.set_language("en")
     return home
 
 

@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -27,6 +28,8 @@ class FakeHub:
     cut_at: int | None = None  # never serve past this file offset (a download that cannot finish)
     range_requests: list[str] = field(default_factory=list)
     gets: int = 0
+    info: dict[str, dict[str, Any]] = field(default_factory=dict)  # extra model_info fields
+    gated: set[str] = field(default_factory=set)  # repos whose files need accepted terms
 
     def add(self, repo: str, filename: str, data: bytes) -> None:
         self.files.setdefault(repo, {})[filename] = data
@@ -76,6 +79,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                     "siblings": siblings,
                     "private": False,
                     "tags": ["gguf"],
+                    **hub.info.get(repo, {}),
                 },
             )
 
@@ -84,6 +88,14 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             if len(parts) < 5 or parts[2] != "resolve":
                 return self._not_found()
             repo, filename = "/".join(parts[:2]), "/".join(parts[4:])
+            if repo in hub.gated:  # what the Hub answers an account that has not accepted
+                msg = f"Access to model {repo} is restricted. You must have access to it."
+                self.send_response(401)
+                self.send_header("X-Error-Code", "GatedRepo")
+                self.send_header("X-Error-Message", msg)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             data = hub.files.get(repo, {}).get(filename)
             if data is None:
                 self.send_response(404)

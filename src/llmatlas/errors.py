@@ -6,13 +6,42 @@ responses with an OpenAI-shaped body.  Anything else is a bug.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from llmatlas.i18n import N_
+
 
 class AtlasError(Exception):
-    """Base of every user-facing error."""
+    """Base of every user-facing error.
+
+    ``str(err)`` is English (API bodies, logs). An error built with :meth:`translatable`
+    also keeps its message template, so the CLI can print it in the user's language.
+    """
 
     exit_code = 1
     http_status = 400
     code = "invalid_request_error"
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.template: str | None = None
+        self.params: dict[str, object] = {}
+
+    @classmethod
+    def translatable(cls, template: str, **params: object) -> AtlasError:
+        """An error whose message is ``template.format(**params)``; the template is a msgid
+        of the ``cli`` catalog (params are values, never translated)."""
+        err = cls(template.format(**params))
+        err.template, err.params = template, params
+        return err
+
+    def localized(self) -> str:
+        """The message in the current language (English where no translation exists)."""
+        if self.template is None:
+            return str(self)
+        from llmatlas.i18n import gettext
+
+        return gettext(self.template).format(**self.params)
 
 
 class CatalogError(AtlasError):
@@ -29,14 +58,23 @@ class UnknownModelError(AtlasError):
     def __init__(self, name: str, suggestions: list[str] | None = None, hint: str = "") -> None:
         self.name = name
         self.suggestions = suggestions or []
-        msg = f"unknown model {name!r}"
-        if hint:
-            msg += f"; {hint.rstrip('.')}"
+        self.hint = hint
+        super().__init__(self._message(lambda s: s))
+
+    def _message(self, tr: Callable[[str], str]) -> str:
+        msg = tr(N_("unknown model {name}")).format(name=repr(self.name))
+        if self.hint:
+            msg += f"; {self.hint.rstrip('.')}"
         if self.suggestions:
-            msg += "; did you mean: " + ", ".join(self.suggestions) + "?"
+            msg += "; " + tr(N_("did you mean: {names}?")).format(names=", ".join(self.suggestions))
         else:
-            msg += "; see `llmatlas models` for the catalog"
-        super().__init__(msg)
+            msg += "; " + tr(N_("see `llmatlas models` for the catalog"))
+        return msg
+
+    def localized(self) -> str:
+        from llmatlas.i18n import gettext
+
+        return self._message(gettext)
 
 
 class BadInputError(AtlasError):

@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from llmatlas import i18n
+
 
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
@@ -48,6 +50,13 @@ class Settings:
     hf_endpoint: str | None = field(
         default=None, metadata={"env": "HF_ENDPOINT", "help": "Hugging Face Hub endpoint."}
     )
+    lang: str = field(
+        default="en",
+        metadata={
+            "env": "LLMATLAS_LANG",
+            "help": "Language of the CLI's human output: en, zh-TW or zh-CN (else LANGUAGE, LC_ALL, LC_MESSAGES, LANG).",
+        },
+    )
 
     @property
     def models_dir(self) -> Path:
@@ -82,6 +91,7 @@ class Settings:
             context=int(_env("LLMATLAS_CONTEXT", "4096") or 4096),
             license_allow=allow,
             hf_endpoint=_env("HF_ENDPOINT"),
+            lang=i18n.from_environ(os.environ),
         )
 
     @classmethod

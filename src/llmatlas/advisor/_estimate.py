@@ -14,6 +14,7 @@ from typing import Any
 from llmatlas.catalog import Architecture, ModelEntry
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import DeviceSpec, Machine
+from llmatlas.hardware._usable import apple_gpu_share, usable_gpu_bytes
 from llmatlas.sizing import (
     GGUF_LADDER,
     GiB,
@@ -24,13 +25,11 @@ from llmatlas.sizing import (
     smallest_plan,
     speed_verdict,
 )
-from llmatlas.sizing.memory import MemoryEstimate
+from llmatlas.sizing.memory import CUDA_CONTEXT, MemoryEstimate
 from llmatlas.sizing.quant import QuantFormat
 
 DEFAULT_CONTEXT = 4096
 """Context used when none is given (Ollama's default num_ctx on small machines)."""
-GPU_HEADROOM = 0.9
-"""Use at most 90% of a GPU: drivers, display and fragmentation take the rest."""
 
 
 def ram_headroom_bytes(ram_bytes: int) -> int:
@@ -40,12 +39,17 @@ def ram_headroom_bytes(ram_bytes: int) -> int:
 
 @dataclass(frozen=True)
 class Target:
-    """Where a model would run: ``kind`` gpu/apple/cpu with its memory budget and speed figures."""
+    """Where a model would run: ``kind`` gpu/apple/cpu with its memory budget and speed figures.
+
+    For GPUs the budget follows the engine's own rule (see ``hardware._usable``) applied to
+    ``basis_bytes`` (the device's total memory, or what a detected GPU reports free);
+    ``for_engine`` re-applies it for another engine and ``headroom_note`` names the rule.
+    """
 
     name: str
     kind: str
     count: int
-    memory_bytes: int  # per device
+    memory_bytes: int  # per device, total
     budget_bytes: int  # what we allow the model to use, all devices together
     bandwidth_gbs: float
     tflops: float
@@ -53,47 +57,68 @@ class Target:
     ram_bytes: int = 0  # host RAM for partial offload (0: unknown / not used)
     cpu_bandwidth_gbs: float = 0.0
     local: bool = False  # this machine: `bench` calibration applies
+    engine: str = "llama.cpp"
+    basis_bytes: int = 0  # per device: what the engine's rule applies to (0: not a GPU)
+
+    @property
+    def per_device_budget(self) -> int:
+        return self.budget_bytes // max(self.count, 1)
+
+    def for_engine(self, engine: str) -> Target:
+        """This target with the usable memory ``engine`` would allow."""
+        if self.kind != "gpu" or not self.basis_bytes or engine == self.engine:
+            return self
+        per, rule = usable_gpu_bytes(self.basis_bytes, engine)
+        return replace(
+            self,
+            engine=engine,
+            budget_bytes=max(0, per) * self.count,
+            headroom_note=_gpu_note(rule, self.basis_bytes, self.count, self.local),
+        )
 
     @classmethod
-    def from_device(cls, d: DeviceSpec, count: int = 1) -> Target:
+    def from_device(cls, d: DeviceSpec, count: int = 1, engine: str = "llama.cpp") -> Target:
         if count < 1:
             raise BadInputError("--gpus must be >= 1")
         if d.kind == "apple":
-            budget = int(d.memory_bytes * 0.75)
-            note = "macOS lets the GPU use about 75% of unified memory by default"
+            budget, rule = apple_gpu_share(d.memory_bytes)
             return cls(
-                d.name, "apple", 1, d.memory_bytes, budget, d.bandwidth_gbs, d.fp16_tflops, note
+                d.name, "apple", 1, d.memory_bytes, budget, d.bandwidth_gbs, d.fp16_tflops, rule
             )
-        budget = int(d.memory_bytes * GPU_HEADROOM) * count
-        note = f"{GPU_HEADROOM:.0%} of each GPU's {d.memory_gb:g} GB"
+        per, rule = usable_gpu_bytes(d.memory_bytes, engine)
         return cls(
             d.name,
             "gpu",
             count,
             d.memory_bytes,
-            budget,
+            per * count,
             d.bandwidth_gbs * count,
             d.fp16_tflops * count,
-            note,
+            _gpu_note(rule, d.memory_bytes, count, False, d.memory_label),
+            engine=engine,
+            basis_bytes=d.memory_bytes,
         )
 
     @classmethod
-    def from_machine(cls, m: Machine) -> Target:
+    def from_machine(cls, m: Machine, engine: str = "llama.cpp") -> Target:
         if m.gpus and m.gpus[0].bandwidth_gbs:
             g = m.gpus[0]
             n = len(m.gpus)
+            per, rule = usable_gpu_bytes(g.free_bytes, engine)
             return cls(
                 g.name,
                 "gpu",
                 n,
                 g.memory_bytes,
-                int(g.free_bytes * GPU_HEADROOM) * n,
+                max(0, per) * n,
                 (g.bandwidth_gbs or 0) * n,
                 (g.fp16_tflops or 0) * n,
-                f"{GPU_HEADROOM:.0%} of free VRAM",
+                _gpu_note(rule, g.free_bytes, n, True),
                 m.ram_available_bytes,
                 m.cpu_bandwidth_gbs,
                 local=True,
+                engine=engine,
+                basis_bytes=g.free_bytes,
             )
         keep = ram_headroom_bytes(m.ram_bytes)
         budget = max(0, min(m.ram_available_bytes, m.ram_bytes - keep))
@@ -111,22 +136,28 @@ class Target:
         )
 
     @classmethod
-    def from_budget(cls, vram_bytes: int = 0, ram_bytes: int = 0) -> Target:
+    def from_budget(
+        cls, vram_bytes: int = 0, ram_bytes: int = 0, engine: str = "llama.cpp"
+    ) -> Target:
         """An imaginary machine given as ``--vram 12G --ram 32G`` (consumer GPU / desktop CPU speeds)."""
         if vram_bytes < 0 or ram_bytes < 0:
             raise BadInputError("memory sizes must be positive")
         if vram_bytes:
+            per, rule = usable_gpu_bytes(vram_bytes, engine)
             return cls(
                 f"GPU with {vram_bytes / GiB:.0f} GiB",
                 "gpu",
                 1,
                 vram_bytes,
-                int(vram_bytes * GPU_HEADROOM),
+                max(0, per),
                 450.0,
                 60.0,
-                f"{GPU_HEADROOM:.0%} of VRAM; speed assumes a mid-range GPU (450 GB/s)",
+                _gpu_note(rule, vram_bytes, 1, False)
+                + "; speed assumes a mid-range GPU (450 GB/s)",
                 ram_bytes,
                 40.0,
+                engine=engine,
+                basis_bytes=vram_bytes,
             )
         if not ram_bytes:
             raise BadInputError("give --vram and/or --ram (e.g. --ram 16G)")
@@ -141,6 +172,12 @@ class Target:
             0.3,
             f"RAM minus {keep / GiB:.1f} GiB for the OS; speed assumes dual-channel DDR4/5 (40 GB/s)",
         )
+
+
+def _gpu_note(rule: str, basis: int, count: int, free: bool, label: str | None = None) -> str:
+    what = "free" if free else (label or f"{basis / GiB:.1f} GiB")
+    each = f"each of {count} GPUs" if count > 1 else "the GPU"
+    return f"{rule} ({what} on {each})"
 
 
 @dataclass
@@ -279,17 +316,23 @@ def _compute_estimate(
     a = _arch(m)
     if batch < 1:
         raise BadInputError("--batch must be >= 1")
+    target = target.for_engine(engine)
     fmt = default_format(engine, quant)
     ctx = resolve_context(m, a, context)
     mem = _memory(m, fmt, ctx, batch, engine, kv_type, target)
     at_max = _memory(m, fmt, a.max_position_embeddings, batch, engine, kv_type, target)
     notes = list(mem.notes)
-    on_gpu = target.kind in ("gpu", "apple")
-    pool_bytes = mem.gpu_bytes if (on_gpu and engine == "llama.cpp") else mem.total_bytes
+    pool_bytes = _pool_of(mem, a, engine, target)
     fits = pool_bytes <= target.budget_bytes
     gpus_needed: int | None = None
     gpu_layers: int | None = None
-    if target.kind == "gpu":
+    if target.kind == "gpu" and engine == "llama.cpp":
+        gpus_needed = llama_cpp_gpus_needed(mem, a, target.per_device_budget)
+        if gpus_needed and gpus_needed > target.count:
+            notes.append(f"needs {gpus_needed} GPUs of this type (llama.cpp splits by layers)")
+        elif fits:
+            notes.append(f"fits with {(target.budget_bytes - pool_bytes) / GiB:.1f} GiB to spare")
+    elif target.kind == "gpu":
         plan = smallest_plan(a, fmt, target.memory_bytes, ctx, batch)
         gpus_needed = plan.gpus if plan.fits else None
         if gpus_needed and gpus_needed > target.count:
@@ -297,12 +340,12 @@ def _compute_estimate(
                 f"needs {gpus_needed} GPUs of this type (tensor parallel {plan.tensor_parallel}"
                 f" x pipeline {plan.pipeline_parallel})"
             )
-        if not fits and engine == "llama.cpp":
-            gpu_layers = gpu_layers_that_fit(m, fmt, ctx, batch, kv_type, target)
-            notes.append(
-                f"partial offload: {gpu_layers} of {a.num_hidden_layers} layers fit on the GPU"
-                "; the rest run from system RAM (much slower)"
-            )
+    if target.kind == "gpu" and not fits and engine == "llama.cpp":
+        gpu_layers = gpu_layers_that_fit(m, fmt, ctx, batch, kv_type, target)
+        notes.append(
+            f"partial offload: {gpu_layers} of {a.num_hidden_layers} layers fit on the GPU"
+            "; the rest run from system RAM (much slower)"
+        )
     cal = (calibration or {}) if target.local else {}
     speed = estimate_speed(
         a,
@@ -353,23 +396,47 @@ def _compute_estimate(
     )
 
 
+def _split_overhead(mem: MemoryEstimate, a: Architecture) -> tuple[int, int]:
+    """What each extra GPU of a llama.cpp layer split costs: its own CUDA context and
+    compute buffer, and up to one layer of imbalance (layers are not cut in two)."""
+    layer = (mem.weights_bytes + mem.kv_cache_bytes) // max(a.num_hidden_layers, 1)
+    return CUDA_CONTEXT + mem.buffers_bytes, layer
+
+
+def llama_cpp_gpus_needed(
+    mem: MemoryEstimate, a: Architecture, per_device_budget: int, max_gpus: int = 16
+) -> int | None:
+    """Fewest GPUs a llama.cpp layer split (``--split-mode layer``) needs; None if > max."""
+    per_gpu, layer = _split_overhead(mem, a)
+    for n in range(1, max_gpus + 1):
+        if mem.gpu_bytes + (n - 1) * (per_gpu + layer) <= n * per_device_budget:
+            return n
+    return None
+
+
+def _pool_of(mem: MemoryEstimate, a: Architecture, engine: str, target: Target) -> int:
+    """Bytes the target's budget must hold: GPU memory for llama.cpp offload (with every
+    extra GPU's own context and buffer), else the whole process."""
+    if target.kind in ("gpu", "apple") and engine == "llama.cpp":
+        per_gpu, layer = _split_overhead(mem, a)
+        return mem.gpu_bytes + (target.count - 1) * (per_gpu + layer)
+    return mem.total_bytes
+
+
 def _pool_bytes(
     m: ModelEntry, fmt: QuantFormat, ctx: int, batch: int, engine: str, kv: str, target: Target
 ) -> int:
-    """Bytes in the pool the target grades against (GPU memory for llama.cpp on a GPU)."""
-    return _pool_bytes_of(_arch(m), fmt, ctx, batch, engine, kv, target.kind)
+    """Bytes in the pool the target grades against (see :func:`_pool_of`)."""
+    return _pool_bytes_of(_arch(m), fmt, ctx, batch, engine, kv, target)
 
 
 @functools.lru_cache(maxsize=16384)
 def _pool_bytes_of(
-    a: Architecture, fmt: QuantFormat, ctx: int, batch: int, engine: str, kv: str, kind: str
+    a: Architecture, fmt: QuantFormat, ctx: int, batch: int, engine: str, kv: str, target: Target
 ) -> int:
-    """Once per (architecture, format, context, ...): ``fit`` walks the quantization ladder
-    of every model for each need."""
-    mem = _memory_of(a, fmt, ctx, batch, engine, kv, kind)
-    return (
-        mem.gpu_bytes if (kind in ("gpu", "apple") and engine == "llama.cpp") else mem.total_bytes
-    )
+    """Once per (architecture, format, context, ..., target): ``fit`` walks the quantization
+    ladder of every model for each need."""
+    return _pool_of(_memory_of(a, fmt, ctx, batch, engine, kv, target.kind), a, engine, target)
 
 
 def max_context_for(
@@ -382,6 +449,7 @@ def max_context_for(
 ) -> int:
     """Largest context (multiple of 256, or the model maximum) whose memory fits the target's budget."""
     a = _arch(m)
+    target = target.for_engine(engine)
     fmt = default_format(engine, quant)
     lo, hi = 0, a.max_position_embeddings
     if _pool_bytes(m, fmt, min(256, hi), batch, engine, kv_type, target) > target.budget_bytes:
@@ -405,6 +473,7 @@ def best_quant_for(
 ) -> str | None:
     """Highest-quality GGUF type whose memory fits the target at ``context``."""
     a = _arch(m)
+    target = target.for_engine("llama.cpp")
     ctx = context or min(DEFAULT_CONTEXT, a.max_position_embeddings)
     for q in GGUF_LADDER:
         if (
@@ -420,6 +489,7 @@ def gpu_layers_that_fit(
 ) -> int:
     """How many layers llama.cpp can offload (``-ngl``) within the GPU budget."""
     a = _arch(m)
+    target = target.for_engine("llama.cpp")
     best = 0
     for n in range(a.num_hidden_layers + 1):
         mem = estimate_memory(a, fmt, context, batch, "llama.cpp", kv_type, gpu_layers=n)

@@ -33,6 +33,9 @@ Availability = Literal["open-weights", "api-only", "gated-application"]
 PositionEmbedding = Literal["rope", "alibi", "learned", "none"]
 MlpKind = Literal["gated", "plain"]
 NormKind = Literal["rmsnorm", "layernorm", "layernorm-nobias"]
+# The fixed-state layers of a hybrid model: RecurrentGemma's RG-LRU, Qwen3-Next's Gated
+# DeltaNet, Mamba-2 (Granite 4.0-H), MiniMax's lightning (linear) attention.
+RecurrentKind = Literal["rglru", "gated-deltanet", "mamba2", "lightning"]
 
 TASKS = {
     "chat",
@@ -130,6 +133,28 @@ class Architecture(_Strict):
     num_attention_layers: int | None = Field(default=None, ge=0)
     recurrent_state_width: int | None = Field(default=None, gt=0)
     conv1d_width: int | None = Field(default=None, gt=0)
+    recurrent_kind: RecurrentKind = "rglru"
+    # Linear-attention / SSM layers (config.json names of Qwen3-Next; Mamba-2 maps onto them:
+    # value heads = mamba_n_heads, value head dim = mamba_d_head, key heads = mamba_n_groups,
+    # key head dim = mamba_d_state).  Each value head keeps a key_dim x value_dim state.
+    linear_num_key_heads: int | None = Field(default=None, gt=0)
+    linear_num_value_heads: int | None = Field(default=None, gt=0)
+    linear_key_head_dim: int | None = Field(default=None, gt=0)
+    linear_value_head_dim: int | None = Field(default=None, gt=0)
+    # Gated attention (Qwen3-Next): q_proj also emits a per-channel output gate.
+    attention_output_gate: bool = False
+    # MoE in every ``moe_layer_step``-th layer only (Llama 4 Maverick: 2); the rest are dense.
+    moe_layer_step: int | None = Field(default=None, gt=0)
+    # Gemma 3n: per-layer embeddings (a second, vocabulary-sized table of
+    # ``num_hidden_layers x per_layer_input_size`` per token), AltUp streams, LAuReL rank,
+    # and the last ``kv_shared_layers`` layers reusing earlier layers' KV cache.
+    per_layer_input_size: int | None = Field(default=None, gt=0)
+    altup_num_inputs: int | None = Field(default=None, gt=0)
+    laurel_rank: int | None = Field(default=None, gt=0)
+    kv_shared_layers: int | None = Field(default=None, ge=0)
+    # DeepSeek sparse attention (V3.2): a lightning indexer with its own small key cache.
+    index_n_heads: int | None = Field(default=None, gt=0)
+    index_head_dim: int | None = Field(default=None, gt=0)
     # Cross-attention layers (Llama 3.2 Vision): among num_hidden_layers, they attend to a
     # fixed number of encoder (image) tokens per sequence instead of the context.
     cross_attention_layers: int | None = Field(default=None, ge=0)
@@ -166,6 +191,20 @@ class Architecture(_Strict):
             raise ValueError("cross_attention_layers and cross_attention_tokens go together")
         if (self.cross_attention_layers or 0) > self.num_hidden_layers:
             raise ValueError("cross_attention_layers exceeds num_hidden_layers")
+        linear = (
+            self.linear_num_key_heads,
+            self.linear_num_value_heads,
+            self.linear_key_head_dim,
+            self.linear_value_head_dim,
+        )
+        if self.recurrent_kind in ("gated-deltanet", "mamba2") and None in linear:
+            raise ValueError(f"recurrent_kind {self.recurrent_kind} needs the linear_* head fields")
+        if self.recurrent_kind != "rglru" and self.num_attention_layers is None:
+            raise ValueError("recurrent_kind needs num_attention_layers (how many keep attention)")
+        if (self.index_n_heads is None) != (self.index_head_dim is None):
+            raise ValueError("index_n_heads and index_head_dim go together")
+        if (self.kv_shared_layers or 0) >= self.num_hidden_layers:
+            raise ValueError("kv_shared_layers must leave at least one layer with its own cache")
         if self.extra_params and not self.extra_params_note:
             raise ValueError("extra_params needs extra_params_note saying what they are")
         return self
@@ -267,6 +306,18 @@ class ModelEntry(_Strict):
     benchmarks: list[Benchmark] = Field(default_factory=list)
     sources: dict[str, HttpUrl]
     notes: str | None = None
+    drafted: list[str] = Field(
+        default_factory=list,
+        description="Facts drafted by `llmatlas catalog import` that no person has confirmed yet.",
+    )
+
+    @field_validator("drafted")
+    @classmethod
+    def _drafted(cls, v: list[str]) -> list[str]:
+        unknown = set(v) - set(FACT_SOURCES) - {"active_params_b", "openness"}
+        if unknown:
+            raise ValueError(f"drafted names unknown facts {sorted(unknown)}")
+        return v
 
     @field_validator("id")
     @classmethod

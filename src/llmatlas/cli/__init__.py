@@ -16,6 +16,9 @@ from collections.abc import Iterable
 
 import typer
 
+from llmatlas import i18n
+from llmatlas.settings import Settings
+
 GROUPS: dict[str, tuple[str, ...]] = {
     "catalog_cmds": ("models", "show", "compare", "tree", "catalog"),
     "sizing_cmds": ("hw", "estimate", "fit", "recommend"),
@@ -26,6 +29,31 @@ GROUPS: dict[str, tuple[str, ...]] = {
 """Command-group module -> the commands it registers."""
 OPTIONAL_GROUPS = ("runtime_cmds", "server_cmds")
 """Groups that need llama-cpp-python; the catalog and sizing work without it."""
+
+
+def _lang_from_argv(argv: list[str]) -> tuple[str | None, list[str]]:
+    """Take ``--lang X`` / ``--lang=X`` out of argv wherever it stands (before ``--``), so the
+    flag works after a subcommand too; returns (the last value given, the remaining args)."""
+    value, rest, i = None, [], 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            rest += argv[i:]
+            break
+        if a == "--lang" and i + 1 < len(argv):
+            value, i = argv[i + 1], i + 2
+            continue
+        if a.startswith("--lang="):
+            value, i = a.split("=", 1)[1], i + 1
+            continue
+        rest.append(a)
+        i += 1
+    return value, rest
+
+
+# Help texts are built when the command modules are imported, so the language is chosen first.
+_argv_lang, _ = _lang_from_argv(sys.argv[1:])
+i18n.set_language(i18n.normalize(_argv_lang) or Settings.from_env().lang)
 
 
 def _version(value: bool) -> None:
@@ -43,16 +71,27 @@ def _version(value: bool) -> None:
 
 def build_app(groups: Iterable[str] | None = None) -> typer.Typer:
     """The CLI with the given command groups (all when None)."""
+    from llmatlas.cli._common import handle_errors
+
     app = typer.Typer(
         name="llmatlas",
-        help="Find, size and self-host open-weight LLMs.",
+        help=i18n._("Find, size and self-host open-weight LLMs."),
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
     )
 
     @app.callback()
+    @handle_errors
     def _root(
+        lang: str = typer.Option(
+            None,
+            "--lang",
+            help=i18n._(
+                "Language of the output: en, zh-TW (繁體中文) or zh-CN (简体中文); "
+                "default from LLMATLAS_LANG or LANG. JSON stays English."
+            ),
+        ),
         version: bool = typer.Option(
             False,
             "--version",
@@ -61,7 +100,8 @@ def build_app(groups: Iterable[str] | None = None) -> typer.Typer:
             help="Print the version and the catalog's data date, then exit.",
         ),
     ) -> None:
-        """Find, size and self-host open-weight LLMs."""
+        if lang is not None:
+            i18n.set_language(i18n.require(lang))
 
     for name in GROUPS if groups is None else groups:
         try:
@@ -95,4 +135,14 @@ def __getattr__(name: str) -> typer.Typer:
 
 
 def main() -> None:
-    build_app(groups_for(sys.argv[1:]))()
+    from llmatlas.cli._common import fail
+    from llmatlas.errors import AtlasError
+
+    lang, args = _lang_from_argv(sys.argv[1:])
+    if lang is not None:
+        try:
+            i18n.set_language(i18n.require(lang))
+        except AtlasError as exc:
+            fail(exc.localized())
+            sys.exit(exc.exit_code)
+    build_app(groups_for(args))(args)

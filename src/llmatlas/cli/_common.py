@@ -13,13 +13,16 @@ import typer
 from rich.console import Console
 
 from llmatlas.errors import AtlasError
+from llmatlas.i18n import _
 
 console = Console()
 err_console = Console(stderr=True)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-JSON_OPT = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
+JSON_OPT = typer.Option(
+    False, "--json", help=_("Print machine-readable JSON (English field names) instead of a table.")
+)
 
 
 def emit_json(obj: Any) -> None:
@@ -27,7 +30,8 @@ def emit_json(obj: Any) -> None:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    prefix = _("error:")
+    err_console.print(f"[bold red]{prefix}[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -39,7 +43,7 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except AtlasError as exc:
-            raise fail(str(exc), exc.exit_code) from None
+            raise fail(exc.localized(), exc.exit_code) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
 

@@ -342,3 +342,42 @@ def _add(parent: Tree, children: list[dict]) -> None:
     for c in children:
         node = parent.add(f"{c['id']}  [dim]({c['relation']})[/]")
         _add(node, c["children"])
+
+
+@catalog_app.command("import")
+@handle_errors
+def catalog_import(
+    repo: str = typer.Argument(..., help="Hub repository, owner/name (HF_ENDPOINT is honoured)."),
+    stdout: bool = typer.Option(False, "--stdout", help="Print the draft instead of saving it."),
+    model_id: str = typer.Option(
+        None, "--id", help="Catalog id for the entry (default: repo name)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace a draft file of the same id."),
+    json_out: bool = JSON_OPT,
+) -> None:
+    """Draft a catalog entry from a Hub repo into LLMATLAS_HOME/catalog/ (facts marked drafted)."""
+    import os
+
+    from llmatlas.catalog import _import
+    from llmatlas.settings import get_settings
+
+    cat = Catalog()
+    known_repos = {r.lower(): m.id for m in cat.models for r in m.hf_repos}
+    hub = _import.fetch(repo, token=os.environ.get("HF_TOKEN"))
+    doc = _import.draft(hub, known_repos, set(cat.data.licenses), model_id)
+    new_id = doc["models"][0]["id"]
+    if new_id in cat.data.models and not stdout:
+        raise BadInputError(
+            f"{new_id!r} is already a catalog id; pass --id to name the draft differently"
+        )
+    path = None
+    if not stdout:
+        path = _import.write_draft(doc, get_settings().home / "catalog", force=force)
+    if json_out:
+        emit_json({"path": str(path) if path else None, "family": doc})
+    elif stdout:
+        typer.echo(_import.to_yaml(doc), nl=False)
+    else:
+        drafted = ", ".join(doc["models"][0]["drafted"])
+        console.print(f"drafted {new_id} -> {path}", highlight=False)
+        console.print(f"confirm against the sources, then remove from `drafted`: {drafted}")

@@ -76,7 +76,7 @@ def hw(
             t.add_row(
                 d.id,
                 d.name,
-                f"{d.memory_gb:g} GB",
+                d.memory_label,
                 f"{d.bandwidth_gbs:g} GB/s",
                 f"{d.fp16_tflops:g}",
             )

@@ -5,14 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import functools
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, computed_field
 
 from llmatlas.errors import BadInputError, CatalogError
+
+MiB = 1024**2
+GiB = 1024**3
 
 
 class DeviceSpec(BaseModel):
@@ -24,7 +28,14 @@ class DeviceSpec(BaseModel):
     name: str
     vendor: Literal["nvidia", "amd", "apple", "intel"]
     kind: Literal["gpu", "apple", "accelerator"]
-    memory_gb: float = Field(gt=0)
+    memory_mib: int = Field(gt=0)
+    """Total device memory in MiB as software sees it (see ``memory_reported``)."""
+    memory_reported: Literal["driver", "vendor"]
+    """``driver``: the total NVML/nvidia-smi reports, from ``memory_source``; ``vendor``:
+    the marketed size read as binary GB (drivers report slightly less)."""
+    memory_source: HttpUrl | None = None
+    memory_options_gib: list[int] | None = None
+    """Apple: every unified-memory size sold for the chip (``memory_mib`` is the largest)."""
     bandwidth_gbs: float = Field(gt=0)
     fp16_tflops: float = Field(gt=0)
     source: HttpUrl
@@ -32,7 +43,35 @@ class DeviceSpec(BaseModel):
 
     @property
     def memory_bytes(self) -> int:
-        return int(self.memory_gb * 1e9)
+        return self.memory_mib * MiB
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def memory_gb(self) -> float:
+        """Memory in binary GB (GiB), for display and the web UI's device list."""
+        return round(self.memory_mib / 1024, 2)
+
+    @property
+    def memory_label(self) -> str:
+        """'24,564 MiB (driver)' or '24 GB (vendor spec)'."""
+        if self.memory_reported == "driver":
+            return f"{self.memory_mib:,} MiB"
+        return f"{self.memory_mib / 1024:g} GB"
+
+    def with_memory_gib(self, gib: int) -> DeviceSpec:
+        """This chip with one of the unified-memory sizes it is sold with."""
+        sizes = self.memory_options_gib or [self.memory_mib // 1024]
+        if gib not in sizes:
+            raise BadInputError(
+                f"{self.name} is sold with {', '.join(f'{s} GB' for s in sizes)}, not {gib} GB"
+            )
+        return self.model_copy(
+            update={
+                "id": f"{self.id}-{gib}gb",
+                "name": f"{self.name} {gib}GB",
+                "memory_mib": gib * 1024,
+            }
+        )
 
 
 class Instance(BaseModel):
@@ -91,10 +130,21 @@ def _key(s: str) -> str:
     return "".join(ch for ch in s.lower() if ch.isalnum())
 
 
+_SIZED = re.compile(r"^(?P<chip>.+?)[\s_-]*(?P<gib>\d+)\s*(?:gb|gib|g)$", re.IGNORECASE)
+
+
 def find_device(name: str) -> DeviceSpec:
-    """A device by id or name, forgiving case and punctuation ('RTX 4090', 'rtx-4090', '4090')."""
+    """A device by id or name, forgiving case and punctuation ('RTX 4090', 'rtx-4090', '4090');
+    an Apple chip with a memory size ('m3-max-64gb', 'M2 Ultra 192GB') is that configuration."""
     table = devices()
     k = _key(name)
+    m = _SIZED.match(name.strip())
+    if m and not any(k in (_key(d.id), _key(d.name)) for d in table.values()):
+        chip = m.group("chip")
+        ck = _key(chip)
+        for d in table.values():
+            if d.memory_options_gib and ck in (_key(d.id), _key(d.name)):
+                return d.with_memory_gib(int(m.group("gib")))
     for d in table.values():
         if k in (_key(d.id), _key(d.name)):
             return d

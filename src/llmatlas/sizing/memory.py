@@ -48,7 +48,16 @@ KV_TYPES: dict[str, float] = {
 
 # llama.cpp honours sliding windows only for architectures it implements with an
 # interleaved-SWA cache; Mistral-7B-v0.1 runs as plain llama (full cache).
-LLAMA_CPP_SWA_ARCHS = ("gemma2", "gemma3", "gemma3_text", "gpt_oss", "cohere2")
+LLAMA_CPP_SWA_ARCHS = (
+    "gemma2",
+    "gemma3",
+    "gemma3_text",
+    "gemma3n",
+    "gemma3n_text",
+    "gpt_oss",
+    "cohere2",
+    "llama4",  # chunked attention: an iSWA cache of chunk-sized windows
+)
 
 N_UBATCH = 512
 """llama.cpp's default physical batch (tokens per compute step)."""
@@ -93,8 +102,30 @@ def kv_elements_per_token_per_layer(a: Architecture, engine: str) -> int:
     """
     if a.is_mla:
         latent = (a.kv_lora_rank or 0) + (a.qk_rope_head_dim or 0)
+        # DeepSeek sparse attention also caches one indexer key per token
+        latent += a.index_head_dim or 0
         return latent + (a.kv_lora_rank or 0) if engine == "llama.cpp" else latent
     return 2 * a.num_key_value_heads * a.resolved_head_dim
+
+
+def recurrent_state_bytes_per_layer(a: Architecture) -> int:
+    """Fixed fp32 state one sequence keeps in one non-attention layer of a hybrid model.
+
+    Gated DeltaNet / Mamba-2: a key_dim x value_dim matrix per value head plus the last
+    ``conv - 1`` inputs of the depthwise conv; lightning attention: a head_dim^2 matrix per
+    head; RG-LRU: one vector plus the conv inputs.
+    """
+    conv = a.conv1d_width or 4
+    if a.recurrent_kind in ("gated-deltanet", "mamba2"):
+        key = (a.linear_num_key_heads or 0) * (a.linear_key_head_dim or 0)
+        value = (a.linear_num_value_heads or 0) * (a.linear_value_head_dim or 0)
+        matrix = (a.linear_num_value_heads or 0) * (a.linear_key_head_dim or 0)
+        matrix *= a.linear_value_head_dim or 0
+        return 4 * (matrix + (2 * key + value) * (conv - 1))
+    if a.recurrent_kind == "lightning":
+        return 4 * a.num_attention_heads * a.resolved_head_dim**2
+    width = a.recurrent_state_width or a.hidden_size
+    return 4 * (width + width * (conv - 1))
 
 
 def swa_honoured(a: Architecture, engine: str, swa_full: bool) -> bool:
@@ -151,21 +182,28 @@ def kv_cache(
             window_cells = min(
                 total_cells, (a.sliding_window + VLLM_MAX_BATCHED_TOKENS) * sequences
             )
-    elif a.num_attention_layers is not None and a.sliding_window is not None:
+    elif (
+        a.num_attention_layers is not None
+        and a.sliding_window is not None
+        and (a.recurrent_kind == "rglru")
+    ):
         # hybrid models (RecurrentGemma): local attention only
         window_layers = attn_layers
         window_cells = total_cells
     full_layers = attn_layers - window_layers
+    if a.kv_shared_layers:
+        # Gemma 3n: the last layers reuse earlier layers' K/V; the pattern repeats, so the
+        # layers that own a cache keep the same window/full mix
+        own = attn_layers - a.kv_shared_layers
+        window_layers = round(window_layers * own / attn_layers)
+        full_layers = own - window_layers
     kv = full_layers * elts * total_cells + window_layers * elts * window_cells
     # cross-attention layers hold the encoder's tokens (one image per sequence), not the context
     kv += cross_layers * elts * (a.cross_attention_tokens or 0) * sequences
     state = 0
     recurrent_layers = a.num_hidden_layers - attn_layers - cross_layers
     if recurrent_layers:
-        width = a.recurrent_state_width or a.hidden_size
-        conv = a.conv1d_width or 4
-        # fp32 RG-LRU state plus the last (conv - 1) inputs of the temporal conv
-        state = recurrent_layers * sequences * (width * 4 + width * (conv - 1) * 4)
+        state = recurrent_layers * sequences * recurrent_state_bytes_per_layer(a)
     return KVCache(
         bytes=round(kv * per_elt) + state,
         full_layers=full_layers,

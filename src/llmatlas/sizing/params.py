@@ -107,10 +107,19 @@ def _attention_tensors(a: Architecture, layer: int) -> list[Tensor]:
         t.append(Tensor("attn_kv_a_norm", layer, kv_rank, 1, "norm"))
         t.append(Tensor("attn_kv_b", layer, kv_rank * heads * (nope + v_dim), kv_rank, "attention"))
         t.append(Tensor("attn_output", layer, heads * v_dim * h, heads * v_dim, "attention"))
+        if a.index_n_heads and a.index_head_dim:
+            # DeepSeek sparse attention's lightning indexer: its own queries, one key head,
+            # per-head weights and a LayerNorm on the keys
+            q_in = a.q_lora_rank or h
+            ih, idim = a.index_n_heads, a.index_head_dim
+            t.append(Tensor("indexer_attn_q_b", layer, q_in * ih * idim, q_in, "attention"))
+            t.append(Tensor("indexer_attn_k", layer, h * idim, h, "attention"))
+            t.append(Tensor("indexer_proj", layer, h * ih, h, "attention"))
+            t.append(Tensor("indexer_k_norm", layer, 2 * idim, 1, "norm"))
         return t
     hd = a.resolved_head_dim
     kv = a.num_key_value_heads
-    q, k = h * heads * hd, h * kv * hd
+    q, k = h * heads * hd * (2 if a.attention_output_gate else 1), h * kv * hd
     if a.model_type in FUSED_QKV:
         t = [Tensor("attn_qkv", layer, q + 2 * k, h, "attention")]
     else:
@@ -129,11 +138,45 @@ def _attention_tensors(a: Architecture, layer: int) -> list[Tensor]:
     return t
 
 
+def linear_dims(a: Architecture) -> tuple[int, int, int]:
+    """(key width, value width, conv channels) of a Gated DeltaNet or Mamba-2 layer."""
+    key = (a.linear_num_key_heads or 0) * (a.linear_key_head_dim or 0)
+    value = (a.linear_num_value_heads or 0) * (a.linear_value_head_dim or 0)
+    return key, value, 2 * key + value
+
+
 def _recurrent_tensors(a: Architecture, layer: int) -> list[Tensor]:
-    """A Griffin recurrent block (RecurrentGemma): x/y/out projections, conv, RG-LRU gates."""
+    """The fixed-state mixer of a hybrid model's non-attention layer."""
     h = a.hidden_size
-    w = a.recurrent_state_width or h
     conv = a.conv1d_width or 4
+    if a.recurrent_kind in ("gated-deltanet", "mamba2"):
+        key, value, channels = linear_dims(a)
+        heads = a.linear_num_value_heads or 0
+        if a.recurrent_kind == "gated-deltanet":
+            # Qwen3-Next: in_proj_qkvz (q, k, v, gate z), in_proj_ba (beta, alpha per head),
+            # depthwise conv over q/k/v, dt_bias + A_log per head, gated RMSNorm, out_proj
+            proj = h * (2 * key + 2 * value) + h * 2 * heads
+            small = channels * conv + 2 * heads + (a.linear_value_head_dim or 0)
+        else:
+            # Mamba-2: in_proj (z, x, B, C, dt), conv over x/B/C with bias, dt_bias/A_log/D, norm
+            proj = h * (2 * value + 2 * key + heads)
+            small = channels * (conv + 1) + 3 * heads + value
+        return [
+            Tensor("ssm_in", layer, proj, h, "attention"),
+            Tensor("ssm_out", layer, value * h, value, "attention"),
+            Tensor("ssm_small", layer, small, 1, "norm"),
+        ]
+    if a.recurrent_kind == "lightning":
+        # MiniMax lightning attention: fused qkv, output gate, out projection, group norm
+        inner = a.num_attention_heads * a.resolved_head_dim
+        return [
+            Tensor("lin_attn_qkv", layer, 3 * h * inner, h, "attention"),
+            Tensor("lin_attn_gate", layer, h * inner, h, "attention"),
+            Tensor("lin_attn_output", layer, inner * h, inner, "attention"),
+            Tensor("lin_attn_norm", layer, inner, 1, "norm"),
+        ]
+    # Griffin recurrent block (RecurrentGemma): x/y/out projections, conv, RG-LRU gates
+    w = a.recurrent_state_width or h
     heads = a.num_attention_heads
     return [
         Tensor("rec_linear_x", layer, h * w, h, "attention"),
@@ -165,6 +208,32 @@ def _attention_layer_ids(a: Architecture) -> set[int]:
     return {min(n - 1, round((i + 1) * period) - 1) for i in range(attn)}
 
 
+def is_moe_layer(a: Architecture, layer: int) -> bool:
+    """Whether ``layer`` routes to experts (after the dense prefix, every ``moe_layer_step``-th)."""
+    if not a.is_moe or layer < (a.first_k_dense_layers or 0):
+        return False
+    return (layer + 1) % (a.moe_layer_step or 1) == 0
+
+
+def _per_layer_tensors(a: Architecture, layer: int) -> list[Tensor]:
+    """Gemma 3n's per-layer extras: per-layer input gate/projection, AltUp router, LAuReL."""
+    h, p = a.hidden_size, a.per_layer_input_size or 0
+    n = a.altup_num_inputs or 1
+    rank = a.laurel_rank or 0
+    out = [
+        Tensor("per_layer_inp_gate", layer, h * p, h, "other"),
+        Tensor("per_layer_proj", layer, p * h, p, "other"),
+        # post-per-layer norm, AltUp router norm and output scale, LAuReL norm
+        Tensor("per_layer_norms", layer, 4 * h, 1, "norm"),
+    ]
+    if n > 1:
+        out.append(Tensor("altup_router", layer, h * n, h, "other"))
+        out.append(Tensor("altup_coefs", layer, n * n + n * n * n, 1, "norm"))
+    if rank:
+        out.append(Tensor("laurel", layer, 2 * h * rank, h, "other"))
+    return out
+
+
 def tensors(a: Architecture) -> list[Tensor]:
     """Every weight tensor of the text model (towers in ``extra_params`` are one 'other' entry)."""
     return list(_tensors(a))
@@ -184,7 +253,9 @@ def _tensors(a: Architecture) -> tuple[Tensor, ...]:
             out += _attention_tensors(a, i)
         else:
             out += _recurrent_tensors(a, i)
-        dense_layer = not a.is_moe or i < (a.first_k_dense_layers or 0)
+        if a.per_layer_input_size:
+            out += _per_layer_tensors(a, i)
+        dense_layer = not is_moe_layer(a, i)
         if dense_layer:
             out += _mlp_tensors(a, i, a.intermediate_size, "", "ffn", 1.0)
             continue
@@ -196,6 +267,16 @@ def _tensors(a: Architecture) -> tuple[Tensor, ...]:
         if a.num_shared_experts:
             sw = a.shared_expert_intermediate_size or width
             out += _mlp_tensors(a, i, sw * a.num_shared_experts, "_shexp", "ffn", 1.0)
+    if a.per_layer_input_size:
+        # Gemma 3n: the per-layer embedding table and the projection feeding it, plus the
+        # AltUp stream projections in and out of the decoder
+        ple = a.num_hidden_layers * a.per_layer_input_size
+        streams = (a.altup_num_inputs or 1) - 1
+        out.append(Tensor("per_layer_token_embd", None, a.vocab_size * ple, ple, "embedding"))
+        out.append(Tensor("per_layer_model_proj", None, h * ple, h, "other"))
+        out.append(Tensor("per_layer_proj_norm", None, a.per_layer_input_size, 1, "norm"))
+        if streams:
+            out.append(Tensor("altup_proj", None, 2 * streams * h * h, h, "other"))
     out.append(Tensor("output_norm", None, _norm_size(a), 1, "norm"))
     if not a.tie_word_embeddings:
         out.append(Tensor("output", None, a.vocab_size * h, h, "output"))

@@ -1,0 +1,216 @@
+"""config.json -> Architecture: checked against catalog entries whose architecture is sourced
+from the same config.json, and against published parameter counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from llmatlas.catalog import Catalog
+from llmatlas.catalog._from_config import ConfigMappingError, architecture_from_config
+from llmatlas.sizing import active_param_count, kv_cache, param_count
+
+# Trimmed config.json files (the fields the mapper reads), as published on the Hub.
+LLAMA_31_8B: dict[str, Any] = {
+    "architectures": ["LlamaForCausalLM"],
+    "model_type": "llama",
+    "hidden_size": 4096,
+    "intermediate_size": 14336,
+    "num_attention_heads": 32,
+    "num_hidden_layers": 32,
+    "num_key_value_heads": 8,
+    "max_position_embeddings": 131072,
+    "rope_theta": 500000.0,
+    "tie_word_embeddings": False,
+    "vocab_size": 128256,
+    "attention_bias": False,
+    "mlp_bias": False,
+    "hidden_act": "silu",
+}
+QWEN3_30B_A3B: dict[str, Any] = {
+    "model_type": "qwen3_moe",
+    "hidden_size": 2048,
+    "intermediate_size": 6144,
+    "moe_intermediate_size": 768,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 4,
+    "head_dim": 128,
+    "num_hidden_layers": 48,
+    "num_experts": 128,
+    "num_experts_per_tok": 8,
+    "decoder_sparse_step": 1,
+    "mlp_only_layers": [],
+    "max_position_embeddings": 40960,
+    "rope_theta": 1000000.0,
+    "tie_word_embeddings": False,
+    "vocab_size": 151936,
+    "attention_bias": False,
+    "sliding_window": None,
+    "use_sliding_window": False,
+}
+DEEPSEEK_V3: dict[str, Any] = {
+    "model_type": "deepseek_v3",
+    "hidden_size": 7168,
+    "intermediate_size": 18432,
+    "moe_intermediate_size": 2048,
+    "num_attention_heads": 128,
+    "num_key_value_heads": 128,
+    "num_hidden_layers": 61,
+    "n_routed_experts": 256,
+    "n_shared_experts": 1,
+    "num_experts_per_tok": 8,
+    "first_k_dense_replace": 3,
+    "kv_lora_rank": 512,
+    "q_lora_rank": 1536,
+    "qk_nope_head_dim": 128,
+    "qk_rope_head_dim": 64,
+    "v_head_dim": 128,
+    "num_nextn_predict_layers": 1,
+    "max_position_embeddings": 163840,
+    "rope_theta": 10000,
+    "tie_word_embeddings": False,
+    "vocab_size": 129280,
+}
+GEMMA3_4B_IT: dict[str, Any] = {
+    "model_type": "gemma3",
+    "architectures": ["Gemma3ForConditionalGeneration"],
+    "text_config": {
+        "model_type": "gemma3_text",
+        "hidden_size": 2560,
+        "intermediate_size": 10240,
+        "num_attention_heads": 8,
+        "num_hidden_layers": 34,
+        "num_key_value_heads": 4,
+        "head_dim": 256,
+        "rope_theta": 1000000.0,
+        "sliding_window": 1024,
+        "sliding_window_pattern": 6,
+        "vocab_size": 262208,
+        "max_position_embeddings": 131072,
+    },
+    "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 1152},
+}
+QWEN3_NEXT_80B: dict[str, Any] = {
+    "model_type": "qwen3_next",
+    "decoder_sparse_step": 1,
+    "full_attention_interval": 4,
+    "head_dim": 256,
+    "hidden_size": 2048,
+    "intermediate_size": 5120,
+    "linear_conv_kernel_dim": 4,
+    "linear_key_head_dim": 128,
+    "linear_num_key_heads": 16,
+    "linear_num_value_heads": 32,
+    "linear_value_head_dim": 128,
+    "max_position_embeddings": 262144,
+    "mlp_only_layers": [],
+    "moe_intermediate_size": 512,
+    "norm_topk_prob": True,
+    "num_attention_heads": 16,
+    "num_experts": 512,
+    "num_experts_per_tok": 10,
+    "num_hidden_layers": 48,
+    "num_key_value_heads": 2,
+    "partial_rotary_factor": 0.25,
+    "rope_theta": 10000000,
+    "shared_expert_intermediate_size": 512,
+    "tie_word_embeddings": False,
+    "vocab_size": 151936,
+}
+
+
+@pytest.mark.parametrize(
+    ("config", "catalog_id"),
+    [
+        (LLAMA_31_8B, "llama-3.1-8b-instruct"),
+        (QWEN3_30B_A3B, "qwen3-30b-a3b"),
+        (DEEPSEEK_V3, "deepseek-v3"),
+    ],
+)
+def test_matches_the_catalog_entry(
+    catalog: Catalog, config: dict[str, Any], catalog_id: str
+) -> None:
+    arch = architecture_from_config(config)
+    entry = catalog.get(catalog_id).architecture
+    assert entry is not None
+    assert param_count(arch) == param_count(entry)
+    assert active_param_count(arch) == active_param_count(entry)
+    assert kv_cache(arch, 4096).bytes == kv_cache(entry, 4096).bytes
+    for field in ("num_experts", "first_k_dense_layers", "kv_lora_rank", "qk_norm"):
+        assert getattr(arch, field) == getattr(entry, field), field
+
+
+def test_multimodal_text_config_and_towers_from_safetensors(catalog: Catalog) -> None:
+    entry = catalog.get("gemma-3-4b-it").architecture
+    assert entry is not None
+    text_only = entry.model_copy(update={"extra_params": 0, "extra_params_note": None})
+    published_total = param_count(entry)  # decoder + SigLIP tower, as the safetensors count it
+    arch = architecture_from_config(GEMMA3_4B_IT, safetensors_params=published_total)
+    assert arch.tie_word_embeddings  # Gemma's default when config.json is silent
+    assert arch.sliding_window == 1024 and arch.sliding_window_layers == 29
+    assert param_count(arch.model_copy(update={"extra_params": 0, "extra_params_note": None})) == (
+        param_count(text_only)
+    )
+    assert arch.extra_params == entry.extra_params
+    assert "vision" in (arch.extra_params_note or "")
+
+
+def test_hybrid_linear_attention_is_modelled() -> None:
+    arch = architecture_from_config(QWEN3_NEXT_80B)
+    assert arch.recurrent_kind == "gated-deltanet"
+    assert arch.num_attention_layers == 12 and arch.attention_output_gate
+    # Qwen's card: 80B total, 3B activated (the MTP module is outside this count)
+    assert param_count(arch) / 1e9 == pytest.approx(80, rel=0.02)
+    embeddings = 2 * arch.vocab_size * arch.hidden_size  # "activated" excludes them
+    assert (active_param_count(arch) - embeddings) / 1e9 == pytest.approx(3, rel=0.1)
+    # 36 DeltaNet layers keep a fixed state: doubling the context grows only 12 layers' KV
+    short, long = kv_cache(arch, 4096), kv_cache(arch, 8192)
+    assert short.state_bytes == long.state_bytes > 0
+    per_token = 2 * 2 * 256 * 2  # K+V, 2 kv heads, head_dim 256, f16
+    assert long.bytes - short.bytes == 12 * per_token * 4096
+
+
+def test_llama4_interleaved_moe_and_chunked_attention() -> None:
+    text = {
+        "model_type": "llama4_text",
+        "hidden_size": 5120,
+        "intermediate_size": 8192,
+        "intermediate_size_mlp": 16384,
+        "num_attention_heads": 40,
+        "num_key_value_heads": 8,
+        "head_dim": 128,
+        "num_hidden_layers": 48,
+        "num_local_experts": 128,
+        "num_experts_per_tok": 1,
+        "interleave_moe_layer_step": 2,
+        "attention_chunk_size": 8192,
+        "no_rope_layers": [1, 1, 1, 0] * 12,
+        "vocab_size": 202048,
+        "max_position_embeddings": 1048576,
+        "rope_theta": 500000.0,
+    }
+    arch = architecture_from_config({"model_type": "llama4", "text_config": text})
+    assert arch.moe_layer_step == 2 and arch.intermediate_size == 16384
+    assert arch.moe_intermediate_size == 8192 and arch.num_shared_experts == 1
+    assert arch.sliding_window == 8192 and arch.sliding_window_layers == 36
+    assert not arch.tie_word_embeddings
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"model_type": "t5", "d_model": 512}, "encoder-decoder"),
+        ({"model_type": "llama", "hidden_size": 4096}, "no layer count"),
+        ({**LLAMA_31_8B, "num_key_value_heads": 7}, "num_attention_heads"),
+        ({**LLAMA_31_8B, "num_hidden_layers": "32"}, "not a whole number"),
+        ({**QWEN3_30B_A3B, "moe_intermediate_size": [768, 512]}, "varies by layer"),
+        ({**QWEN3_30B_A3B, "mlp_only_layers": [5, 9]}, "not a prefix"),
+        ({**QWEN3_NEXT_80B, "full_attention_interval": None}, "cannot tell which layers"),
+        ([1, 2], "not a JSON object"),
+    ],
+)
+def test_unmappable_configs_fail_with_one_clear_line(config: Any, message: str) -> None:
+    with pytest.raises(ConfigMappingError, match=message) as err:
+        architecture_from_config(config)
+    assert "\n" not in str(err.value)

@@ -1,0 +1,162 @@
+"""Language negotiation, the message catalogs, locale formatting and the CLI's --lang/LANG."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from typer.testing import CliRunner
+
+from llmatlas import i18n
+from llmatlas.cli import app
+
+SRC = Path(str(resources.files("llmatlas")))
+KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "translatable": None}
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    ("tag", "lang"),
+    [
+        ("zh-TW", "zh_TW"),
+        ("zh_TW.UTF-8", "zh_TW"),
+        ("zh-Hant", "zh_TW"),
+        ("zh-Hant-HK", "zh_TW"),
+        ("zh-HK", "zh_TW"),
+        ("zh-MO", "zh_TW"),
+        ("zh-CN", "zh_CN"),
+        ("zh-Hans", "zh_CN"),
+        ("zh_SG", "zh_CN"),
+        ("zh", "zh_CN"),  # CLDR likely subtags: zh -> zh_Hans_CN
+        ("en_US.utf8@euro", "en"),
+        ("EN-gb", "en"),
+        ("C.UTF-8", "en"),
+        ("POSIX", "en"),
+        ("fr_FR", None),
+        ("", None),
+        ("zh-Latn", None),
+        ("../../etc", None),
+    ],
+)
+def test_normalize(tag: str, lang: str | None) -> None:
+    assert i18n.normalize(tag) == lang
+
+
+def test_environment_precedence() -> None:
+    f = i18n.from_environ
+    assert f({}) == "en"
+    assert f({"LANG": "zh_TW.UTF-8"}) == "zh_TW"
+    assert f({"LANG": "zh_TW.UTF-8", "LC_ALL": "C.UTF-8"}) == "en"  # LC_ALL wins
+    assert f({"LANG": "zh_TW.UTF-8", "LC_MESSAGES": "zh_CN.UTF-8"}) == "zh_CN"
+    assert f({"LANG": "en_US.UTF-8", "LANGUAGE": "fr:zh_TW:en"}) == "zh_TW"
+    assert f({"LANG": "C", "LANGUAGE": "zh_TW"}) == "en"  # gettext ignores LANGUAGE under C
+    assert f({"LANG": "de_DE.UTF-8"}) == "en"  # no catalog: English
+    assert f({"LANG": "en_US.UTF-8", "LLMATLAS_LANG": "zh-Hant"}) == "zh_TW"
+
+
+def test_accept_language() -> None:
+    header = "fr-CH, fr;q=0.9, zh-TW;q=0.8, en;q=0.7, *;q=0.5"
+    assert i18n.parse_accept_language(header)[:3] == [
+        ("fr-CH", 1.0),
+        ("fr", 0.9),
+        ("zh-TW", 0.8),
+    ]
+    assert i18n.negotiate(header) == "zh_TW"
+    assert i18n.negotiate("en;q=0.2, zh-Hans;q=0.9") == "zh_CN"
+    assert i18n.negotiate("zh-TW;q=0, en") == "en"  # q=0 means "not this one"
+    assert i18n.negotiate("zh-HK,zh;q=0.9") == "zh_TW"
+    assert i18n.negotiate(None) == "en"
+    assert i18n.negotiate(";;;q=x, ,zh-TW;q=abc, ja") == "en"  # junk never raises
+
+
+def test_gettext_follows_the_current_language() -> None:
+    msg = "unknown model {name}"
+    assert i18n._(msg) == msg
+    with i18n.using("zh_TW"):
+        assert i18n._(msg) == "找不到模型 {name}"
+        with i18n.using("zh_CN"):
+            assert i18n._(msg) == "找不到模型 {name}"
+            assert i18n._("error:") == "错误："
+        assert i18n._("error:") == "錯誤："
+    assert i18n._("error:") == "error:"
+    with i18n.using("zh_TW"):
+        assert i18n._("a string no catalog has") == "a string no catalog has"
+
+
+def test_formatting_per_locale() -> None:
+    d = dt.date(2024, 1, 12)
+    assert i18n.format_date(d, lang="en") == "Jan 12, 2024"
+    assert i18n.format_date(d, lang="zh_TW") == "2024年1月12日"
+    assert i18n.format_number(32768, lang="zh_TW") == "32,768"
+    assert i18n.format_number(1234.5, decimals=2, lang="en") == "1,234.50"
+    with i18n.using("zh_TW"):
+        assert i18n.format_date(d) == "2024年1月12日"
+
+
+def _msgids() -> dict[str, str]:
+    out = {}
+    for filename, _lineno, message, _comments, _ctx in extract_from_dir(
+        str(SRC), method_map=[("**.py", "python")], keywords=KEYWORDS
+    ):
+        msgid = message if isinstance(message, str) else message[0]
+        out[msgid] = filename
+    return out
+
+
+@pytest.mark.parametrize("lang", ["zh_TW", "zh_CN"])
+def test_every_cli_message_is_translated(lang: str) -> None:
+    """Each msgid the code marks has a translation that keeps its {placeholders}."""
+    po = SRC / "locale" / lang / "LC_MESSAGES" / "cli.po"
+    with po.open("rb") as fh:
+        cat = read_po(fh, locale=lang)
+    have = {
+        (m.id if isinstance(m.id, str) else m.id[0]): m
+        for m in cat
+        if m.id and m.string and not m.fuzzy
+    }
+    wanted = _msgids()
+    missing = sorted(f"{f}: {k!r}" for k, f in wanted.items() if k not in have)
+    assert not missing, "untranslated (run `make messages`, then translate):\n" + "\n".join(missing)
+    field = re.compile(r"\{[^{}]*\}")
+    for k in wanted:
+        s = have[k].string
+        s = s if isinstance(s, str) else s[0]
+        assert sorted(field.findall(k)) == sorted(field.findall(s)), (k, s)
+
+
+def test_cli_lang_flag_and_errors() -> None:
+    r = runner.invoke(app, ["--lang", "zh-TW", "show", "no-such-model-xyz"])
+    assert r.exit_code == 1
+    assert "錯誤：" in r.stderr and "找不到模型 'no-such-model-xyz'" in r.stderr
+    i18n.set_language("en")
+    r = runner.invoke(app, ["--lang", "klingon", "models"])
+    assert r.exit_code == 1 and "unsupported language 'klingon'" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG"))}
+    environ.pop("LLMATLAS_LANG", None)
+    environ.update(env)
+    code = "from llmatlas.cli import main; main()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=environ
+    )
+
+
+def test_cli_language_from_lang_env_and_flag_anywhere() -> None:
+    r = _cli("--help", LANG="zh_TW.UTF-8")
+    assert r.returncode == 0 and "尋找、估算並自行架設" in r.stdout
+    r = _cli("show", "no-such-model-xyz", "--lang", "zh-CN", LANG="en_US.UTF-8")
+    assert r.returncode == 1 and "错误：" in r.stderr and "找不到模型" in r.stderr
+    r = _cli("show", "no-such-model-xyz", "--lang=xx")
+    assert r.returncode == 1 and "unsupported language 'xx'" in r.stderr
+    assert "Traceback" not in r.stderr
