@@ -1,6 +1,6 @@
 """The curated catalog of open LLMs: schema, data, queries, lineage."""
 
-from llmatlas.catalog._facts import describe, lineage_tree
+from llmatlas.catalog._facts import describe, freshness, lineage_tree
 from llmatlas.catalog._load import CatalogData, load, load_from
 from llmatlas.catalog._query import SORT_KEYS, Catalog, ModelFilter, sort_models
 from llmatlas.catalog._schema import (
@@ -26,6 +26,7 @@ __all__ = [
     "ModelFilter",
     "Openness",
     "describe",
+    "freshness",
     "lineage_tree",
     "load",
     "load_from",

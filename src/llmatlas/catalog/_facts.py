@@ -69,6 +69,17 @@ def describe(cat: Catalog, m: ModelEntry) -> dict[str, Any]:
     }
 
 
+def freshness(cat: Catalog) -> dict[str, Any]:
+    """How current the catalog is: the shipped data's newest release or licence-change date,
+    and how many entries there are (``user_models``: the user's own, LLMATLAS_HOME/catalog)."""
+    date = cat.data.data_date
+    return {
+        "data_date": date.isoformat() if date else None,
+        "models": len(cat.data.models),
+        "user_models": len(cat.data.user_models),
+    }
+
+
 def lineage_tree(cat: Catalog, root: ModelEntry | None = None) -> list[dict[str, Any]]:
     """Nested {id, name, relation, children} trees: from ``root`` or from every root that has
     derivatives (standalone models without children are left out of the forest)."""

@@ -60,12 +60,14 @@ def _version(value: bool) -> None:
     if not value:
         return
     from llmatlas import __version__
-    from llmatlas.catalog import load
+    from llmatlas.catalog import Catalog, freshness
 
-    data = load()
-    date = data.data_date.isoformat() if data.data_date else "unknown"
-    mine = f", {len(data.user_models)} of yours" if data.user_models else ""
-    typer.echo(f"llmatlas {__version__}; catalog data to {date} ({len(data.models)} models{mine})")
+    f = freshness(Catalog())
+    mine = f", {f['user_models']} of yours" if f["user_models"] else ""
+    typer.echo(
+        f"llmatlas {__version__}; catalog data to {f['data_date'] or 'unknown'} "
+        f"({f['models']} models{mine})"
+    )
     raise typer.Exit()
 
 

@@ -145,7 +145,11 @@ def show(
     console.print(f"[bold]{m.name}[/]  ({m.id})  {d['family_name']} family, by {m.developer}")
     if d["origin"] == "user":
         replaced = " (replaces the shipped entry)" if m.id in cat.data.shipped_ids else ""
-        console.print(f"[magenta]your own entry: {d['origin_file']}{replaced}[/]", highlight=False)
+        console.print(
+            f"[magenta]your own entry: {d['origin_file']}{replaced}[/]",
+            highlight=False,
+            soft_wrap=True,
+        )
     if m.availability != "open-weights":
         console.print(f"[yellow]availability: {m.availability}[/]")
     params = fmt_params(m.params_b) + (
@@ -366,13 +370,17 @@ def catalog_import(
     hub = _import.fetch(repo, token=os.environ.get("HF_TOKEN"))
     doc = _import.draft(hub, known_repos, set(cat.data.licenses), model_id)
     new_id = doc["models"][0]["id"]
-    if new_id in cat.data.models and not stdout:
+    folder = get_settings().catalog_dir
+    # The user's catalog is overlaid, so an earlier draft of the same file is "in the catalog"
+    # too: that one is for write_draft's --force rule; any other entry of that id is refused.
+    own_draft = cat.data.user_models.get(new_id) == str(folder / f"{doc['family']}.yaml")
+    if new_id in cat.data.models and not stdout and not own_draft:
         raise BadInputError(
             f"{new_id!r} is already a catalog id; pass --id to name the draft differently"
         )
     path = None
     if not stdout:
-        path = _import.write_draft(doc, get_settings().home / "catalog", force=force)
+        path = _import.write_draft(doc, folder, force=force)
     if json_out:
         emit_json({"path": str(path) if path else None, "family": doc})
     elif stdout:

@@ -8,9 +8,10 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Query, Request
 
+from llmatlas import __version__
 from llmatlas.advisor import Need, Target, estimate, fit
-from llmatlas.catalog import ModelFilter, describe, lineage_tree
-from llmatlas.catalog._query import SORT_KEYS
+from llmatlas.catalog import ModelFilter, describe, freshness, lineage_tree
+from llmatlas.catalog._query import SORT_KEYS, parse_since
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import devices, find_device
 from llmatlas.sizing import GGUF_LADDER, get_format
@@ -55,6 +56,7 @@ async def models(
     instruct: bool | None = None,
     search: str | None = None,
     sort: str = Query("family", description=f"one of {', '.join(SORT_KEYS)}, '-' for descending"),
+    since: str | None = Query(None, description="released on or after: 2025-06-01, 2025-06, 2025"),
 ) -> dict[str, Any]:
     cat = _st(request).catalog
     f = ModelFilter(
@@ -71,6 +73,7 @@ async def models(
         instruct,
         search,
         sort,
+        since=parse_since(since) if since else None,
     )
     rows = cat.filter(f)
     out = []
@@ -102,6 +105,7 @@ async def models(
                     (b.value for b in m.benchmarks if b.name.lower() == "mmlu"), default=None
                 ),
                 "open_data": m.openness.training_data,
+                "origin": cat.data.origin(m.id),
             }
         )
     families = sorted({(f.family, f.name) for f in cat.data.families.values()})
@@ -109,7 +113,14 @@ async def models(
         "count": len(out),
         "models": out,
         "families": [{"id": a, "name": b} for a, b in families],
+        "catalog": freshness(cat),
     }
+
+
+@router.get("")
+async def atlas(request: Request) -> dict[str, Any]:
+    """The version and how current the catalog is (the web UI's footer)."""
+    return {"version": __version__, "catalog": freshness(_st(request).catalog)}
 
 
 @router.get("/models/{model_id}")
