@@ -29,10 +29,11 @@ demo: $(STAMP)
 	$(BIN)/llmatlas run gemma-3-270m "The three best open-weight LLMs to self-host on a laptop are" \
 		--temperature 0 --max-tokens 64 --verbose
 
-# Debian's Chromium for the browser tests (never a browser downloaded by a test tool).
+# Debian's Chromium for the browser tests (never a browser downloaded by a test tool), and a
+# CJK font so the zh-TW/zh-CN pages are drawn (and measured for overflow) with real glyphs.
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
-	$(SUDO) apt-get install -y -qq chromium >/dev/null
+	$(SUDO) apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
 
 browser: $(CHROMIUM)
 
@@ -46,8 +47,8 @@ test: lint $(CHROMIUM)
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
 
-# Refresh the CLI's message catalogs after changing user-facing strings: extract the msgids
-# (_(), N_(), ngettext(), Error.translatable()) and merge them into each language's .po;
+# Refresh the message catalogs after changing user-facing strings: extract the msgids (CLI:
+# _(), N_(), ngettext(), Error.translatable(); web UI: t(), tn(), N_()) and merge them into each language's .po;
 # then translate the new entries. The .po files are read at run time: nothing to compile.
 LOCALE := src/llmatlas/locale
 messages: $(STAMP)
@@ -56,3 +57,8 @@ messages: $(STAMP)
 	for l in zh_TW zh_CN; do $(BIN)/pybabel -q update --init-missing -N --ignore-obsolete \
 		-D cli -l $$l -i $(LOCALE)/cli.pot -d $(LOCALE); done
 	rm $(LOCALE)/cli.pot
+	$(BIN)/pybabel -q extract -F $(LOCALE)/babel-ui.cfg -k t -k tn:1,2 -k N_ --no-default-keywords \
+		--no-location --sort-output -o $(LOCALE)/ui.pot src/llmatlas/server/static/js
+	for l in zh_TW zh_CN; do $(BIN)/pybabel -q update --init-missing -N --ignore-obsolete \
+		-D ui -l $$l -i $(LOCALE)/ui.pot -d $(LOCALE); done
+	rm $(LOCALE)/ui.pot

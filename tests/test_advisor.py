@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from llmatlas.advisor import (
     Need,
     Target,
+    best_quant_choice,
     best_quant_for,
     estimate,
     fit,
@@ -92,7 +93,10 @@ def test_inverse_questions(catalog: Catalog) -> None:
     n = max_context_for(m, small, "Q4_K_M")
     assert 0 < n < 8192 and n % 256 == 0
     t8 = Target.from_device(find_device("rtx-4060-ti-8gb"))
-    q = best_quant_for(m, t8)
+    c = best_quant_choice(m, t8)
+    q = c.quant
+    assert q == best_quant_for(m, t8)
+    assert c.meets_speed and c.quality and "Q4_K_M" not in (c.next_up or "")
     ladder = ["Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_K_S", "IQ4_XS", "Q3_K_M", "Q2_K"]
     assert q is not None and q != "Q8_0"
     assert estimate(m, t8, q).fits and not estimate(m, t8, ladder[ladder.index(q) - 1]).fits
@@ -117,14 +121,15 @@ def test_fit_filters_and_reasons(catalog: Catalog) -> None:
         assert any("needs" in w for w in r.why)
 
 
-def test_bigger_never_grades_better_for_being_bigger(catalog: Catalog) -> None:
+def test_rows_reaching_the_speed_come_first(catalog: Catalog) -> None:
     t = Target.from_budget(ram_bytes=32 * GiB)
     rows = fit(t, Need(), catalog=catalog)
-    order = {"good": 0, "usable": 1, "too slow": 2}
-    # ranking is by grade first: a slower (bigger) model never precedes a faster-graded one
-    grades = [order[r.grade] for r in rows]
-    assert grades == sorted(grades)
+    # ranking is by speed first: a model under the needed tok/s never precedes one that
+    # reaches it, however large or well scored
+    met = [r.meets_speed for r in rows]
+    assert met == sorted(met, reverse=True) and True in met and False in met
     for r in rows:
+        assert r.meets_speed == (r.decode_tps >= r.required_tps)
         if r.grade == "good":
             assert r.decode_tps >= 15
         if r.grade == "too slow":
@@ -168,3 +173,50 @@ def test_hw_detects_this_machine() -> None:
     assert r.exit_code == 0 and d["ram_bytes"] > 0 and d["cpu_bandwidth_gbs"] > 0
     r = CliRunner().invoke(app, ["hw", "--devices", "--json"])
     assert r.exit_code == 0 and any(x["id"] == "h100-sxm" for x in json.loads(r.stdout))
+
+
+def test_quant_rule_q4_k_m_on_a_laptop_never_below_4bit_silently(catalog: Catalog) -> None:
+    from llmatlas.advisor import choose_quant, quality_cost
+
+    laptop = Target.from_budget(ram_bytes=16 * GiB)
+    m = catalog.get("llama-3.1-8b-instruct")
+    c = choose_quant(m, laptop, 4096)
+    # Q8_0 fits 16 GB but crawls; speed pushes the choice down to Q4_K_M and no further
+    assert c.quant == "Q4_K_M" and not c.meets_speed and 4 < c.decode_tps < 10
+    assert c.quality and "+2.82% perplexity" in c.quality and "llama-3-8b" in c.quality
+    assert c.next_up and "Q5_K_M" in c.next_up and "tok/s" in c.next_up
+    # a 70B on the same laptop: only sub-4-bit types would fit -> refused unless asked
+    big = catalog.get("llama-3.1-70b-instruct")
+    assert choose_quant(big, laptop, 4096).quant is None
+    q = quality_cost("Q2_K", 70.6)
+    assert q is not None and q.measured_on == "llama-2-70b" and q.ppl_delta_pct == 8.82
+
+
+def test_strict_needs_commercial_and_open(catalog: Catalog) -> None:
+    t = Target.from_device(find_device("l4"))
+    strict = fit(t, Need(commercial=True), catalog=catalog)
+    assert strict and all(r.commercial_use == "yes" for r in strict)
+    loose = fit(t, Need(commercial=True, allow_conditional=True), catalog=catalog)
+    assert any(r.commercial_use == "conditional" for r in loose)
+    assert all(any(n.startswith("commercial use:") for n in r.needs) for r in loose)
+    rows = fit(Target.from_device(find_device("rtx-4090")), Need(fully_open=True), catalog=catalog)
+    assert rows[0].model.startswith("olmo-2") and all(r.openness in "AB" for r in rows)
+
+
+def test_speed_never_sums_gpus_for_one_stream(catalog: Catalog) -> None:
+    from llmatlas.sizing import get_format
+    from llmatlas.sizing.speed import decode_bound_tps
+
+    m = catalog.get("mixtral-8x7b-instruct-v0.1")
+    assert m.architecture is not None
+    two = Target.from_device(find_device("rtx-4090"), 2)
+    e = estimate(m, two, "Q4_K_M")
+    one_card_bound = decode_bound_tps(m.architecture, get_format("Q4_K_M"), 1008)
+    assert e.fits and e.decode_tps < one_card_bound  # layers run in sequence
+    assert any("in sequence" in n for n in e.notes)
+    r1 = catalog.get("deepseek-r1")
+    h200 = Target.from_device(find_device("h200"), 8)
+    v = estimate(r1, h200, "FP8", engine="vllm")
+    assert r1.architecture is not None
+    assert v.decode_tps < decode_bound_tps(r1.architecture, get_format("FP8"), 4800, 8) / 4
+    assert 20 < v.decode_tps < 150  # published single-stream figures are 30-80 tok/s

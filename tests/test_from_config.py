@@ -214,3 +214,39 @@ def test_unmappable_configs_fail_with_one_clear_line(config: Any, message: str) 
     with pytest.raises(ConfigMappingError, match=message) as err:
         architecture_from_config(config)
     assert "\n" not in str(err.value)
+
+
+def test_mamba2_hybrid_moe_matches_the_catalog(catalog: Catalog) -> None:
+    """Granite 4.0-H-Small: layer_types marks 4 attention layers among 36 Mamba-2 ones."""
+    config = {
+        "model_type": "granitemoehybrid",
+        "hidden_size": 4096,
+        "num_hidden_layers": 40,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "num_local_experts": 72,
+        "num_experts_per_tok": 10,
+        "shared_intermediate_size": 1536,
+        "intermediate_size": 768,
+        "mamba_d_state": 128,
+        "mamba_d_conv": 4,
+        "mamba_expand": 2,
+        "mamba_d_head": 64,
+        "mamba_n_heads": 128,
+        "mamba_n_groups": 1,
+        "tie_word_embeddings": True,
+        "vocab_size": 100352,
+        "max_position_embeddings": 131072,
+        "position_embedding_type": "nope",
+        "layer_types": ["attention" if (i - 5) % 10 == 0 else "mamba" for i in range(40)],
+    }
+    arch = architecture_from_config(config)
+    entry = catalog.get("granite-4.0-h-small").architecture
+    assert entry is not None
+    assert arch.recurrent_kind == "mamba2" and arch.num_attention_layers == 4
+    assert arch.position_embedding == "none"
+    assert param_count(arch) == param_count(entry)
+    # 36 Mamba layers: 128 heads x 128 state x 64 dims fp32, plus 3 conv inputs of 8448 channels
+    per_layer = 4 * (128 * 128 * 64 + (2 * 128 + 128 * 64) * 3)
+    assert kv_cache(arch, 1024).state_bytes == 36 * per_layer
+    assert kv_cache(arch, 2048).bytes - kv_cache(arch, 1024).bytes == 4 * 2 * 8 * 128 * 2 * 1024

@@ -7,7 +7,9 @@ page go to test-artifacts/ui/ (git-ignored).
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -19,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from llmatlas import i18n
 
 CHROMIUM = "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
@@ -117,10 +121,19 @@ def browser() -> Iterator[Any]:
 class UI:
     """A page plus the console errors and page errors seen on it."""
 
-    def __init__(self, browser: Any, base: str, scheme: str = "light", width: int = 1280) -> None:
+    def __init__(
+        self,
+        browser: Any,
+        base: str,
+        scheme: str = "light",
+        width: int = 1280,
+        locale: str = "en-US",
+    ) -> None:
         self.base = base
         self.ctx = browser.new_context(
-            color_scheme=scheme, viewport={"width": width, "height": 900 if width > 500 else 844}
+            color_scheme=scheme,
+            viewport={"width": width, "height": 900 if width > 500 else 844},
+            locale=locale,  # also the Accept-Language header Chromium sends
         )
         self.page = self.ctx.new_page()
         self.page.set_default_timeout(TIMEOUT_MS)
@@ -380,4 +393,127 @@ def test_no_unknown_route_errors(ui: UI) -> None:
     page = ui.go("#/nope")
     page.wait_for_selector("h1")
     assert page.locator("h1").inner_text() == "Not found"
+    ui.assert_clean()
+
+
+# -- languages ---------------------------------------------------------------------------
+PAGES = [
+    ("catalog", "#/", "#catalog-table .fitcell .badge"),
+    ("model", "#/model/mistral-7b-v0.1", "#size-table td"),
+    ("fit", "#/fit", "#fit-table tbody tr"),
+    ("compare", "#/compare?ids=mistral-7b-v0.1,llama-2-7b", "#compare-table"),
+    ("tree", "#/tree/llama-2-7b", "#tree-box a.node"),
+    ("chat", "#/chat", "#chat-input"),
+    ("bench", "#/bench", "svg.chart rect, #bench-empty"),
+    ("not-found", "#/nope", "h1"),
+]
+# every text node and user-visible attribute, outside code (ids, commands, config keys)
+VISIBLE_TEXT_JS = """() => {
+  const out = [];
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    const s = n.textContent.trim();
+    if (s && !n.parentElement.closest("code, script, style, noscript")) out.push(s);
+  }
+  for (const el of document.body.querySelectorAll("[placeholder], [aria-label], [title]")) {
+    for (const a of ["placeholder", "aria-label", "title"]) {
+      const v = el.getAttribute(a);
+      if (v && v.trim()) out.push(v.trim());
+    }
+  }
+  return out;
+}"""
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _english_ui_strings() -> list[re.Pattern[str]]:
+    """The English msgids whose Traditional Chinese differs, as patterns of whole strings
+    ({placeholders} match any text): finding one in a zh-TW page means it went untranslated."""
+    pats = []
+    for msgid, tr in i18n.messages("zh_TW", "ui").items():
+        if tr != msgid and len(msgid) > 1:
+            parts = re.split(r"\{\w+\}", msgid)
+            pats.append(re.compile(".+?".join(re.escape(p) for p in parts), re.DOTALL))
+    return pats
+
+
+def test_messages_route_negotiates_the_language(server: dict[str, Any]) -> None:
+    def get(query: str = "", accept: str | None = None) -> tuple[int, dict[str, Any]]:
+        req = urllib.request.Request(f"{server['base']}/ui/messages{query}")
+        if accept:
+            req.add_header("Accept-Language", accept)
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return int(r.status), json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    for accept, want in [
+        ("zh-TW,zh;q=0.9,en;q=0.8", "zh_TW"),
+        ("zh-HK", "zh_TW"),
+        ("fr-FR, zh-CN;q=0.5", "zh_CN"),
+        ("en-GB,en;q=0.9", "en"),
+        ("fr", "en"),
+        (None, "en"),
+    ]:
+        status, body = get(accept=accept)
+        assert (status, body["lang"]) == (200, want), accept
+    status, body = get("?lang=zh-Hant", accept="en")  # the switcher's choice wins
+    assert body["lang"] == "zh_TW" and body["messages"]["Catalog"] == "模型目錄"
+    assert {x["lang"] for x in body["languages"]} == {"en", "zh_TW", "zh_CN"}
+    status, body = get("?lang=xx-nope")
+    assert status == 400 and "unsupported language" in body["error"]["message"]
+
+
+def test_every_page_in_traditional_chinese(browser: Any, server: dict[str, Any]) -> None:
+    english = _english_ui_strings()
+    u = UI(browser, server["base"], width=390, locale="zh-TW")
+    try:
+        for name, hash_, sel in PAGES:
+            page = u.go(hash_)
+            page.wait_for_selector(sel)
+            assert page.evaluate("document.documentElement.lang") == "zh-Hant-TW"
+            assert CJK.search(page.locator("h1").first.inner_text()) or name == "model"
+            texts = page.evaluate(VISIBLE_TEXT_JS)
+            untranslated = sorted({s for s in texts if any(p.fullmatch(s) for p in english)})
+            assert not untranslated, f"{name}: English UI strings in zh-TW: {untranslated}"
+            unfilled = sorted({s for s in texts if re.search(r"\{\w+\}", s)})
+            assert not unfilled, f"{name}: unfilled placeholders: {unfilled}"
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 1, f"{name} overflows by {overflow}px at 390px in zh-TW"
+            u.shot(f"zh-TW-{name}")
+        # dates and numbers follow the locale (Intl): 2023年9月27日, not 2023-09-27
+        page = u.go("#/model/mistral-7b-v0.1")
+        page.wait_for_selector("#est-total")
+        assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日", page.locator("main").inner_text())
+        u.assert_clean()
+    finally:
+        u.close()
+
+
+def test_language_switcher_is_remembered(ui: UI) -> None:
+    page = ui.go("#/model/mistral-7b-v0.1")
+    page.wait_for_selector("#est-total")
+    nav = page.locator("nav a[data-nav=catalog]")
+    assert nav.inner_text() == "Catalog"
+    switcher = page.locator("#lang-select")
+    assert switcher.get_attribute("aria-label") == "Language"
+    switcher.select_option("zh_TW")
+    page.wait_for_function("document.documentElement.lang === 'zh-Hant-TW'")
+    page.wait_for_selector("#est-total")  # the page is drawn again in the new language
+    assert nav.inner_text() == "模型目錄"
+    assert "記憶體與速度" in page.locator("main").inner_text()
+    page.reload()  # remembered in localStorage, whatever the browser's Accept-Language
+    page.wait_for_selector("#est-total")
+    assert nav.inner_text() == "模型目錄"
+    assert switcher.input_value() == "zh_TW"
+    switcher.select_option("zh_CN")
+    page.wait_for_function(
+        "document.querySelector('nav a[data-nav=catalog]').textContent === '模型目录'"
+    )
+    switcher.select_option("en")
+    page.wait_for_function(
+        "document.querySelector('nav a[data-nav=catalog]').textContent === 'Catalog'"
+    )
+    assert page.evaluate("document.documentElement.lang") == "en"
     ui.assert_clean()

@@ -161,8 +161,10 @@ def translations(lang: str, domain: str = "cli") -> _gettext.NullTranslations:
     return _gettext.GNUTranslations(buf)
 
 
-def messages(lang: str, domain: str = "ui") -> dict[str, str]:
-    """msgid -> translation for a whole domain (the web UI receives this as JSON).
+@functools.cache
+def messages(lang: str, domain: str = "ui") -> Mapping[str, str | list[str]]:
+    """msgid -> translation for a whole domain (the web UI receives this as JSON); a plural
+    message is keyed by its singular msgid and holds its forms in the catalog's order.
 
     Untranslated and fuzzy entries are left out, so the caller falls back to the msgid.
     """
@@ -173,10 +175,14 @@ def messages(lang: str, domain: str = "ui") -> dict[str, str]:
         return {}
     from babel.messages.pofile import read_po
 
-    out: dict[str, str] = {}
+    out: dict[str, str | list[str]] = {}
     for m in read_po(BytesIO(po), locale=lang, domain=domain):
-        if m.id and m.string and not m.fuzzy and isinstance(m.id, str):
+        if not m.id or not m.string or m.fuzzy:
+            continue
+        if isinstance(m.id, str):
             out[m.id] = str(m.string)
+        elif isinstance(m.string, tuple | list) and all(m.string):
+            out[str(m.id[0])] = [str(s) for s in m.string]
     return out
 
 

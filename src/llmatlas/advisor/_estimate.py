@@ -16,7 +16,6 @@ from llmatlas.errors import BadInputError
 from llmatlas.hardware import DeviceSpec, Machine
 from llmatlas.hardware._usable import apple_gpu_share, usable_gpu_bytes
 from llmatlas.sizing import (
-    GGUF_LADDER,
     GiB,
     estimate_memory,
     estimate_speed,
@@ -25,11 +24,21 @@ from llmatlas.sizing import (
     smallest_plan,
     speed_verdict,
 )
-from llmatlas.sizing.memory import CUDA_CONTEXT, MemoryEstimate
+from llmatlas.sizing.memory import CUDA_CONTEXT, MemoryEstimate, kv_cache
 from llmatlas.sizing.quant import QuantFormat
+from llmatlas.sizing.speed import (
+    DEFAULT_DECODE_EFFICIENCY,
+    MOE_SOURCE,
+    TP_SOURCE,
+    SpeedEstimate,
+    bytes_read_per_token,
+    decode_bound_tps,
+)
 
 DEFAULT_CONTEXT = 4096
 """Context used when none is given (Ollama's default num_ctx on small machines)."""
+DEFAULT_RAM_BANDWIDTH_GBS = 40.0
+"""Dual-channel DDR4/5 as a sustained copy bandwidth, when a target gives no RAM figure."""
 
 
 def ram_headroom_bytes(ram_bytes: int) -> int:
@@ -51,8 +60,8 @@ class Target:
     count: int
     memory_bytes: int  # per device, total
     budget_bytes: int  # what we allow the model to use, all devices together
-    bandwidth_gbs: float
-    tflops: float
+    bandwidth_gbs: float  # one device's (speeds never sum devices; see estimate_speed)
+    tflops: float  # one device's
     headroom_note: str
     ram_bytes: int = 0  # host RAM for partial offload (0: unknown / not used)
     cpu_bandwidth_gbs: float = 0.0
@@ -92,8 +101,8 @@ class Target:
             count,
             d.memory_bytes,
             per * count,
-            d.bandwidth_gbs * count,
-            d.fp16_tflops * count,
+            d.bandwidth_gbs,
+            d.fp16_tflops,
             _gpu_note(rule, d.memory_bytes, count, False, d.memory_label),
             engine=engine,
             basis_bytes=d.memory_bytes,
@@ -111,8 +120,8 @@ class Target:
                 n,
                 g.memory_bytes,
                 max(0, per) * n,
-                (g.bandwidth_gbs or 0) * n,
-                (g.fp16_tflops or 0) * n,
+                g.bandwidth_gbs or 0,
+                g.fp16_tflops or 0,
                 _gpu_note(rule, g.free_bytes, n, True),
                 m.ram_available_bytes,
                 m.cpu_bandwidth_gbs,
@@ -322,8 +331,8 @@ def _compute_estimate(
     mem = _memory(m, fmt, ctx, batch, engine, kv_type, target)
     at_max = _memory(m, fmt, a.max_position_embeddings, batch, engine, kv_type, target)
     notes = list(mem.notes)
-    pool_bytes = _pool_of(mem, a, engine, target)
-    fits = pool_bytes <= target.budget_bytes
+    pool = _pool_of(mem, a, engine, target)
+    fits = pool <= target.budget_bytes
     gpus_needed: int | None = None
     gpu_layers: int | None = None
     if target.kind == "gpu" and engine == "llama.cpp":
@@ -331,7 +340,7 @@ def _compute_estimate(
         if gpus_needed and gpus_needed > target.count:
             notes.append(f"needs {gpus_needed} GPUs of this type (llama.cpp splits by layers)")
         elif fits:
-            notes.append(f"fits with {(target.budget_bytes - pool_bytes) / GiB:.1f} GiB to spare")
+            notes.append(f"fits with {(target.budget_bytes - pool) / GiB:.1f} GiB to spare")
     elif target.kind == "gpu":
         plan = smallest_plan(a, fmt, target.memory_bytes, ctx, batch)
         gpus_needed = plan.gpus if plan.fits else None
@@ -347,25 +356,25 @@ def _compute_estimate(
             "; the rest run from system RAM (much slower)"
         )
     cal = (calibration or {}) if target.local else {}
-    speed = estimate_speed(
-        a,
-        fmt,
-        target.bandwidth_gbs,
-        target.tflops,
-        target.kind,
-        ctx,
-        batch,
-        kv_type,
-        decode_efficiency=cal.get("decode_efficiency"),
-        prefill_efficiency=cal.get("prefill_efficiency"),
-        engine=engine,
-    )
+    speed = decode_speed(m, target, fmt, ctx, batch, engine, kv_type, calibration)
     decode = speed.decode_tps
-    if gpu_layers is not None and target.cpu_bandwidth_gbs:
-        frac = gpu_layers / a.num_hidden_layers
-        gpu_t = frac / speed.decode_tps
-        cpu_t = (1 - frac) / speed.decode_tps * target.bandwidth_gbs / target.cpu_bandwidth_gbs
-        decode = 1 / (gpu_t + cpu_t)
+    if target.count > 1:
+        if speed.split == "tensor":
+            bound = decode_bound_tps(a, fmt, target.bandwidth_gbs, target.count)
+            notes.append(
+                f"tensor parallel over {target.count} GPUs: one stream ~{speed.decode_tps:.0f} "
+                f"tok/s, well under the {bound:.0f} tok/s that {target.count}x the bandwidth would "
+                f"allow (all-reduce per layer: {TP_SOURCE}"
+                + (f"; batch-1 expert kernels: {MOE_SOURCE}" if a.is_moe else "")
+                + ")"
+            )
+        else:
+            notes.append(
+                f"llama.cpp splits layers over {target.count} GPUs and runs them in sequence: "
+                "one stream decodes at one GPU's bandwidth"
+            )
+    if gpu_layers is not None:
+        decode = offload_decode_tps(m, fmt, ctx, kv_type, target, gpu_layers)
     if cal:
         notes.append("speed calibrated from `llmatlas bench` on this machine")
     return Estimate(
@@ -396,6 +405,52 @@ def _compute_estimate(
     )
 
 
+def decode_speed(
+    m: ModelEntry,
+    target: Target,
+    fmt: QuantFormat,
+    ctx: int,
+    batch: int = 1,
+    engine: str = "llama.cpp",
+    kv_type: str = "f16",
+    calibration: dict[str, float] | None = None,
+) -> SpeedEstimate:
+    """Speed of ``m`` held whole by ``target`` (calibration applies to this machine only)."""
+    cal = (calibration or {}) if target.local else {}
+    return estimate_speed(
+        _arch(m),
+        fmt,
+        target.bandwidth_gbs,
+        target.tflops,
+        target.kind,
+        ctx,
+        batch,
+        kv_type,
+        decode_efficiency=cal.get("decode_efficiency"),
+        prefill_efficiency=cal.get("prefill_efficiency"),
+        engine=engine,
+        gpus=target.count,
+    )
+
+
+def offload_decode_tps(
+    m: ModelEntry, fmt: QuantFormat, ctx: int, kv_type: str, target: Target, gpu_layers: int
+) -> float:
+    """Decode with ``gpu_layers`` layers in VRAM and the rest in system RAM: each step reads
+    the GPU share of the bytes at the GPU's bandwidth and the rest at RAM bandwidth, in
+    sequence.  RAM bandwidth: the machine's measured one, else dual-channel DDR4/5 (40 GB/s)."""
+    a = _arch(m)
+    frac = gpu_layers / a.num_hidden_layers
+    step = bytes_read_per_token(a, fmt) + kv_cache(a, max(1, ctx // 2), 1, kv_type).bytes
+    gpu_eff = DEFAULT_DECODE_EFFICIENCY["gpu"]
+    cpu_eff = DEFAULT_DECODE_EFFICIENCY["cpu"]
+    ram_bw = target.cpu_bandwidth_gbs or DEFAULT_RAM_BANDWIDTH_GBS
+    t = frac * step / (target.bandwidth_gbs * 1e9 * gpu_eff) + (1 - frac) * step / (
+        ram_bw * 1e9 * cpu_eff
+    )
+    return 1 / t
+
+
 def _split_overhead(mem: MemoryEstimate, a: Architecture) -> tuple[int, int]:
     """What each extra GPU of a llama.cpp layer split costs: its own CUDA context and
     compute buffer, and up to one layer of imbalance (layers are not cut in two)."""
@@ -423,7 +478,7 @@ def _pool_of(mem: MemoryEstimate, a: Architecture, engine: str, target: Target) 
     return mem.total_bytes
 
 
-def _pool_bytes(
+def pool_bytes(
     m: ModelEntry, fmt: QuantFormat, ctx: int, batch: int, engine: str, kv: str, target: Target
 ) -> int:
     """Bytes in the pool the target grades against (see :func:`_pool_of`)."""
@@ -452,36 +507,20 @@ def max_context_for(
     target = target.for_engine(engine)
     fmt = default_format(engine, quant)
     lo, hi = 0, a.max_position_embeddings
-    if _pool_bytes(m, fmt, min(256, hi), batch, engine, kv_type, target) > target.budget_bytes:
+    if pool_bytes(m, fmt, min(256, hi), batch, engine, kv_type, target) > target.budget_bytes:
         return 0
-    if _pool_bytes(m, fmt, hi, batch, engine, kv_type, target) <= target.budget_bytes:
+    if pool_bytes(m, fmt, hi, batch, engine, kv_type, target) <= target.budget_bytes:
         return hi
     lo = 256
     while hi - lo > 256:
         mid = (lo + hi) // 2 // 256 * 256
         if mid <= lo:
             break
-        if _pool_bytes(m, fmt, mid, batch, engine, kv_type, target) <= target.budget_bytes:
+        if pool_bytes(m, fmt, mid, batch, engine, kv_type, target) <= target.budget_bytes:
             lo = mid
         else:
             hi = mid
     return lo
-
-
-def best_quant_for(
-    m: ModelEntry, target: Target, context: int | None = None, batch: int = 1, kv_type: str = "f16"
-) -> str | None:
-    """Highest-quality GGUF type whose memory fits the target at ``context``."""
-    a = _arch(m)
-    target = target.for_engine("llama.cpp")
-    ctx = context or min(DEFAULT_CONTEXT, a.max_position_embeddings)
-    for q in GGUF_LADDER:
-        if (
-            _pool_bytes(m, get_format(q), ctx, batch, "llama.cpp", kv_type, target)
-            <= target.budget_bytes
-        ):
-            return q
-    return None
 
 
 def gpu_layers_that_fit(

@@ -1,28 +1,72 @@
 """`llmatlas fit` and `llmatlas recommend`: what runs well here, for this need, and why.
 
-Ranking rules (so that a bigger model never ranks higher merely for being bigger):
-1. the grade comes only from speed and memory headroom: ``good`` (>= 15 tok/s),
-   ``usable`` (>= 5 tok/s), ``too slow``; a model that does not fit is left out;
-2. within a grade, models that match the need better come first (the task is
-   among its declared strengths, the language among its trained languages);
-3. then published quality (MMLU where the primary source reports it), then
-   speed.  Parameter count is never a ranking key.
+A model is a candidate only if it meets every stated need strictly (see :func:`need_reasons`);
+its quantization follows :func:`llmatlas.advisor.choose_quant` (best quality that fits and
+is fast enough, never below 4-bit unless asked).  Ranking, most important first:
+
+1. speed: rows that reach the speed the need asks for (``REQUIRED_TPS`` for a chat, or
+   ``--min-tps``) come before rows that do not, so a model that "fits" but crawls never
+   tops the list;
+2. the need's own published benchmark when the catalog has it for the model, higher first:
+   TMMLU+ for Traditional Chinese, C-Eval/CMMLU for Chinese, HumanEval for code, MATH-500
+   for reasoning (``LANGUAGE_BENCHMARKS``, ``TASK_BENCHMARKS``; the row cites it);
+3. without one: release year (a 2025 model generation beats a 2023 one of any size), then
+   size class (1.5-3B, 3-6B, 6-12B, 12-24B, ... parameters): among models that already fit
+   with headroom *and* reach the speed, the larger class is the more capable one;
+4. fit to the need within a class: a model built for the task (its card lists it first)
+   before one that merely lists it; for a language need, one whose card lists it first;
+5. then newer releases, then published MMLU, then speed.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from llmatlas.advisor._estimate import DEFAULT_CONTEXT, Target, _pool_bytes, estimate
+from llmatlas.advisor._estimate import DEFAULT_CONTEXT, Target, estimate
+from llmatlas.advisor._quant import REQUIRED_TPS, choose_quant
 from llmatlas.catalog import Catalog, ModelEntry
 from llmatlas.catalog._query import _lang_match
 from llmatlas.catalog._schema import TASKS
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import find_device
-from llmatlas.sizing import GGUF_LADDER, GiB, get_format
+from llmatlas.sizing import GiB
 
 GRADE_ORDER = {"good": 0, "usable": 1, "too slow": 2}
+CHAT_TASKS = ("chat", "instruct")
+"""A chat need is met by a model whose card says it chats or follows instructions."""
+LANGUAGE_BENCHMARKS: dict[str, tuple[str, ...]] = {
+    "zh-Hant": ("TMMLU+",),
+    "zh-Hans": ("C-Eval", "CMMLU"),
+    "zh": ("C-Eval", "CMMLU"),
+}
+"""Published benchmarks that rank models for a language need, preferred first."""
+TASK_BENCHMARKS: dict[str, tuple[str, ...]] = {
+    "code": ("HumanEval",),
+    "reasoning": ("MATH-500",),
+    "math": ("MATH-500", "MATH"),
+}
+"""Published benchmarks that rank models for a task need, preferred first."""
+SORT_KEYS = (
+    "rank",
+    "speed",
+    "memory",
+    "params",
+    "date",
+    "mmlu",
+    "tmmlu+",
+    "c-eval",
+    "cmmlu",
+    "humaneval",
+)
+SCORE_NAMES = {
+    "mmlu": "MMLU",
+    "tmmlu+": "TMMLU+",
+    "c-eval": "C-Eval",
+    "cmmlu": "CMMLU",
+    "humaneval": "HumanEval",
+}
 
 
 @dataclass
@@ -40,6 +84,15 @@ class FitRow:
     license: str
     commercial_use: str
     why: list[str] = field(default_factory=list)
+    meets_speed: bool = True
+    required_tps: float = REQUIRED_TPS
+    params_b: float = 0.0
+    released: str = ""
+    openness: str = ""
+    scores: dict[str, float] = field(default_factory=dict)
+    needs: list[str] = field(default_factory=list)  # each need met, and how
+    quality: str | None = None  # what the quantization costs in quality (measured)
+    next_up: str | None = None  # what the next quantization up would need
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,6 +107,8 @@ class Need:
     min_tps: float = 0.0
     include_base: bool = False
     max_params: float | None = None
+    allow_conditional: bool = False
+    allow_below_4bit: bool = False
 
     def validate(self) -> None:
         if self.task and self.task not in TASKS:
@@ -63,41 +118,111 @@ class Need:
         if self.min_tps < 0:
             raise BadInputError("--min-tps must be >= 0")
 
+    @property
+    def required_tps(self) -> float:
+        return max(self.min_tps, REQUIRED_TPS)
 
-def _mmlu(m: ModelEntry) -> float | None:
-    vals = [b.value for b in m.benchmarks if b.name.lower() == "mmlu"]
+
+def _score(m: ModelEntry, name: str) -> float | None:
+    vals = [b.value for b in m.benchmarks if b.name.lower() == name.lower()]
     return max(vals) if vals else None
 
 
-def _candidate(m: ModelEntry, need: Need, cat: Catalog) -> list[str] | None:
-    """Reasons the model is a candidate, or None when the need rules it out."""
+def _mmlu(m: ModelEntry) -> float | None:
+    return _score(m, "MMLU")
+
+
+def _bench_line(m: ModelEntry, name: str) -> str | None:
+    rows = [b for b in m.benchmarks if b.name.lower() == name.lower()]
+    if not rows:
+        return None
+    b = max(rows, key=lambda b: b.value)
+    shots = f", {b.shots}-shot" if b.shots is not None else ""
+    return f"{b.name} {b.value:g} ({b.evaluator}{shots}; {b.source})"
+
+
+def need_reasons(m: ModelEntry, need: Need, cat: Catalog) -> list[str] | None:
+    """How ``m`` meets each stated need, one line each; None when it misses any of them."""
     if m.architecture is None or m.availability != "open-weights" or m.params_b is None:
         return None
     if not need.include_base and not m.instruct and need.task != "safety-classifier":
         return None
-    if need.task and need.task not in m.tasks and need.task not in ("chat", "general"):
-        return None
     if "safety-classifier" in m.tasks and need.task != "safety-classifier":
         return None
-    if need.language and not _lang_match(need.language, m.languages):
+    why: list[str] = []
+    if need.task in (None, "chat", "general", "instruct"):
+        if not any(t in m.tasks for t in CHAT_TASKS) and not need.include_base:
+            return None
+        if need.task:
+            why.append(f"chat: the card lists {', '.join(t for t in m.tasks if t in CHAT_TASKS)}")
+    elif need.task not in m.tasks:
         return None
-    lic = cat.license_of(m)
-    if need.commercial and lic.commercial_use == "no":
-        return None
-    if need.fully_open and m.openness.grade not in ("A", "B"):
-        return None
-    if need.max_params is not None and m.params_b > need.max_params:
-        return None
-    why = []
-    if need.task and need.task in m.tasks:
-        why.append(f"trained for {need.task}")
+    else:
+        first = m.tasks[0] == need.task
+        why.append(
+            f"{need.task}: "
+            + (
+                "the card's main task"
+                if first
+                else f"among the card's tasks ({', '.join(m.tasks)})"
+            )
+        )
     if need.language:
-        why.append(f"languages: {', '.join(m.languages)}")
+        if not _lang_match(need.language, m.languages):
+            return None
+        why.append(f"language {need.language}: the card lists {', '.join(m.languages)}")
+    lic = cat.license_of(m)
     if need.commercial:
-        why.append(f"commercial use: {lic.commercial_use} ({lic.id})")
+        ok = ("yes", "conditional") if need.allow_conditional else ("yes",)
+        if lic.commercial_use not in ok:
+            return None
+        why.append(
+            f"commercial use: {lic.commercial_use} under {lic.id}"
+            + (f" ({lic.conditions})" if lic.commercial_use == "conditional" else "")
+        )
     if need.fully_open:
-        why.append(f"openness grade {m.openness.grade}")
+        if m.openness.grade not in ("A", "B"):
+            return None
+        why.append(f"fully open: openness grade {m.openness.grade} (weights, data and code)")
+    if need.max_params is not None:
+        if m.params_b > need.max_params:
+            return None
+        why.append(f"size: {m.params_b:g}B parameters (at most {need.max_params:g}B)")
     return why
+
+
+def _task_level(m: ModelEntry, need: Need) -> int:
+    if need.task and need.task not in ("chat", "general", "instruct"):
+        return 0 if m.tasks[0] == need.task else 1
+    if need.language:
+        return 0 if m.languages and _lang_match(need.language, m.languages[:1]) else 1
+    return 0 if m.tasks[0] in CHAT_TASKS else 1
+
+
+def _size_class(params_b: float) -> int:
+    """0: < 1.5B, 1: 1.5-3B, 2: 3-6B, 3: 6-12B, 4: 12-24B, 5: 24-48B, ... (7-9B share one)."""
+    return max(0, math.floor(math.log2(params_b / 1.5)) + 1) if params_b > 0 else 0
+
+
+def _need_benchmarks(need: Need) -> tuple[str, ...]:
+    if need.language:
+        lang = need.language.strip()
+        canon = {"zh-tw": "zh-Hant", "zh-hant": "zh-Hant", "zh-cn": "zh-Hans", "zh-hans": "zh-Hans"}
+        lang = canon.get(lang.lower(), lang)
+        if lang.lower() in ("zh", "chinese"):
+            lang = "zh"
+        return LANGUAGE_BENCHMARKS.get(lang, ())
+    return TASK_BENCHMARKS.get(need.task or "", ())
+
+
+def _need_score(m: ModelEntry, need: Need) -> tuple[int, float, str | None]:
+    """(benchmark preference index, score, the benchmark line) for the need's benchmarks;
+    (99, 0, None) when the catalog has none of them for ``m``."""
+    for i, name in enumerate(_need_benchmarks(need)):
+        v = _score(m, name)
+        if v is not None:
+            return (i, v, _bench_line(m, name))
+    return (99, 0.0, None)
 
 
 def fit(
@@ -108,72 +233,141 @@ def fit(
     engine: str = "llama.cpp",
     calibration: dict[str, float] | None = None,
     limit: int | None = None,
+    sort: str = "rank",
 ) -> list[FitRow]:
-    """Every catalog model that fits ``target`` for ``need``, with its best quantization and speed."""
+    """Every catalog model that meets ``need`` and fits ``target``, ranked (module docstring)."""
     need = need or Need()
     need.validate()
+    if sort not in SORT_KEYS:
+        raise BadInputError(f"unknown --sort {sort!r}; use one of {', '.join(SORT_KEYS)}")
     cat = catalog or Catalog()
     rows: list[FitRow] = []
+    keys: dict[str, tuple[Any, ...]] = {}
+    candidates = 0
     for m in cat.models:
-        reasons = _candidate(m, need, cat)
-        if reasons is None:
+        needs = need_reasons(m, need, cat)
+        if needs is None:
             continue
+        candidates += 1
         a = m.architecture
-        assert a is not None
+        assert a is not None and m.params_b is not None
         ctx = min(context or DEFAULT_CONTEXT, a.max_position_embeddings)
-        ladder = GGUF_LADDER if engine == "llama.cpp" else ("BF16", "FP8", "AWQ-4BIT")
-        chosen = None
-        for q in ladder:
-            if _pool_bytes(m, get_format(q), ctx, 1, engine, "f16", target) <= target.budget_bytes:
-                chosen = q
-                break
-        if chosen is None:
+        choice = choose_quant(
+            m,
+            target,
+            ctx,
+            engine,
+            need.required_tps,
+            need.allow_below_4bit,
+            calibration,
+        )
+        if choice.quant is None:
             continue
-        est = estimate(m, target, chosen, ctx, 1, engine, calibration=calibration)
-        if est.decode_tps < need.min_tps:
+        if need.min_tps and choice.decode_tps < need.min_tps:
             continue
-        why = [
-            f"{chosen} needs {est.total_bytes / GiB:.1f} GiB of {target.budget_bytes / GiB:.1f} GiB "
-            f"({target.headroom_note})",
-            f"~{est.decode_tps:.0f} tok/s decode ({est.speed})",
-            *reasons,
-        ]
-        if chosen != ladder[0]:
-            why.append(f"higher-precision {ladder[0]} does not fit")
+        est = estimate(m, target, choice.quant, ctx, 1, engine, calibration=calibration)
+        lang_i, lang_v, lang_line = _need_score(m, need)
         mm = _mmlu(m)
-        if mm is not None:
+        why = [
+            f"{choice.quant} needs {est.total_bytes / GiB:.1f} GiB of "
+            f"{target.budget_bytes / GiB:.1f} GiB ({target.headroom_note})",
+            f"~{est.decode_tps:.0f} tok/s for one stream ({est.speed}); "
+            + (
+                f"reaches the {need.required_tps:g} tok/s asked"
+                if choice.meets_speed
+                else f"under the {need.required_tps:g} tok/s asked"
+            ),
+            *needs,
+        ]
+        if choice.quality:
+            why.append(f"quality cost: {choice.quality}")
+        if choice.below_4bit:
+            why.append("below 4-bit (asked with --allow-low-bit): expect clearly worse answers")
+        if choice.next_up:
+            why.append(choice.next_up)
+        if lang_line:
+            why.append(f"ranked by {lang_line}")
+        elif _need_benchmarks(need):
+            names = "/".join(_need_benchmarks(need))
+            why.append(
+                f"no published {names} in the catalog; ranked by size and date"
+                + (f", MMLU {mm:g} (English)" if mm is not None else "")
+            )
+        elif mm is not None:
             why.append(f"MMLU {mm:g} (published)")
         lic = cat.license_of(m)
-        rows.append(
-            FitRow(
-                m.id,
-                m.name,
-                chosen,
-                engine,
-                ctx,
-                est.total_bytes,
-                target.budget_bytes,
-                est.decode_tps,
-                est.speed,
-                mm,
-                lic.id,
-                lic.commercial_use,
-                why,
-            )
+        scores = {
+            n: v for n in ("MMLU", "TMMLU+", "C-Eval", "CMMLU") if (v := _score(m, n)) is not None
+        }
+        row = FitRow(
+            m.id,
+            m.name,
+            choice.quant,
+            engine,
+            ctx,
+            est.total_bytes,
+            target.budget_bytes,
+            est.decode_tps,
+            est.speed,
+            mm,
+            lic.id,
+            lic.commercial_use,
+            why,
+            choice.meets_speed,
+            need.required_tps,
+            m.params_b,
+            m.released.isoformat(),
+            m.openness.grade,
+            scores,
+            needs,
+            choice.quality,
+            choice.next_up,
         )
-
-    def key(r: FitRow) -> tuple[int, int, float, float]:
-        m = cat.get(r.model)
-        match = 0 if (need.task and need.task in m.tasks) else 1
-        return (
-            GRADE_ORDER[r.grade],
-            match,
-            -(r.mmlu if r.mmlu is not None else -1.0),
-            -r.decode_tps,
+        rows.append(row)
+        keys[m.id] = (
+            0 if choice.meets_speed else 1,
+            lang_i,
+            -lang_v,
+            -m.released.year,
+            -_size_class(m.params_b),
+            _task_level(m, need),
+            -m.released.toordinal(),
+            -(mm if mm is not None else 0.0),
+            -est.decode_tps,
         )
-
-    rows.sort(key=key)
+    if not rows and need.task and candidates == 0:
+        raise BadInputError(f"no model in the catalog is made for {need_summary(need)}")
+    rows.sort(key=lambda r: keys[r.model])
+    if sort != "rank":
+        rows.sort(key=lambda r: _sort_value(r, sort))
     return rows[:limit] if limit else rows
+
+
+def _sort_value(r: FitRow, sort: str) -> float:
+    """Descending for scores, speed, params and date; ascending for memory (rows with no
+    score go last)."""
+    if sort == "speed":
+        return -r.decode_tps
+    if sort == "memory":
+        return r.total_bytes
+    if sort == "params":
+        return -r.params_b
+    if sort == "date":
+        return -float(r.released.replace("-", ""))
+    name = SCORE_NAMES[sort]
+    v = r.scores.get(name)
+    return -v if v is not None else math.inf
+
+
+def need_summary(need: Need) -> str:
+    parts = [need.task or "chat"]
+    if need.language:
+        parts.append(f"in {need.language}")
+    if need.commercial:
+        parts.append("for commercial use")
+    if need.fully_open:
+        parts.append("fully open")
+    return " ".join(parts)
 
 
 TIERS: tuple[tuple[str, str | None, int], ...] = (
@@ -223,7 +417,8 @@ def _tier_target(device_id: str | None, count: int) -> Target:
 def recommend(
     catalog: Catalog | None = None, tiers: list[str] | None = None
 ) -> list[Recommendation]:
-    """The seeds' hardware tiers x needs, each answered by running :func:`fit`."""
+    """The seeds' hardware tiers x needs, each answered by running :func:`fit`; the answer
+    is its first row that reaches the needed speed."""
     cat = catalog or Catalog()
     out: list[Recommendation] = []
     for tier, device_id, count in TIERS:
@@ -234,9 +429,7 @@ def recommend(
         sizing_engine = "vllm" if engine == "vllm" else "llama.cpp"
         for need_name, need in NEEDS:
             rows = [
-                r
-                for r in fit(target, need, catalog=cat, engine=sizing_engine)
-                if r.grade != "too slow"
+                r for r in fit(target, need, catalog=cat, engine=sizing_engine) if r.meets_speed
             ]
             if not rows:
                 out.append(
@@ -247,12 +440,20 @@ def recommend(
                         None,
                         engine,
                         None,
-                        ["nothing in the catalog runs at a usable speed here"],
+                        [f"nothing in the catalog reaches {need.required_tps:g} tok/s here"],
                     )
                 )
                 continue
             r = rows[0]
             out.append(
-                Recommendation(tier, need_name, r.model, r.quant, engine, r.decode_tps, r.why[:4])
+                Recommendation(
+                    tier,
+                    need_name,
+                    r.model,
+                    r.quant,
+                    engine,
+                    r.decode_tps,
+                    r.why[:2] + r.needs + ([f"quality cost: {r.quality}"] if r.quality else []),
+                )
             )
     return out

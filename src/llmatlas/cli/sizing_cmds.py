@@ -6,9 +6,11 @@ import typer
 from rich.table import Table
 
 from llmatlas.advisor import (
+    REQUIRED_TPS,
+    SORT_KEYS,
     Need,
     Target,
-    best_quant_for,
+    best_quant_choice,
     estimate,
     fit,
     gpu_layers_that_fit,
@@ -125,7 +127,15 @@ def estimate_cmd(
         None, "--max-context-for", help="Largest context that fits a DEVICE or a size like 24G."
     ),
     best_quant: bool = typer.Option(
-        False, "--best-quant", help="Best GGUF quantization that fits the target."
+        False,
+        "--best-quant",
+        help="Highest-quality GGUF type that fits and reaches --min-tps (fit's rule).",
+    ),
+    min_tps: float = typer.Option(
+        0.0, "--min-tps", help="With --best-quant: speed needed (default 10 tok/s)."
+    ),
+    allow_low_bit: bool = typer.Option(
+        False, "--allow-low-bit", help="With --best-quant: allow Q3_K_M/Q2_K (large loss)."
     ),
     json_out: bool = JSON_OPT,
 ) -> None:
@@ -156,18 +166,21 @@ def estimate_cmd(
         return
     target = resolve_target(device, gpus, vram, ram)
     if best_quant:
-        q = best_quant_for(m, target, ctx, batch, kv_type)
+        c = best_quant_choice(
+            m, target, ctx, batch, kv_type, max(min_tps, REQUIRED_TPS), allow_low_bit
+        )
         if json_out:
-            emit_json({"model": m.id, "target": target.name, "best_quant": q})
-        else:
-            console.print(
-                f"{m.id} on {target.name}: "
-                + (
-                    f"best quantization that fits: {q}"
-                    if q
-                    else "no GGUF quantization fits; see --gpus or partial offload"
-                )
-            )
+            emit_json({"model": m.id, "target": target.name, "best_quant": c.quant, **c.__dict__})
+            return
+        if c.quant is None:
+            raise BadInputError(f"{m.id} on {target.name}: {c.reason}")
+        console.print(
+            f"{m.id} on {target.name}: {c.quant} ({c.reason}); ~{c.decode_tps:.1f} tok/s, "
+            f"{gib(c.pool_bytes)} of {gib(target.budget_bytes)} usable"
+        )
+        for line in (c.quality, c.next_up):
+            if line:
+                console.print(f"[dim]{line}[/]")
         return
     e = estimate(m, target, quant, ctx, batch, engine, kv_type, _calibration(target))
     if json_out:
@@ -232,10 +245,21 @@ def fit_cmd(
     commercial: bool = typer.Option(
         False, "--commercial", help="Only licenses that allow commercial use."
     ),
+    allow_conditional: bool = typer.Option(
+        False,
+        "--allow-conditional",
+        help="With --commercial: also licenses that allow it on conditions (Llama, Gemma...).",
+    ),
     fully_open: bool = typer.Option(
         False, "--fully-open", help="Only openness grade A/B (data and code open)."
     ),
-    min_tps: float = typer.Option(0.0, "--min-tps", help="Minimum decode tokens/s."),
+    min_tps: float = typer.Option(
+        0.0, "--min-tps", help="Decode tokens/s needed (default 10; slower rows rank last)."
+    ),
+    allow_low_bit: bool = typer.Option(
+        False, "--allow-low-bit", help="Allow Q3_K_M/Q2_K when 4-bit does not fit."
+    ),
+    sort: str = typer.Option("rank", "--sort", help=f"Order rows by: {', '.join(SORT_KEYS)}."),
     ctx: int = typer.Option(None, "--ctx", help="Context you will run (default 4096)."),
     engine: str = typer.Option("llama.cpp", "--engine", help="llama.cpp or vllm."),
     include_base: bool = typer.Option(
@@ -248,9 +272,26 @@ def fit_cmd(
     if ctx is not None and ctx <= 0:
         raise BadInputError("--ctx must be a positive number of tokens")
     target = resolve_target(device, gpus, vram, ram)
-    need = Need(task, language, commercial, fully_open, min_tps, include_base)
+    if engine not in ("llama.cpp", "vllm"):
+        raise BadInputError(f"unknown engine {engine!r} for fit; use llama.cpp or vllm")
+    need = Need(
+        task,
+        language,
+        commercial,
+        fully_open,
+        min_tps,
+        include_base,
+        allow_conditional=allow_conditional,
+        allow_below_4bit=allow_low_bit,
+    )
     rows = fit(
-        target, need, ctx, engine=engine, calibration=_calibration(target), limit=limit or None
+        target,
+        need,
+        ctx,
+        engine=engine,
+        calibration=_calibration(target),
+        limit=limit or None,
+        sort=sort,
     )
     if json_out:
         emit_json(
@@ -268,9 +309,12 @@ def fit_cmd(
     if not rows:
         console.print("nothing in the catalog fits this need here")
         return
+    score_cols = [
+        n for n in ("MMLU", "TMMLU+", "C-Eval", "CMMLU") if any(n in r.scores for r in rows)
+    ]
     t = Table()
-    for c in ("#", "model", "quant", "memory", "tok/s", "grade", "why"):
-        t.add_column(c)
+    for c in ("#", "model", "quant", "memory", "tok/s", "grade", *score_cols, "why"):
+        t.add_column(c, overflow="fold")
     for i, r in enumerate(rows, 1):
         style = {"good": "green", "usable": "yellow", "too slow": "red"}[r.grade]
         t.add_row(
@@ -278,9 +322,10 @@ def fit_cmd(
             r.model,
             r.quant,
             gib(r.total_bytes),
-            f"{r.decode_tps:.1f}",
+            f"{r.decode_tps:.1f}" + ("" if r.meets_speed else " (slow)"),
             f"[{style}]{r.grade}[/]",
-            "; ".join(r.why[2:]) or r.why[0],
+            *[f"{r.scores[n]:g}" if n in r.scores else "-" for n in score_cols],
+            "; ".join(r.why[2:]),
         )
     console.print(t)
 

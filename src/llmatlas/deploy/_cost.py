@@ -81,13 +81,14 @@ def cost_for(
     speed = estimate_speed(
         a,
         get_format(p.quant),
-        device.bandwidth_gbs * used,
-        device.fp16_tflops * used,
+        device.bandwidth_gbs,
+        device.fp16_tflops,
         "gpu",
         p.context,
         batch,
         p.kv_type,
         engine="vllm",
+        gpus=p.tensor_parallel,  # pipeline stages run in sequence for one step
     )
     replicas = max(1, gpus // used)
     tps = speed.aggregate_decode_tps * replicas

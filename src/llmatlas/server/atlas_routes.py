@@ -210,11 +210,26 @@ async def fit_route(
     ctx: int | None = None,
     engine: str = "llama.cpp",
     limit: int = 50,
+    allow_conditional: bool = False,
+    allow_low_bit: bool = False,
+    sort: str = "rank",
 ) -> dict[str, Any]:
+    """Rows carry the CLI's reasons: ``why``, ``needs`` (each need met, and how), ``quality``
+    (what the quantization costs) and ``next_up`` (what the next type up would need)."""
     st = _st(request)
     target = _target(request, device, gpus, vram_gb, ram_gb)
-    need = Need(task or None, language or None, commercial, fully_open, min_tps)
-    rows = await asyncio.to_thread(fit, target, need, ctx, st.catalog, engine, None, limit or None)
+    need = Need(
+        task or None,
+        language or None,
+        commercial,
+        fully_open,
+        min_tps,
+        allow_conditional=allow_conditional,
+        allow_below_4bit=allow_low_bit,
+    )
+    rows = await asyncio.to_thread(
+        fit, target, need, ctx, st.catalog, engine, None, limit or None, sort
+    )
     return {
         "target": target.name,
         "budget_bytes": target.budget_bytes,

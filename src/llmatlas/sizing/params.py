@@ -22,6 +22,9 @@ FUSED_QKV = frozenset(
     {"falcon", "phi3", "bloom", "gpt_neox", "mpt", "chatglm", "qwen", "internlm2", "phimoe"}
 )
 
+# Architectures whose shared expert has its own sigmoid gate (one hidden-wide vector per layer).
+SHARED_EXPERT_GATE = ("qwen2_moe", "qwen3_next")
+
 
 @dataclass(frozen=True)
 class Tensor:
@@ -267,6 +270,8 @@ def _tensors(a: Architecture) -> tuple[Tensor, ...]:
         if a.num_shared_experts:
             sw = a.shared_expert_intermediate_size or width
             out += _mlp_tensors(a, i, sw * a.num_shared_experts, "_shexp", "ffn", 1.0)
+            if a.model_type.startswith(SHARED_EXPERT_GATE):
+                out.append(Tensor("ffn_gate_inp_shexp", i, h, h, "ffn"))
     if a.per_layer_input_size:
         # Gemma 3n: the per-layer embedding table and the projection feeding it, plus the
         # AltUp stream projections in and out of the decoder
@@ -285,7 +290,9 @@ def _tensors(a: Architecture) -> tuple[Tensor, ...]:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=1024)
 def param_breakdown(a: Architecture) -> ParamBreakdown:
+    """Parameters by role, once per architecture (the speed model asks for every estimate)."""
     sums = {"embedding": 0, "output": 0, "attention": 0, "ffn": 0, "other": 0}
     ffn_active = 0
     for t in tensors(a):

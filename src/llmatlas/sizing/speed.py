@@ -26,6 +26,20 @@ from llmatlas.sizing.quant import QuantFormat, gguf_tensor_type, tensor_bytes, w
 DEFAULT_DECODE_EFFICIENCY = {"gpu": 0.7, "apple": 0.65, "cpu": 0.65}
 DEFAULT_PREFILL_EFFICIENCY = {"gpu": 0.45, "apple": 0.4, "cpu": 0.7}
 
+# Tensor parallel (vLLM) splits every matmul over the GPUs and all-reduces twice per layer;
+# for one stream that latency does not shrink with the shard.  Seconds per all-reduce,
+# fitted to gpt-fast's measured TP table (Llama-2-7B bf16, batch 1, 8 x A100-80GB,
+# https://github.com/pytorch-labs/gpt-fast#tensor-parallelism): 104.9 tok/s on 1 GPU,
+# 168.8 / 254.0 / 328.4 on 2 / 4 / 8, i.e. 1.61x / 2.42x / 3.13x, not 2x / 4x / 8x.
+ALLREDUCE_S = {1: 0.0, 2: 18e-6, 4: 24e-6, 8: 29e-6}
+TP_SOURCE = "https://github.com/pytorch-labs/gpt-fast#tensor-parallelism"
+# A routed-expert layer at batch 1 under TP launches per-expert kernels on shards too small
+# to stream at full bandwidth.  Seconds per MoE layer, fitted to DeepSeek-R1-0528-AWQ on
+# 8 x H100 with vLLM: 16.1 ms per output token at concurrency 1
+# (https://github.com/tenstorrent/tt-inference-server/issues/356).
+MOE_LAYER_S = 190e-6
+MOE_SOURCE = "https://github.com/tenstorrent/tt-inference-server/issues/356"
+
 USABLE_CHAT_TPS = 5.0
 """Below this many tokens/s a chat feels broken (slower than reading pace)."""
 GOOD_CHAT_TPS = 15.0
@@ -68,6 +82,25 @@ class SpeedEstimate:
     aggregate_decode_tps: float  # tokens/s summed over ``batch`` sequences
     prefill_tps: float  # prompt tokens/s
     bound: str  # what limits decode: "memory" or "compute"
+    split: str = "none"  # how the weights are spread: none, layer (in sequence), tensor
+
+
+def _allreduce_s(tp: int) -> float:
+    """Per all-reduce latency for ``tp`` GPUs (beyond 8: the next node adds its own hop)."""
+    if tp in ALLREDUCE_S:
+        return ALLREDUCE_S[tp]
+    return ALLREDUCE_S[8] * max(1.0, tp / 8)
+
+
+def step_overhead_s(a: Architecture, tp: int, engine: str) -> float:
+    """Fixed seconds per vLLM decode step beyond streaming the bytes: two all-reduces per
+    layer under tensor parallel, and the routed-expert kernels of each MoE layer."""
+    if engine != "vllm":
+        return 0.0
+    t = 2 * a.num_hidden_layers * _allreduce_s(tp) if tp > 1 else 0.0
+    if a.is_moe:
+        t += (a.num_hidden_layers - (a.first_k_dense_layers or 0)) * MOE_LAYER_S
+    return t
 
 
 def estimate_speed(
@@ -82,25 +115,46 @@ def estimate_speed(
     decode_efficiency: float | None = None,
     prefill_efficiency: float | None = None,
     engine: str = "llama.cpp",
+    gpus: int = 1,
 ) -> SpeedEstimate:
-    """Tokens/s at half-full context (the average over a conversation that fills it)."""
+    """Tokens/s at half-full context (the average over a conversation that fills it).
+
+    ``bandwidth_gbs`` and ``tflops`` are one device's.  With ``gpus`` > 1, llama.cpp splits
+    layers over the GPUs and runs them in sequence, so one stream still streams every byte
+    at one GPU's bandwidth; vLLM's tensor parallel reads 1/gpus of each layer on every GPU
+    at once and pays :func:`step_overhead_s` per step.  Pipeline stages across
+    nodes also run in sequence: pass the tensor-parallel size as ``gpus``.
+    """
+    if gpus < 1:
+        raise ValueError("gpus must be >= 1")
     d_eff = decode_efficiency or DEFAULT_DECODE_EFFICIENCY.get(kind, 0.6)
     p_eff = prefill_efficiency or DEFAULT_PREFILL_EFFICIENCY.get(kind, 0.4)
     weights = bytes_read_per_token(a, fmt)
     kv_read = kv_cache(a, max(1, context // 2), batch, kv_type, engine).bytes
     step_bytes = weights + kv_read
-    mem_time = step_bytes / (bandwidth_gbs * 1e9 * d_eff)
+    tensor = engine == "vllm" and gpus > 1
+    width = gpus if tensor else 1
+    mem_time = step_bytes / (width * bandwidth_gbs * 1e9 * d_eff)
     flops = flops_per_token(a, context)
-    compute_time = batch * flops.decode / (tflops * 1e12 * p_eff)
-    step = max(mem_time, compute_time)
+    compute_time = batch * flops.decode / (width * tflops * 1e12 * p_eff)
+    step = max(mem_time, compute_time) + step_overhead_s(a, width, engine)
     bound = "memory" if mem_time >= compute_time else "compute"
-    prefill = tflops * 1e12 * p_eff / flops.prefill
+    prefill = width * tflops * 1e12 * p_eff / flops.prefill
     return SpeedEstimate(
         decode_tps=1 / step,
         aggregate_decode_tps=batch / step,
         prefill_tps=prefill,
         bound=bound,
+        split="tensor" if tensor else ("layer" if gpus > 1 else "none"),
     )
+
+
+def decode_bound_tps(
+    a: Architecture, fmt: QuantFormat, bandwidth_gbs: float, gpus: int = 1
+) -> float:
+    """The physical ceiling for one stream: weight bytes per token over the peak bandwidth of
+    the memory they stream from (all ``gpus`` at once only under tensor parallel)."""
+    return gpus * bandwidth_gbs * 1e9 / bytes_read_per_token(a, fmt)
 
 
 def speed_verdict(tps: float) -> str:

@@ -1,15 +1,19 @@
 /* Talking to the llmatlas server: JSON calls, errors, and data shared between pages. */
 import { fmtNum } from "./format.js";
+import { langTag, t } from "./i18n.js";
 
 export class ApiError extends Error {}
 
+/** GET/POST JSON; the page's language goes along, so texts the server writes can follow it. */
 export async function api(path, opts) {
+  const o = Object.assign({}, opts);
+  o.headers = Object.assign({ "Accept-Language": langTag() }, o.headers);
   let res;
   try {
-    res = await fetch(path, opts);
+    res = await fetch(path, o);
   } catch (e) {
     if (e.name === "AbortError") throw e;
-    throw new ApiError(`cannot reach the llmatlas server (${e.message})`);
+    throw new ApiError(t("cannot reach the llmatlas server ({error})", { error: e.message }));
   }
   let body = null;
   try { body = await res.json(); } catch (_) { body = null; }
@@ -30,14 +34,16 @@ export function qstr(params) {
 }
 
 export function debounce(fn, ms) {
-  let t = null;
-  const d = (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); };
-  d.cancel = () => clearTimeout(t);
+  let timer = null;
+  const d = (...a) => { clearTimeout(timer); timer = setTimeout(() => fn(...a), ms); };
+  d.cancel = () => clearTimeout(timer);
   return d;
 }
 
 /* ---------- shared data (cached) ---------- */
 const cache = {};
+/** Drop what was fetched (after a language change: the server's texts follow the language). */
+export function forget() { for (const k of Object.keys(cache)) delete cache[k]; }
 function once(key, fn) {
   if (!cache[key]) cache[key] = fn().catch((e) => { delete cache[key]; throw e; });
   return cache[key];
@@ -48,6 +54,6 @@ export const getFitAll = () => once("fitall", () => api("/api/atlas/fit?limit=0"
 export const getOpenData = () => once("opendata", () => api("/api/atlas/models?open_data=true"));
 
 export function deviceOptions(devs) {
-  return [["this", "This machine"], ...devs.map((d) => [d.id, `${d.name} (${fmtNum(d.memory_gb, 0)} GB)`])];
+  return [["this", t("This machine")], ...devs.map((d) => [d.id, `${d.name} (${fmtNum(d.memory_gb, 0)} GB)`])];
 }
 

@@ -1,4 +1,5 @@
 /* DOM building helpers: elements, labelled form fields, links and badges. */
+import { t } from "./i18n.js";
 
 const SVGNS = "http://www.w3.org/2000/svg";
 
@@ -59,15 +60,23 @@ export function select(options, value, attrs) {
 export function errorBox(e) {
   return h("p", { class: "error", role: "alert" }, e instanceof Error ? e.message : String(e));
 }
-export function gradeEl(g) { return h("span", { class: `grade grade-${g}`, title: `openness grade ${g}` }, g); }
+export function gradeEl(g) { return h("span", { class: `grade grade-${g}`, title: t("openness grade {grade}", { grade: g }) }, g); }
 export function commercialEl(c) {
   const cls = { yes: "ok", conditional: "warn", no: "bad" }[c] || "";
-  const label = { yes: "commercial OK", conditional: "conditional", no: "non-commercial" }[c] || c;
+  const label = { yes: t("commercial OK"), conditional: t("conditional"), no: t("non-commercial") }[c] || c;
   return h("span", { class: `badge ${cls}` }, label);
 }
 export function modelLink(id, name) { return h("a", { href: `#/model/${encodeURIComponent(id)}` }, name || id); }
 export function extLink(url, text) {
   return h("a", { href: url, rel: "noopener noreferrer", target: "_blank" }, text || url);
+}
+
+/** A translated sentence with elements in its {placeholders}: an array of text and nodes. */
+export function tNodes(msgid, nodes) {
+  return t(msgid).split(/(\{\w+\})/).map((part) => {
+    const m = /^\{(\w+)\}$/.exec(part);
+    return m && m[1] in nodes ? nodes[m[1]] : part;
+  }).filter((x) => x !== "");
 }
 
 export function dl(pairs) {

@@ -2,6 +2,7 @@
    alive() turns false once the user has navigated away, so late answers are dropped. */
 import { qstr } from "./api.js";
 import { clear, errorBox, h } from "./dom.js";
+import { t } from "./i18n.js";
 
 let page = { cleanup: [], gen: 0 };
 export function onLeave(fn) { page.cleanup.push(fn); }
@@ -35,7 +36,7 @@ export function route() {
     else a.removeAttribute("aria-current");
   }
   if (!fn) {
-    app.append(h("h1", null, "Not found"), h("p", null, "No such page. ", h("a", { href: "#/" }, "Back to the catalog")));
+    app.append(h("h1", null, t("Not found")), h("p", null, t("No such page."), " ", h("a", { href: "#/" }, t("Back to the catalog"))));
     return;
   }
   const gen = page.gen;
@@ -43,7 +44,6 @@ export function route() {
     if (gen === page.gen && e.name !== "AbortError") app.append(errorBox(e));
   });
 }
-
 
 /** Render the current hash now and on every change. */
 export function start() {

@@ -1,19 +1,21 @@
 /* Catalog page. */
 import { checkField, clear, commercialEl, field, gradeEl, h, modelLink, select } from "../dom.js";
 import { api, debounce, getFitAll, getModels, getOpenData, qstr } from "../api.js";
-import { fmtBytes, fmtCtx, fmtNum, fmtParams } from "../format.js";
+import { fmtBytes, fmtCtx, fmtDate, fmtNum, fmtParams } from "../format.js";
+import { N_, t, tn } from "../i18n.js";
+import { languageLabel, taskLabel } from "../labels.js";
 import { setQuery } from "../router.js";
 
 const COLS = [
-  { key: "name", label: "Model", get: (m) => m.name.toLowerCase() },
-  { key: "family", label: "Family", get: (m) => m.family, cls: "hide-narrow" },
-  { key: "developer", label: "Developer", get: (m) => m.developer.toLowerCase(), cls: "hide-narrow" },
-  { key: "params", label: "Params (B)", get: (m) => m.params_b ?? -1, num: true },
-  { key: "context", label: "Context", get: (m) => m.context_length ?? -1, num: true, cls: "hide-narrow" },
-  { key: "license", label: "License", get: (m) => m.license },
-  { key: "openness", label: "Open", get: (m) => m.openness },
-  { key: "released", label: "Released", get: (m) => m.released, cls: "hide-narrow" },
-  { key: "fit", label: "This machine", get: (m) => (m._fit ? m._fit.decode_tps : -1), num: true },
+  { key: "name", label: N_("Model"), get: (m) => m.name.toLowerCase() },
+  { key: "family", label: N_("Family"), get: (m) => m.family, cls: "hide-narrow" },
+  { key: "developer", label: N_("Developer"), get: (m) => m.developer.toLowerCase(), cls: "hide-narrow" },
+  { key: "params", label: N_("Params (B)"), get: (m) => m.params_b ?? -1, num: true },
+  { key: "context", label: N_("Context"), get: (m) => m.context_length ?? -1, num: true, cls: "hide-narrow" },
+  { key: "license", label: N_("License"), get: (m) => m.license },
+  { key: "openness", label: N_("Open"), get: (m) => m.openness },
+  { key: "released", label: N_("Released"), get: (m) => m.released, cls: "hide-narrow" },
+  { key: "fit", label: N_("This machine"), get: (m) => (m._fit ? m._fit.decode_tps : -1), num: true },
 ];
 const FILTER_KEYS = ["search", "family", "developer", "license", "commercial", "task", "language",
   "min_params", "max_params", "open_data", "open_weights", "instruct", "fits", "sort"];
@@ -26,56 +28,58 @@ function langMatch(want, langs) {
 
 export async function renderCatalog(app, _parts, query, alive) {
   performance.mark("catalog-start");
-  app.append(h("h1", null, "Catalog"));
-  const status = h("p", { class: "muted", "aria-live": "polite", id: "cat-count" }, "Loading models…");
+  app.append(h("h1", null, t("Catalog")));
+  const status = h("p", { class: "muted", "aria-live": "polite", id: "cat-count" }, t("Loading models…"));
   app.append(status);
   const data = await getModels();
   if (!alive()) return;
   const models = data.models.map((m) => Object.assign({}, m));
   const byId = new Map(models.map((m) => [m.id, m]));
   const uniq = (arr) => [...new Set(arr)].sort((a, b) => a.localeCompare(b));
+  const any = t("any");
 
   const st = {};
   for (const k of FILTER_KEYS) st[k] = query.get(k) || "";
   if (!st.sort) st.sort = "family";
 
   const ctl = {
-    search: h("input", { type: "search", placeholder: "name, family, developer…", value: st.search, autocomplete: "off" }),
-    family: select([["", "any"], ...data.families.map((f) => [f.id, f.name])], st.family),
-    developer: select([["", "any"], ...uniq(models.map((m) => m.developer))], st.developer),
-    license: select([["", "any"], ...uniq(models.map((m) => m.license))], st.license),
-    task: select([["", "any"], ...uniq(models.flatMap((m) => m.tasks))], st.task),
-    language: select([["", "any"], ["zh", "zh (any)"], ...uniq(models.flatMap((m) => m.languages))], st.language),
+    search: h("input", { type: "search", placeholder: t("name, family, developer…"), value: st.search, autocomplete: "off" }),
+    family: select([["", any], ...data.families.map((f) => [f.id, f.name])], st.family),
+    developer: select([["", any], ...uniq(models.map((m) => m.developer))], st.developer),
+    license: select([["", any], ...uniq(models.map((m) => m.license))], st.license),
+    task: select([["", any], ...uniq(models.flatMap((m) => m.tasks)).map((x) => [x, taskLabel(x)])], st.task),
+    language: select([["", any], ["zh", t("Chinese (any script)")],
+      ...uniq(models.flatMap((m) => m.languages)).map((x) => [x, languageLabel(x)])], st.language),
     min_params: h("input", { type: "number", min: "0", step: "any", placeholder: "0", value: st.min_params }),
     max_params: h("input", { type: "number", min: "0", step: "any", placeholder: "∞", value: st.max_params }),
-    instruct: select([["", "any"], ["true", "instruct / chat"], ["false", "base"]], st.instruct),
+    instruct: select([["", any], ["true", t("instruct / chat")], ["false", t("base")]], st.instruct),
     commercial: h("input", { type: "checkbox", checked: st.commercial === "true" }),
     open_data: h("input", { type: "checkbox", checked: st.open_data === "true" }),
     open_weights: h("input", { type: "checkbox", checked: st.open_weights === "true" }),
     fits: h("input", { type: "checkbox", checked: st.fits === "true" }),
-    sort: select([["family", "family"], ["name", "name"], ["-params", "params ↓"], ["params", "params ↑"],
-      ["-released", "newest"], ["released", "oldest"], ["-context", "context ↓"], ["-mmlu", "MMLU ↓"],
-      ["-fit", "fastest here"]], st.sort),
+    sort: select([["family", t("family")], ["name", t("name")], ["-params", t("params ↓")], ["params", t("params ↑")],
+      ["-released", t("newest")], ["released", t("oldest")], ["-context", t("context ↓")], ["-mmlu", t("MMLU ↓")],
+      ["-fit", t("fastest here")]], st.sort),
   };
-  const reset = h("button", { type: "button" }, "Reset");
-  const searchForm = h("form", { class: "row searchbar", role: "search", "aria-label": "Search models", onsubmit: (e) => e.preventDefault() },
-    field("Search", ctl.search, "grow"));
-  const form = h("form", { class: "filters", "aria-label": "Filter models", onsubmit: (e) => e.preventDefault() },
-    field("Family", ctl.family), field("Developer", ctl.developer),
-    field("License", ctl.license), field("Task", ctl.task), field("Language", ctl.language),
-    field("Min params (B)", ctl.min_params), field("Max params (B)", ctl.max_params),
-    field("Kind", ctl.instruct), field("Sort by", ctl.sort),
-    checkField("Commercial use", ctl.commercial), checkField("Open training data", ctl.open_data),
-    checkField("Downloadable weights", ctl.open_weights), checkField("Fits this machine", ctl.fits), reset);
+  const reset = h("button", { type: "button" }, t("Reset"));
+  const searchForm = h("form", { class: "row searchbar", role: "search", "aria-label": t("Search models"), onsubmit: (e) => e.preventDefault() },
+    field(t("Search"), ctl.search, "grow"));
+  const form = h("form", { class: "filters", "aria-label": t("Filter models"), onsubmit: (e) => e.preventDefault() },
+    field(t("Family"), ctl.family), field(t("Developer"), ctl.developer),
+    field(t("License"), ctl.license), field(t("Task"), ctl.task), field(t("Language"), ctl.language),
+    field(t("Min params (B)"), ctl.min_params), field(t("Max params (B)"), ctl.max_params),
+    field(t("Kind"), ctl.instruct), field(t("Sort by"), ctl.sort),
+    checkField(t("Commercial use"), ctl.commercial), checkField(t("Open training data"), ctl.open_data),
+    checkField(t("Downloadable weights"), ctl.open_weights), checkField(t("Fits this machine"), ctl.fits), reset);
   const narrow = window.matchMedia("(max-width: 720px)").matches;
   const active = FILTER_KEYS.some((k) => k !== "sort" && k !== "search" && st[k]);
-  const details = h("details", { class: "filter-box", open: !narrow || active }, h("summary", null, "Filters and sorting"), form);
+  const details = h("details", { class: "filter-box", open: !narrow || active }, h("summary", null, t("Filters and sorting")), form);
   app.insertBefore(searchForm, status);
   app.insertBefore(details, status);
 
   // table, rendered once
   const ths = COLS.map((c) => {
-    const b = h("button", { type: "button", class: "sort" }, c.label);
+    const b = h("button", { type: "button", class: "sort" }, t(c.label));
     const th = h("th", { scope: "col", class: (c.num ? "num " : "") + (c.cls || ""), "data-col": c.key }, b);
     b.addEventListener("click", () => {
       const cur = st.sort.replace(/^-/, "");
@@ -93,21 +97,21 @@ export async function renderCatalog(app, _parts, query, alive) {
     const fitCell = h("td", { class: "num fitcell" });
     m._fitCell = fitCell;
     m._row = h("tr", { "data-id": m.id },
-      h("td", null, modelLink(m.id, m.name), m.instruct ? null : h("span", { class: "muted small" }, " base")),
+      h("td", null, modelLink(m.id, m.name), m.instruct ? null : h("span", { class: "muted small" }, " ", t("base"))),
       h("td", { class: "hide-narrow" }, m.family),
       h("td", { class: "hide-narrow" }, m.developer),
       h("td", { class: "num" }, fmtParams(m)),
       h("td", { class: "num hide-narrow" }, fmtCtx(m.context_length)),
       h("td", null, h("span", { class: "small hide-narrow" }, m.license, " "), commercialEl(m.commercial_use)),
       h("td", null, gradeEl(m.openness)),
-      h("td", { class: "hide-narrow nowrap" }, m.released),
+      h("td", { class: "hide-narrow nowrap" }, fmtDate(m.released)),
       fitCell);
     m._hay = [m.id, m.name, m.family, m.developer, m.license].join(" ").toLowerCase();
     frag.append(m._row);
   }
   tbody.append(frag);
   const table = h("table", { id: "catalog-table" }, h("caption", { class: "muted small", style: "text-align:left;caption-side:bottom;padding:.4em" },
-    "Openness grade A (fully open) … E (weights only, or less). ‘This machine’: best quantization and expected decode speed from the advisor."),
+    t("Openness grade A (fully open) … E (weights only, or less). ‘This machine’: best quantization and expected decode speed from the advisor.")),
   h("thead", null, h("tr", null, ths)), tbody);
   app.append(h("div", { class: "table-wrap" }, table));
 
@@ -130,8 +134,8 @@ export async function renderCatalog(app, _parts, query, alive) {
     if (f.instruct && String(m.instruct) !== f.instruct) return false;
     if (f.fits === "true" && !m._fit) return false;
     if (f.search) {
-      const t = f.search.trim().toLowerCase();
-      const hit = m._hay.includes(t) || (serverSearch && serverSearch.q === t && serverSearch.ids.has(m.id));
+      const q = f.search.trim().toLowerCase();
+      const hit = m._hay.includes(q) || (serverSearch && serverSearch.q === q && serverSearch.ids.has(m.id));
       if (!hit) return false;
     }
     return true;
@@ -149,7 +153,7 @@ export async function renderCatalog(app, _parts, query, alive) {
 
   function apply() {
     const { key, desc, get } = sortKey();
-    if (key === "mmlu" && !mmluOrder) loadMmlu().catch((e) => { status.textContent = `MMLU order unavailable: ${e.message}`; });
+    if (key === "mmlu" && !mmluOrder) loadMmlu().catch((e) => { status.textContent = t("MMLU order unavailable: {error}", { error: e.message }); });
     const sorted = models.slice().sort((a, b) => {
       const x = get(a), y = get(b);
       const r = x < y ? -1 : x > y ? 1 : a.id.localeCompare(b.id);
@@ -165,7 +169,7 @@ export async function renderCatalog(app, _parts, query, alive) {
     for (const th of ths) {
       th.setAttribute("aria-sort", th.dataset.col === key ? (desc ? "descending" : "ascending") : "none");
     }
-    status.textContent = `${n} of ${models.length} models`;
+    status.textContent = tn("{n} of {total} model", "{n} of {total} models", models.length, { n: fmtNum(n, 0), total: fmtNum(models.length, 0) });
     const q = {};
     for (const k of FILTER_KEYS) if (st[k] && !(k === "sort" && st[k] === "family")) q[k] = st[k];
     setQuery(q);
@@ -177,12 +181,12 @@ export async function renderCatalog(app, _parts, query, alive) {
     if (alive()) apply();
   }
 
-  const searchServer = debounce(async (t) => {
-    if (!t) return;
+  const searchServer = debounce(async (q) => {
+    if (!q) return;
     try {
-      const r = await api(`/api/atlas/models?${qstr({ search: t })}`);
-      if (!alive() || st.search.trim().toLowerCase() !== t) return;
-      serverSearch = { q: t, ids: new Set(r.models.map((m) => m.id)) };
+      const r = await api(`/api/atlas/models?${qstr({ search: q })}`);
+      if (!alive() || st.search.trim().toLowerCase() !== q) return;
+      serverSearch = { q, ids: new Set(r.models.map((m) => m.id)) };
       apply();
     } catch (_) { /* the client-side match stands */ }
   }, 250);
@@ -217,7 +221,7 @@ export async function renderCatalog(app, _parts, query, alive) {
   if (st.open_data === "true") loadOpenData().catch(() => {});
 
   // advisor badges, after the table is interactive
-  const fitNote = h("p", { class: "muted small" }, "Checking what fits this machine…");
+  const fitNote = h("p", { class: "muted small" }, t("Checking what fits this machine…"));
   status.after(fitNote);
   try {
     const fit = await getFitAll();
@@ -229,14 +233,15 @@ export async function renderCatalog(app, _parts, query, alive) {
       n += 1;
       m._fit = r;
       clear(m._fitCell).append(
-        h("span", { class: "badge ok", title: r.why.join("; ") }, "fits"), " ",
+        h("span", { class: "badge ok", title: r.why.join("; ") }, t("fits")), " ",
         h("span", { class: "mono small" }, r.quant), h("br"),
-        h("span", { class: "small muted" }, `${fmtNum(r.decode_tps, 0)} tok/s`));
+        h("span", { class: "small muted" }, t("{tps} tok/s", { tps: fmtNum(r.decode_tps, 0) })));
     }
-    fitNote.textContent = `${n} instruct models fit ${fit.target} (${fmtBytes(fit.budget_bytes)}: ${fit.pool}).`;
+    fitNote.textContent = tn("{n} instruct model fits {target} ({budget}: {pool}).", "{n} instruct models fit {target} ({budget}: {pool}).", n,
+      { target: fit.target, budget: fmtBytes(fit.budget_bytes), pool: fit.pool });
     apply();
   } catch (e) {
-    fitNote.textContent = `Could not check this machine: ${e.message}`;
+    fitNote.textContent = t("Could not check this machine: {error}", { error: e.message });
   }
 }
 

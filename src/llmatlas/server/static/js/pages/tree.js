@@ -1,28 +1,32 @@
-/* Family tree page. */
+/* Family tree page: lineages as an SVG graph with pan, zoom and keyboard navigation. */
 import { checkField, clear, field, h, s, select } from "../dom.js";
 import { api, getModels, qstr } from "../api.js";
+import { N_, t, tn } from "../i18n.js";
+import { relationLabel } from "../labels.js";
 import { setQuery } from "../router.js";
 
-const REL_SHORT = { "continued-pretraining": "cont. pretrain", "vocabulary-extension": "vocab ext.",
-  distillation: "distilled", finetune: "fine-tune", quantized: "quantized", merge: "merge" };
+// short labels that fit between the columns (the node's title gives the full relation)
+const REL_SHORT = { "continued-pretraining": N_("cont. pretrain"), "vocabulary-extension": N_("vocab ext."),
+  distillation: N_("distilled"), finetune: N_("fine-tune"), quantized: N_("quantized"), merge: N_("merge") };
+const relShort = (r) => (r in REL_SHORT ? t(REL_SHORT[r]) : relationLabel(r));
 export async function renderTree(app, parts, query, alive) {
   const root = parts[0] || "";
-  app.append(h("h1", null, root ? "Family tree" : "Family trees"));
+  app.append(h("h1", null, root ? t("Family tree") : t("Family trees")));
   const [forestRaw, cat] = await Promise.all([
     api(`/api/atlas/tree${root ? `?${qstr({ root })}` : ""}`), getModels()]);
   if (!alive()) return;
   const count = (n) => 1 + n.children.reduce((a, c) => a + count(c), 0);
   const allRoots = root ? null : forestRaw;
   const singles = h("input", { type: "checkbox", checked: query.get("all") === "true" });
-  const pick = select([["", "all lineages"], ...(allRoots || forestRaw).filter((n) => n.children.length || root)
+  const pick = select([["", t("all lineages")], ...(allRoots || forestRaw).filter((n) => n.children.length || root)
     .map((n) => [n.id, `${n.name} (${count(n)})`])], root);
-  const zoomIn = h("button", { type: "button", "aria-label": "Zoom in" }, "+");
-  const zoomOut = h("button", { type: "button", "aria-label": "Zoom out" }, "−");
-  const zoomReset = h("button", { type: "button" }, "Fit to view");
-  app.append(h("form", { class: "filters", onsubmit: (e) => e.preventDefault(), "aria-label": "Tree options" },
-    field("Lineage", pick), root ? null : checkField("Show models without relatives", singles),
-    h("div", { class: "row", role: "group", "aria-label": "Zoom" }, zoomIn, zoomOut, zoomReset),
-    h("span", { class: "small muted" }, "Drag to pan, wheel or buttons to zoom; Tab through nodes, Enter opens a model.")));
+  const zoomIn = h("button", { type: "button", "aria-label": t("Zoom in") }, "+");
+  const zoomOut = h("button", { type: "button", "aria-label": t("Zoom out") }, "−");
+  const zoomReset = h("button", { type: "button" }, t("Fit to view"));
+  app.append(h("form", { class: "filters", onsubmit: (e) => e.preventDefault(), "aria-label": t("Tree options") },
+    field(t("Lineage"), pick), root ? null : checkField(t("Show models without relatives"), singles),
+    h("div", { class: "row", role: "group", "aria-label": t("Zoom") }, zoomIn, zoomOut, zoomReset),
+    h("span", { class: "small muted" }, t("Drag to pan, wheel or buttons to zoom; Tab through nodes, Enter opens a model."))));
   pick.addEventListener("change", () => { location.hash = pick.value ? `#/tree/${encodeURIComponent(pick.value)}` : "#/tree"; });
 
   const box = h("div", { class: "tree-box", id: "tree-box" });
@@ -58,19 +62,19 @@ export async function renderTree(app, parts, query, alive) {
       const x1 = p.x + nodeW, y1 = p.y + nodeH / 2, x2 = c.x, y2 = c.y + nodeH / 2, mx = (x1 + x2) / 2;
       g.append(s("path", { class: "edge", d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}` }));
       // short labels fit the gap between columns (the full relation is in the node's title)
-      if (c.n.relation) labels.push(s("text", { class: "rel", x: x2 - 6, y: y2 - 3, "text-anchor": "end" }, REL_SHORT[c.n.relation] || c.n.relation));
+      if (c.n.relation) labels.push(s("text", { class: "rel", x: x2 - 6, y: y2 - 3, "text-anchor": "end" }, relShort(c.n.relation)));
     }
     g.append(...labels); // above every edge, on a halo, so converging edges never hide them
     for (const nd of nodes) {
       const label = nd.n.name.length > 30 ? nd.n.name.slice(0, 29) + "…" : nd.n.name;
       const a = s("a", { href: `#/model/${encodeURIComponent(nd.n.id)}`, class: "node" + (nd.depth === 0 ? " root" : ""), "data-id": nd.n.id,
-        "aria-label": `${nd.n.name}${nd.n.relation ? `, ${nd.n.relation}` : ""}` },
-      s("title", null, `${nd.n.name} (${families.get(nd.n.family) || nd.n.family})${nd.n.relation ? ` — ${nd.n.relation}` : ""}`),
+        "aria-label": `${nd.n.name}${nd.n.relation ? `, ${relationLabel(nd.n.relation)}` : ""}` },
+      s("title", null, `${nd.n.name} (${families.get(nd.n.family) || nd.n.family})${nd.n.relation ? ` — ${relationLabel(nd.n.relation)}` : ""}`),
       s("rect", { x: nd.x, y: nd.y, width: nodeW, height: nodeH, rx: 4 }),
       s("text", { x: nd.x + 6, y: nd.y + 15 }, label));
       g.append(a);
     }
-    const svg = s("svg", { role: "group", "aria-label": `Lineage graph, ${nodes.length} models` }, g);
+    const svg = s("svg", { role: "group", "aria-label": tn("Lineage graph, {n} model", "Lineage graph, {n} models", nodes.length) }, g);
     clear(box).append(svg);
     // zoom and pan
     let view = { k: 1, x: 0, y: 0 };

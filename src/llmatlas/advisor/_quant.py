@@ -1,0 +1,222 @@
+"""Which quantization to run: the best quality per byte that fits and is fast enough.
+
+The rule, used by ``fit``, ``recommend`` and ``estimate --best-quant`` alike:
+
+1. walk the engine's ladder from the highest quality down (GGUF: Q8_0, Q6_K, Q5_K_M,
+   Q4_K_M, Q4_K_S, IQ4_XS, then the sub-4-bit Q3_K_M and Q2_K; vLLM: BF16, FP8, AWQ);
+2. take the first type whose memory fits the target's budget (which already keeps the
+   headroom: 10% of each GPU, the OS's share of RAM) *and* whose single-stream decode
+   reaches the speed the need asks for (``REQUIRED_TPS`` unless the user says more);
+   speed may push the choice down to Q4_K_M (vLLM: AWQ 4-bit) but no further;
+3. when nothing down to Q4_K_M is fast enough, take Q4_K_M and say it is slow; when
+   Q4_K_M does not fit, take the best type that does (Q4_K_S, IQ4_XS);
+4. never go below 4 bits unless asked (``allow_below_4bit``): Llama-3-8B at Q3_K_M loses
+   10.5% perplexity, at Q2_K 56% (llama.cpp's scoreboard), a different model in practice.
+
+On consumer hardware this lands on Q4_K_M-class types for 7-14B models because the
+higher rungs are too slow or too big, which is Ollama's default; on a roomy GPU it climbs
+to Q8_0.  Every choice carries its measured quality cost and what the next rung up needs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from llmatlas.advisor._estimate import DEFAULT_CONTEXT, Target, decode_speed, pool_bytes
+from llmatlas.catalog import ModelEntry
+from llmatlas.errors import BadInputError
+from llmatlas.sizing import GGUF_LADDER, GiB, get_format
+
+REQUIRED_TPS = 10.0
+"""Single-stream decode a chat needs by default: about reading speed with margin."""
+VLLM_LADDER = ("BF16", "FP8", "AWQ-4BIT")
+BELOW_4BIT = ("Q3_K_M", "Q2_K")
+SPEED_FLOOR = {"llama.cpp": "Q4_K_M", "vllm": "AWQ-4BIT"}
+"""The lowest type chosen to gain speed; lower ones (Q4_K_S, IQ4_XS) only to fit."""
+
+
+@cache
+def _quality_table() -> dict[str, Any]:
+    path = resources.files("llmatlas.advisor") / "data" / "quant_quality.yaml"
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return data
+
+
+@dataclass(frozen=True)
+class QualityCost:
+    """What a quantization costs in quality, as measured on ``measured_on``."""
+
+    quant: str
+    measured_on: str
+    kld: float | None
+    ppl_delta_pct: float | None
+    source: str
+
+    def describe(self) -> str:
+        parts = []
+        if self.ppl_delta_pct is not None:
+            parts.append(f"+{self.ppl_delta_pct:g}% perplexity")
+        if self.kld is not None:
+            parts.append(f"KL divergence {self.kld:g}")
+        return f"{self.quant}: {', '.join(parts)} vs 16-bit (llama.cpp, {self.measured_on})"
+
+
+def quality_cost(quant: str, params_b: float | None) -> QualityCost | None:
+    """Measured loss of ``quant`` from the model nearest in size that the source measured
+    it on (log-distance in parameters); None for types nobody in the table measured."""
+    table = _quality_table()
+    name = get_format(quant).name
+    if name in ("BF16", "FP16", "F16", "FP32"):
+        return QualityCost(name, "reference", 0.0, 0.0, "16-bit is the reference")
+    measured = [
+        (p["model"], p["params_b"])
+        for p in table["proxies"]
+        if name in table["measurements"][p["model"]]
+    ]
+    if not measured:
+        return None
+    size = params_b or 8.0
+    model, _ = min(measured, key=lambda mp: abs(math.log(mp[1] / size)))
+    row = table["measurements"][model][name]
+    return QualityCost(
+        name, model, row.get("kld"), row.get("ppl_delta_pct"), table["sources"][model]
+    )
+
+
+@dataclass
+class QuantChoice:
+    """The chosen type (None: nothing acceptable fits) and the reasons, one line each."""
+
+    quant: str | None
+    decode_tps: float
+    pool_bytes: int
+    meets_speed: bool
+    below_4bit: bool
+    reason: str
+    quality: str | None = None
+    next_up: str | None = None
+
+
+def ladder_for(engine: str) -> tuple[str, ...]:
+    return GGUF_LADDER if engine == "llama.cpp" else VLLM_LADDER
+
+
+def choose_quant(
+    m: ModelEntry,
+    target: Target,
+    context: int,
+    engine: str = "llama.cpp",
+    required_tps: float = REQUIRED_TPS,
+    allow_below_4bit: bool = False,
+    calibration: dict[str, float] | None = None,
+    kv_type: str = "f16",
+    batch: int = 1,
+) -> QuantChoice:
+    """Apply the module's rule to ``m`` on ``target`` at ``context`` tokens."""
+    target = target.for_engine(engine)
+    ladder = ladder_for(engine)
+    rungs: list[tuple[str, int, float]] = []  # (type, pool bytes, decode tok/s) that fit
+    too_big: dict[str, int] = {}
+    for q in ladder:
+        fmt = get_format(q)
+        need = pool_bytes(m, fmt, context, batch, engine, kv_type, target)
+        if need > target.budget_bytes:
+            too_big[q] = need
+            continue
+        tps = decode_speed(m, target, fmt, context, batch, engine, kv_type, calibration).decode_tps
+        rungs.append((q, need, tps))
+    allowed = [r for r in rungs if allow_below_4bit or r[0] not in BELOW_4BIT]
+    floor = ladder.index(SPEED_FLOOR.get(engine, ladder[-1]))
+    # speed may push the choice down the ladder as far as the Q4_K_M-class floor, no further
+    fast = [r for r in allowed if r[2] >= required_tps and ladder.index(r[0]) <= floor]
+    if fast:
+        q, need, tps = fast[0]
+        why = f"highest-quality type that fits and reaches {required_tps:g} tok/s"
+        meets = True
+    elif allowed:
+        q, need, tps = min(allowed, key=lambda r: abs(ladder.index(r[0]) - floor))
+        meets = tps >= required_tps
+        why = (
+            "the highest-quality type that fits"
+            if ladder.index(q) > floor
+            else f"{q}, the usual 4-bit choice; nothing above it reaches {required_tps:g} tok/s"
+        )
+    else:
+        below = [r[0] for r in rungs if r[0] in BELOW_4BIT]
+        if below:
+            why = (
+                f"only {below[0]} (below 4-bit, large quality loss) fits; "
+                "allow it with --allow-low-bit"
+            )
+        else:
+            smallest = min(too_big.items(), key=lambda kv: kv[1])
+            why = (
+                f"even {smallest[0]} needs {smallest[1] / GiB:.1f} GiB of "
+                f"{target.budget_bytes / GiB:.1f} GiB usable"
+            )
+        return QuantChoice(None, 0.0, 0, False, False, why)
+    cost = quality_cost(q, m.params_b)
+    choice = QuantChoice(
+        q,
+        tps,
+        need,
+        meets,
+        q in BELOW_4BIT,
+        why,
+        cost.describe() if cost else None,
+        _next_up(ladder, q, too_big, rungs, required_tps, target),
+    )
+    return choice
+
+
+def _next_up(
+    ladder: tuple[str, ...],
+    q: str,
+    too_big: dict[str, int],
+    rungs: list[tuple[str, int, float]],
+    required_tps: float,
+    target: Target,
+) -> str | None:
+    i = ladder.index(q)
+    if i == 0:
+        return None
+    up = ladder[i - 1]
+    if up in too_big:
+        return (
+            f"next step up, {up}, needs {too_big[up] / GiB:.1f} GiB "
+            f"({target.budget_bytes / GiB:.1f} GiB usable)"
+        )
+    tps = next(r[2] for r in rungs if r[0] == up)
+    return f"next step up, {up}, fits but runs ~{tps:.1f} tok/s (under {required_tps:g})"
+
+
+def best_quant_for(
+    m: ModelEntry, target: Target, context: int | None = None, batch: int = 1, kv_type: str = "f16"
+) -> str | None:
+    """The GGUF type :func:`best_quant_choice` picks (``pull`` without a :QUANT)."""
+    return best_quant_choice(m, target, context, batch, kv_type).quant
+
+
+def best_quant_choice(
+    m: ModelEntry,
+    target: Target,
+    context: int | None = None,
+    batch: int = 1,
+    kv_type: str = "f16",
+    required_tps: float = REQUIRED_TPS,
+    allow_below_4bit: bool = False,
+) -> QuantChoice:
+    """``estimate --best-quant``: the same rule as ``fit`` for one model (GGUF ladder)."""
+    a = m.architecture
+    if a is None:
+        raise BadInputError(f"cannot size {m.id}: its architecture is not in the catalog")
+    ctx = context or min(DEFAULT_CONTEXT, a.max_position_embeddings)
+    return choose_quant(
+        m, target, ctx, "llama.cpp", required_tps, allow_below_4bit, None, kv_type, batch
+    )
