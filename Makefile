@@ -48,8 +48,10 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
 
 # Refresh the message catalogs after changing user-facing strings: extract the msgids (CLI:
-# _(), N_(), ngettext(), Error.translatable(); web UI: t(), tn(), N_()) and merge them into each language's .po;
-# then translate the new entries. The .po files are read at run time: nothing to compile.
+# _(), N_(), ngettext(), Error.translatable(); web UI: t(), tn(), N_(); the licence conditions,
+# summarised in the `catalog` domain) and merge them into each language's .po (a changed
+# original turns its entry fuzzy); then translate the new entries. The .po files are read
+# at run time: nothing to compile.
 LOCALE := src/llmatlas/locale
 messages: $(STAMP)
 	$(BIN)/pybabel -q extract -F $(LOCALE)/babel.cfg -k _ -k N_ -k ngettext:1,2 -k translatable \
@@ -62,3 +64,11 @@ messages: $(STAMP)
 	for l in zh_TW zh_CN; do $(BIN)/pybabel -q update --init-missing -N --ignore-obsolete \
 		-D ui -l $$l -i $(LOCALE)/ui.pot -d $(LOCALE); done
 	rm $(LOCALE)/ui.pot
+	$(BIN)/python -c "import sys; from babel.messages.catalog import Catalog; \
+		from babel.messages.pofile import write_po; from llmatlas.catalog import load; \
+		c = Catalog(domain='catalog'); [c.add(x.conditions, auto_comments=['license ' + x.id]) \
+		for x in load().licenses.values()]; write_po(sys.stdout.buffer, c, sort_output=True)" \
+		> $(LOCALE)/catalog.pot
+	for l in zh_TW zh_CN; do $(BIN)/pybabel -q update --init-missing --ignore-obsolete \
+		-D catalog -l $$l -i $(LOCALE)/catalog.pot -d $(LOCALE); done
+	rm $(LOCALE)/catalog.pot

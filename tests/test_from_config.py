@@ -250,3 +250,41 @@ def test_mamba2_hybrid_moe_matches_the_catalog(catalog: Catalog) -> None:
     per_layer = 4 * (128 * 128 * 64 + (2 * 128 + 128 * 64) * 3)
     assert kv_cache(arch, 1024).state_bytes == 36 * per_layer
     assert kv_cache(arch, 2048).bytes - kv_cache(arch, 1024).bytes == 4 * 2 * 8 * 128 * 2 * 1024
+
+
+def test_per_layer_embeddings_and_shared_kv_are_modelled() -> None:
+    """Gemma 3n-style decoder: the per-layer table is counted, and KV-sharing layers add no cache."""
+    text = {
+        "model_type": "gemma3n_text",
+        "hidden_size": 256,
+        "num_hidden_layers": 10,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 64,
+        "intermediate_size": 1024,
+        "vocab_size": 1000,
+        "vocab_size_per_layer_input": 1000,
+        "hidden_size_per_layer_input": 32,
+        "altup_num_inputs": 4,
+        "laurel_rank": 16,
+        "num_kv_shared_layers": 4,
+        "sliding_window": 64,
+        "layer_types": (["sliding_attention"] * 4 + ["full_attention"]) * 2,
+        "max_position_embeddings": 65536,
+    }
+    arch = architecture_from_config({"model_type": "gemma3n", "text_config": text})
+    plain = arch.model_copy(
+        update={"per_layer_input_size": None, "altup_num_inputs": None, "laurel_rank": None}
+    )
+    assert param_count(arch) - param_count(plain) >= 1000 * 10 * 32  # the per-layer table
+    assert arch.tie_word_embeddings  # Gemma's default
+    unshared = arch.model_copy(update={"kv_shared_layers": None})
+    per_token_per_layer = 2 * 2 * 64 * 2  # K+V, 2 KV heads, head_dim 64, f16
+    # past vLLM's window span (64 + 8192 batched tokens) only global layers grow with context
+    short, long = 16384, 32768
+    grow = kv_cache(arch, long, engine="vllm").bytes - kv_cache(arch, short, engine="vllm").bytes
+    grow_unshared = kv_cache(unshared, long, engine="vllm").bytes
+    grow_unshared -= kv_cache(unshared, short, engine="vllm").bytes
+    # of the 6 layers that own a cache, 1 is global; without sharing, 2 of 10
+    assert grow == 1 * per_token_per_layer * (long - short)
+    assert grow_unshared == 2 * per_token_per_layer * (long - short)

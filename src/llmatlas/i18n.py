@@ -21,7 +21,10 @@ from importlib import resources
 from io import BytesIO
 from typing import Any
 
-DOMAINS = ("cli", "ui")
+# cli: the command line's messages; ui: the web UI's; catalog: summaries of facts whose
+# original is English (licence conditions), keyed by the English text, so a summary is
+# flagged as stale by `make messages` when the original changes.
+DOMAINS = ("cli", "ui", "catalog")
 DEFAULT = "en"
 # Languages with catalogs, in gettext form (underscore): Traditional Chinese as used in
 # Taiwan, Simplified Chinese as used in mainland China, and English (the msgids).
@@ -226,6 +229,16 @@ _ = gettext
 def N_(message: str) -> str:
     """Mark a msgid for extraction where it is defined; it is translated where shown."""
     return message
+
+
+def license_summary(conditions: str, lang: str | None = None) -> str | None:
+    """A summary of English licence conditions in the current language, or None (English,
+    or no summary written yet). Shown beside the original, never instead of it."""
+    lang = lang or _current.get()
+    if lang == DEFAULT:
+        return None
+    text = translations(lang, "catalog").gettext(conditions)
+    return text if text != conditions else None
 
 
 # -- locale formatting -----------------------------------------------------------------

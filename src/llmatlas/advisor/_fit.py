@@ -93,6 +93,7 @@ class FitRow:
     needs: list[str] = field(default_factory=list)  # each need met, and how
     quality: str | None = None  # what the quantization costs in quality (measured)
     next_up: str | None = None  # what the next quantization up would need
+    pool_bytes: int = 0  # what must fit budget_bytes (GPU share for llama.cpp on a GPU)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -266,11 +267,13 @@ def fit(
         if need.min_tps and choice.decode_tps < need.min_tps:
             continue
         est = estimate(m, target, choice.quant, ctx, 1, engine, calibration=calibration)
+        engine_target = target.for_engine(engine)
+        choice_budget, choice_note = engine_target.budget_bytes, engine_target.headroom_note
         lang_i, lang_v, lang_line = _need_score(m, need)
         mm = _mmlu(m)
         why = [
-            f"{choice.quant} needs {est.total_bytes / GiB:.1f} GiB of "
-            f"{target.budget_bytes / GiB:.1f} GiB ({target.headroom_note})",
+            f"{choice.quant} needs {choice.pool_bytes / GiB:.1f} GiB of "
+            f"{choice_budget / GiB:.1f} GiB ({choice_note})",
             f"~{est.decode_tps:.0f} tok/s for one stream ({est.speed}); "
             + (
                 f"reaches the {need.required_tps:g} tok/s asked"
@@ -306,7 +309,7 @@ def fit(
             engine,
             ctx,
             est.total_bytes,
-            target.budget_bytes,
+            choice_budget,
             est.decode_tps,
             est.speed,
             mm,
@@ -322,6 +325,7 @@ def fit(
             needs,
             choice.quality,
             choice.next_up,
+            choice.pool_bytes,
         )
         rows.append(row)
         keys[m.id] = (

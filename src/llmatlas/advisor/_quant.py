@@ -121,9 +121,10 @@ def choose_quant(
     """Apply the module's rule to ``m`` on ``target`` at ``context`` tokens."""
     target = target.for_engine(engine)
     ladder = ladder_for(engine)
+    floor = ladder.index(SPEED_FLOOR.get(engine, ladder[-1]))
     rungs: list[tuple[str, int, float]] = []  # (type, pool bytes, decode tok/s) that fit
     too_big: dict[str, int] = {}
-    for q in ladder:
+    for i, q in enumerate(ladder):
         fmt = get_format(q)
         need = pool_bytes(m, fmt, context, batch, engine, kv_type, target)
         if need > target.budget_bytes:
@@ -131,8 +132,10 @@ def choose_quant(
             continue
         tps = decode_speed(m, target, fmt, context, batch, engine, kv_type, calibration).decode_tps
         rungs.append((q, need, tps))
+        allowed_here = allow_below_4bit or q not in BELOW_4BIT
+        if allowed_here and (i >= floor or tps >= required_tps):
+            break  # the rule has its answer; lower rungs cannot change it
     allowed = [r for r in rungs if allow_below_4bit or r[0] not in BELOW_4BIT]
-    floor = ladder.index(SPEED_FLOOR.get(engine, ladder[-1]))
     # speed may push the choice down the ladder as far as the Q4_K_M-class floor, no further
     fast = [r for r in allowed if r[2] >= required_tps and ladder.index(r[0]) <= floor]
     if fast:

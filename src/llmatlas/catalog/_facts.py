@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmatlas.catalog._query import Catalog
-from llmatlas.catalog._schema import ModelEntry
+from llmatlas.catalog._query import Catalog, ModelGroup
+from llmatlas.catalog._schema import ModelEntry, Name
 
 
 def describe(cat: Catalog, m: ModelEntry) -> dict[str, Any]:
@@ -64,6 +64,7 @@ def describe(cat: Catalog, m: ModelEntry) -> dict[str, Any]:
         ],
         "sources": {k: str(v) for k, v in m.sources.items()},
         "notes": m.notes,
+        "drafted": list(m.drafted),
         "origin": cat.data.origin(m.id),
         "origin_file": cat.data.user_models.get(m.id),
     }
@@ -80,19 +81,105 @@ def freshness(cat: Catalog) -> dict[str, Any]:
     }
 
 
-def lineage_tree(cat: Catalog, root: ModelEntry | None = None) -> list[dict[str, Any]]:
-    """Nested {id, name, relation, children} trees: from ``root`` or from every root that has
-    derivatives (standalone models without children are left out of the forest)."""
+def lineage_tree(cat: Catalog, root: ModelEntry | ModelGroup | None = None) -> list[dict[str, Any]]:
+    """Nested {id, name, family, family_name, relation, children} trees: from ``root``, from
+    each member of a family/series that does not derive from another member, or from every
+    root that has derivatives (standalone models are left out of the whole forest)."""
 
     def node(m: ModelEntry) -> dict[str, Any]:
         return {
             "id": m.id,
             "name": m.name,
             "family": m.family,
+            "family_name": cat.data.families[m.family].name,
             "relation": m.relation,
             "children": [node(c) for c in cat.children(m)],
         }
 
+    if isinstance(root, ModelGroup):
+        ids = {m.id for m in root.members}
+        return [node(m) for m in root.members if m.base_model not in ids]
     if root is not None:
         return [node(root)]
     return [node(r) for r in cat.roots() if cat.children(r)]
+
+
+def _names(names: tuple[Name, ...] | list[Name]) -> list[dict[str, Any]]:
+    return [
+        {"name": n.name, "source": str(n.source) if n.source else None, "note": n.note}
+        for n in names
+    ]
+
+
+def describe_group(cat: Catalog, g: ModelGroup) -> dict[str, Any]:
+    """A family or series as one answer: members, sizes, licences, lineage, default member."""
+    fam = cat.data.families[g.family]
+    ids = {m.id for m in g.members}
+    licenses: dict[str, dict[str, Any]] = {}
+    for m in g.members:
+        lic = cat.license_of(m)
+        entry = licenses.setdefault(
+            lic.id,
+            {
+                "id": lic.id,
+                "name": lic.name,
+                "commercial_use": lic.commercial_use,
+                "conditions": lic.conditions,
+                "url": str(lic.url),
+                "models": [],
+            },
+        )
+        entry["models"].append(m.id)
+    bases = sorted({m.base_model for m in g.members if m.base_model and m.base_model not in ids})
+    derived = sorted(
+        {c.id for m in g.members for c in cat.children(m) if c.id not in ids},
+    )
+    params = sorted({m.params_b for m in g.members if m.params_b is not None})
+    contexts = [m.architecture.max_position_embeddings for m in g.members if m.architecture]
+    return {
+        "kind": g.kind,
+        "id": g.id,
+        "name": g.name,
+        "family": fam.family,
+        "family_name": fam.name,
+        "developer": fam.developer,
+        "description": fam.description if g.kind == "family" else None,
+        "homepage": str(fam.homepage) if fam.homepage else None,
+        "names": _names(g.names),
+        "developer_names": _names(fam.developer_names) if g.kind == "family" else [],
+        "default": g.default.id,
+        "released": {
+            "first": min(m.released for m in g.members).isoformat(),
+            "last": max(m.released for m in g.members).isoformat(),
+        },
+        "params_b": params,
+        "max_context_length": max(contexts) if contexts else None,
+        "languages": sorted({lang for m in g.members for lang in m.languages}),
+        "licenses": list(licenses.values()),
+        "based_on": bases,
+        "derivatives_elsewhere": derived,
+        "series": sorted(
+            s.id for s in cat.groups.values() if s.kind == "series" and s.family == g.family
+        )
+        if g.kind == "family"
+        else [],
+        "members": [
+            {
+                "id": m.id,
+                "name": m.name,
+                "released": m.released.isoformat(),
+                "params_b": m.params_b,
+                "active_params_b": m.active_params_b,
+                "instruct": m.instruct,
+                "availability": m.availability,
+                "context_length": m.architecture.max_position_embeddings
+                if m.architecture
+                else None,
+                "license": m.license,
+                "commercial_use": cat.license_of(m).commercial_use,
+                "languages": list(m.languages),
+                "base_model": m.base_model,
+            }
+            for m in g.members
+        ],
+    }

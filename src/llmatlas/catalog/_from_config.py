@@ -25,25 +25,9 @@ class ConfigMappingError(BadInputError):
 
 
 # ``tie_word_embeddings`` when config.json leaves it out: the configuration class's default.
-_TIED_BY_DEFAULT = frozenset(
-    {
-        "gemma",
-        "gemma2",
-        "gemma3",
-        "gemma3_text",
-        "gemma3n",
-        "gemma3n_text",
-        "gpt2",
-        "gpt_neo",
-        "opt",
-        "bloom",
-        "falcon",
-        "mpt",
-        "recurrent_gemma",
-    }
-)
+_TIED_BY_DEFAULT = ("gemma", "recurrent_gemma", "gpt2", "gpt_neo", "opt", "bloom", "falcon", "mpt")
 # transformers model types whose q/k/v projections carry a bias without saying so.
-_QKV_BIAS = frozenset({"qwen", "qwen2", "qwen2_moe", "qwen2_vl", "qwen2_5_vl"})
+_QKV_BIAS = ("qwen2",)  # qwen2, qwen2_moe, qwen2_vl, qwen2_5_vl; Qwen-1 ("qwen") below
 # Types whose MLP is up -> activation -> down (no gate).
 _PLAIN_MLP = frozenset(
     {
@@ -62,20 +46,7 @@ _PLAIN_MLP = frozenset(
     }
 )
 # Types with per-head q/k RMSNorm built in (no flag in config.json).
-_QK_NORM = frozenset(
-    {
-        "qwen3",
-        "qwen3_moe",
-        "qwen3_next",
-        "gemma3",
-        "gemma3_text",
-        "gemma3n",
-        "gemma3n_text",
-        "olmo2",
-        "olmo3",
-        "smollm3_nope",
-    }
-)
+_QK_NORM = ("qwen3", "gemma3", "olmo2", "olmo3")
 # Types whose attention always has Qwen3-Next's per-channel output gate (q_proj emits it).
 _OUTPUT_GATE = frozenset({"qwen3_next"})
 # Types this mapper refuses: encoder-decoders and other shapes the catalog cannot size.
@@ -420,7 +391,9 @@ def architecture_from_config(
     if head_dim:
         fields["head_dim"] = head_dim
     tie = cfg.get("tie_word_embeddings")
-    fields["tie_word_embeddings"] = bool(tie) if tie is not None else mtype in _TIED_BY_DEFAULT
+    fields["tie_word_embeddings"] = (
+        bool(tie) if tie is not None else mtype.startswith(_TIED_BY_DEFAULT)
+    )
     theta = _first(cfg, "rope_theta", "rotary_emb_base", "rope_embedding_base")
     rope_params = cfg.get("rope_parameters")
     if theta is None and isinstance(rope_params, Mapping):
@@ -445,13 +418,15 @@ def architecture_from_config(
     bias = cfg.get("attention_bias")
     if bias is None:
         bias = cfg.get("qkv_bias")
-    fields["attention_bias"] = bool(bias) if bias is not None else mtype in _QKV_BIAS
+    fields["attention_bias"] = (
+        bool(bias) if bias is not None else (mtype == "qwen" or mtype.startswith(_QKV_BIAS))
+    )
     if cfg.get("o_bias") or cfg.get("attention_out_bias"):
         fields["attention_out_bias"] = True
     if cfg.get("mlp_bias"):
         fields["mlp_bias"] = True
     qk = _first(cfg, "use_qk_norm", "qk_layernorm", "use_qk_layernorm", "qk_norm")
-    fields["qk_norm"] = bool(qk) if qk is not None else mtype in _QK_NORM
+    fields["qk_norm"] = bool(qk) if qk is not None else mtype.startswith(_QK_NORM)
     gate = cfg.get("attn_output_gate")
     if gate or (gate is None and mtype in _OUTPUT_GATE):
         fields["attention_output_gate"] = True
@@ -468,11 +443,9 @@ def architecture_from_config(
     try:
         arch = Architecture(**fields)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise ConfigMappingError(
-            f"config.json ({mtype}) gives an inconsistent {loc}: {first['msg']}"
-        ) from exc
+        from llmatlas.catalog._load import _describe
+
+        raise ConfigMappingError(_describe(exc, f"config.json ({mtype}) is inconsistent")) from exc
     if safetensors_params:
         text = param_count(arch)
         if tie is None and not multimodal:  # towers would skew the comparison

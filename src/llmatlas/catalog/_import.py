@@ -339,11 +339,9 @@ def draft(
     try:
         Family.model_validate(doc)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise ImportProblem(
-            f"{repo}: the draft is not a valid entry: {loc}: {first['msg']}"
-        ) from None
+        from llmatlas.catalog._load import _describe
+
+        raise ImportProblem(_describe(exc, f"{repo}: the draft is not a valid entry")) from None
     return doc
 
 

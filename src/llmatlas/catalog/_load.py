@@ -179,6 +179,11 @@ class CatalogData:
                     bad(f"{at}{m.id}: unknown license {change.license!r} in history")
             if m.base_model is not None and m.base_model not in self.models:
                 bad(f"{at}{m.id}: base_model {m.base_model!r} is not in the catalog")
+        for fam in self.families.values():
+            if fam.default is not None and (
+                fam.default not in self.models or self.models[fam.default].family != fam.family
+            ):
+                bad(f"{fam.family}: default {fam.default!r} is not one of its models")
         for e in self.errata:
             for mid in e.models:
                 if mid not in self.models:

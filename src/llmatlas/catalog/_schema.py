@@ -57,7 +57,8 @@ TASKS = {
 }
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9.\-]*[a-z0-9]$")
-# BCP-47-ish: "en", "zh-Hant", "zh-Hans", "ja", ... ; "multi" for "many, see card".
+# BCP-47-ish: "en", "zh-Hant", "zh-Hans", "ja", ... ; "multi" for "many, see card";
+# bare "zh" where the card says "Chinese" without naming a script.
 _LANG = re.compile(r"^([a-z]{2,3}(-[A-Z][a-z]{3})?(-[A-Z]{2})?|multi|code)$")
 
 
@@ -334,8 +335,6 @@ class ModelEntry(_Strict):
         for lang in v:
             if not _LANG.match(lang):
                 raise ValueError(f"language {lang!r}: use BCP-47 like en, zh-Hant, zh-Hans")
-            if lang == "zh":
-                raise ValueError("say zh-Hans or zh-Hant (or both), not bare zh")
         return v
 
     @field_validator("tasks")
@@ -384,6 +383,25 @@ class ModelEntry(_Strict):
         return None
 
 
+class Name(_Strict):
+    """Another name a family or its developer goes by (a Chinese name, a short name),
+    with where it is used: the developer's own site, the model card, the paper."""
+
+    name: str
+    source: HttpUrl | None = None
+    note: str | None = Field(
+        default=None, description="Why the name is here when no primary source uses it."
+    )
+
+    @model_validator(mode="after")
+    def _backed(self) -> Name:
+        if self.source is None and not self.note:
+            raise ValueError(
+                f"name {self.name!r} needs a source, or a note saying where it is used"
+            )
+        return self
+
+
 class Family(_Strict):
     """One YAML file: a family of checkpoints from one developer (or one project)."""
 
@@ -392,6 +410,15 @@ class Family(_Strict):
     developer: str
     description: str
     homepage: HttpUrl | None = None
+    names: list[Name] = Field(default_factory=list, description="Other names of the family.")
+    developer_names: list[Name] = Field(
+        default_factory=list, description="Other names of the developer."
+    )
+    default: str | None = Field(
+        default=None,
+        description="Model id a bare family name means (else the newest general instruct "
+        "checkpoint nearest 8B parameters).",
+    )
     licenses: list[License] = Field(
         default_factory=list, description="Licenses used only by this family."
     )
@@ -399,7 +426,7 @@ class Family(_Strict):
 
 
 class Erratum(_Strict):
-    """A claim in the seed documents that primary sources contradict."""
+    """A claim in common circulation that primary sources contradict."""
 
     id: str
     seed: str = Field(description="Seed file name the claim appears in.")

@@ -54,6 +54,15 @@ def _lang_from_argv(argv: list[str]) -> tuple[str | None, list[str]]:
 # Help texts are built when the command modules are imported, so the language is chosen first.
 _argv_lang, _ = _lang_from_argv(sys.argv[1:])
 i18n.set_language(i18n.normalize(_argv_lang) or Settings.from_env().lang)
+if i18n.get_language() != i18n.DEFAULT:
+    import typer.rich_utils as _panels  # typer's panel titles are module settings
+
+    _panels.ARGUMENTS_PANEL_TITLE = i18n._("Arguments")
+    _panels.OPTIONS_PANEL_TITLE = i18n._("Options")
+    _panels.COMMANDS_PANEL_TITLE = i18n._("Commands")
+    _panels.ERRORS_PANEL_TITLE = i18n._("Error")
+    _panels.DEFAULT_STRING = i18n._("[default: {}]")
+    _panels.REQUIRED_LONG_STRING = i18n._("[required]")
 
 
 def _version(value: bool) -> None:

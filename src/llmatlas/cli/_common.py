@@ -76,6 +76,44 @@ def gib(n: int | float | None) -> str:
     return f"{n / 1024**3:,.2f} GiB"
 
 
+def fit_columns(
+    columns: dict[str, list[str]], priority: list[str], width: int, wrap: str | None = None
+) -> tuple[set[str], str | None]:
+    """Which table columns fit ``width`` terminal cells, never cutting a cell short.
+
+    ``columns`` maps a key to its header and cells; ``priority`` lists the keys kept first
+    (the first is always kept); ``wrap`` may still follow, wrapped, in at least 12 cells.
+    Widths count East Asian characters as two cells, as terminals draw them.
+    """
+    from rich.cells import cell_len
+
+    def natural(k: str) -> int:
+        return max(cell_len(c) for c in columns[k]) + 3  # padding and a border
+
+    shown, used = set(), 1
+    for k in priority:
+        if k in columns and (not shown or used + natural(k) <= width):
+            shown.add(k)
+            used += natural(k)
+    if wrap and wrap in columns and width - used >= min(natural(wrap), 15):
+        shown.add(wrap)
+        return shown, wrap
+    return shown, None
+
+
+def key_values(lines: list[tuple[str, str]]) -> Any:
+    """Label/value lines as a two-column grid (aligned for CJK labels too; values wrap)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="cyan", no_wrap=True, justify="right")
+    grid.add_column(overflow="fold")
+    for k, v in lines:
+        grid.add_row(Text(k), Text(str(v)))
+    return grid
+
+
 def fmt_params(b: float | None) -> str:
     if b is None:
         return "?"

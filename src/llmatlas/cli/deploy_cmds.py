@@ -68,7 +68,7 @@ def deploy_cmd(
     console.print(f"[bold]{m.id}[/] -> {r.target}", highlight=False)
     for line in r.plan.summary():
         console.print(f"  {line}", highlight=False)
-    for note in [*r.plan.notes, *r.notes]:
+    for note in dict.fromkeys([*r.plan.notes, *r.notes]):  # recipes repeat the plan's notes
         console.print(f"  note: {note}", highlight=False, soft_wrap=True)
     console.print()
     console.print(r.shell(), highlight=False, markup=False, soft_wrap=True)
@@ -112,14 +112,20 @@ def cost_cmd(
     ),
     quant: str = typer.Option(None, "--quant", "-q", help="BF16 (default), FP8, ..."),
     ctx: int = typer.Option(None, "--ctx", help="Context per sequence (default 8192)."),
-    compare_all: bool = typer.Option(False, "--compare", help="Every instance in the table."),
+    compare_all: bool = typer.Option(
+        False, "--compare", help="Every instance in the table (the default with no target)."
+    ),
     min_tps: float = typer.Option(None, "--min-tps", help="Cheapest instance reaching this."),
+    hf_repo: str = typer.Option(
+        None, "--hf-repo", help="Checkpoint to serve (default: the model's, or a known AWQ/GPTQ)."
+    ),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Hourly price, expected decode throughput (vLLM) and $ per 1M output tokens."""
     m = Catalog().get(model)
-    kw = {"quant": quant, "context": ctx, "utilization": utilization}
-    if compare_all:
+    kw = {"quant": quant, "context": ctx, "utilization": utilization, "hf_repo": hf_repo}
+    no_target = not (device or instance or price_per_hour is not None or min_tps is not None)
+    if compare_all or no_target:
         rows, skipped = compare(m, **kw)  # type: ignore[arg-type]
         if json_out:
             emit_json({"rows": [r.to_dict() for r in rows], "skipped": skipped})

@@ -8,6 +8,7 @@ from rich.table import Table
 from llmatlas.advisor import (
     REQUIRED_TPS,
     SORT_KEYS,
+    TIERS,
     Need,
     Target,
     best_quant_choice,
@@ -169,11 +170,11 @@ def estimate_cmd(
         c = best_quant_choice(
             m, target, ctx, batch, kv_type, max(min_tps, REQUIRED_TPS), allow_low_bit
         )
+        if c.quant is None:
+            raise BadInputError(f"{m.id} on {target.name}: {c.reason}")
         if json_out:
             emit_json({"model": m.id, "target": target.name, "best_quant": c.quant, **c.__dict__})
             return
-        if c.quant is None:
-            raise BadInputError(f"{m.id} on {target.name}: {c.reason}")
         console.print(
             f"{m.id} on {target.name}: {c.quant} ({c.reason}); ~{c.decode_tps:.1f} tok/s, "
             f"{gib(c.pool_bytes)} of {gib(target.budget_bytes)} usable"
@@ -293,6 +294,7 @@ def fit_cmd(
         limit=limit or None,
         sort=sort,
     )
+    target = target.for_engine(engine)
     if json_out:
         emit_json(
             {
@@ -331,9 +333,18 @@ def fit_cmd(
 
 
 @handle_errors
-def recommend_cmd(json_out: bool = JSON_OPT) -> None:
+def recommend_cmd(
+    tier: list[str] = typer.Option(
+        None, "--tier", help="Only these tiers (repeatable), e.g. '8 GB GPU'."
+    ),
+    json_out: bool = JSON_OPT,
+) -> None:
     """The seeds' hardware tiers x needs, each computed from the catalog (not a fixed list)."""
-    recs = recommend()
+    known = [t[0] for t in TIERS]
+    for name in tier or []:
+        if name not in known:
+            raise BadInputError(f"unknown tier {name!r}; use one of: {', '.join(known)}")
+    recs = recommend(tiers=tier or None)
     if json_out:
         emit_json([r.__dict__ for r in recs])
         return

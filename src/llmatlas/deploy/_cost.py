@@ -47,6 +47,7 @@ class CostEstimate:
     price_per_hour_usd: float
     usd_per_million_output_tokens: float
     price_source: str
+    checkpoint: str = ""  # the Hugging Face repository the plan serves
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,6 +64,7 @@ def cost_for(
     context: int | None = None,
     utilization: float = DEFAULT_UTILIZATION,
     kv_type: str | None = None,
+    hf_repo: str | None = None,
 ) -> CostEstimate:
     """Cost of serving ``m`` with vLLM on ``gpus`` x ``device`` at ``price_per_hour``.
 
@@ -73,7 +75,17 @@ def cost_for(
         raise BadInputError("--utilization must be in (0, 1]")
     if price_per_hour <= 0:
         raise BadInputError("--price-per-hour must be positive")
-    p = plan(m, "vllm", device, gpus=gpus, nodes=1, context=context, quant=quant, kv_type=kv_type)
+    p = plan(
+        m,
+        "vllm",
+        device,
+        gpus=gpus,
+        nodes=1,
+        context=context,
+        quant=quant,
+        kv_type=kv_type,
+        hf_repo=hf_repo,
+    )
     a = m.architecture
     assert a is not None
     batch = max(1, min(p.max_concurrent_sequences, BATCH_CAP))
@@ -110,6 +122,7 @@ def cost_for(
         price_per_hour,
         round(usd, 4),
         price_source,
+        p.hf_repo,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from llmatlas.advisor import Target, gpu_layers_that_fit
 from llmatlas.advisor._estimate import resolve_context
 from llmatlas.catalog import Architecture, ModelEntry
+from llmatlas.deploy._checkpoints import checkpoints_for
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import DeviceSpec
 from llmatlas.sizing import (
@@ -418,11 +419,20 @@ def _plan_vllm(
             f"{fmt.name} is not served by {engine_name} here; use one of {', '.join(VLLM_FORMATS)}"
             + (" (GGUF types: --target llama.cpp/ollama/lmstudio)" if fmt.is_gguf else "")
         )
+    notes: list[str] = []
     if fmt.name in PREQUANTIZED and hf_repo is None:
-        raise BadInputError(
-            f"{fmt.name} needs a checkpoint already quantized to it; pass --hf-repo OWNER/NAME "
-            f"(the {engine_name} engine cannot quantize {m.hf_repos[0]} to {fmt.name} on load)"
-        )
+        known = checkpoints_for(m.id, fmt.name)
+        if not known:
+            others = ", ".join(sorted({c.format for c in checkpoints_for(m.id)}))
+            raise BadInputError(
+                f"{fmt.name} needs a checkpoint already quantized to it and none is known for "
+                f"{m.id}" + (f" (known: {others})" if others else "") + "; pass --hf-repo "
+                f"OWNER/NAME (the {engine_name} engine cannot quantize {m.hf_repos[0]} to "
+                f"{fmt.name} on load)"
+            )
+        hf_repo = known[0].repo
+        notes.append(f"checkpoint: {known[0].describe()}")
+        notes.extend(f"also known: {c.describe()}" for c in known[1:])
     kv = (kv_type or "bf16").lower()
     if kv in ("auto", "f16", "fp16"):
         kv = "bf16"
@@ -448,9 +458,12 @@ def _plan_vllm(
     pool, tokens = kv_tokens(a, fmt, device.memory_bytes, tp, pp, kv)
     full_ctx_seqs = tokens // ctx
     max_num_seqs = seqs if concurrency else max(1, min(full_ctx_seqs, VLLM_MAX_NUM_SEQS))
-    notes: list[str] = []
-    if fmt.name == "FP8":
+    if fmt.name == "FP8" and hf_repo is None:
         notes.append("FP8: weights quantized on load from the BF16 checkpoint (--quantization fp8)")
+        notes.extend(
+            f"or serve a published FP8 checkpoint with --hf-repo: {c.describe()}"
+            for c in checkpoints_for(m.id, "FP8")
+        )
     if not concurrency and full_ctx_seqs > VLLM_MAX_NUM_SEQS:
         notes.append(
             f"the pool holds {full_ctx_seqs} full-length sequences; --max-num-seqs capped at "

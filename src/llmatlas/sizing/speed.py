@@ -11,6 +11,7 @@ as a calibration factor that replaces these defaults.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from llmatlas.catalog._schema import Architecture
 from llmatlas.sizing.memory import kv_cache
@@ -45,6 +46,7 @@ USABLE_CHAT_TPS = 5.0
 GOOD_CHAT_TPS = 15.0
 
 
+@lru_cache(maxsize=4096)
 def bytes_read_per_token(a: Architecture, fmt: QuantFormat) -> int:
     """Weight bytes one decode step reads: all tensors except the input embedding
     table (one row is gathered) and the experts a token is not routed to.  A tied
