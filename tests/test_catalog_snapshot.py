@@ -152,7 +152,7 @@ def test_bad_user_file_one_line_and_check_lists_each_problem(isolated_home: Path
     (isolated_home / "catalog").mkdir(parents=True)
     bad = isolated_home / "catalog" / "bad.yaml"
     bad.write_text(
-        USER_FAMILY.replace("languages: [en, zh-Hant]", "languages: [zh]").replace(
+        USER_FAMILY.replace("tasks: [chat]", "tasks: [cooking]").replace(
             "params_b: 8.03", "params_b: -1"
         )
     )
@@ -165,9 +165,7 @@ def test_bad_user_file_one_line_and_check_lists_each_problem(isolated_home: Path
     r = runner.invoke(app, ["catalog", "check"])
     lines = r.stdout.strip().splitlines()
     assert r.exit_code == 1 and len(lines) == 3
-    assert (
-        "models.0.params_b" in lines[0] + lines[1] and "models.0.languages" in lines[0] + lines[1]
-    )
+    assert "models.0.params_b" in lines[0] + lines[1] and "models.0.tasks" in lines[0] + lines[1]
     # a reference to a model that is nowhere is reported too, naming the file
     bad.write_text(USER_FAMILY.replace("base_model: llama-3-8b-instruct", "base_model: nope-7b"))
     report = check_catalog()
