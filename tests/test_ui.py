@@ -46,6 +46,9 @@ ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 20_000
+SLOW_MS = (
+    90_000  # pages that wait for the advisor to rank every model (CPU seconds, more when busy)
+)
 # the table is appended with its rows sorted and filtered in one task, so its presence means ready
 CATALOG_READY = "#catalog-table tbody tr"
 BENCH = [sys.executable, "-m", "llmatlas", "bench"]
@@ -187,7 +190,7 @@ def test_catalog_filters_search_and_sort(ui: UI) -> None:
     )
     total = visible_rows(page)
     assert total > 300
-    page.wait_for_selector("#catalog-table .fitcell .badge")  # advisor badges arrive
+    page.wait_for_selector("#catalog-table .fitcell .badge", timeout=SLOW_MS)  # advisor badges
     ui.shot("catalog")
 
     page.get_by_role("searchbox", name="Search").fill("mixtral")
@@ -328,15 +331,67 @@ def test_chat_streams(ui: UI) -> None:
     ui.assert_clean()
 
 
-def test_fit_ranks_models(ui: UI) -> None:
-    page = ui.go("#/fit")
-    page.wait_for_selector("#fit-table tbody tr")
-    n = page.locator("#fit-table tbody tr").count()
-    assert n > 0
-    page.get_by_label("Device").select_option("rtx-4090")
-    page.wait_for_function("document.querySelector('#fit-status').textContent.includes('4090')")
-    page.wait_for_selector("#fit-table tbody tr")
-    assert "device=rtx-4090" in page.url
+def _fit_answer(page: Any, action: Any) -> dict[str, Any]:
+    """Do `action` and return the /api/atlas/fit answer the page received for it (ranking
+    every model takes a few CPU seconds: a longer wait than other pages on a busy machine)."""
+    with page.expect_response(
+        lambda r: "/api/atlas/fit?" in r.url and "limit=50" in r.url, timeout=90_000
+    ) as resp:
+        action()
+    body: dict[str, Any] = resp.value.json()
+    page.wait_for_function(
+        f"document.querySelector('#fit-budget')?.value === '{body['budget_bytes']}'"
+    )
+    return body
+
+
+def _assert_rows_as_answered(page: Any, body: dict[str, Any]) -> None:
+    """The table shows the API's rows in its order, each with exactly the reasons it gave."""
+    rows = page.locator("#fit-table tbody tr")
+    assert rows.count() == len(body["rows"]) > 0
+    for i in (0, len(body["rows"]) - 1):
+        row, want = rows.nth(i), body["rows"][i]
+        assert row.get_attribute("data-id") == want["model"]
+        assert row.locator("td.why li").all_inner_texts() == want["why"]
+
+
+def test_fit_machine_inputs_reasons_and_sorting(ui: UI) -> None:
+    from llmatlas.hardware._usable import apple_gpu_share
+
+    # memory sizes typed in: VRAM per GPU x GPU count, system RAM (restored from the URL)
+    page = ui.page
+    body = _fit_answer(page, lambda: ui.go("#/fit?vram_gb=24&gpus=2&ram_gb=64"))
+    assert page.get_by_label("Device").input_value() == "custom"
+    assert page.get_by_label("VRAM per GPU (GB)").input_value() == "24"
+    assert page.get_by_label("GPUs").input_value() == "2"
+    assert page.get_by_label("System RAM (GB)").is_visible()
+    assert not page.get_by_label("Unified memory").is_visible()
+    assert body["budget_bytes"] > 40 * 1024**3  # two 24 GB cards, not one
+    _assert_rows_as_answered(page, body)
+    # scores are columns; sorting by one is the user's, the advisor's rank stays in column #
+    assert page.locator("th[data-col^='score:']").count() >= 1
+    page.locator("th[data-col=decode] button").click()
+    assert page.locator("th[data-col=decode]").get_attribute("aria-sort") == "descending"
+    speeds = [
+        float(x.replace(",", "")) for x in page.locator("tbody td:nth-child(5)").all_inner_texts()
+    ]
+    assert speeds == sorted(speeds, reverse=True)
+    page.locator("th[data-col=decode] button").click()
+    assert page.locator("th[data-col=decode]").get_attribute("aria-sort") == "ascending"
+    ui.shot("fit-custom")
+
+    # a GPU from the table: the count applies, memory fields give way
+    body = _fit_answer(page, lambda: page.get_by_label("Device").select_option("rtx-4090"))
+    assert "4090" in body["target"] and "device=rtx-4090" in page.url
+    assert page.get_by_label("GPUs").is_visible()
+    assert not page.get_by_label("VRAM per GPU (GB)").is_visible()
+
+    # an Apple chip with one of the unified-memory sizes it is sold with
+    body = _fit_answer(page, lambda: ui.go("#/fit?device=m3-max&unified_gb=64"))
+    assert page.get_by_label("Unified memory").input_value() == "64"
+    assert not page.get_by_label("GPUs").is_visible()
+    assert body["budget_bytes"] == apple_gpu_share(64 * 1024**3)[0]
+    _assert_rows_as_answered(page, body)
     ui.shot("fit")
     ui.assert_clean()
 
@@ -366,7 +421,7 @@ def test_narrow_screens_and_keyboard(browser: Any, server: dict[str, Any], schem
             ("bench", "#/bench", "h1"),
         ]:
             page = u.go(hash_)
-            page.wait_for_selector(sel)
+            page.wait_for_selector(sel, timeout=SLOW_MS)
             # the page itself never scrolls sideways (wide tables scroll in their own box)
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 1, f"{name} overflows by {overflow}px at 390px"
@@ -471,7 +526,7 @@ def test_every_page_in_traditional_chinese(browser: Any, server: dict[str, Any])
     try:
         for name, hash_, sel in PAGES:
             page = u.go(hash_)
-            page.wait_for_selector(sel)
+            page.wait_for_selector(sel, timeout=SLOW_MS)
             assert page.evaluate("document.documentElement.lang") == "zh-Hant-TW"
             assert CJK.search(page.locator("h1").first.inner_text()) or name == "model"
             texts = page.evaluate(VISIBLE_TEXT_JS)

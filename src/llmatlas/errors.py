@@ -92,6 +92,20 @@ class StoreError(AtlasError):
     exit_code = 2
 
 
+class ModelBusyError(AtlasError):
+    """The model is serving other clients' requests and cannot be unloaded or deleted now."""
+
+    http_status = 409
+    code = "model_busy"
+
+
+class OverloadedError(AtlasError):
+    """More requests than the server admits (slots + queue); the client should retry."""
+
+    http_status = 429
+    code = "rate_limit_exceeded"
+
+
 class EngineError(AtlasError):
     exit_code = 2
     http_status = 500

@@ -17,6 +17,10 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+def _csv(name: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in (_env(name, "") or "").split(",") if x.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path = field(
@@ -45,6 +49,21 @@ class Settings:
         metadata={
             "env": "LLMATLAS_LICENSE_ALLOW",
             "help": "Comma-separated policy for `pull`: license ids, or 'commercial' for any license allowing commercial use.",
+        },
+    )
+    allowed_hosts: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "env": "LLMATLAS_ALLOWED_HOSTS",
+            "help": "Comma-separated Host names the server answers besides loopback and its bind "
+            "address ('.example.com' for subdomains); others get 403 (DNS rebinding).",
+        },
+    )
+    cors_origins: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "env": "LLMATLAS_CORS_ORIGINS",
+            "help": "Comma-separated browser origins allowed to call the API (CORS).",
         },
     )
     hf_endpoint: str | None = field(
@@ -79,9 +98,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         home = Path(_env("LLMATLAS_HOME", str(Path.home() / ".llmatlas")) or "").expanduser()
-        allow = tuple(
-            x.strip() for x in (_env("LLMATLAS_LICENSE_ALLOW", "") or "").split(",") if x.strip()
-        )
+        allow = _csv("LLMATLAS_LICENSE_ALLOW")
         return cls(
             home=home,
             host=_env("LLMATLAS_HOST", "127.0.0.1") or "127.0.0.1",
@@ -90,6 +107,8 @@ class Settings:
             threads=int(_env("LLMATLAS_THREADS", "0") or 0),
             context=int(_env("LLMATLAS_CONTEXT", "4096") or 4096),
             license_allow=allow,
+            allowed_hosts=_csv("LLMATLAS_ALLOWED_HOSTS"),
+            cors_origins=_csv("LLMATLAS_CORS_ORIGINS"),
             hf_endpoint=_env("HF_ENDPOINT"),
             lang=i18n.from_environ(os.environ),
         )

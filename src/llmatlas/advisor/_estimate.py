@@ -11,6 +11,7 @@ import functools
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from llmatlas.artifacts import Artifact
 from llmatlas.catalog import Architecture, ModelEntry
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import DeviceSpec, Machine
@@ -25,7 +26,7 @@ from llmatlas.sizing import (
     speed_verdict,
 )
 from llmatlas.sizing.memory import CUDA_CONTEXT, MemoryEstimate, kv_cache
-from llmatlas.sizing.quant import QuantFormat
+from llmatlas.sizing.quant import QuantFormat, WeightBytes, native_format
 from llmatlas.sizing.speed import (
     DEFAULT_DECODE_EFFICIENCY,
     MOE_SOURCE,
@@ -34,6 +35,9 @@ from llmatlas.sizing.speed import (
     bytes_read_per_token,
     decode_bound_tps,
 )
+
+Subject = ModelEntry | Artifact
+"""What can be sized: a catalog entry, or any artifact (a GGUF file, a Hub repo)."""
 
 DEFAULT_CONTEXT = 4096
 """Context used when none is given (Ollama's default num_ctx on small machines)."""
@@ -146,22 +150,27 @@ class Target:
 
     @classmethod
     def from_budget(
-        cls, vram_bytes: int = 0, ram_bytes: int = 0, engine: str = "llama.cpp"
+        cls, vram_bytes: int = 0, ram_bytes: int = 0, engine: str = "llama.cpp", count: int = 1
     ) -> Target:
-        """An imaginary machine given as ``--vram 12G --ram 32G`` (consumer GPU / desktop CPU speeds)."""
+        """An imaginary machine given as ``--vram 12G [--gpus 2] --ram 32G`` (consumer GPU /
+        desktop CPU speeds); ``vram_bytes`` is per GPU, bandwidth and TFLOPS are one GPU's."""
         if vram_bytes < 0 or ram_bytes < 0:
             raise BadInputError("memory sizes must be positive")
+        if count < 1:
+            raise BadInputError("--gpus must be >= 1")
         if vram_bytes:
             per, rule = usable_gpu_bytes(vram_bytes, engine)
             return cls(
-                f"GPU with {vram_bytes / GiB:.0f} GiB",
+                f"{count} GPUs with {vram_bytes / GiB:.0f} GiB each"
+                if count > 1
+                else f"GPU with {vram_bytes / GiB:.0f} GiB",
                 "gpu",
-                1,
+                count,
                 vram_bytes,
-                max(0, per),
+                max(0, per) * count,
                 450.0,
                 60.0,
-                _gpu_note(rule, vram_bytes, 1, False)
+                _gpu_note(rule, vram_bytes, count, False)
                 + "; speed assumes a mid-range GPU (450 GB/s)",
                 ram_bytes,
                 40.0,
@@ -220,7 +229,7 @@ class Estimate:
         return asdict(self)
 
 
-def _arch(m: ModelEntry):  # type: ignore[no-untyped-def]
+def _arch(m: Subject) -> Architecture:
     if m.architecture is None:
         why = (
             "its weights are not released"
@@ -231,14 +240,36 @@ def _arch(m: ModelEntry):  # type: ignore[no-untyped-def]
     return m.architecture
 
 
-def default_format(engine: str, quant: str | None) -> QuantFormat:
+def default_format(
+    engine: str, quant: str | None, a: Architecture | None = None, m: Subject | None = None
+) -> QuantFormat:
+    """``quant`` as ``engine`` reads it; else the artifact's own type, else the model's native
+    checkpoint format where the engine runs it (gpt-oss: MXFP4), else Q4_K_M / BF16."""
+    own = m.quant if isinstance(m, Artifact) else None
     if quant:
-        return get_format(quant)
+        fmt = get_format(quant, engine)
+        if own and isinstance(m, Artifact) and m.weights is not None and fmt.name != own:
+            raise BadInputError(
+                f"{m.id} is a {own} file; --quant {quant} does not apply (size another file)"
+            )
+        return fmt
+    if own:
+        return get_format(own, engine)
+    native = native_format(a, engine) if a is not None else None
+    if native is not None:
+        return native
     return get_format("Q4_K_M" if engine == "llama.cpp" else "BF16")
 
 
+def exact_weights(m: Subject, fmt: QuantFormat) -> WeightBytes | None:
+    """A real file's tensor bytes when ``m`` is a file of format ``fmt``."""
+    if isinstance(m, Artifact) and m.weights is not None and m.quant == fmt.name:
+        return m.weights
+    return None
+
+
 def _memory(
-    m: ModelEntry,
+    m: Subject,
     fmt: QuantFormat,
     ctx: int,
     batch: int,
@@ -247,7 +278,9 @@ def _memory(
     target: Target,
     gpu_layers: int | None = None,
 ) -> MemoryEstimate:
-    return _memory_of(_arch(m), fmt, ctx, batch, engine, kv_type, target.kind, gpu_layers)
+    return _memory_of(
+        _arch(m), fmt, ctx, batch, engine, kv_type, target.kind, gpu_layers, exact_weights(m, fmt)
+    )
 
 
 def _memory_of(
@@ -259,16 +292,17 @@ def _memory_of(
     kv_type: str,
     kind: str,
     gpu_layers: int | None = None,
+    w: WeightBytes | None = None,
 ) -> MemoryEstimate:
     on_gpu = kind in ("gpu", "apple")
     if engine == "llama.cpp":
         layers = gpu_layers if gpu_layers is not None else (a.num_hidden_layers if on_gpu else 0)
-        return estimate_memory(a, fmt, ctx, batch, engine, kv_type, gpu_layers=layers)
-    return estimate_memory(a, fmt, ctx, batch, engine, kv_type)
+        return estimate_memory(a, fmt, ctx, batch, engine, kv_type, gpu_layers=layers, weights=w)
+    return estimate_memory(a, fmt, ctx, batch, engine, kv_type, weights=w)
 
 
 def resolve_context(
-    m: ModelEntry, a: Architecture, context: int | None, default: int = DEFAULT_CONTEXT
+    m: Subject, a: Architecture, context: int | None, default: int = DEFAULT_CONTEXT
 ) -> int:
     """The context to size at: the user's (checked against the model's maximum), else
     ``default`` capped at that maximum, never the advertised maximum itself."""
@@ -287,7 +321,7 @@ _ESTIMATES_MAX = 8192
 
 
 def estimate(
-    m: ModelEntry,
+    m: Subject,
     target: Target,
     quant: str | None = None,
     context: int | None = None,
@@ -301,6 +335,8 @@ def estimate(
     Computed once per (model, architecture, target, quantization, context, batch,
     engine, KV type, calibration) per process: ``recommend`` asks the same question for
     every need of a tier.  Each caller gets its own copy of the answer."""
+    if not isinstance(m, ModelEntry):  # a file or repo: sized once, from its own bytes
+        return _compute_estimate(m, target, quant, context, batch, engine, kv_type, calibration)
     cal = tuple(sorted((calibration or {}).items()))
     key = (m.id, m.architecture, target, quant, context, batch, engine, kv_type, cal)
     e = _ESTIMATES.get(key)
@@ -313,7 +349,7 @@ def estimate(
 
 
 def _compute_estimate(
-    m: ModelEntry,
+    m: Subject,
     target: Target,
     quant: str | None,
     context: int | None,
@@ -326,11 +362,16 @@ def _compute_estimate(
     if batch < 1:
         raise BadInputError("--batch must be >= 1")
     target = target.for_engine(engine)
-    fmt = default_format(engine, quant)
+    if isinstance(m, Artifact) and m.kind == "gguf" and engine != "llama.cpp":
+        raise BadInputError(f"{m.id} is a GGUF file; it runs on llama.cpp (--engine llama.cpp)")
+    fmt = default_format(engine, quant, a, m)
     ctx = resolve_context(m, a, context)
     mem = _memory(m, fmt, ctx, batch, engine, kv_type, target)
     at_max = _memory(m, fmt, a.max_position_embeddings, batch, engine, kv_type, target)
-    notes = list(mem.notes)
+    notes = list(m.notes) if isinstance(m, Artifact) else []
+    if isinstance(m, ModelEntry) and m.architecture_from:
+        notes.append(f"architecture inherited from its base model {m.architecture_from}")
+    notes += mem.notes
     pool = _pool_of(mem, a, engine, target)
     fits = pool <= target.budget_bytes
     gpus_needed: int | None = None
@@ -389,7 +430,7 @@ def _compute_estimate(
         buffers_bytes=mem.buffers_bytes,
         overhead_bytes=mem.overhead_bytes,
         total_bytes=mem.total_bytes,
-        file_bytes=gguf_file_bytes(a, fmt) if fmt.is_gguf else None,
+        file_bytes=_file_bytes(m, a, fmt),
         device=target.name,
         pool=target.headroom_note,
         budget_bytes=target.budget_bytes,
@@ -405,8 +446,14 @@ def _compute_estimate(
     )
 
 
+def _file_bytes(m: Subject, a: Architecture, fmt: QuantFormat) -> int | None:
+    if exact_weights(m, fmt) is not None and isinstance(m, Artifact):
+        return m.file_bytes
+    return gguf_file_bytes(a, fmt) if fmt.is_gguf else None
+
+
 def decode_speed(
-    m: ModelEntry,
+    m: Subject,
     target: Target,
     fmt: QuantFormat,
     ctx: int,
@@ -434,7 +481,7 @@ def decode_speed(
 
 
 def offload_decode_tps(
-    m: ModelEntry, fmt: QuantFormat, ctx: int, kv_type: str, target: Target, gpu_layers: int
+    m: Subject, fmt: QuantFormat, ctx: int, kv_type: str, target: Target, gpu_layers: int
 ) -> float:
     """Decode with ``gpu_layers`` layers in VRAM and the rest in system RAM: each step reads
     the GPU share of the bytes at the GPU's bandwidth and the rest at RAM bandwidth, in
@@ -479,9 +526,11 @@ def _pool_of(mem: MemoryEstimate, a: Architecture, engine: str, target: Target) 
 
 
 def pool_bytes(
-    m: ModelEntry, fmt: QuantFormat, ctx: int, batch: int, engine: str, kv: str, target: Target
+    m: Subject, fmt: QuantFormat, ctx: int, batch: int, engine: str, kv: str, target: Target
 ) -> int:
-    """Bytes in the pool the target grades against (see :func:`_pool_of`)."""
+    """Bytes that must fit ``target.budget_bytes`` (see :func:`_pool_of`)."""
+    if exact_weights(m, fmt) is not None:  # a file's own tensor bytes: not shared, not cached
+        return _pool_of(_memory(m, fmt, ctx, batch, engine, kv, target), _arch(m), engine, target)
     return _pool_bytes_of(_arch(m), fmt, ctx, batch, engine, kv, target)
 
 
@@ -495,7 +544,7 @@ def _pool_bytes_of(
 
 
 def max_context_for(
-    m: ModelEntry,
+    m: Subject,
     target: Target,
     quant: str | None = None,
     batch: int = 1,
@@ -505,7 +554,7 @@ def max_context_for(
     """Largest context (multiple of 256, or the model maximum) whose memory fits the target's budget."""
     a = _arch(m)
     target = target.for_engine(engine)
-    fmt = default_format(engine, quant)
+    fmt = default_format(engine, quant, a, m)
     lo, hi = 0, a.max_position_embeddings
     if pool_bytes(m, fmt, min(256, hi), batch, engine, kv_type, target) > target.budget_bytes:
         return 0
@@ -524,14 +573,23 @@ def max_context_for(
 
 
 def gpu_layers_that_fit(
-    m: ModelEntry, fmt: QuantFormat, context: int, batch: int, kv_type: str, target: Target
+    m: Subject, fmt: QuantFormat, context: int, batch: int, kv_type: str, target: Target
 ) -> int:
     """How many layers llama.cpp can offload (``-ngl``) within the GPU budget."""
     a = _arch(m)
     target = target.for_engine("llama.cpp")
     best = 0
     for n in range(a.num_hidden_layers + 1):
-        mem = estimate_memory(a, fmt, context, batch, "llama.cpp", kv_type, gpu_layers=n)
+        mem = estimate_memory(
+            a,
+            fmt,
+            context,
+            batch,
+            "llama.cpp",
+            kv_type,
+            gpu_layers=n,
+            weights=exact_weights(m, fmt),
+        )
         if mem.gpu_bytes <= target.budget_bytes:
             best = n
         else:

@@ -32,6 +32,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from llmatlas import __version__
+from llmatlas.catalog._inherit import inherit_architectures
 from llmatlas.catalog._schema import Erratum, Family, License, ModelEntry
 from llmatlas.errors import CatalogError
 
@@ -148,7 +149,7 @@ class CatalogData:
                     )
                 models[m.id] = _placed(m, fam)
                 self.user_models[m.id] = where
-        self.models = models
+        self.models = inherit_architectures(models)
         self._check_references()
         if strict and self.problems:
             more = len(self.problems) - 1

@@ -328,18 +328,22 @@ class Catalog:
 
     def suggest(self, name: str, n: int = 3) -> list[str]:
         """Close checkpoint ids, family and series names for a name that matched nothing."""
-        pools: list[tuple[dict[str, str], str]] = [
-            (self._by_name, _norm(name)),
-            ({k: v[0] for k, v in self._group_names.items()}, _norm(name)),
-            (self._by_loose, _loose(name)),
-            ({k: v[0] for k, v in self._group_loose.items()}, _loose(name)),
+        # Group names are short (NSTC, Yi), so a near miss must be nearer to count.
+        pools: list[tuple[dict[str, str], str, float]] = [
+            (self._by_name, _norm(name), 0.6),
+            ({k: v[0] for k, v in self._group_names.items()}, _norm(name), 0.75),
+            (self._by_loose, _loose(name), 0.6),
+            ({k: v[0] for k, v in self._group_loose.items()}, _loose(name), 0.75),
         ]
         scored: list[tuple[float, str]] = []
-        for pool, key in pools:
+        for pool, key, cutoff in pools:
             if not key:
                 continue
-            for k in difflib.get_close_matches(key, list(pool), n=n * 3, cutoff=0.6):
+            for k in difflib.get_close_matches(key, list(pool), n=n * 3, cutoff=cutoff):
                 scored.append((difflib.SequenceMatcher(None, key, k).ratio(), pool[k]))
+        key = _norm(name)
+        if len(key) >= 2 and not key.isascii():  # part of a Chinese name: 通義 -> 通義千問
+            scored += [(0.7, gid) for text, (gid, _) in self._group_names.items() if key in text]
         out: list[str] = []
         for _, i in sorted(scored, key=lambda x: -x[0]):
             if i not in out:

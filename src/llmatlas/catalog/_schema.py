@@ -163,6 +163,9 @@ class Architecture(_Strict):
     # Parameters outside the text decoder (vision tower, projector, MTP head...).
     extra_params: int = Field(default=0, ge=0)
     extra_params_note: str | None = None
+    # The checkpoint's own weight format when it is not 16-bit (config.json's
+    # quantization_config.quant_method: "mxfp4" for gpt-oss, "fp8" for DeepSeek-V3).
+    quantization: str | None = None
 
     @property
     def resolved_head_dim(self) -> int:
@@ -303,6 +306,11 @@ class ModelEntry(_Strict):
     base_model: str | None = None
     relation: Relation | None = None
     architecture: Architecture | None = None
+    architecture_from: str | None = Field(
+        default=None,
+        description="Set by the loader, not in the data: the base model whose architecture "
+        "this derivative inherits (its own card gives none).",
+    )
     openness: Openness
     benchmarks: list[Benchmark] = Field(default_factory=list)
     sources: dict[str, HttpUrl]

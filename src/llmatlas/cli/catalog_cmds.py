@@ -34,8 +34,10 @@ from llmatlas.errors import BadInputError
 from llmatlas.i18n import N_, _, format_date, format_number, license_summary
 
 catalog_app = typer.Typer(
-    help="The catalog's data itself: check it (shipped and your own entries in "
-    "LLMATLAS_HOME/catalog/*.yaml).",
+    help=_(
+        "The catalog's data itself: check it (shipped and your own entries in "
+        "LLMATLAS_HOME/catalog/*.yaml)."
+    ),
     no_args_is_help=True,
 )
 
@@ -261,13 +263,19 @@ def show(
         ...,
         help=_(
             "Model id, alias, Hub repo, family or series name (Breeze, 通義千問, Llama 2), "
-            "or a size-qualified short name (llama3:70b, breeze 7b)."
+            "a size-qualified short name (llama3:70b, breeze 7b), or a .gguf path."
         ),
     ),
     json_out: bool = JSON_OPT,
 ) -> None:
-    """Everything the catalog knows about one model or one family, with sources."""
+    """Everything the catalog knows about one model or one family, with sources (or what a
+    .gguf file or Hub repo holds)."""
     cat = Catalog()
+    from llmatlas.artifacts import is_artifact_spec
+
+    if len(model) == 1 and is_artifact_spec(model[0]):
+        _show_artifact(model[0], cat, json_out)
+        return
     r = cat.resolve(" ".join(model))  # `show breeze 7b` works unquoted
     if r.model is None and r.group is not None:
         _show_group(cat, r.group, json_out)
@@ -419,6 +427,10 @@ def _architecture(m: Any) -> str:
     if a.sliding_window:
         text += ", " + _("sliding window {w} on {n} layers").format(
             w=a.sliding_window, n=a.sliding_window_layers
+        )
+    if getattr(m, "architecture_from", None):
+        text += " " + _("(inherited from {base}; its own card gives none)").format(
+            base=m.architecture_from
         )
     return text
 
@@ -717,15 +729,66 @@ def _add(parent: Tree, children: list[dict[str, Any]], family: str) -> None:
         _add(node, c["children"], c["family"])
 
 
-@catalog_app.command("import")
+def _show_artifact(spec: str, cat: Catalog, json_out: bool) -> None:
+    """A file or Hub repo: its architecture, quantization, tensors by type, catalog match."""
+    from llmatlas.artifacts import resolve_artifact
+
+    art = resolve_artifact(spec, cat)
+    a = art.architecture
+    d = {
+        "id": art.id,
+        "kind": art.kind,
+        "source": art.source,
+        "quant": art.quant,
+        "file_bytes": art.file_bytes,
+        "files": [str(p) for p in art.paths],
+        "catalog_model": art.entry.id if art.entry else None,
+        "architecture": a.model_dump(exclude_none=True) if a else None,
+        "weights_by_type": dict(art.weights.by_type) if art.weights else None,
+        "params": art.weights.params if art.weights else None,
+        "notes": list(art.notes),
+    }
+    if json_out:
+        emit_json(d)
+        return
+    console.print(f"[bold]{art.id}[/]  ({art.kind}: {art.source})", highlight=False)
+    rows = [("quantization", art.quant or "-")]
+    if art.file_bytes:
+        rows.append(("size", f"{art.file_bytes / 2**30:.2f} GiB in {len(art.paths)} file(s)"))
+    if art.weights:
+        rows.append(("parameters", f"{art.weights.params / 1e9:.3f}B"))
+        by = sorted(art.weights.by_type.items(), key=lambda kv: -kv[1])
+        rows.append(("tensor types", ", ".join(f"{k} {v / 2**20:,.1f} MiB" for k, v in by)))
+    if a:
+        rows.append(
+            (
+                "architecture",
+                f"{a.model_type}: {a.num_hidden_layers} layers, hidden {a.hidden_size}, "
+                f"{a.num_attention_heads} heads / {a.num_key_value_heads} KV heads, "
+                f"vocab {a.vocab_size:,}, context {a.max_position_embeddings:,}",
+            )
+        )
+    rows.append(("catalog", art.entry.id if art.entry else "no catalog match"))
+    for k, v in rows:
+        console.print(f"  [cyan]{k:>16}[/]  {v}", highlight=False)
+
+
+@catalog_app.command(
+    "import",
+    help=_(
+        "Draft a catalog entry from a Hub repo into LLMATLAS_HOME/catalog/ (facts marked drafted)."
+    ),
+)
 @handle_errors
 def catalog_import(
-    repo: str = typer.Argument(..., help="Hub repository, owner/name (HF_ENDPOINT is honoured)."),
-    stdout: bool = typer.Option(False, "--stdout", help="Print the draft instead of saving it."),
-    model_id: str = typer.Option(
-        None, "--id", help="Catalog id for the entry (default: repo name)."
+    repo: str = typer.Argument(
+        ..., help=_("Hub repository, owner/name (HF_ENDPOINT is honoured).")
     ),
-    force: bool = typer.Option(False, "--force", help="Replace a draft file of the same id."),
+    stdout: bool = typer.Option(False, "--stdout", help=_("Print the draft instead of saving it.")),
+    model_id: str = typer.Option(
+        None, "--id", help=_("Catalog id for the entry (default: repo name).")
+    ),
+    force: bool = typer.Option(False, "--force", help=_("Replace a draft file of the same id.")),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Draft a catalog entry from a Hub repo into LLMATLAS_HOME/catalog/ (facts marked drafted)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import functools
 import itertools
 import queue
 import threading
@@ -27,13 +28,12 @@ import llama_cpp as L
 import numpy as np
 from llama_cpp import _internals
 
-from llmatlas.errors import AtlasError, BadInputError, EngineError
+from llmatlas.errors import AtlasError, BadInputError, EngineError, OverloadedError
 from llmatlas.runtime.engines import SamplingOptions, default_threads
 
 
-class QueueFull(AtlasError):
-    http_status = 429
-    code = "rate_limit_exceeded"
+class QueueFull(OverloadedError):
+    """More requests than slots + queue (the server admits fewer before this is reached)."""
 
 
 @dataclass
@@ -147,6 +147,12 @@ class BatchScheduler:
     def tokenize(self, text: str, add_special: bool = True) -> list[int]:
         return self.model.tokenize(text.encode("utf-8"), add_special, True)
 
+    @functools.cached_property
+    def max_piece_bytes(self) -> int:
+        """The longest token's text in bytes: a prompt longer than ``n * max_piece_bytes`` bytes
+        has more than ``n`` tokens, which is known without tokenizing it."""
+        return max(len(self._piece(t)) for t in range(self.n_vocab)) or 1
+
     def detokenize(self, tokens: list[int]) -> str:
         return self.model.detokenize(tokens, special=False).decode("utf-8", errors="replace")
 
@@ -168,8 +174,10 @@ class BatchScheduler:
                 f"request (prompt + completion); shorten the prompt"
             )
         with self._cv:
-            # waiting requests first take the free slots; beyond those, queue_max may wait
-            if len(self.waiting) >= self.queue_max + len(self.free_slots):
+            # slots + queue_max live requests; cancelled ones not yet reaped do not count
+            everyone = [*tuple(self.active.values()), *tuple(self.waiting)]
+            live = sum(not r.cancelled.is_set() for r in everyone)
+            if live >= self.n_slots + self.queue_max:
                 raise QueueFull(
                     f"server busy: {self.active_count} generating, {len(self.waiting)} queued"
                 )
@@ -183,7 +191,7 @@ class BatchScheduler:
         self._thread.join(timeout=30)
         for r in list(self.active.values()) + list(self.waiting):
             r.emit(Event(finish_reason="cancelled", error="server shutting down"))
-        for r in self.active.values():
+        for r in list(self.active.values()):
             self._release(r)
         L.llama_batch_free(self.batch)
         self.ctx.close()

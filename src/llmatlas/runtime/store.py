@@ -8,8 +8,11 @@ points at a partial or corrupt file.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -23,6 +26,52 @@ from llmatlas.errors import BadInputError, StoreError, UnknownModelError
 from llmatlas.runtime.db import connect
 from llmatlas.settings import Settings, get_settings
 from llmatlas.sizing.quant import FORMATS
+
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def safe_relpath(filename: str) -> Path:
+    """A file name from a Hub (or a mirror) as a path that stays inside the models folder:
+    '/'-separated parts, none empty, '.', '..' or hidden, no backslash, drive or NUL."""
+    parts = filename.split("/")
+    bad = (
+        not filename
+        or "\\" in filename
+        or "\x00" in filename
+        or _WINDOWS_DRIVE.match(filename) is not None
+        or any(p in ("", ".", "..") or p.startswith(".") for p in parts)
+    )
+    if bad:
+        raise StoreError(
+            f"refusing the file name {filename!r} from the Hub: it would write outside "
+            "the models folder; check HF_ENDPOINT"
+        )
+    return Path(*parts)
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` (links and '..' resolved) is within ``root``."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: Path, say: Callable[[str], None] | None = None) -> Any:
+    """Hold an exclusive flock on ``lock_path`` (waits for another process or thread)."""
+    with open(lock_path, "a+b") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if say:
+                say("another pull of this file is running; waiting for it")
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
 
 DEFAULT_MODEL = "gemma-3-270m"
 EMBEDDED_QUANT = "Q4_K_M"
@@ -156,9 +205,10 @@ class ModelStore:
         return [StoredModel.from_row(r) for r in rows]
 
     def get(self, name: str) -> StoredModel | None:
-        r = self.conn.execute(
-            "SELECT * FROM models WHERE lower(name) = lower(?)", (name,)
-        ).fetchone()
+        with self._lock:
+            r = self.conn.execute(
+                "SELECT * FROM models WHERE lower(name) = lower(?)", (name,)
+            ).fetchone()
         return StoredModel.from_row(r) if r else None
 
     def _register(self, m: StoredModel) -> StoredModel:
@@ -193,7 +243,8 @@ class ModelStore:
             )
         with self._lock, self.conn:
             self.conn.execute("DELETE FROM models WHERE name = ?", (m.name,))
-        if m.path.is_relative_to(self.settings.home) and m.path.exists():
+        # the registry's path resolved (links, '..') must be inside the home to be deleted
+        if inside(m.path, self.settings.home) and m.path.is_file():
             still_used = self.conn.execute(
                 "SELECT 1 FROM models WHERE path = ?", (str(m.path),)
             ).fetchone()
@@ -377,14 +428,18 @@ class ModelStore:
         """Download with resume across runs: bytes accumulate in ``models/.partial/``; a later
         pull continues from where a killed one stopped (HTTP Range, via huggingface_hub)."""
         from huggingface_hub import get_hf_file_metadata, hf_hub_url
-        from huggingface_hub.file_download import http_get
 
         expected = sibling.lfs.sha256 if getattr(sibling, "lfs", None) else None
         endpoint = self.settings.hf_endpoint
         partial_dir = self.settings.models_dir / ".partial"
-        dest = self.settings.models_dir / filename
+        dest = self.settings.models_dir / safe_relpath(filename)
+        if not inside(dest, self.settings.models_dir):  # a link planted in the models folder
+            raise StoreError(
+                f"refusing to write {filename!r}: it resolves outside the models folder"
+            )
         try:
             partial_dir.mkdir(parents=True, exist_ok=True)
+            dest.parent.mkdir(parents=True, exist_ok=True)
             url = hf_hub_url(repo, filename, revision=revision, endpoint=endpoint)
             meta = get_hf_file_metadata(url, endpoint=endpoint)
         except OSError as exc:
@@ -398,6 +453,35 @@ class ModelStore:
             ) from None
         key = (expected or (meta.etag or filename).strip('"'))[:40]
         part = partial_dir / f"{key}.part"
+        # one pull per file at a time: a second one waits, then finds the file done
+        with exclusive(partial_dir / f"{key}.lock"):
+            if expected and dest.is_file() and sha256_file(dest) == expected:
+                digest = expected  # another pull finished it while this one waited
+            else:
+                digest = self._fetch(meta, part, dest, repo, filename, expected)
+        return self._register(
+            StoredModel(
+                name,
+                catalog_id,
+                "hub",
+                repo,
+                revision or meta.commit_hash,
+                filename,
+                dest,
+                quant,
+                dest.stat().st_size,
+                digest,
+                "",
+            )
+        )
+
+    def _fetch(
+        self, meta: Any, part: Path, dest: Path, repo: str, filename: str, expected: str | None
+    ) -> str:
+        """Download into ``part`` (resuming), verify, move to ``dest``; the sha256."""
+        from huggingface_hub.file_download import http_get
+
+        partial_dir = part.parent
         resume = part.stat().st_size if part.exists() else 0
         if meta.size is not None and resume > meta.size:
             part.unlink()
@@ -439,21 +523,7 @@ class ModelStore:
             part.unlink(missing_ok=True)
             raise
         os.replace(part, dest)
-        return self._register(
-            StoredModel(
-                name,
-                catalog_id,
-                "hub",
-                repo,
-                revision or meta.commit_hash,
-                filename,
-                dest,
-                quant,
-                dest.stat().st_size,
-                digest,
-                "",
-            )
-        )
+        return digest
 
 
 def split_spec(spec: str, catalog: Catalog) -> tuple[str, str | None]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -20,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
 
 from llmatlas import __version__
 from llmatlas.catalog import Catalog
@@ -27,6 +27,7 @@ from llmatlas.errors import AtlasError
 from llmatlas.runtime.store import ModelStore
 from llmatlas.server.manager import ModelManager
 from llmatlas.server.metrics import Metrics
+from llmatlas.server.security import Guard, Policy, auth_router, offload
 from llmatlas.server.upstream import Upstream
 from llmatlas.server.wire import openai_error
 from llmatlas.settings import Settings
@@ -49,6 +50,20 @@ class ServerConfig:
     api_key: str | None = None
     cors_origins: list[str] = field(default_factory=list)
     max_body_bytes: int = 4 * 1024 * 1024
+    bind_host: str = "127.0.0.1"  # Host headers naming it are allowed (with loopback names)
+    allowed_hosts: list[str] = field(default_factory=list)
+    body_timeout_s: float = 30.0  # the whole request body must arrive within this
+
+    def policy(self) -> Policy:
+        return Policy.build(
+            self.bind_host,
+            self.allowed_hosts,
+            self.cors_origins,
+            self.api_key,
+            self.max_body_bytes,
+            self.body_timeout_s,
+        )
+
     expire_interval_s: float = 5.0
     upstream: Upstream | None = None  # serve over another engine's OpenAI API (vLLM, TGI...)
 
@@ -106,7 +121,7 @@ def create_app(cfg: ServerConfig) -> FastAPI:
         async def expire_loop() -> None:
             while True:
                 await asyncio.sleep(cfg.expire_interval_s)
-                await asyncio.to_thread(state.manager.expire)
+                await offload(state.manager.expire)
 
         task = asyncio.create_task(expire_loop())
         try:
@@ -115,49 +130,29 @@ def create_app(cfg: ServerConfig) -> FastAPI:
             task.cancel()
             if cfg.upstream is not None:
                 await cfg.upstream.close()
-            await asyncio.to_thread(state.manager.close)
+            await offload(state.manager.close)
             state.store.close()
 
+    policy = cfg.policy()
+    # outermost first: the Guard (hosts, origins, key, body limit, disconnects), then CORS
+    middleware = [Middleware(Guard, policy=policy)]
+    if cfg.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(policy.cors_origins),
+                allow_methods=["*"],
+                allow_headers=["*"],
+            )
+        )
     app = FastAPI(
         title="llmatlas",
         version=VERSION,
         lifespan=lifespan,
+        middleware=middleware,
         description="OpenAI- and Ollama-compatible server with continuous batching, "
         "plus the llmatlas catalog, sizing and advisor over HTTP.",
     )
-    if cfg.cors_origins:
-        app.add_middleware(
-            CORSMiddleware, allow_origins=cfg.cors_origins, allow_methods=["*"], allow_headers=["*"]
-        )
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > cfg.max_body_bytes:
-            return JSONResponse(openai_error(f"request body over {cfg.max_body_bytes} bytes"), 413)
-        path = request.url.path
-        if (
-            request.method == "POST"
-            and path.startswith("/api/")
-            and "json" not in request.headers.get("content-type", "")
-        ):
-            # Ollama accepts JSON bodies whatever the content type (its docs use plain `curl -d`)
-            headers = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
-            request.scope["headers"] = [*headers, (b"content-type", b"application/json")]
-        protected = path.startswith(("/v1/", "/api/", "/metrics"))
-        if cfg.api_key and protected and request.method != "OPTIONS":
-            auth = request.headers.get("authorization", "")
-            token = auth[7:] if auth.lower().startswith("bearer ") else ""
-            if not hmac.compare_digest(token.encode(), cfg.api_key.encode()):
-                return JSONResponse(
-                    openai_error(
-                        "invalid or missing API key (Authorization: Bearer KEY)",
-                        "invalid_request_error",
-                        "invalid_api_key",
-                    ),
-                    401,
-                )
-        return await call_next(request)
 
     @app.exception_handler(AtlasError)
     async def atlas_error(request: Request, exc: AtlasError) -> JSONResponse:
@@ -204,7 +199,7 @@ def create_app(cfg: ServerConfig) -> FastAPI:
         return JSONResponse({"status": "ok", "models": sorted(st.manager.loaded)})
 
     @app.get("/metrics", tags=["server"])
-    async def metrics(request: Request) -> Response:
+    def metrics(request: Request) -> Response:
         st: State = request.app.state.atlas
         body, ctype = st.metrics.render(st.manager)
         return Response(body, media_type=ctype)
@@ -218,5 +213,6 @@ def create_app(cfg: ServerConfig) -> FastAPI:
         app.include_router(upstream.router)
         app.include_router(upstream.ollama_router)
     app.include_router(atlas_routes.router)
+    app.include_router(auth_router(policy))
     ui.mount(app, Path(__file__).parent / "static")
     return app

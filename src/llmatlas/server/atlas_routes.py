@@ -1,12 +1,16 @@
-"""llmatlas's own API: the catalog, sizing and advisor functions over HTTP (for the web UI)."""
+"""llmatlas's own API: the catalog, sizing and advisor functions over HTTP (for the web UI).
+
+Routes that compute (catalog filters, sizing, the advisor, hardware probing, SQLite) are plain
+``def``: FastAPI runs them on its worker threads, never on the event loop.  Every parameter is
+bounded (strings, list lengths, numbers): a long list once kept a sizing route busy for minutes.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from llmatlas import __version__
 from llmatlas.advisor import Need, Target, estimate, fit
@@ -14,10 +18,17 @@ from llmatlas.catalog import ModelFilter, describe, freshness, lineage_tree
 from llmatlas.catalog._query import SORT_KEYS, parse_since
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import devices, find_device
+from llmatlas.server.security import offload
 from llmatlas.sizing import GGUF_LADDER, get_format
 from llmatlas.sizing.memory import estimate_memory
 
 router = APIRouter(prefix="/api/atlas", tags=["atlas"])
+Text = Annotated[str | None, Query(max_length=200)]
+ModelId = Annotated[str, Query(min_length=1, max_length=200)]
+Ctx = Annotated[int | None, Query(ge=1, le=10_000_000)]
+Gpus = Annotated[int, Query(ge=1, le=1024)]
+Gb = Annotated[float | None, Query(ge=0, le=1e6)]
+MAX_CONTEXTS = 16
 
 
 def _st(request: Request) -> Any:
@@ -35,28 +46,38 @@ def _target(
     if gpus < 1 or gpus > 1024:
         raise BadInputError("gpus must be between 1 and 1024")
     if vram_gb or ram_gb:
+        if gpus > 1 and not vram_gb:
+            raise BadInputError("gpus needs vram_gb (the memory of each GPU) or a device")
         gib = 1024**3
-        return Target.from_budget(int((vram_gb or 0) * gib), int((ram_gb or 0) * gib))
+        return Target.from_budget(int((vram_gb or 0) * gib), int((ram_gb or 0) * gib), count=gpus)
+    if gpus > 1:
+        raise BadInputError("gpus needs a device or vram_gb (which GPU?)")
     return Target.from_machine(_st(request).machine())
 
 
 @router.get("/models")
-async def models(
+def models(
     request: Request,
-    family: str | None = None,
-    developer: str | None = None,
-    license: str | None = None,
+    family: Text = None,
+    developer: Text = None,
+    license: Text = None,
     commercial: bool = False,
-    task: str | None = None,
-    language: str | None = None,
+    task: Text = None,
+    language: Text = None,
     min_params: float | None = None,
     max_params: float | None = None,
     open_data: bool = False,
     open_weights: bool = False,
     instruct: bool | None = None,
-    search: str | None = None,
-    sort: str = Query("family", description=f"one of {', '.join(SORT_KEYS)}, '-' for descending"),
-    since: str | None = Query(None, description="released on or after: 2025-06-01, 2025-06, 2025"),
+    search: Text = None,
+    sort: str = Query(
+        "family",
+        max_length=40,
+        description=f"one of {', '.join(SORT_KEYS)}, '-' for descending",
+    ),
+    since: str | None = Query(
+        None, max_length=20, description="released on or after: 2025-06-01, 2025-06, 2025"
+    ),
 ) -> dict[str, Any]:
     cat = _st(request).catalog
     f = ModelFilter(
@@ -124,30 +145,30 @@ async def atlas(request: Request) -> dict[str, Any]:
 
 
 @router.get("/models/{model_id}")
-async def model(model_id: str, request: Request) -> dict[str, Any]:
+def model(model_id: Annotated[str, Path(max_length=200)], request: Request) -> dict[str, Any]:
     cat = _st(request).catalog
     return describe(cat, cat.get(model_id))
 
 
 @router.get("/tree")
-async def tree(request: Request, root: str | None = None) -> list[dict[str, Any]]:
+def tree(request: Request, root: Text = None) -> list[dict[str, Any]]:
     cat = _st(request).catalog
     return lineage_tree(cat, cat.get(root) if root else None)
 
 
 @router.get("/estimate")
-async def estimate_route(
+def estimate_route(
     request: Request,
-    model: str,
-    quant: str | None = None,
-    ctx: int | None = None,
-    batch: int = 1,
-    engine: str = "llama.cpp",
-    kv_type: str = "f16",
-    device: str | None = None,
-    gpus: int = 1,
-    vram_gb: float | None = None,
-    ram_gb: float | None = None,
+    model: ModelId,
+    quant: Text = None,
+    ctx: Ctx = None,
+    batch: Annotated[int, Query(ge=1, le=4096)] = 1,
+    engine: Annotated[str, Query(max_length=40)] = "llama.cpp",
+    kv_type: Annotated[str, Query(max_length=40)] = "f16",
+    device: Text = None,
+    gpus: Gpus = 1,
+    vram_gb: Gb = None,
+    ram_gb: Gb = None,
 ) -> dict[str, Any]:
     cat = _st(request).catalog
     m = cat.get(model)
@@ -157,8 +178,10 @@ async def estimate_route(
 
 
 @router.get("/sizing-table")
-async def sizing_table(
-    request: Request, model: str, contexts: str = "2048,8192,32768"
+def sizing_table(
+    request: Request,
+    model: ModelId,
+    contexts: Annotated[str, Query(max_length=200)] = "2048,8192,32768",
 ) -> dict[str, Any]:
     """Memory by quantization x context (llama.cpp), for the model page's table."""
     cat = _st(request).catalog
@@ -172,6 +195,8 @@ async def sizing_table(
         )
     except ValueError:
         raise BadInputError("contexts: comma-separated integers") from None
+    if len(ctxs) > MAX_CONTEXTS or not ctxs or ctxs[0] < 1:
+        raise BadInputError(f"contexts: 1 to {MAX_CONTEXTS} positive integers")
     rows = []
     for q in ("F16", *GGUF_LADDER):
         cells = []
@@ -196,23 +221,23 @@ async def sizing_table(
 
 
 @router.get("/fit")
-async def fit_route(
+def fit_route(
     request: Request,
-    device: str | None = None,
-    gpus: int = 1,
-    vram_gb: float | None = None,
-    ram_gb: float | None = None,
-    task: str | None = None,
-    language: str | None = None,
+    device: Text = None,
+    gpus: Gpus = 1,
+    vram_gb: Gb = None,
+    ram_gb: Gb = None,
+    task: Text = None,
+    language: Text = None,
     commercial: bool = False,
     fully_open: bool = False,
-    min_tps: float = 0.0,
-    ctx: int | None = None,
-    engine: str = "llama.cpp",
-    limit: int = 50,
+    min_tps: Annotated[float, Query(ge=0, le=1e6)] = 0.0,
+    ctx: Ctx = None,
+    engine: Annotated[str, Query(max_length=40)] = "llama.cpp",
+    limit: Annotated[int, Query(ge=0, le=1000)] = 50,
     allow_conditional: bool = False,
     allow_low_bit: bool = False,
-    sort: str = "rank",
+    sort: Annotated[str, Query(max_length=40)] = "rank",
 ) -> dict[str, Any]:
     """Rows carry the CLI's reasons: ``why``, ``needs`` (each need met, and how), ``quality``
     (what the quantization costs) and ``next_up`` (what the next type up would need)."""
@@ -227,9 +252,7 @@ async def fit_route(
         allow_conditional=allow_conditional,
         allow_below_4bit=allow_low_bit,
     )
-    rows = await asyncio.to_thread(
-        fit, target, need, ctx, st.catalog, engine, None, limit or None, sort
-    )
+    rows = fit(target, need, ctx, st.catalog, engine, None, limit or None, sort)
     return {
         "target": target.name,
         "budget_bytes": target.budget_bytes,
@@ -239,7 +262,7 @@ async def fit_route(
 
 
 @router.get("/hw")
-async def hw(request: Request) -> dict[str, Any]:
+def hw(request: Request) -> dict[str, Any]:
     return {
         "machine": _st(request).machine().to_dict(),
         "devices": [d.model_dump(mode="json") for d in devices().values()],
@@ -247,9 +270,12 @@ async def hw(request: Request) -> dict[str, Any]:
 
 
 @router.get("/bench")
-async def bench(request: Request) -> dict[str, Any]:
+def bench(request: Request) -> dict[str, Any]:
     st = _st(request)
-    rows = st.store.conn.execute("SELECT * FROM bench_runs ORDER BY id DESC LIMIT 200").fetchall()
+    with st.store._lock:  # one connection shared by the server's threads
+        rows = st.store.conn.execute(
+            "SELECT * FROM bench_runs ORDER BY id DESC LIMIT 200"
+        ).fetchall()
     return {"runs": [dict(r) for r in rows]}
 
 
@@ -262,5 +288,5 @@ async def loaded(request: Request) -> dict[str, Any]:
         except (httpx.HTTPError, ValueError, KeyError):  # engine still loading or gone
             ids = []
         return {"loaded": ids, "local": [], "engine": st.upstream.base_url}
-    local = [m.name for m in st.store.list()]
+    local = [m.name for m in await offload(st.store.list)]
     return {"loaded": sorted(st.manager.loaded), "local": local or ["gemma-3-270m"]}

@@ -48,6 +48,13 @@ def prepare(
                 f"num_ctx {num_ctx} above this server's {lm.n_ctx} per request; using {lm.n_ctx}"
             )
         limit = min(num_ctx, lm.n_ctx)
+    n_bytes = len(prompt.encode("utf-8", errors="replace"))
+    if n_bytes > 4 * limit and n_bytes > limit * lm.sched.max_piece_bytes:
+        # more tokens than the context for certain: refuse without the tokenizer's CPU time
+        raise BadInputError(
+            f"prompt is {n_bytes} bytes, over {limit} tokens for certain; the context is "
+            f"{limit} tokens (prompt + completion) for this model on this server; shorten it"
+        )
     tokens = lm.sched.tokenize(prompt, add_special)
     if len(tokens) >= limit:
         raise BadInputError(

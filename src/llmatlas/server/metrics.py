@@ -44,10 +44,20 @@ class Metrics:
             "llmatlas_batch_size", "Sequences in the last decode step", ["model"], registry=r
         )
         self.loaded = Gauge("llmatlas_loaded_models", "Models in memory", registry=r)
+        self.loaded_bytes = Gauge(
+            "llmatlas_loaded_bytes", "Memory the loaded models hold (by sizing)", registry=r
+        )
+        self.inflight = Gauge(
+            "llmatlas_inflight_requests", "Requests holding a model", ["model"], registry=r
+        )
 
     def render(self, manager: Any) -> tuple[bytes, str]:
         self.loaded.set(len(manager.loaded))
+        self.loaded_bytes.set(manager.used_bytes)
+        for g in (self.queue_depth, self.active, self.batch, self.inflight):
+            g.clear()  # no stale series for models unloaded since
         for name, lm in list(manager.loaded.items()):
+            self.inflight.labels(name).set(lm.inflight)
             self.queue_depth.labels(name).set(lm.sched.queue_depth)
             self.active.labels(name).set(lm.sched.active_count)
             self.batch.labels(name).set(lm.sched.stats.last_batch)

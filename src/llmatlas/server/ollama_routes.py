@@ -12,7 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from llmatlas.server.gen import events, grammar_for_format, parse_tool_call, plan_tools, prepare
-from llmatlas.server.manager import Loaded, parse_keep_alive
+from llmatlas.server.manager import Loaded, lease, parse_keep_alive
+from llmatlas.server.security import offload
 from llmatlas.server.wire import (
     OllamaChatRequest,
     OllamaGenerateRequest,
@@ -52,11 +53,9 @@ def _format_grammar(fmt: str | dict[str, Any] | None) -> str | None:
 
 
 async def _model(request: Request, name: str, keep_alive: Any) -> Loaded:
-    import asyncio
-
-    st = request.app.state.atlas
-    ka = parse_keep_alive(keep_alive)
-    return await asyncio.to_thread(st.manager.get, name, ka)
+    """The model, held for this request; ``keep_alive: 0`` unloads it when its last request
+    (this one or another client's) ends, never under someone else's stream."""
+    return await lease(request, name, parse_keep_alive(keep_alive))
 
 
 def _done_fields(last: Any, t0: float, load_s: float) -> dict[str, Any]:
@@ -72,18 +71,12 @@ def _done_fields(last: Any, t0: float, load_s: float) -> dict[str, Any]:
     }
 
 
-def _after(request: Request, lm: Loaded) -> None:
-    if lm.keep_alive == 0:
-        request.app.state.atlas.manager.unload(lm.name)
-
-
 @router.post("/api/chat", response_model=None)
 async def chat(req: OllamaChatRequest, request: Request) -> Any:
     t_load = time.perf_counter()
     lm = await _model(request, req.model, req.keep_alive)
     load_s = time.perf_counter() - t_load
     if not req.messages:  # Ollama: an empty chat just loads (or unloads) the model
-        _after(request, lm)
         return load_reply(req.model, chat=True)
     sampling = req.options.sampling(default_max=lm.n_ctx)
     tools = plan_tools(req.tools, "auto" if req.tools else None)
@@ -92,9 +85,11 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
         sampling = sampling.model_copy(update={"grammar": grammar})
     msgs = [{"role": m.role, "content": m.content} for m in req.messages]
     tool_defs = [t.model_dump() for t in req.tools] if req.tools else None
-    prompt = lm.chat.render(msgs, True, tool_defs)
+    prompt = await offload(lm.chat.render, msgs, True, tool_defs)
     sampling = lm.chat.with_turn_stops(sampling)
-    prep = prepare(lm, prompt, sampling, req.options.num_ctx, add_special=not lm.chat.is_chat)
+    prep = await offload(
+        prepare, lm, prompt, sampling, req.options.num_ctx, add_special=not lm.chat.is_chat
+    )
     t0 = time.perf_counter()
 
     async def gen() -> AsyncIterator[str]:
@@ -136,7 +131,6 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
             "done": True,
             **_done_fields(last, t0, load_s),
         }
-        _after(request, lm)
         yield json.dumps(done) + "\n"
 
     if req.stream:
@@ -163,7 +157,6 @@ async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
     lm = await _model(request, req.model, req.keep_alive)
     load_s = time.perf_counter() - t_load
     if not req.prompt and not req.system:
-        _after(request, lm)
         return load_reply(req.model, chat=False, reason="unload" if lm.keep_alive == 0 else "load")
     sampling = req.options.sampling(default_max=lm.n_ctx)
     grammar = _format_grammar(req.format)
@@ -176,9 +169,11 @@ async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
         msgs = ([{"role": "system", "content": req.system}] if req.system else []) + [
             {"role": "user", "content": req.prompt}
         ]
-        prompt = lm.chat.render(msgs, True)
+        prompt = await offload(lm.chat.render, msgs, True)
         add_special = False
-    prep = prepare(lm, prompt, sampling, req.options.num_ctx, add_special=add_special)
+    prep = await offload(
+        prepare, lm, prompt, sampling, req.options.num_ctx, add_special=add_special
+    )
     t0 = time.perf_counter()
 
     async def gen() -> AsyncIterator[str]:
@@ -201,7 +196,6 @@ async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
                     + "\n"
                 )
         assert last is not None
-        _after(request, lm)
         yield (
             json.dumps(
                 {
@@ -245,7 +239,7 @@ def _details(st: Any, name: str) -> dict[str, Any]:
 
 
 @router.get("/api/tags")
-async def tags(request: Request) -> dict[str, Any]:
+def tags(request: Request) -> dict[str, Any]:
     st = request.app.state.atlas
     st.store.ensure_embedded()
     return {
@@ -264,7 +258,7 @@ async def tags(request: Request) -> dict[str, Any]:
 
 
 @router.post("/api/show")
-async def show(req: OllamaShowRequest, request: Request) -> dict[str, Any]:
+def show(req: OllamaShowRequest, request: Request) -> dict[str, Any]:
     from llmatlas.runtime.store import check_gguf
 
     st = request.app.state.atlas
@@ -305,7 +299,7 @@ async def ps(request: Request) -> dict[str, Any]:
             {
                 "name": lm.name,
                 "model": lm.name,
-                "size": lm.bytes,
+                "size": lm.held_bytes,
                 "digest": lm.stored.sha256,
                 "details": _details(st, lm.name),
                 "expires_at": _iso(expires),
@@ -324,9 +318,12 @@ async def version() -> dict[str, str]:
 
 
 @router.delete("/api/delete")
-async def delete(req: OllamaShowRequest, request: Request) -> dict[str, Any]:
+def delete(req: OllamaShowRequest, request: Request) -> dict[str, Any]:
+    """Waits for the model's requests to end (409 if they do not within 30 s), then deletes."""
     st = request.app.state.atlas
     name = req.model or req.name or ""
-    st.manager.unload(name)
+    stored = st.store.get(name)
+    if stored is not None:
+        st.manager.retire(stored.name)
     st.store.remove(name)  # UnknownModelError -> 404
     return {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -21,6 +20,8 @@ from llmatlas.server.gen import (
     prepare,
     run_to_end,
 )
+from llmatlas.server.manager import lease
+from llmatlas.server.security import offload
 from llmatlas.server.wire import (
     ChatCompletionRequest,
     CompletionRequest,
@@ -78,7 +79,7 @@ def _json_or_text(s: str | None) -> Any:
 
 
 @router.get("/v1/models")
-async def list_models(request: Request) -> dict[str, Any]:
+def list_models(request: Request) -> dict[str, Any]:
     st = _state(request)
     data = []
     for m in st.store.list():
@@ -98,7 +99,7 @@ async def list_models(request: Request) -> dict[str, Any]:
 @router.post("/v1/chat/completions", response_model=None)
 async def chat_completions(req: ChatCompletionRequest, request: Request) -> Any:
     st = _state(request)
-    lm = await asyncio.to_thread(st.manager.get, req.model)
+    lm = await lease(request, req.model)
     sampling = req.sampling(default_max=lm.n_ctx)
     tools = plan_tools(req.tools, req.tool_choice)
     rf = req.response_format
@@ -112,9 +113,9 @@ async def chat_completions(req: ChatCompletionRequest, request: Request) -> Any:
     tool_defs = (
         [t.model_dump() for t in req.tools] if (req.tools and tools.mode != "none") else None
     )
-    prompt = lm.chat.render(_messages(req), True, tool_defs)
+    prompt = await offload(lm.chat.render, _messages(req), True, tool_defs)
     sampling = lm.chat.with_turn_stops(sampling)
-    prep = prepare(lm, prompt, sampling, add_special=not lm.chat.is_chat)
+    prep = await offload(prepare, lm, prompt, sampling, add_special=not lm.chat.is_chat)
     cid, created = new_id("chatcmpl"), now()
     st.metrics.requests.labels("chat", "200").inc()
     if req.stream:
@@ -288,14 +289,14 @@ async def _chat_stream(
 @router.post("/v1/completions", response_model=None)
 async def completions(req: CompletionRequest, request: Request) -> Any:
     st = _state(request)
-    lm = await asyncio.to_thread(st.manager.get, req.model)
+    lm = await lease(request, req.model)
     if isinstance(req.prompt, list):
         if len(req.prompt) != 1:
             raise BadInputError("prompt: send one prompt per request")
         prompt = req.prompt[0]
     else:
         prompt = req.prompt
-    prep = prepare(lm, prompt, req.sampling(default_max=16))
+    prep = await offload(prepare, lm, prompt, req.sampling(default_max=16))
     cid, created = new_id("cmpl"), now()
     st.metrics.requests.labels("completions", "200").inc()
     if req.stream:
@@ -373,7 +374,7 @@ def _cmpl_chunk(
 @router.post("/v1/embeddings")
 async def embeddings(req: EmbeddingRequest, request: Request) -> dict[str, Any]:
     st = _state(request)
-    lm = await asyncio.to_thread(st.manager.get, req.model)
+    lm = await lease(request, req.model)
     inputs = [req.input] if isinstance(req.input, str) else req.input
     if not inputs or any(not isinstance(x, str) or not x for x in inputs):
         raise BadInputError("input: give a non-empty string or list of non-empty strings")
@@ -395,7 +396,7 @@ async def embeddings(req: EmbeddingRequest, request: Request) -> dict[str, Any]:
                 vecs.append(list(v))
             return vecs, n
 
-    vecs, n = await asyncio.to_thread(work)
+    vecs, n = await offload(work)
     st.metrics.requests.labels("embeddings", "200").inc()
     return {
         "object": "list",

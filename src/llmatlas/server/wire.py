@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from llmatlas.errors import BadInputError
 from llmatlas.runtime.engines import SamplingOptions
 
 
@@ -22,10 +21,26 @@ class _Loose(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+# Bounds on every list and short string a client sends (texts are bounded by the body limit).
+# A 10k-entry stop list once slowed every sequence on the server; each bound is a 400 naming
+# the field.  MAX_TOOLS follows OpenAI's documented 128 tools per request.
+MAX_MESSAGES = 1024
+MAX_TOOLS = 128
+MAX_PARTS = 256  # content parts in one message
+MAX_INPUTS = 256  # embedding inputs per request
+MAX_TOKENS = 1 << 20
+Name = Annotated[str, Field(min_length=1, max_length=256)]
+Short = Annotated[str, Field(max_length=256)]
+StopText = Annotated[str, Field(min_length=1, max_length=256)]
+OpenAIStops = Annotated[list[StopText], Field(max_length=4)]
+OllamaStops = Annotated[list[StopText], Field(max_length=16)]
+KeepAlive = Annotated[str, Field(max_length=32)] | int
+
+
 # ----------------------------------------------------------------------------- OpenAI
 class FunctionDef(_Loose):
     name: str = Field(min_length=1, max_length=64)
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=8192)
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
 
 
@@ -35,22 +50,22 @@ class Tool(_Loose):
 
 
 class ToolCallFunction(_Loose):
-    name: str
+    name: Name
     arguments: str
 
 
 class ToolCall(_Loose):
-    id: str
+    id: Short
     type: Literal["function"] = "function"
     function: ToolCallFunction
 
 
 class ChatMessage(_Loose):
     role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str | list[dict[str, Any]] | None = None
-    name: str | None = None
-    tool_calls: list[ToolCall] | None = None
-    tool_call_id: str | None = None
+    content: str | Annotated[list[dict[str, Any]], Field(max_length=MAX_PARTS)] | None = None
+    name: Short | None = None
+    tool_calls: Annotated[list[ToolCall], Field(max_length=MAX_TOOLS)] | None = None
+    tool_call_id: Short | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -68,8 +83,8 @@ class StreamOptions(_Loose):
 
 
 class _SamplingFields(_Loose):
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     temperature: float = Field(default=0.8, ge=0.0, le=2.0)
     top_p: float = Field(default=0.95, gt=0.0, le=1.0)
     top_k: int | None = Field(default=None, ge=0)
@@ -78,16 +93,14 @@ class _SamplingFields(_Loose):
     frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
     presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
     seed: int | None = None
-    stop: str | list[str] | None = None
+    stop: StopText | OpenAIStops | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
     n: int = Field(default=1, ge=1, le=1)
-    user: str | None = None
+    user: Short | None = None
 
     def sampling(self, default_max: int) -> SamplingOptions:
         stop = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
-        if len(stop) > 4:
-            raise BadInputError("stop: at most 4 sequences")
         return SamplingOptions(
             temperature=self.temperature,
             top_p=self.top_p,
@@ -101,23 +114,23 @@ class _SamplingFields(_Loose):
 
 
 class ChatCompletionRequest(_SamplingFields):
-    model: str = Field(min_length=1)
-    messages: list[ChatMessage] = Field(min_length=1)
-    tools: list[Tool] | None = None
+    model: Name
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
+    tools: Annotated[list[Tool], Field(max_length=MAX_TOOLS)] | None = None
     tool_choice: str | dict[str, Any] | None = None
     response_format: ResponseFormat | None = None
 
 
 class CompletionRequest(_SamplingFields):
-    model: str = Field(min_length=1)
-    prompt: str | list[str]
+    model: Name
+    prompt: str | Annotated[list[str], Field(max_length=16)]
     echo: bool = False
     suffix: str | None = None
 
 
 class EmbeddingRequest(_Loose):
-    model: str = Field(min_length=1)
-    input: str | list[str]
+    model: Name
+    input: str | Annotated[list[str], Field(max_length=MAX_INPUTS)]
     encoding_format: Literal["float", "base64"] = "float"
 
 
@@ -129,9 +142,9 @@ class OllamaOptions(_Loose):
     min_p: float | None = Field(default=None, ge=0.0, le=1.0)
     repeat_penalty: float | None = Field(default=None, ge=0.0)
     seed: int | None = None
-    num_predict: int | None = None
-    num_ctx: int | None = Field(default=None, ge=64)
-    stop: list[str] | None = None
+    num_predict: int | None = Field(default=None, ge=-2, le=MAX_TOKENS)
+    num_ctx: int | None = Field(default=None, ge=64, le=MAX_TOKENS)
+    stop: OllamaStops | None = None
 
     def sampling(self, default_max: int) -> SamplingOptions:
         n = self.num_predict
@@ -150,33 +163,33 @@ class OllamaOptions(_Loose):
 class OllamaMessage(_Loose):
     role: Literal["system", "user", "assistant", "tool"]
     content: str = ""
-    tool_calls: list[dict[str, Any]] | None = None
+    tool_calls: Annotated[list[dict[str, Any]], Field(max_length=MAX_TOOLS)] | None = None
 
 
 class OllamaChatRequest(_Loose):
-    model: str = Field(min_length=1)
-    messages: list[OllamaMessage] = Field(default_factory=list)
+    model: Name
+    messages: list[OllamaMessage] = Field(default_factory=list, max_length=MAX_MESSAGES)
     stream: bool = True
-    format: str | dict[str, Any] | None = None
+    format: Short | dict[str, Any] | None = None
     options: OllamaOptions = Field(default_factory=OllamaOptions)
-    tools: list[Tool] | None = None
-    keep_alive: str | int | None = None
+    tools: Annotated[list[Tool], Field(max_length=MAX_TOOLS)] | None = None
+    keep_alive: KeepAlive | None = None
 
 
 class OllamaGenerateRequest(_Loose):
-    model: str = Field(min_length=1)
+    model: Name
     prompt: str = ""
     system: str | None = None
     raw: bool = False
     stream: bool = True
-    format: str | dict[str, Any] | None = None
+    format: Short | dict[str, Any] | None = None
     options: OllamaOptions = Field(default_factory=OllamaOptions)
-    keep_alive: str | int | None = None
+    keep_alive: KeepAlive | None = None
 
 
 class OllamaShowRequest(_Loose):
-    model: str | None = None
-    name: str | None = None
+    model: Name | None = None
+    name: Name | None = None
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -29,7 +29,7 @@ from typing import Literal
 
 from llmatlas.catalog._schema import Architecture
 from llmatlas.errors import BadInputError
-from llmatlas.sizing.quant import QuantFormat, weight_bytes
+from llmatlas.sizing.quant import QuantFormat, WeightBytes, weight_bytes
 
 MiB = 1024**2
 GiB = 1024**3
@@ -275,12 +275,14 @@ def estimate_memory(
     filled: int | None = None,
     swa_full: bool = True,
     gpu_memory_utilization: float = 0.9,
+    weights: WeightBytes | None = None,
 ) -> MemoryEstimate:
     """Memory for ``batch`` sequences of ``context`` tokens on ``engine``.
 
     ``gpu_layers``: layers offloaded to a GPU (llama.cpp ``n_gpu_layers``; ``None``
     = all when ``vram_bytes`` is given, else a CPU-only run).  ``filled``: tokens
-    actually in the context (default: full, the worst case a long chat reaches).
+    actually in the context (default: full, the worst case a long chat reaches).  ``weights``:
+    the exact bytes of a real file's tensors (read from its header) instead of the prediction.
     """
     if engine not in ENGINES:
         raise BadInputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
@@ -297,7 +299,7 @@ def estimate_memory(
     if not 0 < gpu_memory_utilization <= 1:
         raise BadInputError("gpu_memory_utilization must be in (0, 1]")
     filled = context * batch if filled is None else min(filled, context * batch)
-    w = weight_bytes(a, fmt)
+    w = weights if weights is not None else weight_bytes(a, fmt)
     notes: list[str] = []
     layers = a.num_hidden_layers
 

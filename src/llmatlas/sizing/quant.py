@@ -32,7 +32,7 @@ else:  # the table without `import gguf` (numpy): see llmatlas._gguf_constants
     GGMLQuantizationType = gguf_constants().GGMLQuantizationType
 
 T = GGMLQuantizationType
-Kind = Literal["float", "gguf", "gptq", "awq", "bnb", "fp8", "int8"]
+Kind = Literal["float", "gguf", "gptq", "awq", "bnb", "fp8", "int8", "mxfp4", "nvfp4"]
 
 
 @dataclass(frozen=True)
@@ -126,19 +126,205 @@ ALIASES = {
     "Q5_K": "Q5_K_M",
     "Q3_K": "Q3_K_M",
 }
+
+# Every GGUF file type llama.cpp's quantizer writes (gguf's LlamaFileType, from llama.h), with
+# the default tensor type llama-quant.cpp's llama_ftype_get_default_type gives it.
+_FTYPE_DEFAULT: dict[str, GGMLQuantizationType] = {
+    "F32": T.F32,
+    "BF16": T.BF16,
+    "Q4_1": T.Q4_1,
+    "Q5_1": T.Q5_1,
+    "Q2_K_S": T.Q2_K,
+    "Q3_K_S": T.Q3_K,
+    "Q3_K_L": T.Q3_K,
+    "IQ2_XXS": T.IQ2_XXS,
+    "IQ2_XS": T.IQ2_XS,
+    "IQ2_S": T.IQ2_XS,
+    "IQ2_M": T.IQ2_S,
+    "IQ3_XXS": T.IQ3_XXS,
+    "IQ3_XS": T.IQ3_S,
+    "IQ3_S": T.IQ3_S,
+    "IQ3_M": T.IQ3_S,
+    "IQ1_S": T.IQ1_S,
+    "IQ1_M": T.IQ1_M,
+    "IQ4_NL": T.IQ4_NL,
+    "TQ1_0": T.TQ1_0,
+    "TQ2_0": T.TQ2_0,
+    "MXFP4": T.MXFP4,  # file type MXFP4_MOE: experts MXFP4, every other matrix Q8_0
+    "NVFP4": T.NVFP4,
+}
+_NOT_WEIGHT_TYPES = {"I8", "I16", "I32", "I64", "F64"}
+
+
+def _gguf_format(name: str, t: GGMLQuantizationType) -> QuantFormat:
+    return QuantFormat(name, "gguf", _bits(t), f"GGUF {name} ({t.name} tensors)", _LLAMA, t)
+
+
+GGUF_FORMATS: dict[str, QuantFormat] = {n: f for n, f in FORMATS.items() if f.is_gguf}
+for _n, _t in _FTYPE_DEFAULT.items():
+    GGUF_FORMATS.setdefault(_n, _gguf_format(_n, _t))
+for _t in GGMLQuantizationType:
+    if _t.name not in _NOT_WEIGHT_TYPES and _t in GGML_QUANT_SIZES:
+        GGUF_FORMATS.setdefault(_t.name, _gguf_format(_t.name, _t))
+"""Every GGUF quantization: the named mixes plus each single ggml type ``gguf`` knows."""
+
+# What the names people type mean on each engine (what that engine really loads).
+_ENGINE_ALIASES: dict[str, dict[str, str]] = {
+    "llama.cpp": {
+        "8BIT": "Q8_0",
+        "8-BIT": "Q8_0",
+        "INT8": "Q8_0",
+        "4BIT": "Q4_K_M",
+        "4-BIT": "Q4_K_M",
+        "INT4": "Q4_K_M",
+        "FP16": "F16",
+        "HALF": "F16",
+        "FP32": "F32",
+        "MXFP4_MOE": "MXFP4",
+        "Q4_K": "Q4_K_M",
+        "Q5_K": "Q5_K_M",
+        "Q3_K": "Q3_K_M",
+    },
+    "vllm": {
+        "8BIT": "INT8",
+        "8-BIT": "INT8",
+        "4BIT": "AWQ-4BIT",
+        "4-BIT": "AWQ-4BIT",
+        "INT4": "AWQ-4BIT",
+        "F16": "FP16",
+        "HALF": "FP16",
+        "F32": "FP32",
+        "GPTQ": "GPTQ-4BIT",
+        "AWQ": "AWQ-4BIT",
+    },
+    "transformers": {
+        "8BIT": "BNB-INT8",
+        "8-BIT": "BNB-INT8",
+        "LLM.INT8": "BNB-INT8",
+        "4BIT": "BNB-NF4",
+        "4-BIT": "BNB-NF4",
+        "INT4": "BNB-NF4",
+        "NF4": "BNB-NF4",
+        "F16": "FP16",
+        "HALF": "FP16",
+        "F32": "FP32",
+        "GPTQ": "GPTQ-4BIT",
+        "AWQ": "AWQ-4BIT",
+    },
+}
+# Names an engine cannot load, with the nearest formats it can.
+_REFUSED: dict[str, dict[str, str]] = {
+    "llama.cpp": {
+        "FP8": "llama.cpp has no FP8 weights; nearest: Q8_0, F16",
+        "AWQ": "AWQ checkpoints run on vLLM/transformers; on llama.cpp use Q4_K_M or Q4_0",
+        "AWQ-4BIT": "AWQ checkpoints run on vLLM/transformers; on llama.cpp use Q4_K_M or Q4_0",
+        "GPTQ": "GPTQ checkpoints run on vLLM/transformers; on llama.cpp use Q4_K_M or Q4_0",
+        "GPTQ-4BIT": "GPTQ checkpoints run on vLLM/transformers; on llama.cpp use Q4_K_M or Q4_0",
+        "NF4": "bitsandbytes NF4 is transformers-only; on llama.cpp use Q4_K_M or IQ4_NL",
+        "BNB-NF4": "bitsandbytes NF4 is transformers-only; on llama.cpp use Q4_K_M or IQ4_NL",
+        "BNB-INT8": "bitsandbytes int8 is transformers-only; on llama.cpp use Q8_0",
+    },
+}
+_HF_EXTRA = {
+    "MXFP4": QuantFormat(
+        "MXFP4",
+        "mxfp4",
+        _bits(T.MXFP4),
+        "OCP microscaling FP4 experts (gpt-oss's checkpoint format), other weights BF16",
+        ("vllm", "transformers"),
+    ),
+    "NVFP4": QuantFormat(
+        "NVFP4",
+        "nvfp4",
+        4.5,
+        "NVIDIA FP4: 4-bit values with an FP8 scale per 16 (Blackwell), embeddings/head BF16",
+        ("vllm",),
+    ),
+}
+FORMATS.update(_HF_EXTRA)
+HF_FORMATS: dict[str, QuantFormat] = {n: f for n, f in FORMATS.items() if not f.is_gguf}
+
+
+def _key(name: str) -> str:
+    return name.strip().upper().replace(" ", "")
+
+
+def _nearest(key: str, names: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, names, n=3, cutoff=0.5) or names[:6]
+    return ", ".join(close)
+
+
+def resolve_quant(name: str, engine: str) -> QuantFormat:
+    """What ``name`` means on ``engine``: a format it loads, or a one-line refusal with the nearest.
+
+    llama.cpp takes every GGUF file type and every single ggml type (Q4_1, MXFP4, IQ1_S, TQ1_0,
+    BF16...); ``8bit``/``int8`` mean Q8_0 there and ``4bit``/``int4`` Q4_K_M.  vLLM and
+    transformers take the Hugging Face formats (FP8, AWQ, GPTQ, bitsandbytes, MXFP4, NVFP4).
+    """
+    key = _key(name)
+    if engine == "llama.cpp":
+        if key in _REFUSED["llama.cpp"]:
+            raise BadInputError(f"{name!r} on llama.cpp: {_REFUSED['llama.cpp'][key]}")
+        key = _ENGINE_ALIASES["llama.cpp"].get(key, key)
+        for k in (key, key.replace("-", "_")):
+            if k in GGUF_FORMATS:
+                return GGUF_FORMATS[k]
+        raise BadInputError(
+            f"unknown quantization {name!r} for llama.cpp; nearest: "
+            + _nearest(key, list(GGUF_FORMATS))
+        )
+    aliases = _ENGINE_ALIASES.get(engine, {})
+    key = aliases.get(key, key)
+    for k in (key, key.replace("_", "-")):
+        f = HF_FORMATS.get(k) or (FORMATS.get(ALIASES[k]) if k in ALIASES else None)
+        if f is not None and not f.is_gguf:
+            if engine in f.engines:
+                return f
+            raise BadInputError(
+                f"{f.name} does not run on {engine}; it runs on {', '.join(f.engines)}"
+            )
+    if key in GGUF_FORMATS or key.replace("-", "_") in GGUF_FORMATS:
+        if key in ("F16", "FP16"):
+            return FORMATS["FP16"]
+        raise BadInputError(f"{name} is a GGUF format; use --engine llama.cpp")
+    usable = [n for n, f in HF_FORMATS.items() if engine in f.engines]
+    raise BadInputError(
+        f"unknown quantization {name!r} for {engine}; nearest: {_nearest(key, usable)}"
+    )
+
+
+def native_format(a: Architecture, engine: str) -> QuantFormat | None:
+    """The model's own checkpoint format on ``engine`` (config.json's quantization), if it runs there."""
+    if not a.quantization:
+        return None
+    try:
+        return resolve_quant(a.quantization, engine)
+    except BadInputError:
+        return None
+
+
 # Quality order, best first: the advisor walks it down until a model fits.
 GGUF_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_K_S", "IQ4_XS", "Q3_K_M", "Q2_K")
 HF_LADDER = ("BF16", "FP8", "INT8", "AWQ-4BIT")
 
 
-def get_format(name: str) -> QuantFormat:
+def get_format(name: str, engine: str | None = None) -> QuantFormat:
+    """A format by name; with ``engine``, what that name means on that engine (:func:`resolve_quant`)."""
+    if engine is not None:
+        return resolve_quant(name, engine)
     key = name.strip().upper().replace("-", "_") if name.upper() not in FORMATS else name.upper()
     for candidate in (name.strip().upper(), key, key.replace("_", "-")):
         if candidate in FORMATS:
             return FORMATS[candidate]
         if candidate in ALIASES:
             return FORMATS[ALIASES[candidate]]
-    raise BadInputError(f"unknown quantization {name!r}; use one of: {', '.join(FORMATS)}")
+        if candidate in GGUF_FORMATS:
+            return GGUF_FORMATS[candidate]
+    raise BadInputError(
+        f"unknown quantization {name!r}; use one of: {', '.join(FORMATS)}, or any GGUF type"
+    )
 
 
 def _use_more_bits(i: int, n: int) -> bool:
@@ -182,13 +368,22 @@ def gguf_tensor_type(fmt: QuantFormat, t: Tensor, a: Architecture) -> GGMLQuanti
         return T.F32
     name = fmt.name
     default = fmt.gguf_type
-    if name == "F16":
-        return T.F16
+    if name in ("F16", "BF16", "F32"):
+        return default
+    if name == "MXFP4":
+        # LLAMA_FTYPE_MOSTLY_MXFP4_MOE: expert tensors MXFP4, every other matrix (head too) Q8_0
+        new = T.MXFP4 if t.name.endswith("_exps") else T.Q8_0
+        return new if t.row % GGML_QUANT_SIZES[new][0] == 0 else T.F16
     c = layer_class(t.layer if t.layer is not None else 0, a.num_hidden_layers)
     is_output = t.name == "output" or (t.name == "token_embd" and a.tie_word_embeddings)
     new = default
     if is_output:
-        new = T.Q8_0 if (a.model_type == "falcon" or name == "Q8_0") else T.Q6_K
+        if a.model_type == "falcon" or name == "Q8_0":
+            new = T.Q8_0
+        elif name.startswith(("IQ1", "IQ2")):
+            new = T.Q5_K
+        else:
+            new = T.Q6_K
     elif t.name == "token_embd":
         new = default
     elif t.name in ("attn_v", "attn_qkv") and name != "Q8_0":
@@ -320,6 +515,13 @@ def _hf_tensor_bytes(fmt: QuantFormat, t: Tensor) -> tuple[int, str]:
         return t.n * 2, "BF16"
     if t.name == "ffn_gate_inp":
         return t.n * 2, "BF16"
+    if fmt.kind == "mxfp4":
+        # gpt-oss: only the experts are MXFP4 (32 x 4 bits + one E8M0 scale); the rest BF16
+        if t.category == "experts":
+            return round(t.n * fmt.bits / 8), fmt.name
+        return t.n * 2, "BF16"
+    if fmt.kind == "nvfp4":
+        return round(t.n * fmt.bits / 8), fmt.name
     if fmt.name == "BNB-NF4":
         return round(t.n * 4.5 / 8), fmt.name
     if fmt.kind in ("int8", "bnb", "fp8"):

@@ -72,8 +72,10 @@ export function extLink(url, text) {
 }
 
 /** A translated sentence with elements in its {placeholders}: an array of text and nodes. */
-export function tNodes(msgid, nodes) {
-  return t(msgid).split(/(\{\w+\})/).map((part) => {
+export function tNodes(msgid, nodes) { return withNodes(t(msgid), nodes); }
+/** Text whose remaining {placeholders} are filled with elements: an array of text and nodes. */
+export function withNodes(text, nodes) {
+  return text.split(/(\{\w+\})/).map((part) => {
     const m = /^\{(\w+)\}$/.exec(part);
     return m && m[1] in nodes ? nodes[m[1]] : part;
   }).filter((x) => x !== "");

@@ -1,0 +1,275 @@
+"""Write a GGUF file for an architecture without its weights: the conformance test bed.
+
+The header is what llama.cpp's loader reads (architecture keys, a ``none`` tokenizer
+with ``vocab_size`` tokens, every tensor with the shape and ggml type the quantizer
+would give it); the data section is left as a hole (``truncate``), so a 70B file
+costs no disk.  llama.cpp then dry-runs it (``no_alloc``): nothing reads the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFWriter
+
+from llmatlas.catalog._schema import Architecture
+from llmatlas.errors import BadInputError
+from llmatlas.sizing.params import Tensor
+from llmatlas.sizing.quant import QuantFormat, gguf_tensor_type
+
+T = GGMLQuantizationType
+
+# Hugging Face model_type -> llama.cpp architecture name.
+GGUF_ARCH = {
+    "llama": "llama",
+    "mistral": "llama",
+    "mixtral": "llama",
+    "qwen2": "qwen2",
+    "qwen3": "qwen3",
+    "qwen3_moe": "qwen3moe",
+    "gemma": "gemma",
+    "gemma2": "gemma2",
+    "gemma3": "gemma3",
+    "gemma3_text": "gemma3",
+    "phi3": "phi3",
+    "gpt_oss": "gpt-oss",
+    "deepseek_v2": "deepseek2",
+    "deepseek_v3": "deepseek2",
+    "falcon": "falcon",
+    "bloom": "bloom",
+    "gpt_neox": "gptneox",
+    "olmo2": "olmo2",
+}
+_LAYERNORM = {"falcon", "bloom", "gptneox"}
+_FUSED = {"falcon", "bloom", "gptneox"}
+_BIASED = {"bloom", "gptneox"}  # every linear layer and norm has a bias
+
+
+def gguf_arch(a: Architecture) -> str:
+    try:
+        return GGUF_ARCH[a.model_type]
+    except KeyError:
+        raise BadInputError(f"no GGUF layout for model_type {a.model_type!r}") from None
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str  # full GGUF tensor name
+    ne: tuple[int, ...]  # ggml order: ne[0] is the row length
+    role: Tensor  # what the quantizer rules see
+
+
+def _t(name: str, layer: int | None, ne: tuple[int, ...], cat: str = "attention") -> Spec:
+    base = name.split(".")[-2] if name.startswith("blk.") else name.rsplit(".", 1)[0]
+    n = int(np.prod(ne))
+    one_d = len(ne) == 1
+    role = Tensor(base, layer, n, 1 if one_d else ne[0], "norm" if one_d else cat)  # type: ignore[arg-type]
+    return Spec(name, ne, role)
+
+
+def layout(a: Architecture) -> list[Spec]:
+    """Every tensor llama.cpp expects for ``a``, with its ggml shape."""
+    arch = gguf_arch(a)
+    h, v, nh, nkv = a.hidden_size, a.vocab_size, a.num_attention_heads, a.num_key_value_heads
+    hd = a.resolved_head_dim
+    ln = arch in _LAYERNORM
+    biased = arch in _BIASED
+    out: list[Spec] = [_t("token_embd.weight", None, (h, v), "embedding")]
+    if arch == "bloom":
+        out += [_t("token_embd_norm.weight", None, (h,)), _t("token_embd_norm.bias", None, (h,))]
+    out.append(_t("output_norm.weight", None, (h,)))
+    if ln:
+        out.append(_t("output_norm.bias", None, (h,)))
+    if not a.tie_word_embeddings and arch != "bloom":
+        out.append(_t("output.weight", None, (h, v), "output"))
+    for i in range(a.num_hidden_layers):
+        b = f"blk.{i}."
+
+        def add(
+            name: str, ne: tuple[int, ...], cat: str = "attention", i: int = i, b: str = b
+        ) -> None:
+            out.append(_t(b + name, i, ne, cat))
+
+        add("attn_norm.weight", (h,))
+        if ln:
+            add("attn_norm.bias", (h,))
+        if a.is_mla:
+            rope, nope = a.qk_rope_head_dim or 64, a.qk_nope_head_dim or 128
+            vd, kvr = a.v_head_dim or 128, a.kv_lora_rank or 512
+            if a.q_lora_rank:
+                add("attn_q_a_norm.weight", (a.q_lora_rank,))
+                add("attn_q_a.weight", (h, a.q_lora_rank))
+                add("attn_q_b.weight", (a.q_lora_rank, nh * (nope + rope)))
+            else:
+                add("attn_q.weight", (h, nh * (nope + rope)))
+            add("attn_kv_a_norm.weight", (kvr,))
+            add("attn_kv_a_mqa.weight", (h, kvr + rope))
+            add("attn_k_b.weight", (nope, kvr, nh))
+            add("attn_v_b.weight", (kvr, vd, nh))
+            add("attn_output.weight", (nh * vd, h))
+        else:
+            q, k = nh * hd, nkv * hd
+            if arch in _FUSED:
+                add("attn_qkv.weight", (h, q + 2 * k))
+                if biased:
+                    add("attn_qkv.bias", (q + 2 * k,))
+            elif arch == "phi3":
+                add("attn_qkv.weight", (h, q + 2 * k))
+            else:
+                add("attn_q.weight", (h, q))
+                add("attn_k.weight", (h, k))
+                add("attn_v.weight", (h, k))
+                if a.attention_bias:
+                    add("attn_q.bias", (q,))
+                    add("attn_k.bias", (k,))
+                    add("attn_v.bias", (k,))
+            add("attn_output.weight", (q, h))
+            if biased or (arch == "gpt-oss"):
+                add("attn_output.bias", (h,))
+            if arch in ("qwen3", "qwen3moe", "gemma3"):
+                add("attn_q_norm.weight", (hd,))
+                add("attn_k_norm.weight", (hd,))
+            if arch == "olmo2":
+                add("attn_q_norm.weight", (q,))
+                add("attn_k_norm.weight", (k,))
+            if arch == "gpt-oss":
+                add("attn_sinks.weight", (nh,))
+        if arch in ("gemma2", "gemma3", "olmo2", "gpt-oss"):
+            add("post_attention_norm.weight", (h,))
+        if arch not in ("olmo2", "gpt-oss") and arch != "falcon":
+            add("ffn_norm.weight", (h,))
+            if ln:
+                add("ffn_norm.bias", (h,))
+        dense = not a.is_moe or i < (a.first_k_dense_layers or 0)
+        ff = a.intermediate_size
+        if dense:
+            if arch == "phi3":
+                add("ffn_up.weight", (h, 2 * ff), "ffn")
+            else:
+                if a.mlp == "gated":
+                    add("ffn_gate.weight", (h, ff), "ffn")
+                add("ffn_up.weight", (h, ff), "ffn")
+                if biased:
+                    add("ffn_up.bias", (ff,))
+            add("ffn_down.weight", (ff, h), "ffn")
+            if biased:
+                add("ffn_down.bias", (h,))
+        else:
+            ne_ = a.num_experts or 1
+            fe = a.moe_intermediate_size or ff
+            add("ffn_gate_inp.weight", (h, ne_), "ffn")
+            add("ffn_gate_exps.weight", (h, fe, ne_), "experts")
+            add("ffn_up_exps.weight", (h, fe, ne_), "experts")
+            add("ffn_down_exps.weight", (fe, h, ne_), "experts")
+            if arch == "gpt-oss":
+                add("ffn_gate_inp.bias", (ne_,))
+                add("ffn_gate_exps.bias", (fe, ne_))
+                add("ffn_up_exps.bias", (fe, ne_))
+                add("ffn_down_exps.bias", (h, ne_))
+            if arch == "deepseek2":
+                add("exp_probs_b.bias", (ne_,))
+            if a.num_shared_experts:
+                sf = (a.shared_expert_intermediate_size or fe) * a.num_shared_experts
+                add("ffn_gate_shexp.weight", (h, sf), "ffn")
+                add("ffn_up_shexp.weight", (h, sf), "ffn")
+                add("ffn_down_shexp.weight", (sf, h), "ffn")
+        if arch in ("gemma2", "gemma3", "olmo2"):
+            add("post_ffw_norm.weight", (h,))
+    for s in out:
+        if s.name.endswith(".bias") and len(s.ne) == 2:  # 2-D expert biases stay F32
+            pass
+    return out
+
+
+def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> None:
+    from gguf import LlamaFileType
+
+    p = arch + "."
+    w.add_uint32(p + "context_length", a.max_position_embeddings)
+    w.add_uint32(p + "embedding_length", a.hidden_size)
+    w.add_uint32(p + "block_count", a.num_hidden_layers)
+    w.add_uint32(p + "feed_forward_length", a.intermediate_size)
+    w.add_uint32(p + "attention.head_count", a.num_attention_heads)
+    w.add_uint32(p + "attention.head_count_kv", a.num_key_value_heads)
+    w.add_uint32(p + "vocab_size", a.vocab_size)
+    eps = (
+        "attention.layer_norm_epsilon" if arch in _LAYERNORM else "attention.layer_norm_rms_epsilon"
+    )
+    w.add_float32(p + eps, 1e-5)
+    if a.head_dim and not a.is_mla:
+        w.add_uint32(p + "attention.key_length", a.head_dim)
+        w.add_uint32(p + "attention.value_length", a.head_dim)
+    rot = int(a.resolved_head_dim * (a.partial_rotary_factor or 1.0))
+    if a.is_mla:
+        rope = a.qk_rope_head_dim or 64
+        kvr = a.kv_lora_rank or 512
+        w.add_uint32(p + "rope.dimension_count", rope)
+        w.add_uint32(p + "attention.key_length", kvr + rope)
+        w.add_uint32(p + "attention.value_length", kvr)
+        w.add_uint32(p + "attention.key_length_mla", (a.qk_nope_head_dim or 128) + rope)
+        w.add_uint32(p + "attention.value_length_mla", a.v_head_dim or 128)
+        w.add_uint32(p + "attention.kv_lora_rank", kvr)
+        if a.q_lora_rank:
+            w.add_uint32(p + "attention.q_lora_rank", a.q_lora_rank)
+        w.add_uint32(p + "leading_dense_block_count", a.first_k_dense_layers or 0)
+        w.add_float32(p + "expert_weights_scale", 2.5)
+        w.add_bool(p + "expert_weights_norm", True)
+        w.add_uint32(p + "expert_gating_func", 2)
+    else:
+        w.add_uint32(p + "rope.dimension_count", rot)
+    if a.rope_theta:
+        w.add_float32(p + "rope.freq_base", float(a.rope_theta))
+    if a.sliding_window:
+        w.add_uint32(p + "attention.sliding_window", a.sliding_window)
+    if a.is_moe:
+        w.add_uint32(p + "expert_count", a.num_experts or 1)
+        w.add_uint32(p + "expert_used_count", a.num_experts_per_tok or 1)
+        if a.moe_intermediate_size:
+            w.add_uint32(p + "expert_feed_forward_length", a.moe_intermediate_size)
+        if a.num_shared_experts:
+            w.add_uint32(p + "expert_shared_count", a.num_shared_experts)
+    w.add_string("tokenizer.ggml.model", "none")
+    w.add_string("general.name", f"synthetic {a.model_type}")
+    code = {"MXFP4": "MOSTLY_MXFP4_MOE", "F32": "ALL_F32"}.get(ftype_name, "MOSTLY_" + ftype_name)
+    if code in LlamaFileType.__members__:
+        w.add_uint32("general.file_type", int(LlamaFileType[code]))
+
+
+def tensor_type(fmt: QuantFormat, s: Spec, a: Architecture) -> GGMLQuantizationType:
+    if len(s.ne) == 1 or s.name.endswith(".bias") or "norm" in s.name:
+        return T.F32
+    if s.name.endswith(("attn_sinks.weight", "ffn_gate_inp.weight")):
+        return T.F32
+    t = gguf_tensor_type(fmt, s.role, a)
+    block = GGML_QUANT_SIZES[t][0]
+    return t if s.ne[0] % block == 0 else T.F16
+
+
+def synth_gguf(a: Architecture, fmt: QuantFormat, path: Path, parts: int = 1) -> list[Path]:
+    """Write ``a`` in ``fmt`` as a sparse GGUF at ``path`` (``parts`` > 1: a split file)."""
+    if not fmt.is_gguf:
+        raise BadInputError(f"{fmt.name} is not a GGUF format")
+    arch = gguf_arch(a)
+    specs = layout(a)
+    per_part = -(-len(specs) // parts) if parts > 1 else 0
+    w = GGUFWriter(path, arch, split_max_tensors=per_part)
+    _metadata(w, a, arch, fmt.name)
+    for s in specs:
+        t = tensor_type(fmt, s, a)
+        block, size = GGML_QUANT_SIZES[t]
+        n = int(np.prod(s.ne))
+        nbytes = n // block * size
+        w.add_tensor_info(s.name, tuple(reversed(s.ne)), np.dtype(np.float32), nbytes, raw_dtype=t)
+    w.write_header_to_file(path)
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    assert w.fout is not None
+    files = w.format_shard_names(path)
+    for fout, tensors in zip(w.fout, w.tensors, strict=True):
+        start = GGUFWriter.ggml_pad(fout.tell(), w.data_alignment)
+        size = sum(GGUFWriter.ggml_pad(ti.nbytes, w.data_alignment) for ti in tensors.values())
+        fout.truncate(start + size)  # a hole: no disk used for the weights
+    w.close()
+    return files
