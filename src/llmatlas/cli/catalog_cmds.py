@@ -157,9 +157,8 @@ def models(
     """List catalog models, filtered and sorted."""
     since_date = parse_since(since) if since else None
     cat = Catalog()
-    fam = cat.resolve(family).group if family else None
     f = ModelFilter(
-        fam.family if fam and fam.kind == "family" else family,
+        family,
         developer,
         license,
         commercial,
@@ -175,9 +174,6 @@ def models(
         since=since_date,
     )
     rows = cat.filter(f)
-    if fam is not None and fam.kind == "series":
-        ids = {m.id for m in fam.members}
-        rows = [m for m in rows if m.id in ids]
     if json_out:
         emit_json([describe(cat, m) for m in rows])
         return
