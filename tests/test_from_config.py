@@ -288,3 +288,31 @@ def test_per_layer_embeddings_and_shared_kv_are_modelled() -> None:
     # of the 6 layers that own a cache, 1 is global; without sharing, 2 of 10
     assert grow == 1 * per_token_per_layer * (long - short)
     assert grow_unshared == 2 * per_token_per_layer * (long - short)
+
+
+def test_per_layer_lists_and_remote_code_keys(catalog: Catalog) -> None:
+    """Hunyuan-A13B's config.json (Tencent's repository) gives MoE sizes as per-layer lists."""
+    config = {
+        "model_type": "hunyuan",
+        "hidden_size": 4096,
+        "num_hidden_layers": 32,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "attention_head_dim": 128,
+        "intermediate_size": 3072,
+        "moe_intermediate_size": [3072] * 32,
+        "moe_topk": [8] * 32,
+        "num_shared_expert": [1] * 32,
+        "num_experts": 64,
+        "use_qk_norm": True,
+        "use_mixed_mlp_moe": True,
+        "tie_word_embeddings": True,
+        "vocab_size": 128167,
+        "max_position_embeddings": 32768,
+    }
+    arch = architecture_from_config(config)
+    entry = catalog.get("hunyuan-a13b-instruct").architecture
+    assert entry is not None
+    assert arch.num_experts_per_tok == 8 and arch.num_shared_experts == 1 and arch.head_dim == 128
+    assert param_count(arch) == param_count(entry)
+    assert active_param_count(arch) == active_param_count(entry)

@@ -7,15 +7,19 @@ is fast enough, never below 4-bit unless asked).  Ranking, most important first:
 1. speed: rows that reach the speed the need asks for (``REQUIRED_TPS`` for a chat, or
    ``--min-tps``) come before rows that do not, so a model that "fits" but crawls never
    tops the list;
-2. the need's own published benchmark when the catalog has it for the model, higher first:
-   TMMLU+ for Traditional Chinese, C-Eval/CMMLU for Chinese, HumanEval for code, MATH-500
-   for reasoning (``LANGUAGE_BENCHMARKS``, ``TASK_BENCHMARKS``; the row cites it);
-3. without one: release year (a 2025 model generation beats a 2023 one of any size), then
-   size class (1.5-3B, 3-6B, 6-12B, 12-24B, ... parameters): among models that already fit
-   with headroom *and* reach the speed, the larger class is the more capable one;
-4. fit to the need within a class: a model built for the task (its card lists it first)
-   before one that merely lists it; for a language need, one whose card lists it first;
-5. then newer releases, then published MMLU, then speed.
+2. for a task need (code, reasoning, math...), a model built for it (the card lists the
+   task first) before one that merely lists it among others;
+   then release year: a newer model generation before an older one of any size (a 2023 7B
+   with a published score does not outrank a 2025 14B that has none in the catalog);
+3. within a year, the need's own published benchmark when the catalog has it, higher
+   first: TMMLU+ for Traditional Chinese, C-Eval/CMMLU for Chinese, HumanEval for code,
+   MATH-500 for reasoning (``LANGUAGE_BENCHMARKS``, ``TASK_BENCHMARKS``; the row cites it,
+   or says it ranked without one); then size class (1.5-3B, 3-6B, 6-12B, 12-24B, ...):
+   among models that already fit with headroom *and* reach the speed, the larger class is
+   the more capable one;
+4. within a class, for a chat or language need: a chat model (or one whose card lists
+   the language first) before others;
+5. then the newer release date, published MMLU, speed.
 """
 
 from __future__ import annotations
@@ -200,6 +204,10 @@ def _task_level(m: ModelEntry, need: Need) -> int:
     return 0 if m.tasks[0] in CHAT_TASKS else 1
 
 
+def _is_task_need(need: Need) -> bool:
+    return bool(need.task) and need.task not in ("chat", "general", "instruct")
+
+
 def _size_class(params_b: float) -> int:
     """0: < 1.5B, 1: 1.5-3B, 2: 3-6B, 3: 6-12B, 4: 12-24B, 5: 24-48B, ... (7-9B share one)."""
     return max(0, math.floor(math.log2(params_b / 1.5)) + 1) if params_b > 0 else 0
@@ -299,9 +307,7 @@ def fit(
         elif mm is not None:
             why.append(f"MMLU {mm:g} (published)")
         lic = cat.license_of(m)
-        scores = {
-            n: v for n in ("MMLU", "TMMLU+", "C-Eval", "CMMLU") if (v := _score(m, n)) is not None
-        }
+        scores = {n: v for n in SCORE_NAMES.values() if (v := _score(m, n)) is not None}
         row = FitRow(
             m.id,
             m.name,
@@ -330,9 +336,10 @@ def fit(
         rows.append(row)
         keys[m.id] = (
             0 if choice.meets_speed else 1,
+            _task_level(m, need) if _is_task_need(need) else 0,
+            -m.released.year,
             lang_i,
             -lang_v,
-            -m.released.year,
             -_size_class(m.params_b),
             _task_level(m, need),
             -m.released.toordinal(),

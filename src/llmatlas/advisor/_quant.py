@@ -28,10 +28,10 @@ from typing import Any
 
 import yaml
 
-from llmatlas.advisor._estimate import DEFAULT_CONTEXT, Target, decode_speed, pool_bytes
+from llmatlas.advisor._estimate import DEFAULT_CONTEXT, Subject, Target, decode_speed, pool_bytes
 from llmatlas.catalog import ModelEntry
 from llmatlas.errors import BadInputError
-from llmatlas.sizing import GGUF_LADDER, GiB, get_format
+from llmatlas.sizing import GGUF_LADDER, GiB, get_format, param_count
 
 REQUIRED_TPS = 10.0
 """Single-stream decode a chat needs by default: about reading speed with margin."""
@@ -103,12 +103,21 @@ class QuantChoice:
     next_up: str | None = None
 
 
+def params_b(m: Subject) -> float | None:
+    """Billions of parameters: the catalog's figure, else counted from the architecture."""
+    if isinstance(m, ModelEntry):
+        return m.params_b
+    if m.entry is not None and m.entry.params_b:
+        return m.entry.params_b
+    return param_count(m.architecture) / 1e9 if m.architecture is not None else None
+
+
 def ladder_for(engine: str) -> tuple[str, ...]:
     return GGUF_LADDER if engine == "llama.cpp" else VLLM_LADDER
 
 
 def choose_quant(
-    m: ModelEntry,
+    m: Subject,
     target: Target,
     context: int,
     engine: str = "llama.cpp",
@@ -164,7 +173,7 @@ def choose_quant(
                 f"{target.budget_bytes / GiB:.1f} GiB usable"
             )
         return QuantChoice(None, 0.0, 0, False, False, why)
-    cost = quality_cost(q, m.params_b)
+    cost = quality_cost(q, params_b(m))
     choice = QuantChoice(
         q,
         tps,
@@ -200,14 +209,14 @@ def _next_up(
 
 
 def best_quant_for(
-    m: ModelEntry, target: Target, context: int | None = None, batch: int = 1, kv_type: str = "f16"
+    m: Subject, target: Target, context: int | None = None, batch: int = 1, kv_type: str = "f16"
 ) -> str | None:
     """The GGUF type :func:`best_quant_choice` picks (``pull`` without a :QUANT)."""
     return best_quant_choice(m, target, context, batch, kv_type).quant
 
 
 def best_quant_choice(
-    m: ModelEntry,
+    m: Subject,
     target: Target,
     context: int | None = None,
     batch: int = 1,

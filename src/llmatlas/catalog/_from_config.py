@@ -387,7 +387,9 @@ def architecture_from_config(
         "vocab_size": vocab,
         "max_position_embeddings": max_pos,
     }
-    head_dim = _int(cfg, "head dim", "head_dim", "kv_channels", required=False)
+    head_dim = _int(
+        cfg, "head dim", "head_dim", "attention_head_dim", "kv_channels", required=False
+    )
     if head_dim:
         fields["head_dim"] = head_dim
     tie = cfg.get("tie_word_embeddings")

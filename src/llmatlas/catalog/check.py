@@ -25,7 +25,8 @@ def param_rows(models: list[ModelEntry]) -> list[tuple[str, float, float, float]
     """(model id, declared B, computed B, relative error) for every model with architecture."""
     rows = []
     for m in models:
-        if m.architecture is None or m.params_b is None:
+        if m.architecture is None or m.params_b is None or m.architecture_from:
+            # inherited shapes (e.g. a vocabulary extension) are not the published count's own
             continue
         computed = param_count(m.architecture) / 1e9
         rows.append((m.id, m.params_b, computed, computed / m.params_b - 1))

@@ -33,8 +33,10 @@ from llmatlas.errors import BadInputError
 from llmatlas.i18n import N_, _, format_date, format_number, license_summary
 
 catalog_app = typer.Typer(
-    help="The catalog's data itself: check it (shipped and your own entries in "
-    "LLMATLAS_HOME/catalog/*.yaml).",
+    help=_(
+        "The catalog's data itself: check it (shipped and your own entries in "
+        "LLMATLAS_HOME/catalog/*.yaml)."
+    ),
     no_args_is_help=True,
 )
 
@@ -741,15 +743,22 @@ def _show_artifact(spec: str, cat: Catalog, json_out: bool) -> None:
         console.print(f"  [cyan]{k:>16}[/]  {v}", highlight=False)
 
 
-@catalog_app.command("import")
+@catalog_app.command(
+    "import",
+    help=_(
+        "Draft a catalog entry from a Hub repo into LLMATLAS_HOME/catalog/ (facts marked drafted)."
+    ),
+)
 @handle_errors
 def catalog_import(
-    repo: str = typer.Argument(..., help="Hub repository, owner/name (HF_ENDPOINT is honoured)."),
-    stdout: bool = typer.Option(False, "--stdout", help="Print the draft instead of saving it."),
-    model_id: str = typer.Option(
-        None, "--id", help="Catalog id for the entry (default: repo name)."
+    repo: str = typer.Argument(
+        ..., help=_("Hub repository, owner/name (HF_ENDPOINT is honoured).")
     ),
-    force: bool = typer.Option(False, "--force", help="Replace a draft file of the same id."),
+    stdout: bool = typer.Option(False, "--stdout", help=_("Print the draft instead of saving it.")),
+    model_id: str = typer.Option(
+        None, "--id", help=_("Catalog id for the entry (default: repo name).")
+    ),
+    force: bool = typer.Option(False, "--force", help=_("Replace a draft file of the same id.")),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Draft a catalog entry from a Hub repo into LLMATLAS_HOME/catalog/ (facts marked drafted)."""

@@ -23,14 +23,27 @@ from llmatlas.catalog import Catalog
 from llmatlas.cli._common import JSON_OPT, console, emit_json, gib, handle_errors, parse_size
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import detect, devices, find_device
+from llmatlas.i18n import _
 from llmatlas.sizing import ENGINES, get_format
 
 
 def register(app: typer.Typer) -> None:
-    app.command("hw")(hw)
-    app.command("estimate")(estimate_cmd)
-    app.command("fit")(fit_cmd)
-    app.command("recommend")(recommend_cmd)
+    app.command("hw", help=_("Detect this machine: CPU, RAM, measured memory bandwidth, GPUs."))(hw)
+    app.command(
+        "estimate", help=_("Memory breakdown, fit, GPUs needed and expected speed for one model.")
+    )(estimate_cmd)
+    app.command(
+        "fit",
+        help=_(
+            "Which models run well on this machine (or a given one), ranked for the need, with reasons."
+        ),
+    )(fit_cmd)
+    app.command(
+        "recommend",
+        help=_(
+            "Common hardware tiers (CPU only to several GPUs) x needs, each computed from the catalog."
+        ),
+    )(recommend_cmd)
 
 
 def _calibration() -> dict[str, float] | None:
@@ -60,7 +73,7 @@ def resolve_target(device: str | None, gpus: int, vram: str | None, ram: str | N
 @handle_errors
 def hw(
     devices_table: bool = typer.Option(
-        False, "--devices", help="List the known GPU/accelerator table."
+        False, "--devices", help=_("List the known GPU/accelerator table.")
     ),
     json_out: bool = JSON_OPT,
 ) -> None:
@@ -107,40 +120,42 @@ def hw(
 @handle_errors
 def estimate_cmd(
     model: str = typer.Argument(
-        ..., help="Catalog name, a .gguf path (split files too), or a Hub repo (hf:org/repo)."
+        ..., help=_("Catalog name, a .gguf path (split files too), or a Hub repo (hf:org/repo).")
     ),
     quant: str = typer.Option(
         None,
         "--quant",
         "-q",
-        help="Any GGUF type (Q4_K_M, Q4_1, MXFP4, IQ3_XXS...), BF16, FP8, AWQ, 8bit, 4bit...; "
-        "default: the file's own type, else the model's native format.",
+        help=_(
+            "Any GGUF type (Q4_K_M, Q4_1, MXFP4, IQ3_XXS...), BF16, FP8, AWQ, 8bit, 4bit...; "
+            "default: the file's own type, else the model's native format."
+        ),
     ),
     ctx: int = typer.Option(
-        None, "--ctx", help="Context you will run (default 4096, capped at the model's)."
+        None, "--ctx", help=_("Context you will run (default 4096, capped at the model's).")
     ),
-    batch: int = typer.Option(1, "--batch", help="Concurrent sequences."),
-    engine: str = typer.Option("llama.cpp", "--engine", help="llama.cpp, vllm or transformers."),
-    kv_type: str = typer.Option("f16", "--kv-type", help="KV cache type: f16, q8_0, q4_0, fp8."),
+    batch: int = typer.Option(1, "--batch", help=_("Concurrent sequences.")),
+    engine: str = typer.Option("llama.cpp", "--engine", help=_("llama.cpp, vllm or transformers.")),
+    kv_type: str = typer.Option("f16", "--kv-type", help=_("KV cache type: f16, q8_0, q4_0, fp8.")),
     device: str = typer.Option(
-        None, "--device", help="GPU from the table, e.g. rtx-4090, h100-sxm."
+        None, "--device", help=_("GPU from the table, e.g. rtx-4090, h100-sxm.")
     ),
-    gpus: int = typer.Option(1, "--gpus", help="How many of --device."),
-    vram: str = typer.Option(None, "--vram", help="Imaginary GPU memory, e.g. 12G."),
-    ram: str = typer.Option(None, "--ram", help="Imaginary RAM, e.g. 32G."),
+    gpus: int = typer.Option(1, "--gpus", help=_("How many of --device.")),
+    vram: str = typer.Option(None, "--vram", help=_("Imaginary GPU memory, e.g. 12G.")),
+    ram: str = typer.Option(None, "--ram", help=_("Imaginary RAM, e.g. 32G.")),
     max_context_for: str = typer.Option(
-        None, "--max-context-for", help="Largest context that fits a DEVICE or a size like 24G."
+        None, "--max-context-for", help=_("Largest context that fits a DEVICE or a size like 24G.")
     ),
     best_quant: bool = typer.Option(
         False,
         "--best-quant",
-        help="Highest-quality GGUF type that fits and reaches --min-tps (fit's rule).",
+        help=_("Highest-quality GGUF type that fits and reaches --min-tps (fit's rule)."),
     ),
     min_tps: float = typer.Option(
-        0.0, "--min-tps", help="With --best-quant: speed needed (default 10 tok/s)."
+        0.0, "--min-tps", help=_("With --best-quant: speed needed (default 10 tok/s).")
     ),
     allow_low_bit: bool = typer.Option(
-        False, "--allow-low-bit", help="With --best-quant: allow Q3_K_M/Q2_K (large loss)."
+        False, "--allow-low-bit", help=_("With --best-quant: allow Q3_K_M/Q2_K (large loss).")
     ),
     json_out: bool = JSON_OPT,
 ) -> None:
@@ -237,39 +252,39 @@ def _budget_target(spec: str) -> Target:
 @handle_errors
 def fit_cmd(
     device: str = typer.Option(
-        None, "--device", help="GPU from the table (default: this machine)."
+        None, "--device", help=_("GPU from the table (default: this machine).")
     ),
-    gpus: int = typer.Option(1, "--gpus", help="How many of --device."),
-    vram: str = typer.Option(None, "--vram", help="Imaginary GPU memory, e.g. 12G."),
-    ram: str = typer.Option(None, "--ram", help="Imaginary RAM, e.g. 16G."),
+    gpus: int = typer.Option(1, "--gpus", help=_("How many of --device.")),
+    vram: str = typer.Option(None, "--vram", help=_("Imaginary GPU memory, e.g. 12G.")),
+    ram: str = typer.Option(None, "--ram", help=_("Imaginary RAM, e.g. 16G.")),
     task: str = typer.Option(
-        None, "--task", help="chat, code, math, reasoning, vision, medical..."
+        None, "--task", help=_("chat, code, math, reasoning, vision, medical...")
     ),
-    language: str = typer.Option(None, "--language", help="en, zh, zh-Hant, ja..."),
+    language: str = typer.Option(None, "--language", help=_("en, zh, zh-Hant, ja...")),
     commercial: bool = typer.Option(
-        False, "--commercial", help="Only licenses that allow commercial use."
+        False, "--commercial", help=_("Only licenses that allow commercial use.")
     ),
     allow_conditional: bool = typer.Option(
         False,
         "--allow-conditional",
-        help="With --commercial: also licenses that allow it on conditions (Llama, Gemma...).",
+        help=_("With --commercial: also licenses that allow it on conditions (Llama, Gemma...)."),
     ),
     fully_open: bool = typer.Option(
-        False, "--fully-open", help="Only openness grade A/B (data and code open)."
+        False, "--fully-open", help=_("Only openness grade A/B (data and code open).")
     ),
     min_tps: float = typer.Option(
-        0.0, "--min-tps", help="Decode tokens/s needed (default 10; slower rows rank last)."
+        0.0, "--min-tps", help=_("Decode tokens/s needed (default 10; slower rows rank last).")
     ),
     allow_low_bit: bool = typer.Option(
-        False, "--allow-low-bit", help="Allow Q3_K_M/Q2_K when 4-bit does not fit."
+        False, "--allow-low-bit", help=_("Allow Q3_K_M/Q2_K when 4-bit does not fit.")
     ),
     sort: str = typer.Option("rank", "--sort", help=f"Order rows by: {', '.join(SORT_KEYS)}."),
-    ctx: int = typer.Option(None, "--ctx", help="Context you will run (default 4096)."),
-    engine: str = typer.Option("llama.cpp", "--engine", help="llama.cpp or vllm."),
+    ctx: int = typer.Option(None, "--ctx", help=_("Context you will run (default 4096).")),
+    engine: str = typer.Option("llama.cpp", "--engine", help=_("llama.cpp or vllm.")),
     include_base: bool = typer.Option(
-        False, "--include-base", help="Also list base (non-chat) models."
+        False, "--include-base", help=_("Also list base (non-chat) models.")
     ),
-    limit: int = typer.Option(20, "--limit", help="Rows to show (0: all)."),
+    limit: int = typer.Option(20, "--limit", help=_("Rows to show (0: all).")),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Which models run well on this machine (or a given one), ranked for the need, with reasons."""
@@ -338,7 +353,7 @@ def fit_cmd(
 @handle_errors
 def recommend_cmd(
     tier: list[str] = typer.Option(
-        None, "--tier", help="Only these tiers (repeatable), e.g. '8 GB GPU'."
+        None, "--tier", help=_("Only these tiers (repeatable), e.g. '8 GB GPU'.")
     ),
     json_out: bool = JSON_OPT,
 ) -> None:
