@@ -210,6 +210,7 @@ class Estimate:
     buffers_bytes: int
     overhead_bytes: int
     total_bytes: int
+    reserved_buffers_bytes: int
     file_bytes: int | None
     device: str
     pool: str
@@ -382,6 +383,7 @@ def estimate(
         weights_bytes=mem.weights_bytes,
         kv_cache_bytes=mem.kv_cache_bytes,
         buffers_bytes=mem.buffers_bytes,
+        reserved_buffers_bytes=mem.reserved_buffers_bytes or mem.buffers_bytes,
         overhead_bytes=mem.overhead_bytes,
         total_bytes=mem.total_bytes,
         file_bytes=_file_bytes(m, a, fmt),

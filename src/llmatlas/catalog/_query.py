@@ -321,6 +321,15 @@ class Catalog:
         fam = self.data.families[m.family]
         return [n.name for n in (*fam.names, *fam.developer_names)]
 
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one Catalog per process or request
+    def members_of(self, name: str) -> frozenset[str]:
+        """Checkpoint ids of the family or series ``name`` means (a checkpoint's name: its
+        family), for ``--family`` filters: 'qwen', 'Qwen (Tongyi Qianwen)', '通義千問',
+        'Llama 2'."""
+        r = self.resolve(name)
+        group = r.group if r.group is not None else self.groups[r.entry.family]
+        return frozenset(m.id for m in group.members)
+
     def developer_names_of(self, m: ModelEntry) -> list[str]:
         """A checkpoint's developer and the developer's other recorded names."""
         return [m.developer, *(n.name for n in self.data.families[m.family].developer_names)]
@@ -499,8 +508,7 @@ class ModelFilter:
     def matches(self, m: ModelEntry, cat: Catalog) -> bool:
         lic = cat.license_of(m)
         checks: Iterable[bool] = (
-            self.family is None
-            or _norm(self.family) in (m.family, _norm(cat.data.families[m.family].name)),
+            self.family is None or m.id in cat.members_of(self.family),
             self.developer is None
             or any(_norm(self.developer) in _norm(n) for n in cat.developer_names_of(m)),
             self.license is None or _norm(self.license) in (_norm(lic.id), _norm(lic.spdx or "")),

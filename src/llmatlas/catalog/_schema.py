@@ -321,7 +321,7 @@ class ModelEntry(_Strict):
     @field_validator("drafted")
     @classmethod
     def _drafted(cls, v: list[str]) -> list[str]:
-        unknown = set(v) - set(FACT_SOURCES) - {"active_params_b", "openness"}
+        unknown = set(v) - set(FACT_SOURCES) - {"active_params_b", "instruct", "openness"}
         if unknown:
             raise ValueError(f"drafted names unknown facts {sorted(unknown)}")
         return v

@@ -133,9 +133,8 @@ def models(
 ) -> None:
     """List catalog models, filtered and sorted."""
     cat = Catalog()
-    fam = cat.resolve(family).group if family else None
     f = ModelFilter(
-        fam.family if fam and fam.kind == "family" else family,
+        family,
         developer,
         license,
         commercial,
@@ -150,9 +149,6 @@ def models(
         sort,
     )
     rows = cat.filter(f)
-    if fam is not None and fam.kind == "series":
-        ids = {m.id for m in fam.members}
-        rows = [m for m in rows if m.id in ids]
     if json_out:
         emit_json([describe(cat, m) for m in rows])
         return

@@ -157,6 +157,12 @@ def estimate_cmd(
     allow_low_bit: bool = typer.Option(
         False, "--allow-low-bit", help=_("With --best-quant: allow Q3_K_M/Q2_K (large loss).")
     ),
+    exact: bool = typer.Option(
+        False,
+        "--exact",
+        help="Also ask llama.cpp itself: a dry run (no_alloc) of the file, or of a sparse "
+        "GGUF written from the catalog's architecture, reports what it would reserve.",
+    ),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Memory breakdown, fit, GPUs needed and expected speed for one model."""
@@ -202,8 +208,15 @@ def estimate_cmd(
                 console.print(f"[dim]{line}[/]")
         return
     e = estimate(m, target, quant, ctx, batch, engine, kv_type, _calibration())
+    engine_says = None
+    if exact:
+        if engine != "llama.cpp":
+            raise BadInputError("--exact asks llama.cpp; use it with --engine llama.cpp")
+        from llmatlas.artifacts.dryrun import exact as dry
+
+        engine_says = dry(m, e.quant, e.context, e.batch, kv_type)
     if json_out:
-        emit_json(e.to_dict())
+        emit_json({**e.to_dict(), **({"exact": engine_says} if exact else {})})
         return
     console.print(
         f"[bold]{m.id}[/] {e.quant} on {e.engine}, context {e.context:,}, batch {e.batch}"
@@ -211,7 +224,14 @@ def estimate_cmd(
     t = Table(show_header=False, box=None)
     t.add_row("weights", gib(e.weights_bytes))
     t.add_row("KV cache", f"{gib(e.kv_cache_bytes)} ({e.kv_type})")
-    t.add_row("buffers", gib(e.buffers_bytes))
+    if e.reserved_buffers_bytes != e.buffers_bytes:
+        t.add_row(
+            "buffers",
+            f"{gib(e.buffers_bytes)} resident ({gib(e.reserved_buffers_bytes)} reserved; "
+            "on a CPU only touched pages count)",
+        )
+    else:
+        t.add_row("buffers", gib(e.buffers_bytes))
     t.add_row("overhead", gib(e.overhead_bytes))
     t.add_row("[bold]total[/]", f"[bold]{gib(e.total_bytes)}[/]")
     if e.file_bytes:
@@ -229,6 +249,13 @@ def estimate_cmd(
     )
     for n in e.notes:
         console.print(f"[dim]note: {n}[/]")
+    for r in engine_says or []:
+        console.print(
+            f"llama.cpp dry run ({r['profile']}: {r['settings']}): model {gib(r['model_bytes'])}, "
+            f"KV {gib(r['kv_bytes'])}, compute {gib(r['compute_bytes'])}, "
+            f"output {gib(r['output_bytes'])}; reserved {gib(r['total_bytes'])}",
+            highlight=False,
+        )
 
 
 def max_context_for_fn(m, target, quant, batch, engine, kv_type):  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ import httpx
 from fastapi import APIRouter, Path, Query, Request
 
 from llmatlas.advisor import Need, Target, estimate, fit
-from llmatlas.catalog import ModelFilter, describe, lineage_tree
+from llmatlas.catalog import ModelFilter, describe, describe_group, lineage_tree
 from llmatlas.catalog._query import SORT_KEYS
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import devices, find_device
@@ -137,10 +137,23 @@ def model(model_id: Annotated[str, Path(max_length=200)], request: Request) -> d
     return describe(cat, cat.get(model_id))
 
 
+@router.get("/families/{name}")
+def family(name: Annotated[str, Path(max_length=200)], request: Request) -> dict[str, Any]:
+    """A family or series as one answer: members, sizes, licences, lineage, default member.
+    Any name resolves (通義千問, Llama 2, breeze); a checkpoint's name gives its family."""
+    cat = _st(request).catalog
+    r = cat.resolve(name)
+    return describe_group(cat, r.group if r.group is not None else cat.groups[r.entry.family])
+
+
 @router.get("/tree")
 def tree(request: Request, root: Text = None) -> list[dict[str, Any]]:
+    """Lineage from a checkpoint, from every member of a family or series, or everything."""
     cat = _st(request).catalog
-    return lineage_tree(cat, cat.get(root) if root else None)
+    if not root:
+        return lineage_tree(cat)
+    r = cat.resolve(root)
+    return lineage_tree(cat, r.model if r.model is not None else r.group)
 
 
 @router.get("/estimate")
