@@ -246,6 +246,8 @@ def tensor_type(fmt: QuantFormat, s: Spec, a: Architecture) -> GGMLQuantizationT
         return T.F32
     if s.name.endswith(("attn_sinks.weight", "ffn_gate_inp.weight")):
         return T.F32
+    if s.name.endswith(("attn_k_b.weight", "attn_v_b.weight", "attn_kv_a_mqa.weight")):
+        return T.F16  # llama-quant.cpp leaves MLA's latent projections unquantized
     t = gguf_tensor_type(fmt, s.role, a)
     block = GGML_QUANT_SIZES[t][0]
     return t if s.ne[0] % block == 0 else T.F16
