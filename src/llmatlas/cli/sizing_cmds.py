@@ -264,6 +264,25 @@ def estimate_cmd(
         )
 
 
+def _fit_one(model: str, target: Target, ctx: int | None, engine: str, json_out: bool) -> None:
+    """`fit MODEL`: does this one artifact fit the target, and up to what context."""
+    m = resolve_artifact(model, Catalog())
+    e = estimate(m, target, None, ctx, 1, engine, "f16", _calibration())
+    largest = max_context_for(m, target, e.quant, 1, engine, "f16")
+    if json_out:
+        emit_json({**e.to_dict(), "largest_context_that_fits": largest})
+        return
+    verdict = "[green]fits[/]" if e.fits else "[red]does not fit[/]"
+    console.print(
+        f"{m.id} ({e.quant}) {verdict} {e.device} at context {e.context:,}: needs "
+        f"{gib(e.total_bytes)}, {gib(e.budget_bytes)} usable ({e.pool}); largest context that "
+        f"fits: {largest:,} tokens; ~{e.decode_tps:g} tok/s",
+        highlight=False,
+    )
+    for n in e.notes:
+        console.print(f"[dim]note: {n}[/]")
+
+
 def max_context_for_fn(m, target, quant, batch, engine, kv_type):  # type: ignore[no-untyped-def]
     return max_context_for(m, target, quant, batch, engine, kv_type)
 
@@ -284,6 +303,10 @@ def _budget_target(spec: str) -> Target:
 
 @handle_errors
 def fit_cmd(
+    model: str = typer.Argument(
+        None,
+        help=_("Optional: one model, .gguf path or Hub repo to check against the target."),
+    ),
     device: str = typer.Option(
         None, "--device", help=_("GPU from the table (default: this machine).")
     ),
@@ -326,6 +349,9 @@ def fit_cmd(
     target = resolve_target(device, gpus, vram, ram)
     if engine not in ("llama.cpp", "vllm"):
         raise BadInputError(f"unknown engine {engine!r} for fit; use llama.cpp or vllm")
+    if model:
+        _fit_one(model, target, ctx, engine, json_out)
+        return
     need = Need(
         task,
         language,
