@@ -46,7 +46,10 @@ def register(app: typer.Typer) -> None:
     )(recommend_cmd)
 
 
-def _calibration() -> dict[str, float] | None:
+def _calibration(target: Target) -> dict[str, float] | None:
+    """`llmatlas bench` results for this machine; only a target that is this machine uses them."""
+    if not target.local:
+        return None
     try:
         from llmatlas.runtime.bench import load_calibration
     except ImportError:
@@ -75,6 +78,9 @@ def hw(
     devices_table: bool = typer.Option(
         False, "--devices", help=_("List the known GPU/accelerator table.")
     ),
+    refresh: bool = typer.Option(
+        False, "--refresh", help="Measure memory bandwidth and FLOP/s again (else the cached ones)."
+    ),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Detect this machine: CPU, RAM, measured memory bandwidth, GPUs."""
@@ -96,7 +102,7 @@ def hw(
             )
         console.print(t)
         return
-    m = detect()
+    m = detect(refresh=refresh)
     if json_out:
         emit_json(m.to_dict())
         return
@@ -115,8 +121,11 @@ def hw(
         ),
         (
             _("memory"),
-            _("{gbs} GB/s measured copy bandwidth; {gflops} GFLOP/s fp32 matmul").format(
-                gbs=f"{m.cpu_bandwidth_gbs:g}", gflops=f"{m.cpu_gflops:g}"
+            _(
+                "{gbs} GB/s measured copy bandwidth; {gflops} GFLOP/s fp32 matmul "
+                "(measured {when}; --refresh to re-measure)"
+            ).format(
+                gbs=f"{m.cpu_bandwidth_gbs:g}", gflops=f"{m.cpu_gflops:g}", when=m.measured_at
             ),
         ),
     ]
@@ -235,7 +244,7 @@ def estimate_cmd(
             if line:
                 console.print(f"[dim]{line}[/]")
         return
-    e = estimate(m, target, quant, ctx, batch, engine, kv_type, _calibration())
+    e = estimate(m, target, quant, ctx, batch, engine, kv_type, _calibration(target))
     engine_says = None
     if exact:
         if engine != "llama.cpp":
@@ -299,6 +308,25 @@ def estimate_cmd(
         )
 
 
+def _fit_one(model: str, target: Target, ctx: int | None, engine: str, json_out: bool) -> None:
+    """`fit MODEL`: does this one artifact fit the target, and up to what context."""
+    m = resolve_artifact(model, Catalog())
+    e = estimate(m, target, None, ctx, 1, engine, "f16", _calibration())
+    largest = max_context_for(m, target, e.quant, 1, engine, "f16")
+    if json_out:
+        emit_json({**e.to_dict(), "largest_context_that_fits": largest})
+        return
+    verdict = "[green]fits[/]" if e.fits else "[red]does not fit[/]"
+    console.print(
+        f"{m.id} ({e.quant}) {verdict} {e.device} at context {e.context:,}: needs "
+        f"{gib(e.total_bytes)}, {gib(e.budget_bytes)} usable ({e.pool}); largest context that "
+        f"fits: {largest:,} tokens; ~{e.decode_tps:g} tok/s",
+        highlight=False,
+    )
+    for n in e.notes:
+        console.print(f"[dim]note: {n}[/]")
+
+
 def max_context_for_fn(m, target, quant, batch, engine, kv_type):  # type: ignore[no-untyped-def]
     return max_context_for(m, target, quant, batch, engine, kv_type)
 
@@ -319,6 +347,10 @@ def _budget_target(spec: str) -> Target:
 
 @handle_errors
 def fit_cmd(
+    model: str = typer.Argument(
+        None,
+        help=_("Optional: one model, .gguf path or Hub repo to check against the target."),
+    ),
     device: str = typer.Option(
         None, "--device", help=_("GPU from the table (default: this machine).")
     ),
@@ -361,6 +393,9 @@ def fit_cmd(
     target = resolve_target(device, gpus, vram, ram)
     if engine not in ("llama.cpp", "vllm"):
         raise BadInputError(f"unknown engine {engine!r} for fit; use llama.cpp or vllm")
+    if model:
+        _fit_one(model, target, ctx, engine, json_out)
+        return
     need = Need(
         task,
         language,
@@ -376,7 +411,7 @@ def fit_cmd(
         need,
         ctx,
         engine=engine,
-        calibration=_calibration(),
+        calibration=_calibration(target),
         limit=limit or None,
         sort=sort,
     )
