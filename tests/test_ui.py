@@ -628,3 +628,15 @@ def test_login_form_when_the_server_has_a_key(browser: Any, keyed_server: str) -
         u.assert_clean()
     finally:
         u.close()
+    # the form in Traditional Chinese too, every string of it translated
+    u = UI(browser, keyed_server, locale="zh-TW", csp=True)
+    try:
+        page = u.go("#/bench")
+        page.locator("dialog#login").wait_for()
+        assert page.locator("#login-title").inner_text() == "此伺服器需要 API 金鑰"
+        english = _english_ui_strings()
+        texts = page.evaluate(VISIBLE_TEXT_JS)
+        assert not [s for s in texts if any(p.fullmatch(s) for p in english)]
+        u.shot("zh-TW-login")
+    finally:
+        u.close()
