@@ -209,6 +209,11 @@ async def main_async(args: argparse.Namespace, url: str, home: Path, proc: psuti
         )
         await asyncio.sleep(1)
         after = proc.memory_info().rss
+        sized = sum(
+            float(x.split()[-1])
+            for x in (await c.get(url + "/metrics")).text.splitlines()
+            if x.startswith("llmatlas_loaded_bytes ")
+        )
 
     hs = sorted(health)
     p99 = hs[max(0, int(len(hs) * 0.99) - 1)] if hs else float("nan")
@@ -223,7 +228,10 @@ async def main_async(args: argparse.Namespace, url: str, home: Path, proc: psuti
         f"/health: {len(hs)} probes, p50 {statistics.median(hs) * 1000:.0f} ms, "
         f"p99 {p99 * 1000:.0f} ms, max {hs[-1] * 1000:.0f} ms"
     )
-    print(f"server RSS: baseline {args.baseline / 2**20:.0f} MiB, after {after / 2**20:.0f} MiB")
+    print(
+        f"server RSS: baseline {args.baseline / 2**20:.0f} MiB, after {after / 2**20:.0f} MiB; "
+        f"loaded models by sizing (llmatlas_loaded_bytes): {sized / 2**20:.0f} MiB"
+    )
     fivexx = sum(v for k, v in (t.codes + admin.codes).items() if k.startswith("5"))
     print(f"5xx: {fivexx}")
 

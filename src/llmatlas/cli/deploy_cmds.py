@@ -13,29 +13,36 @@ from llmatlas.cli._common import JSON_OPT, console, emit_json, handle_errors
 from llmatlas.deploy import TARGETS, CostEstimate, cheapest_meeting, compare, cost, deploy
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import find_device
+from llmatlas.i18n import _
 
 
 def register(app: typer.Typer) -> None:
-    app.command("deploy")(deploy_cmd)
-    app.command("cost")(cost_cmd)
+    app.command(
+        "deploy",
+        help=_("Plan a deployment from sizing and print the exact commands/files for a target."),
+    )(deploy_cmd)
+    app.command(
+        "cost",
+        help=_("Hourly price, expected decode throughput (vLLM) and $ per 1M output tokens."),
+    )(cost_cmd)
 
 
 @handle_errors
 def deploy_cmd(
-    model: str = typer.Argument(..., help="Model id or alias."),
+    model: str = typer.Argument(..., help=_("Model id or alias.")),
     target: str = typer.Option(..., "--target", "-t", help=f"One of: {', '.join(TARGETS)}."),
-    device: str = typer.Option(None, "--device", help="GPU from the table, e.g. h100-sxm."),
-    gpus: int = typer.Option(None, "--gpus", help="GPUs per node (default: as many as needed)."),
-    nodes: int = typer.Option(None, "--nodes", help="Most nodes to use (vllm, kubernetes)."),
-    ctx: int = typer.Option(None, "--ctx", help="Context per sequence (default 8192)."),
-    quant: str = typer.Option(None, "--quant", "-q", help="Q4_K_M, BF16, FP8, AWQ-4BIT, ..."),
+    device: str = typer.Option(None, "--device", help=_("GPU from the table, e.g. h100-sxm.")),
+    gpus: int = typer.Option(None, "--gpus", help=_("GPUs per node (default: as many as needed).")),
+    nodes: int = typer.Option(None, "--nodes", help=_("Most nodes to use (vllm, kubernetes).")),
+    ctx: int = typer.Option(None, "--ctx", help=_("Context per sequence (default 8192).")),
+    quant: str = typer.Option(None, "--quant", "-q", help=_("Q4_K_M, BF16, FP8, AWQ-4BIT, ...")),
     concurrency: int = typer.Option(
-        None, "--concurrency", help="Concurrent sequences the plan must hold at --ctx."
+        None, "--concurrency", help=_("Concurrent sequences the plan must hold at --ctx.")
     ),
-    kv_type: str = typer.Option(None, "--kv-type", help="KV cache: f16/q8_0/q4_0 or bf16/fp8."),
-    hf_repo: str = typer.Option(None, "--hf-repo", help="Checkpoint to serve (AWQ/GPTQ repos)."),
-    gguf_repo: str = typer.Option(None, "--gguf-repo", help="GGUF repository, owner/name."),
-    out: Path = typer.Option(None, "--out", help="Write the files and a run.sh here."),
+    kv_type: str = typer.Option(None, "--kv-type", help=_("KV cache: f16/q8_0/q4_0 or bf16/fp8.")),
+    hf_repo: str = typer.Option(None, "--hf-repo", help=_("Checkpoint to serve (AWQ/GPTQ repos).")),
+    gguf_repo: str = typer.Option(None, "--gguf-repo", help=_("GGUF repository, owner/name.")),
+    out: Path = typer.Option(None, "--out", help=_("Write the files and a run.sh here.")),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Plan a deployment from sizing and print the exact commands/files for a target."""
@@ -100,24 +107,28 @@ def _table(rows: list[CostEstimate]) -> Table:
 
 @handle_errors
 def cost_cmd(
-    model: str = typer.Argument(..., help="Model id or alias."),
-    device: str = typer.Option(None, "--device", help="GPU from the table."),
-    gpus: int = typer.Option(1, "--gpus", help="How many of --device."),
-    instance: str = typer.Option(None, "--instance", help="Cloud instance, e.g. aws:p5.48xlarge."),
+    model: str = typer.Argument(..., help=_("Model id or alias.")),
+    device: str = typer.Option(None, "--device", help=_("GPU from the table.")),
+    gpus: int = typer.Option(1, "--gpus", help=_("How many of --device.")),
+    instance: str = typer.Option(
+        None, "--instance", help=_("Cloud instance, e.g. aws:p5.48xlarge.")
+    ),
     price_per_hour: float = typer.Option(
-        None, "--price-per-hour", help="Your price in USD/hour for --device x --gpus."
+        None, "--price-per-hour", help=_("Your price in USD/hour for --device x --gpus.")
     ),
     utilization: float = typer.Option(
-        0.5, "--utilization", help="Fraction of each hour spent generating (0-1]."
+        0.5, "--utilization", help=_("Fraction of each hour spent generating (0-1].")
     ),
-    quant: str = typer.Option(None, "--quant", "-q", help="BF16 (default), FP8, ..."),
-    ctx: int = typer.Option(None, "--ctx", help="Context per sequence (default 8192)."),
+    quant: str = typer.Option(None, "--quant", "-q", help=_("BF16 (default), FP8, ...")),
+    ctx: int = typer.Option(None, "--ctx", help=_("Context per sequence (default 8192).")),
     compare_all: bool = typer.Option(
-        False, "--compare", help="Every instance in the table (the default with no target)."
+        False, "--compare", help=_("Every instance in the table (the default with no target).")
     ),
-    min_tps: float = typer.Option(None, "--min-tps", help="Cheapest instance reaching this."),
+    min_tps: float = typer.Option(None, "--min-tps", help=_("Cheapest instance reaching this.")),
     hf_repo: str = typer.Option(
-        None, "--hf-repo", help="Checkpoint to serve (default: the model's, or a known AWQ/GPTQ)."
+        None,
+        "--hf-repo",
+        help=_("Checkpoint to serve (default: the model's, or a known AWQ/GPTQ)."),
     ),
     json_out: bool = JSON_OPT,
 ) -> None:

@@ -10,29 +10,43 @@ from rich.table import Table
 
 from llmatlas.cli._common import JSON_OPT, console, emit_json, err_console, gib, handle_errors
 from llmatlas.errors import BadInputError
+from llmatlas.i18n import _
 from llmatlas.runtime.engines import SamplingOptions
 from llmatlas.settings import get_settings
 
 
 def register(app: typer.Typer) -> None:
-    app.command("pull")(pull)
-    app.command("import")(import_cmd)
-    app.command("list")(list_cmd)
-    app.command("rm")(rm)
-    app.command("info")(info)
-    app.command("run")(run)
-    app.command("bench")(bench)
+    app.command(
+        "pull", help=_("Download a GGUF from the Hugging Face Hub (resumable, sha256-verified).")
+    )(pull)
+    app.command("import", help=_("Add a local GGUF file to the store (validated first)."))(
+        import_cmd
+    )
+    app.command("list", help=_("Models in the local store."))(list_cmd)
+    app.command(
+        "rm", help=_("Remove a model from the store (and its file, if the store owns it).")
+    )(rm)
+    app.command("info", help=_("GGUF metadata of a local model and the catalog entry it matches."))(
+        info
+    )
+    app.command(
+        "run",
+        help=_("Run a model: one-shot with a prompt or piped stdin, interactive chat otherwise."),
+    )(run)
+    app.command(
+        "bench", help=_("Measure prefill tok/s, decode tok/s, time to first token and peak memory.")
+    )(bench)
 
 
 @handle_errors
 def pull(
     spec: str = typer.Argument(
-        ..., help="Catalog id or alias, or a Hub repo owner/name, optionally :QUANT."
+        ..., help=_("Catalog id or alias, or a Hub repo owner/name, optionally :QUANT.")
     ),
     force: bool = typer.Option(
-        False, "--force", help="Download even if it will not fit this machine."
+        False, "--force", help=_("Download even if it will not fit this machine.")
     ),
-    name: str = typer.Option(None, "--name", help="Local name (default: the catalog id)."),
+    name: str = typer.Option(None, "--name", help=_("Local name (default: the catalog id).")),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Download a GGUF from the Hugging Face Hub (resumable, sha256-verified)."""
@@ -45,15 +59,19 @@ def pull(
         emit_json(stored.to_dict())
     else:
         console.print(
-            f"pulled {stored.name}: {stored.filename} ({gib(stored.size_bytes)}, sha256 "
-            f"{stored.sha256[:12]}...)"
+            _("pulled {name}: {file} ({size}, sha256 {sha}...)").format(
+                name=stored.name,
+                file=stored.filename,
+                size=gib(stored.size_bytes),
+                sha=stored.sha256[:12],
+            )
         )
 
 
 @handle_errors
 def import_cmd(
-    path: Path = typer.Argument(..., help="A local .gguf file."),
-    name: str = typer.Option(None, "--name", help="Local name (default: the file name)."),
+    path: Path = typer.Argument(..., help=_("A local .gguf file.")),
+    name: str = typer.Option(None, "--name", help=_("Local name (default: the file name).")),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Add a local GGUF file to the store (validated first)."""
@@ -64,8 +82,8 @@ def import_cmd(
         emit_json(stored.to_dict())
     else:
         console.print(
-            f"imported {stored.name} -> {stored.path}"
-            + (f" (catalog: {stored.catalog_id})" if stored.catalog_id else "")
+            _("imported {name} -> {path}").format(name=stored.name, path=stored.path)
+            + (" " + _("(catalog: {id})").format(id=stored.catalog_id) if stored.catalog_id else "")
         )
 
 
@@ -81,7 +99,7 @@ def list_cmd(json_out: bool = JSON_OPT) -> None:
         emit_json([m.to_dict() for m in rows])
         return
     t = Table()
-    for c in ("name", "catalog id", "quant", "size", "source", "pulled"):
+    for c in (_("name"), _("catalog id"), _("quant"), _("size"), _("source"), _("pulled")):
         t.add_column(c)
     for m in rows:
         t.add_row(
@@ -92,7 +110,7 @@ def list_cmd(json_out: bool = JSON_OPT) -> None:
 
 @handle_errors
 def rm(
-    name: str = typer.Argument(..., help="Local model name."), json_out: bool = JSON_OPT
+    name: str = typer.Argument(..., help=_("Local model name.")), json_out: bool = JSON_OPT
 ) -> None:
     """Remove a model from the store (and its file, if the store owns it)."""
     from llmatlas.runtime.store import ModelStore
@@ -101,12 +119,12 @@ def rm(
     if json_out:
         emit_json({"removed": m.name})
     else:
-        console.print(f"removed {m.name}")
+        console.print(_("removed {name}").format(name=m.name))
 
 
 @handle_errors
 def info(
-    name: str = typer.Argument(None, help="Local model name (default: the embedded model)."),
+    name: str = typer.Argument(None, help=_("Local model name (default: the embedded model).")),
     json_out: bool = JSON_OPT,
 ) -> None:
     """GGUF metadata of a local model and the catalog entry it matches."""
@@ -130,7 +148,10 @@ def info(
         return
     console.print(f"[bold]{m.name}[/]  {m.path}")
     console.print(
-        f"  catalog: {m.catalog_id or '(no match)'}   quant: {m.quant}   size: {gib(m.size_bytes)}"
+        "  "
+        + _("catalog: {id}   quant: {quant}   size: {size}").format(
+            id=m.catalog_id or _("(no match)"), quant=m.quant, size=gib(m.size_bytes)
+        )
     )
     for k in (
         "architecture",
@@ -145,10 +166,14 @@ def info(
         "license",
     ):
         console.print(f"  {k}: {meta.get(k)}")
-    console.print(f"  tensor types: {meta['tensor_types']}")
+    console.print("  " + _("tensor types: {types}").format(types=meta["tensor_types"]))
     console.print(
-        "  chat template: "
-        + ("yes (from GGUF)" if meta["has_chat_template"] else "none: runs in completion mode")
+        "  "
+        + _("chat template: {answer}").format(
+            answer=_("yes (from GGUF)")
+            if meta["has_chat_template"]
+            else _("none: runs in completion mode")
+        )
     )
 
 
@@ -182,24 +207,30 @@ def _sampling(
 
 @handle_errors
 def run(
-    model: str = typer.Argument(None, help="Model (default: the embedded gemma-3-270m)."),
+    model: str = typer.Argument(None, help=_("Model (default: the embedded gemma-3-270m).")),
     prompt: str = typer.Argument(
-        None, help="One-shot prompt; omit for an interactive chat (or pipe stdin)."
+        None, help=_("One-shot prompt; omit for an interactive chat (or pipe stdin).")
     ),
-    ctx: int = typer.Option(None, "--ctx", help="Context length (default 4096)."),
-    threads: int = typer.Option(None, "--threads", help="CPU threads (default: physical cores)."),
-    gpu_layers: int = typer.Option(0, "--gpu-layers", "-ngl", help="Layers to offload to a GPU."),
+    ctx: int = typer.Option(None, "--ctx", help=_("Context length (default 4096).")),
+    threads: int = typer.Option(
+        None, "--threads", help=_("CPU threads (default: physical cores).")
+    ),
+    gpu_layers: int = typer.Option(
+        0, "--gpu-layers", "-ngl", help=_("Layers to offload to a GPU.")
+    ),
     temperature: float = typer.Option(0.8, "--temperature", "-t"),
     top_p: float = typer.Option(0.95, "--top-p"),
     top_k: int = typer.Option(40, "--top-k"),
     min_p: float = typer.Option(0.05, "--min-p"),
     repeat_penalty: float = typer.Option(1.1, "--repeat-penalty"),
     seed: int = typer.Option(None, "--seed"),
-    stop: list[str] = typer.Option(None, "--stop", help="Stop sequence (repeatable)."),
+    stop: list[str] = typer.Option(None, "--stop", help=_("Stop sequence (repeatable).")),
     max_tokens: int = typer.Option(256, "--max-tokens", "-n"),
-    system: str = typer.Option(None, "--system", help="System prompt (chat models)."),
-    force: bool = typer.Option(False, "--force", help="Run even if sizing says it will not fit."),
-    verbose: bool = typer.Option(False, "--verbose", help="Print speed after each answer."),
+    system: str = typer.Option(None, "--system", help=_("System prompt (chat models).")),
+    force: bool = typer.Option(
+        False, "--force", help=_("Run even if sizing says it will not fit.")
+    ),
+    verbose: bool = typer.Option(False, "--verbose", help=_("Print speed after each answer.")),
 ) -> None:
     """Run a model: one-shot with a prompt or piped stdin, interactive chat otherwise."""
     from llmatlas.runtime.chat import interactive, one_shot
@@ -208,7 +239,7 @@ def run(
     s = get_settings()
     sampling = _sampling(temperature, top_p, top_k, min_p, repeat_penalty, seed, stop, max_tokens)
     if ctx is not None and ctx <= 0:
-        raise BadInputError("--ctx must be a positive number of tokens")
+        raise BadInputError.translatable("--ctx must be a positive number of tokens")
     piped = prompt is None and not sys.stdin.isatty()
     if piped:
         prompt = sys.stdin.read()
@@ -230,18 +261,20 @@ def run(
 
 @handle_errors
 def bench(
-    model: str = typer.Argument(None, help="Model (default: the embedded gemma-3-270m)."),
-    runs: int = typer.Option(3, "--runs", help="Repetitions (median and spread are reported)."),
+    model: str = typer.Argument(None, help=_("Model (default: the embedded gemma-3-270m).")),
+    runs: int = typer.Option(3, "--runs", help=_("Repetitions (median and spread are reported).")),
     prompt_tokens: int = typer.Option(
-        256, "--prompt-tokens", help="Prompt length for prefill speed."
+        256, "--prompt-tokens", help=_("Prompt length for prefill speed.")
     ),
-    gen_tokens: int = typer.Option(64, "--gen-tokens", help="Tokens to generate for decode speed."),
+    gen_tokens: int = typer.Option(
+        64, "--gen-tokens", help=_("Tokens to generate for decode speed.")
+    ),
     ctx: int = typer.Option(2048, "--ctx"),
     threads: int = typer.Option(None, "--threads"),
     compare_estimate: bool = typer.Option(
         False,
         "--compare-estimate",
-        help="Print measured vs sizing estimate and save a calibration.",
+        help=_("Print measured vs sizing estimate and save a calibration."),
     ),
     json_out: bool = JSON_OPT,
 ) -> None:
@@ -249,19 +282,32 @@ def bench(
     from llmatlas.runtime.bench import run_bench
 
     if runs < 1 or prompt_tokens < 1 or gen_tokens < 2:
-        raise BadInputError("--runs >= 1, --prompt-tokens >= 1 and --gen-tokens >= 2")
+        raise BadInputError.translatable("--runs >= 1, --prompt-tokens >= 1 and --gen-tokens >= 2")
     res = run_bench(model, runs, prompt_tokens, gen_tokens, ctx, threads or 0, compare_estimate)
     if json_out:
         emit_json(res)
         return
     console.print(
-        f"[bold]{res['model']}[/] ({res['quant']}) on {res['machine']}, ctx {res['n_ctx']}, "
-        f"{res['runs']} runs"
+        f"[bold]{res['model']}[/] ({res['quant']}) "
+        + _("on {machine}, ctx {ctx}, {runs} runs").format(
+            machine=res["machine"], ctx=res["n_ctx"], runs=res["runs"]
+        )
     )
-    console.print(f"  prefill  {res['pp_tps']:.1f} tok/s  (spread {res['pp_tps_spread']:.1f})")
-    console.print(f"  decode   {res['tg_tps']:.1f} tok/s  (spread {res['tg_tps_spread']:.1f})")
-    console.print(f"  TTFT     {res['ttft_s'] * 1000:.0f} ms")
-    console.print(f"  peak RSS {gib(res['peak_rss_bytes'])}")
+    spread = _("{tps} tok/s  (spread {spread})")
+    console.print(
+        "  "
+        + _("prefill")
+        + "  "
+        + spread.format(tps=f"{res['pp_tps']:.1f}", spread=f"{res['pp_tps_spread']:.1f}")
+    )
+    console.print(
+        "  "
+        + _("decode")
+        + "   "
+        + spread.format(tps=f"{res['tg_tps']:.1f}", spread=f"{res['tg_tps_spread']:.1f}")
+    )
+    console.print("  " + _("time to first token {ms} ms").format(ms=f"{res['ttft_s'] * 1000:.0f}"))
+    console.print("  " + _("peak memory {size}").format(size=gib(res["peak_rss_bytes"])))
     if compare_estimate:
         console.print(
             f"  estimate: decode {res['est_tg_tps']:.1f} tok/s, prefill {res['est_pp_tps']:.1f} tok/s, "

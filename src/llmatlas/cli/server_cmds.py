@@ -8,11 +8,15 @@ import typer
 
 from llmatlas.cli._common import console, handle_errors
 from llmatlas.errors import BadInputError
+from llmatlas.i18n import _
 from llmatlas.settings import get_settings
 
 
 def register(app: typer.Typer) -> None:
-    app.command("serve")(serve)
+    app.command(
+        "serve",
+        help=_("Serve models over OpenAI- and Ollama-compatible HTTP APIs, with the web UI at /."),
+    )(serve)
 
 
 def is_loopback(host: str) -> bool:
@@ -27,65 +31,79 @@ def is_loopback(host: str) -> bool:
 @handle_errors
 def serve(
     models: list[str] = typer.Argument(
-        None, help="Models to load at start (default: gemma-3-270m)."
+        None, help=_("Models to load at start (default: gemma-3-270m).")
     ),
-    host: str = typer.Option(None, "--host", help="Bind address (default 127.0.0.1)."),
-    port: int = typer.Option(None, "--port", help="Port (default 8080)."),
+    host: str = typer.Option(None, "--host", help=_("Bind address (default 127.0.0.1).")),
+    port: int = typer.Option(None, "--port", help=_("Port (default 8080).")),
     api_key: str = typer.Option(
-        None, "--api-key", help="Require Authorization: Bearer KEY (or LLMATLAS_API_KEY)."
+        None, "--api-key", help=_("Require Authorization: Bearer KEY (or LLMATLAS_API_KEY).")
     ),
     insecure: bool = typer.Option(
-        False, "--insecure", help="Allow a non-loopback bind without an API key."
+        False, "--insecure", help=_("Allow a non-loopback bind without an API key.")
     ),
     cors_origin: list[str] = typer.Option(
         None,
         "--cors-origin",
-        help="Allow this browser origin, e.g. http://localhost:3000 (repeatable; or "
-        "LLMATLAS_CORS_ORIGINS). Other origins get 403.",
+        help=_(
+            "Allow this browser origin, e.g. http://localhost:3000 (repeatable; or "
+            "LLMATLAS_CORS_ORIGINS). Other origins get 403."
+        ),
     ),
     allowed_hosts: list[str] = typer.Option(
         None,
         "--allowed-hosts",
-        help="Also answer requests whose Host is this name (repeatable or comma-separated; "
-        "'.example.com' for subdomains, '*' for any; or LLMATLAS_ALLOWED_HOSTS). Loopback "
-        "names and the bind address are always allowed; others get 403 (DNS rebinding).",
+        help=_(
+            "Also answer requests whose Host is this name (repeatable or comma-separated; "
+            "'.example.com' for subdomains, '*' for any; or LLMATLAS_ALLOWED_HOSTS). Loopback "
+            "names and the bind address are always allowed; others get 403 (DNS rebinding)."
+        ),
     ),
     header_timeout: float = typer.Option(
-        10.0, "--header-timeout", help="Seconds a client has to send a request's headers."
+        10.0, "--header-timeout", help=_("Seconds a client has to send a request's headers.")
     ),
     shutdown_timeout: int = typer.Option(
         10,
         "--shutdown-timeout",
-        help="On SIGTERM/Ctrl-C, seconds to let requests finish before cancelling them.",
+        help=_("On SIGTERM/Ctrl-C, seconds to let requests finish before cancelling them."),
     ),
     slots: int = typer.Option(
-        8, "--slots", help="Concurrent sequences per model (continuous batching)."
+        8, "--slots", help=_("Concurrent sequences per model (continuous batching).")
     ),
-    ctx: int = typer.Option(None, "--ctx", help="Context per request (default 4096)."),
-    threads: int = typer.Option(None, "--threads", help="CPU threads (default: physical cores)."),
-    queue_max: int = typer.Option(64, "--queue-max", help="Requests that may wait; beyond, 429."),
+    ctx: int = typer.Option(None, "--ctx", help=_("Context per request (default 4096).")),
+    threads: int = typer.Option(
+        None, "--threads", help=_("CPU threads (default: physical cores).")
+    ),
+    queue_max: int = typer.Option(
+        64, "--queue-max", help=_("Requests that may wait; beyond, 429.")
+    ),
     engine: str = typer.Option(
         "llama.cpp",
         "--engine",
-        help="llama.cpp (in-process, continuous batching) or vllm (started for you; "
-        "llmatlas fronts its OpenAI API and adds the Ollama API, catalog and UI).",
+        help=_(
+            "llama.cpp (in-process, continuous batching) or vllm (started for you; "
+            "llmatlas fronts its OpenAI API and adds the Ollama API, catalog and UI)."
+        ),
     ),
     upstream_url: str = typer.Option(
         None,
         "--upstream",
-        help="Front an OpenAI-compatible engine already running at this /v1 URL "
-        "(vLLM, TGI, SGLang, llama-server).",
+        help=_(
+            "Front an OpenAI-compatible engine already running at this /v1 URL "
+            "(vLLM, TGI, SGLang, llama-server)."
+        ),
     ),
     upstream_key: str = typer.Option(
-        None, "--upstream-key", help="Bearer key the --upstream engine requires."
+        None, "--upstream-key", help=_("Bearer key the --upstream engine requires.")
     ),
     device: str = typer.Option(
-        None, "--device", help="--engine vllm: GPU type (default: detected)."
+        None, "--device", help=_("--engine vllm: GPU type (default: detected).")
     ),
     gpus: int = typer.Option(
-        None, "--gpus", help="--engine vllm: GPUs to use (default: detected)."
+        None, "--gpus", help=_("--engine vllm: GPUs to use (default: detected).")
     ),
-    quant: str = typer.Option(None, "--quant", help="--engine vllm: BF16 (default), FP8, AWQ..."),
+    quant: str = typer.Option(
+        None, "--quant", help=_("--engine vllm: BF16 (default), FP8, AWQ...")
+    ),
 ) -> None:
     """Serve models over OpenAI- and Ollama-compatible HTTP APIs, with the web UI at /."""
     import uvicorn

@@ -50,6 +50,9 @@ from urllib.parse import urlsplit
 
 import anyio
 import anyio.to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -408,6 +411,10 @@ class Guard:
                     tg.start_soon(watch)
                     await self.app(scope, replay, tracked_send)
                     tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:  # the task group wraps the route's own error
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
         finally:
             if cleanups:
                 with anyio.CancelScope(shield=True):
@@ -475,16 +482,13 @@ def http_protocol(header_timeout_s: float) -> type:
 
 
 # ----------------------------------------------------------------------------- login routes
-def auth_router(policy: Policy) -> Any:
+class Login(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(min_length=1, max_length=4096)
+
+
+def auth_router(policy: Policy) -> APIRouter:
     """``/api/session``, ``/api/login``, ``/api/logout`` (the contract in the module docstring)."""
-    from fastapi import APIRouter, Request
-    from fastapi.responses import JSONResponse, Response
-    from pydantic import BaseModel, ConfigDict, Field
-
-    class Login(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        key: str = Field(min_length=1, max_length=4096)
-
     router = APIRouter(tags=["server"])
 
     @router.get("/api/session")
