@@ -65,6 +65,19 @@ def describe(cat: Catalog, m: ModelEntry) -> dict[str, Any]:
         "sources": {k: str(v) for k, v in m.sources.items()},
         "notes": m.notes,
         "drafted": list(m.drafted),
+        "origin": cat.data.origin(m.id),
+        "origin_file": cat.data.user_models.get(m.id),
+    }
+
+
+def freshness(cat: Catalog) -> dict[str, Any]:
+    """How current the catalog is: the shipped data's newest release or licence-change date,
+    and how many entries there are (``user_models``: the user's own, LLMATLAS_HOME/catalog)."""
+    date = cat.data.data_date
+    return {
+        "data_date": date.isoformat() if date else None,
+        "models": len(cat.data.models),
+        "user_models": len(cat.data.user_models),
     }
 
 

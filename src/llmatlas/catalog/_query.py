@@ -11,6 +11,7 @@ separators and case. Anything else raises :class:`UnknownModelError` with sugges
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import functools
 import re
@@ -483,6 +484,8 @@ class ModelFilter:
     search: str | None = None
     sort: str = "family"
     extra: dict[str, str] = field(default_factory=dict)
+    since: dt.date | None = None
+    """Only models released on or after this date."""
 
     def validate(self) -> None:
         if self.min_params is not None and self.min_params < 0:
@@ -521,8 +524,25 @@ class ModelFilter:
             not self.open_weights or m.availability == "open-weights",
             self.instruct is None or m.instruct == self.instruct,
             self.search is None or _search_hit(self.search, m, cat),
+            self.since is None or m.released >= self.since,
         )
         return all(checks)
+
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
+
+
+def parse_since(text: str) -> dt.date:
+    """``--since``: 2025-06-01, 2025-06 (the 1st) or 2025 (1 January)."""
+    m = _DATE.match(text.strip())
+    try:
+        if m is None:
+            raise ValueError
+        return dt.date(int(m[1]), int(m[2] or 1), int(m[3] or 1))
+    except ValueError:
+        raise BadInputError(
+            f"--since takes a date like 2025-06-01, 2025-06 or 2025, not {text!r}"
+        ) from None
 
 
 # Language words a user may type -> the catalog's codes. Chinese: "zh-Hant" (Traditional),

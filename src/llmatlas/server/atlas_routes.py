@@ -12,9 +12,10 @@ from typing import Annotated, Any
 import httpx
 from fastapi import APIRouter, Path, Query, Request
 
+from llmatlas import __version__
 from llmatlas.advisor import Need, Target, estimate, fit
-from llmatlas.catalog import ModelFilter, describe, describe_group, lineage_tree
-from llmatlas.catalog._query import SORT_KEYS
+from llmatlas.catalog import ModelFilter, describe, describe_group, freshness, lineage_tree
+from llmatlas.catalog._query import SORT_KEYS, parse_since
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import devices, find_device
 from llmatlas.server.security import offload
@@ -74,6 +75,9 @@ def models(
         max_length=40,
         description=f"one of {', '.join(SORT_KEYS)}, '-' for descending",
     ),
+    since: str | None = Query(
+        None, max_length=20, description="released on or after: 2025-06-01, 2025-06, 2025"
+    ),
 ) -> dict[str, Any]:
     cat = _st(request).catalog
     f = ModelFilter(
@@ -90,6 +94,7 @@ def models(
         instruct,
         search,
         sort,
+        since=parse_since(since) if since else None,
     )
     rows = cat.filter(f)
     out = []
@@ -121,6 +126,7 @@ def models(
                     (b.value for b in m.benchmarks if b.name.lower() == "mmlu"), default=None
                 ),
                 "open_data": m.openness.training_data,
+                "origin": cat.data.origin(m.id),
             }
         )
     families = sorted({(f.family, f.name) for f in cat.data.families.values()})
@@ -128,7 +134,14 @@ def models(
         "count": len(out),
         "models": out,
         "families": [{"id": a, "name": b} for a, b in families],
+        "catalog": freshness(cat),
     }
+
+
+@router.get("")
+async def atlas(request: Request) -> dict[str, Any]:
+    """The version and how current the catalog is (the web UI's footer)."""
+    return {"version": __version__, "catalog": freshness(_st(request).catalog)}
 
 
 @router.get("/models/{model_id}")
