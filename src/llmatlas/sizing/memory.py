@@ -100,14 +100,16 @@ def kv_elements_per_token_per_layer(a: Architecture, engine: str) -> int:
     """K plus V elements one token stores in one attention layer.
 
     MLA (DeepSeek-V2/V3) caches the compressed latent plus the rope key:
-    ``kv_lora_rank + qk_rope_head_dim`` (576) per token per layer in vLLM; llama.cpp's
-    GGUF declares key length 576 and value length 512 and allocates both.
+    ``kv_lora_rank + qk_rope_head_dim`` (576) per token per layer.  vLLM does; so does the
+    bundled llama.cpp, whose MLA cache has no V tensor at all (``has_v = !is_mla`` in
+    src/llama-kv-cache.cpp; V is read as a view of the latent), although its GGUF still
+    declares a value length of 512.
     """
     if a.is_mla:
         latent = (a.kv_lora_rank or 0) + (a.qk_rope_head_dim or 0)
         # DeepSeek sparse attention also caches one indexer key per token
         latent += a.index_head_dim or 0
-        return latent + (a.kv_lora_rank or 0) if engine == "llama.cpp" else latent
+        return latent
     return 2 * a.num_key_value_heads * a.resolved_head_dim
 
 
