@@ -296,7 +296,8 @@ def show(
             mine += " " + _("(replaces the shipped entry)")
         console.print(f"[magenta]{escape(mine)}[/]", highlight=False, soft_wrap=True)
     if m.availability != "open-weights":
-        console.print(f"[yellow]{_('availability')}: {word(m.availability)}[/]")
+        label = _("availability")
+        console.print(f"[yellow]{label}: {word(m.availability)}[/]")
     params = fmt_params(m.params_b)
     if m.active_params_b:
         params += ", " + _("{active} active").format(active=fmt_params(m.active_params_b))
@@ -594,7 +595,8 @@ def _score_rows(descs: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
     def key_of(b: dict[str, Any]) -> str:
         if b.get("shots") is None:
             return str(b["name"])
-        return f"{b['name']} ({_('{n}-shot').format(n=b['shots'])})"
+        shots = _("{n}-shot").format(n=b["shots"])
+        return f"{b['name']} ({shots})"
 
     names: list[str] = []
     for d in descs:
