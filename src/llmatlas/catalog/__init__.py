@@ -1,6 +1,6 @@
 """The curated catalog of open LLMs: schema, data, queries, lineage."""
 
-from llmatlas.catalog._facts import describe, describe_group, freshness, lineage_tree
+from llmatlas.catalog._facts import describe, describe_group, freshness, lineage_tree, summarize
 from llmatlas.catalog._load import CatalogData, load, load_from
 from llmatlas.catalog._query import (
     SORT_KEYS,
@@ -45,4 +45,5 @@ __all__ = [
     "load_from",
     "normalize_language",
     "sort_models",
+    "summarize",
 ]

@@ -104,6 +104,35 @@ def lineage_tree(cat: Catalog, root: ModelEntry | ModelGroup | None = None) -> l
     return [node(r) for r in cat.roots() if cat.children(r)]
 
 
+def summarize(cat: Catalog, m: ModelEntry) -> dict[str, Any]:
+    """One catalog row, JSON-ready: the web UI's table and a family's member list."""
+    lic = cat.license_of(m)
+    return {
+        "id": m.id,
+        "name": m.name,
+        "family": m.family,
+        "developer": m.developer,
+        "released": m.released.isoformat(),
+        "params_b": m.params_b,
+        "active_params_b": m.active_params_b,
+        "context_length": m.architecture.max_position_embeddings if m.architecture else None,
+        "license": lic.id,
+        "commercial_use": lic.commercial_use,
+        "openness": m.openness.grade,
+        "tasks": m.tasks,
+        "languages": m.languages,
+        "instruct": m.instruct,
+        "availability": m.availability,
+        "sizable": m.architecture is not None,
+        "aliases": m.aliases,
+        "hf_repos": m.hf_repos,
+        "mmlu": max((b.value for b in m.benchmarks if b.name.lower() == "mmlu"), default=None),
+        "open_data": m.openness.training_data,
+        "base_model": m.base_model,
+        "origin": cat.data.origin(m.id),
+    }
+
+
 def _names(names: tuple[Name, ...] | list[Name]) -> list[dict[str, Any]]:
     return [
         {"name": n.name, "source": str(n.source) if n.source else None, "note": n.note}
@@ -163,23 +192,5 @@ def describe_group(cat: Catalog, g: ModelGroup) -> dict[str, Any]:
         )
         if g.kind == "family"
         else [],
-        "members": [
-            {
-                "id": m.id,
-                "name": m.name,
-                "released": m.released.isoformat(),
-                "params_b": m.params_b,
-                "active_params_b": m.active_params_b,
-                "instruct": m.instruct,
-                "availability": m.availability,
-                "context_length": m.architecture.max_position_embeddings
-                if m.architecture
-                else None,
-                "license": m.license,
-                "commercial_use": cat.license_of(m).commercial_use,
-                "languages": list(m.languages),
-                "base_model": m.base_model,
-            }
-            for m in g.members
-        ],
+        "members": [summarize(cat, m) for m in g.members],
     }

@@ -14,7 +14,14 @@ from fastapi import APIRouter, Path, Query, Request
 
 from llmatlas import __version__
 from llmatlas.advisor import Need, Target, estimate, fit
-from llmatlas.catalog import ModelFilter, describe, describe_group, freshness, lineage_tree
+from llmatlas.catalog import (
+    ModelFilter,
+    describe,
+    describe_group,
+    freshness,
+    lineage_tree,
+    summarize,
+)
 from llmatlas.catalog._query import SORT_KEYS, parse_since
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import devices, find_device
@@ -97,38 +104,7 @@ def models(
         since=parse_since(since) if since else None,
     )
     rows = cat.filter(f)
-    out = []
-    for m in rows:
-        lic = cat.license_of(m)
-        out.append(
-            {
-                "id": m.id,
-                "name": m.name,
-                "family": m.family,
-                "developer": m.developer,
-                "released": m.released.isoformat(),
-                "params_b": m.params_b,
-                "active_params_b": m.active_params_b,
-                "context_length": m.architecture.max_position_embeddings
-                if m.architecture
-                else None,
-                "license": lic.id,
-                "commercial_use": lic.commercial_use,
-                "openness": m.openness.grade,
-                "tasks": m.tasks,
-                "languages": m.languages,
-                "instruct": m.instruct,
-                "availability": m.availability,
-                "sizable": m.architecture is not None,
-                "aliases": m.aliases,
-                "hf_repos": m.hf_repos,
-                "mmlu": max(
-                    (b.value for b in m.benchmarks if b.name.lower() == "mmlu"), default=None
-                ),
-                "open_data": m.openness.training_data,
-                "origin": cat.data.origin(m.id),
-            }
-        )
+    out = [summarize(cat, m) for m in rows]
     families = sorted({(f.family, f.name) for f in cat.data.families.values()})
     return {
         "count": len(out),
