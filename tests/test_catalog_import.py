@@ -100,6 +100,7 @@ def test_dense_model_drafts_a_valid_sourced_entry(hub: HubServer, isolated_home:
     assert m.license == "apache-2.0" and not fam.licenses  # a licence the catalog knows
     assert m.base_model == "qwen3-8b-base" and m.relation == "finetune"
     assert m.released.isoformat() == "2025-04-27"
+    assert m.instruct  # the card names Qwen3-8B-Base as its base: this is the tuned model
     assert set(m.drafted) >= {"architecture", "params_b", "license", "base_model", "languages"}
     commit = "0123456789abcdef0123456789abcdef01234567"
     assert str(m.sources["config"]) == f"{hub.url}/Qwen/Qwen3-8B/blob/{commit}/config.json"

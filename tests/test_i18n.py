@@ -180,3 +180,17 @@ def test_every_license_condition_has_a_summary(lang: str) -> None:
         )
         is None
     )
+
+
+def test_compiled_catalog_is_cached_and_loads_without_babel(isolated_home: Path) -> None:
+    """The first zh run compiles the .po with Babel; later runs read the cached .mo."""
+    code = (
+        "import sys; from llmatlas import i18n; t = i18n.translations('zh_TW', 'cli'); "
+        "print(t.gettext('error:'), 'babel.messages' in sys.modules)"
+    )
+    env = {**os.environ, "LLMATLAS_HOME": str(isolated_home)}
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert first.stdout.split() == ["錯誤：", "True"]
+    assert list((isolated_home / "cache" / "locale" / "zh_TW").glob("cli-*.mo"))
+    again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert again.stdout.split() == ["錯誤：", "False"]

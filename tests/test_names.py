@@ -232,3 +232,28 @@ def test_zh_tw_family_page_and_license_summary() -> None:
     assert "Keep the license and NOTICE" in r.stdout and "摘要（非原文）" in r.stdout
     r = _cli("show", "llama3:8b", "--json", LANG="zh_TW.UTF-8")
     assert json.loads(r.stdout)["commercial_use"] == "conditional"  # JSON stays English
+
+
+def test_atlas_api_answers_families(catalog: Catalog) -> None:
+    """The web UI's routes resolve the same names (the router on a bare app: no model load)."""
+    from types import SimpleNamespace
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from llmatlas.server.atlas_routes import router
+
+    api = FastAPI()
+    api.include_router(router)
+    api.state.atlas = SimpleNamespace(catalog=catalog)
+    with TestClient(api) as c:
+        d = c.get("/api/atlas/families/通義千問").json()
+        assert d["kind"] == "family" and d["id"] == "qwen" and d["default"] == "qwen3-8b"
+        assert c.get("/api/atlas/families/breeze-7b-base-v0.1").json()["id"] == "breeze"
+        roots = {n["id"] for n in c.get("/api/atlas/tree", params={"root": "Llama 2"}).json()}
+        assert roots == {"llama-2-7b", "llama-2-13b", "llama-2-70b"}
+        rows = c.get("/api/atlas/models", params={"family": "聯發科"}).json()["models"]
+        assert rows and {r["family"] for r in rows} == {"breeze"}
+        rows = c.get("/api/atlas/models", params={"family": "Mistral Large"}).json()["models"]
+        assert {r["id"] for r in rows} >= {"mistral-large-instruct-2407"}
+        assert all(r["id"].startswith("mistral-large") for r in rows)

@@ -15,10 +15,13 @@ import contextlib
 import contextvars
 import functools
 import gettext as _gettext
+import hashlib
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 # cli: the command line's messages; ui: the web UI's; catalog: summaries of facts whose
@@ -144,9 +147,19 @@ def _po_bytes(lang: str, domain: str) -> bytes | None:
         return None
 
 
+def _cache_dir() -> Path:
+    from llmatlas.settings import Settings
+
+    return Settings.from_env().home / "cache" / "locale"
+
+
 @functools.cache
 def translations(lang: str, domain: str = "cli") -> _gettext.NullTranslations:
-    """The compiled catalog of one language and domain (English: the msgids themselves)."""
+    """The compiled catalog of one language and domain (English: the msgids themselves).
+
+    The .po is compiled with Babel once and the .mo kept under LLMATLAS_HOME/cache/locale,
+    keyed by the .po's hash, so later runs load it with the standard library alone.
+    """
     if domain not in DOMAINS:
         raise ValueError(f"unknown message domain {domain!r}")
     if lang == DEFAULT or lang not in LANGUAGES:
@@ -154,14 +167,25 @@ def translations(lang: str, domain: str = "cli") -> _gettext.NullTranslations:
     po = _po_bytes(lang, domain)
     if po is None:
         return _gettext.NullTranslations()
+    cached = _cache_dir() / lang / f"{domain}-{hashlib.sha256(po).hexdigest()[:16]}.mo"
+    try:
+        return _gettext.GNUTranslations(BytesIO(cached.read_bytes()))
+    except (OSError, ValueError):
+        pass
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
     catalog = read_po(BytesIO(po), locale=lang, domain=domain)
     buf = BytesIO()
     write_mo(buf, catalog, use_fuzzy=False)
-    buf.seek(0)
-    return _gettext.GNUTranslations(buf)
+    try:  # best effort: a read-only home only costs the compile next time
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(buf.getvalue())
+        os.replace(tmp, cached)
+    except OSError:
+        pass
+    return _gettext.GNUTranslations(BytesIO(buf.getvalue()))
 
 
 @functools.cache

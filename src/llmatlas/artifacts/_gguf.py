@@ -112,15 +112,21 @@ class _Header:
     so this reads those and steps over token strings by their length prefixes.
     """
 
-    def __init__(self, buf: bytes | mmap.mmap, name: str) -> None:
+    def __init__(self, buf: bytes | mmap.mmap, name: str, short: bool = False) -> None:
         self.buf = buf
         self.pos = 0
         self.name = name
+        self.short = short  # ``buf`` is only the file's first bytes
+
+    def _end(self) -> None:
+        if self.short:
+            raise HeaderTooShort(f"{self.name}: header longer than the bytes read")
+        raise BadInputError(f"{self.name} is truncated inside its GGUF header")
 
     def _take(self, n: int) -> bytes:
         end = self.pos + n
         if end > len(self.buf):
-            raise BadInputError(f"{self.name} is truncated inside its GGUF header")
+            self._end()
         b = self.buf[self.pos : end]
         self.pos = end
         return bytes(b)
@@ -147,7 +153,7 @@ class _Header:
                     for _ in range(n):
                         self.pos += 8 + int.from_bytes(self.buf[self.pos : self.pos + 8], "little")
                     if self.pos > len(self.buf):
-                        raise BadInputError(f"{self.name} is truncated inside its GGUF header")
+                        self._end()
                     return _Skipped(n)
                 return [self.string() for _ in range(n)]
             size = _SCALAR[sub][1]
@@ -188,62 +194,74 @@ def _scalar_table() -> dict[int, tuple[str, int]]:
 _SCALAR = _scalar_table()
 
 
-def _read_part(part: Path, size: int) -> tuple[dict[str, Any], list[GGUFTensor]]:
-    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+class HeaderTooShort(BadInputError):
+    """The bytes given end inside the GGUF header (a remote read fetches more)."""
 
+
+def _read_part(part: Path, size: int) -> tuple[dict[str, Any], list[GGUFTensor]]:
     with part.open("rb") as fh:
         if fh.read(4) != b"GGUF":
             raise BadInputError(f"{part.name} is not a GGUF file (no GGUF magic at its start)")
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            r = _Header(mm, part.name)
-            r.pos = 4
-            version = r.u32()
-            if version not in (2, 3):
-                raise BadInputError(f"{part.name}: GGUF version {version} is not supported")
-            n_tensors, n_kv = r.u64(), r.u64()
-            if n_tensors > 1_000_000 or n_kv > 1_000_000:
-                raise BadInputError(f"{part.name}: corrupt GGUF header (counts out of range)")
-            meta: dict[str, Any] = {}
-            for _ in range(n_kv):
-                key = r.string()
-                vtype = r.u32()
-                if vtype not in _SCALAR and vtype not in (8, 9):
-                    raise BadInputError(f"{part.name}: corrupt GGUF header (value type {vtype})")
-                meta[key] = r.value(vtype, keep_array=not key.startswith("tokenizer."))
-            infos = []
-            for _ in range(n_tensors):
-                name = r.string()
-                n_dims = r.u32()
-                if n_dims > 8:
-                    raise BadInputError(
-                        f"{part.name}: corrupt GGUF header ({name} has {n_dims} dims)"
-                    )
-                ne = tuple(r.u64() for _ in range(n_dims))
-                code = r.u32()
-                offset = r.u64()
-                try:
-                    gt = GGMLQuantizationType(code)
-                    block, tsize = GGML_QUANT_SIZES[gt]
-                except (ValueError, KeyError):
-                    raise BadInputError(
-                        f"{part.name}: tensor {name} has ggml type {code}, unknown to gguf "
-                        "(a newer llama.cpp type? update the gguf package)"
-                    ) from None
-                n = 1
-                for d in ne:
-                    n *= d
-                infos.append((name, gt.name, ne, offset, n // block * tsize))
-            align = int(meta.get("general.alignment") or 32)
-            start = -(-r.pos // align) * align
+            return parse_header(mm, part.name, size)
+
+
+def parse_header(
+    buf: bytes | mmap.mmap, name: str, size: int
+) -> tuple[dict[str, Any], list[GGUFTensor]]:
+    """Metadata and tensors of a GGUF header held in ``buf`` (the file, or its first bytes);
+    ``size`` is the whole file's, to check every tensor lies inside it."""
+    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    if bytes(buf[:4]) != b"GGUF":
+        raise BadInputError(f"{name} is not a GGUF file (no GGUF magic at its start)")
+    short = len(buf) < size
+    r = _Header(buf, name, short)
+    r.pos = 4
+    version = r.u32()
+    if version not in (2, 3):
+        raise BadInputError(f"{name}: GGUF version {version} is not supported")
+    n_tensors, n_kv = r.u64(), r.u64()
+    if n_tensors > 1_000_000 or n_kv > 1_000_000:
+        raise BadInputError(f"{name}: corrupt GGUF header (counts out of range)")
+    meta: dict[str, Any] = {}
+    for _ in range(n_kv):
+        key = r.string()
+        vtype = r.u32()
+        if vtype not in _SCALAR and vtype not in (8, 9):
+            raise BadInputError(f"{name}: corrupt GGUF header (value type {vtype})")
+        meta[key] = r.value(vtype, keep_array=not key.startswith("tokenizer."))
+    infos = []
+    for _ in range(n_tensors):
+        tname = r.string()
+        n_dims = r.u32()
+        if n_dims > 8:
+            raise BadInputError(f"{name}: corrupt GGUF header ({tname} has {n_dims} dims)")
+        ne = tuple(r.u64() for _ in range(n_dims))
+        code = r.u32()
+        offset = r.u64()
+        try:
+            gt = GGMLQuantizationType(code)
+            block, tsize = GGML_QUANT_SIZES[gt]
+        except (ValueError, KeyError):
+            raise BadInputError(
+                f"{name}: tensor {tname} has ggml type {code}, unknown to gguf "
+                "(a newer llama.cpp type? update the gguf package)"
+            ) from None
+        n = 1
+        for d in ne:
+            n *= d
+        infos.append((tname, gt.name, ne, offset, n // block * tsize))
+    align = int(meta.get("general.alignment") or 32)
+    start = -(-r.pos // align) * align
     tensors = []
-    for name, tname, ne, offset, nbytes in infos:
+    for tname, type_name, ne, offset, nbytes in infos:
         end = start + offset + nbytes
         if end > size:
             raise BadInputError(
-                f"{part.name} is truncated: tensor {name} ends at byte {end:,} "
-                f"but the file has {size:,}"
+                f"{name} is truncated: tensor {tname} ends at byte {end:,} but the file has {size:,}"
             )
-        tensors.append(GGUFTensor(name, tname, tuple(reversed(ne)), nbytes))
+        tensors.append(GGUFTensor(tname, type_name, tuple(reversed(ne)), nbytes))
     return meta, tensors
 
 
@@ -286,13 +304,25 @@ def read_header(path: str | Path) -> GGUFHeader:
             metadata = {k: v for k, v in meta.items() if not isinstance(v, _Skipped)}
             tokens = meta.get("tokenizer.ggml.tokens")
             vocab = tokens.n if isinstance(tokens, _Skipped) else len(tokens or [])
+    return assemble(tuple(parts), metadata, vocab, tensors, total_size)
+
+
+def assemble(
+    paths: tuple[Path, ...],
+    metadata: dict[str, Any],
+    vocab: int,
+    tensors: list[GGUFTensor],
+    total_size: int,
+) -> GGUFHeader:
+    """A :class:`GGUFHeader` from parsed parts (first part's metadata, every part's tensors)."""
+    p = paths[0]
     arch = metadata.get("general.architecture")
     if not isinstance(arch, str):
         raise BadInputError(f"{p.name}: GGUF without general.architecture; cannot size it")
     if not vocab:
         vocab = int(metadata.get(f"{arch}.vocab_size") or 0)
     return GGUFHeader(
-        paths=tuple(parts),
+        paths=paths,
         arch=arch,
         name=metadata.get("general.name"),
         file_type=_file_type_name(metadata.get("general.file_type"), tensors),

@@ -178,6 +178,56 @@ def dry_run(path: str | Path, runs: list[RunSettings], timeout: float = 120) -> 
     return out
 
 
+PROFILES = {
+    "llama-cpp-python": "flash attention off, full-size SWA caches (llama-cpp-python's Llama())",
+    "llama.cpp": "flash attention auto, SWA caches trimmed to the window (llama-server/cli)",
+}
+
+
+def exact(
+    art: Any, quant: str, context: int, batch: int = 1, kv_type: str = "f16"
+) -> list[dict[str, Any]]:
+    """llama.cpp's own figures for ``art`` (a GGUF file, or a catalog model written as a
+    sparse GGUF of type ``quant``) under both setting profiles users actually run."""
+    import tempfile
+
+    from llmatlas.sizing.quant import get_format
+
+    runs = [
+        RunSettings(context * batch, kv_type, n_seq=batch, flash_attn=kv_type != "f16" or False),
+        RunSettings(context * batch, kv_type, n_seq=batch, flash_attn=None, swa_full=False),
+    ]
+    if getattr(art, "paths", ()):
+        results = dry_run(art.paths[0], runs)
+    else:
+        from llmatlas.artifacts.synth import synth_gguf
+
+        if art.architecture is None:
+            raise BadInputError(f"cannot dry-run {art.id}: its architecture is unknown")
+        with tempfile.TemporaryDirectory(prefix="llmatlas-exact-") as d:
+            path = synth_gguf(art.architecture, get_format(quant, "llama.cpp"), Path(d) / "m.gguf")
+            results = dry_run(path[0], runs)
+    out = []
+    for name, r in zip(PROFILES, results, strict=True):
+        out.append(
+            {
+                "profile": name,
+                "settings": PROFILES[name],
+                "flash_attn": r.flash_attn,
+                "model_bytes": r.model_bytes,
+                "kv_bytes": r.kv_bytes + r.recurrent_bytes,
+                "compute_bytes": r.compute_total,
+                "output_bytes": r.output_bytes,
+                "total_bytes": r.model_bytes
+                + r.kv_bytes
+                + r.recurrent_bytes
+                + r.compute_total
+                + r.output_bytes,
+            }
+        )
+    return out
+
+
 def llama_cpp_version() -> str:
     """The llama-cpp-python version and the llama.cpp build it bundles."""
     from importlib.metadata import version

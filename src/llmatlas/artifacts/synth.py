@@ -92,7 +92,8 @@ def layout(a: Architecture) -> list[Spec]:
         ) -> None:
             out.append(_t(b + name, i, ne, cat))
 
-        add("attn_norm.weight", (h,))
+        if arch != "olmo2":
+            add("attn_norm.weight", (h,))
         if ln:
             add("attn_norm.bias", (h,))
         if a.is_mla:
@@ -192,7 +193,8 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
     w.add_uint32(p + "block_count", a.num_hidden_layers)
     w.add_uint32(p + "feed_forward_length", a.intermediate_size)
     w.add_uint32(p + "attention.head_count", a.num_attention_heads)
-    w.add_uint32(p + "attention.head_count_kv", a.num_key_value_heads)
+    # MLA files declare one KV head: the shared latent (llama.cpp's DeepSeek-V2/V3 conversion)
+    w.add_uint32(p + "attention.head_count_kv", 1 if a.is_mla else a.num_key_value_heads)
     w.add_uint32(p + "vocab_size", a.vocab_size)
     eps = (
         "attention.layer_norm_epsilon" if arch in _LAYERNORM else "attention.layer_norm_rms_epsilon"
@@ -230,6 +232,8 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
             w.add_uint32(p + "expert_feed_forward_length", a.moe_intermediate_size)
         if a.num_shared_experts:
             w.add_uint32(p + "expert_shared_count", a.num_shared_experts)
+    if arch == "gptneox":
+        w.add_bool(p + "use_parallel_residual", True)
     w.add_string("tokenizer.ggml.model", "none")
     w.add_string("general.name", f"synthetic {a.model_type}")
     code = {"MXFP4": "MOSTLY_MXFP4_MOE", "F32": "ALL_F32"}.get(ftype_name, "MOSTLY_" + ftype_name)
@@ -242,6 +246,8 @@ def tensor_type(fmt: QuantFormat, s: Spec, a: Architecture) -> GGMLQuantizationT
         return T.F32
     if s.name.endswith(("attn_sinks.weight", "ffn_gate_inp.weight")):
         return T.F32
+    if s.name.endswith(("attn_k_b.weight", "attn_v_b.weight", "attn_kv_a_mqa.weight")):
+        return T.F16  # llama-quant.cpp leaves MLA's latent projections unquantized
     t = gguf_tensor_type(fmt, s.role, a)
     block = GGML_QUANT_SIZES[t][0]
     return t if s.ne[0] % block == 0 else T.F16

@@ -240,7 +240,7 @@ def draft(
     computed = param_count(arch)
     notes = [f"Drafted by `llmatlas catalog import` from {repo} at commit {hub.sha}."]
     sources: dict[str, str] = {"card": hub.url(), "config": hub.url("config.json")}
-    drafted = ["architecture", "params_b", "released", "languages", "tasks", "license"]
+    drafted = ["architecture", "params_b", "released", "instruct", "languages", "tasks", "license"]
     if total and not packed:
         params_b = total / 1e9
         sources["params"] = f"{hub.endpoint}/api/models/{repo}/revision/{hub.sha}"
@@ -259,7 +259,14 @@ def draft(
                 "parameter count; params_b is computed from config.json."
             )
     name = repo.split("/", 1)[1]
-    instruct = bool(re.search(r"(instruct|chat|-it$|-it-|thinking)", name.lower()))
+    tags = {t.lower() for t in _as_list(hub.card.get("tags"))}
+    base_names = [b.lower() for b in _as_list(hub.card.get("base_model"))]
+    instruct = bool(
+        re.search(r"(instruct|chat|-it$|-it-|thinking)", name.lower())
+        or tags & {"conversational", "chat"}
+        # a repo whose card names its own "-Base" checkpoint as base model is the tuned one
+        or any(b.endswith("-base") for b in base_names)
+    )
     languages = _languages(hub.card)
     if not languages:
         languages = ["multi"]

@@ -11,6 +11,7 @@ separators and case. Anything else raises :class:`UnknownModelError` with sugges
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import functools
 import re
@@ -321,6 +322,15 @@ class Catalog:
         fam = self.data.families[m.family]
         return [n.name for n in (*fam.names, *fam.developer_names)]
 
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one Catalog per process or request
+    def members_of(self, name: str) -> frozenset[str]:
+        """Checkpoint ids of the family or series ``name`` means (a checkpoint's name: its
+        family), for ``--family`` filters: 'qwen', 'Qwen (Tongyi Qianwen)', '通義千問',
+        'Llama 2'."""
+        r = self.resolve(name)
+        group = r.group if r.group is not None else self.groups[r.entry.family]
+        return frozenset(m.id for m in group.members)
+
     def developer_names_of(self, m: ModelEntry) -> list[str]:
         """A checkpoint's developer and the developer's other recorded names."""
         return [m.developer, *(n.name for n in self.data.families[m.family].developer_names)]
@@ -474,6 +484,8 @@ class ModelFilter:
     search: str | None = None
     sort: str = "family"
     extra: dict[str, str] = field(default_factory=dict)
+    since: dt.date | None = None
+    """Only models released on or after this date."""
 
     def validate(self) -> None:
         if self.min_params is not None and self.min_params < 0:
@@ -499,8 +511,7 @@ class ModelFilter:
     def matches(self, m: ModelEntry, cat: Catalog) -> bool:
         lic = cat.license_of(m)
         checks: Iterable[bool] = (
-            self.family is None
-            or _norm(self.family) in (m.family, _norm(cat.data.families[m.family].name)),
+            self.family is None or m.id in cat.members_of(self.family),
             self.developer is None
             or any(_norm(self.developer) in _norm(n) for n in cat.developer_names_of(m)),
             self.license is None or _norm(self.license) in (_norm(lic.id), _norm(lic.spdx or "")),
@@ -513,8 +524,25 @@ class ModelFilter:
             not self.open_weights or m.availability == "open-weights",
             self.instruct is None or m.instruct == self.instruct,
             self.search is None or _search_hit(self.search, m, cat),
+            self.since is None or m.released >= self.since,
         )
         return all(checks)
+
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
+
+
+def parse_since(text: str) -> dt.date:
+    """``--since``: 2025-06-01, 2025-06 (the 1st) or 2025 (1 January)."""
+    m = _DATE.match(text.strip())
+    try:
+        if m is None:
+            raise ValueError
+        return dt.date(int(m[1]), int(m[2] or 1), int(m[3] or 1))
+    except ValueError:
+        raise BadInputError(
+            f"--since takes a date like 2025-06-01, 2025-06 or 2025, not {text!r}"
+        ) from None
 
 
 # Language words a user may type -> the catalog's codes. Chinese: "zh-Hant" (Traditional),

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 
+from llmatlas import __version__
 from llmatlas.catalog import Catalog
 from llmatlas.errors import AtlasError
 from llmatlas.runtime.store import ModelStore
@@ -31,7 +32,7 @@ from llmatlas.server.upstream import Upstream
 from llmatlas.server.wire import openai_error
 from llmatlas.settings import Settings
 
-VERSION = "0.1.0"
+VERSION = __version__
 log = logging.getLogger("llmatlas.server")
 
 

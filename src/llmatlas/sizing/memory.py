@@ -230,6 +230,9 @@ class MemoryEstimate:
     gpu_bytes: int
     host_bytes: int
     notes: list[str] = field(default_factory=list)
+    reserved_buffers_bytes: int = 0
+    """llama.cpp: the compute buffer the engine *allocates* (what fails a load on a GPU); on a
+    CPU ``buffers_bytes`` is the part of it that becomes resident (touched pages)."""
     page_cache_bytes: int = 0
     """Clean, file-backed pages that show in RSS but the kernel may drop under pressure
     (the mapped originals of tensors llama.cpp's CPU backend repacked into its own copy)."""
@@ -245,13 +248,62 @@ class MemoryEstimate:
         return self.total_bytes + self.page_cache_bytes
 
 
+def llama_cpp_compute_buffer(
+    a: Architecture,
+    context: int,
+    sequences: int = 1,
+    flash_attn: bool = False,
+    n_ubatch: int = N_UBATCH,
+    swa_full: bool = True,
+) -> int:
+    """Compute buffer llama.cpp reserves for its worst-case graph (one ubatch, every output).
+
+    ggml's allocator reuses a tensor's memory once its last reader ran, so the buffer is the
+    largest set of tensors alive at one node.  Matched against llama.cpp's own dry run
+    (``bench/sizing_conformance.py``), that is the largest of:
+
+    * the output: the logits of all ``n_ubatch`` outputs (f32) plus two hidden states;
+    * attention without flash attention: the f32 scores ``n_kv x n_ubatch x heads``, the
+      mask(s) ``n_kv x n_ubatch`` (f32; one more for the sliding-window cache), and
+      Q/K/V/output-sized activations;
+    * the feed-forward block, with the mask(s) still alive (f16 under flash attention):
+      gate, up and activation at FFN width plus four hidden states (MoE: at the routed
+      experts' width times experts per token).
+    """
+    ub = min(n_ubatch, context * sequences)
+    n_kv = _pad(context * sequences, 256) if context * sequences > 256 else context * sequences
+    h = a.hidden_size
+    hd = a.resolved_head_dim
+    f32 = 4
+    mask_cells = n_kv
+    if a.sliding_window and a.model_type in LLAMA_CPP_SWA_ARCHS:
+        # the interleaved-SWA cache has a second mask, over the window's cells when trimmed
+        swa_cells = n_kv
+        if not swa_full:
+            swa_cells = min(n_kv, _pad(a.sliding_window * sequences + n_ubatch, 256))
+        mask_cells += swa_cells
+    mask = mask_cells * ub * (2 if flash_attn else f32)
+    out = ub * f32 * (a.vocab_size + 2 * h)
+    if a.is_mla:
+        q_width = a.num_attention_heads * ((a.qk_nope_head_dim or 0) + (a.qk_rope_head_dim or 0))
+        kv_width = (a.kv_lora_rank or 0) + (a.qk_rope_head_dim or 0)
+    else:
+        q_width = a.num_attention_heads * hd
+        kv_width = 2 * a.num_key_value_heads * hd
+    attn = mask + ub * f32 * (4 * h + q_width + kv_width)
+    if not flash_attn:
+        attn += n_kv * ub * a.num_attention_heads * f32
+    if a.is_moe:
+        width = (a.moe_intermediate_size or a.intermediate_size) * (a.num_experts_per_tok or 1)
+        ffn = mask + ub * f32 * (3 * width + (a.num_experts_per_tok or 1) * h + 2 * h)
+    else:
+        ffn = mask + ub * f32 * (3 * a.intermediate_size + 4 * h)
+    return max(out, attn, ffn)
+
+
 def _llama_cpp_compute_reserved(a: Architecture, context: int, sequences: int) -> int:
     """VRAM the CUDA/Metal backend reserves for one ubatch's graph (flash attention off)."""
-    ub = min(N_UBATCH, context * sequences)
-    logits = a.vocab_size * ub * 4
-    attn = 2 * context * sequences * ub * a.num_attention_heads * 4
-    mlp = ub * (a.intermediate_size + a.hidden_size) * 4 * 2
-    return max(logits, attn) + mlp
+    return llama_cpp_compute_buffer(a, context, sequences)
 
 
 def _llama_cpp_compute_touched(a: Architecture, filled: int) -> int:
@@ -344,6 +396,9 @@ def estimate_memory(
             gpu_bytes,
             host_bytes,
             notes,
+            reserved_buffers_bytes=llama_cpp_compute_buffer(
+                a, context, batch, flash_attn=False, swa_full=swa_full
+            ),
             page_cache_bytes=page_cache,
         )
 

@@ -9,6 +9,7 @@ the size of each quantized file.  Counts are exact integers in parameters.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -238,6 +239,12 @@ def _per_layer_tensors(a: Architecture, layer: int) -> list[Tensor]:
 
 def tensors(a: Architecture) -> list[Tensor]:
     """Every weight tensor of the text model (towers in ``extra_params`` are one 'other' entry)."""
+    return list(_tensors(a))
+
+
+@functools.lru_cache(maxsize=1024)
+def _tensors(a: Architecture) -> tuple[Tensor, ...]:
+    """:func:`tensors`, built once per architecture (``fit`` asks for each model many times)."""
     h = a.hidden_size
     out: list[Tensor] = [Tensor("token_embd", None, a.vocab_size * h, h, "embedding")]
     if a.position_embedding == "learned":
@@ -280,10 +287,12 @@ def tensors(a: Architecture) -> list[Tensor]:
         out.append(Tensor("output", None, a.vocab_size * h, h, "output"))
     if a.extra_params:
         out.append(Tensor("extra", None, a.extra_params, 1, "other"))
-    return out
+    return tuple(out)
 
 
+@functools.lru_cache(maxsize=1024)
 def param_breakdown(a: Architecture) -> ParamBreakdown:
+    """Parameters by role, once per architecture (the speed model asks for every estimate)."""
     sums = {"embedding": 0, "output": 0, "attention": 0, "ffn": 0, "other": 0}
     ffn_active = 0
     for t in tensors(a):

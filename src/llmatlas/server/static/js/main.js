@@ -2,6 +2,7 @@
 import { forget } from "./api.js";
 import { h } from "./dom.js";
 import { chooseLanguage, lang, languages, loadLanguage, N_, t } from "./i18n.js";
+import { checkSession, showSignOut } from "./login.js";
 import { renderBench } from "./pages/bench.js";
 import { renderCatalog } from "./pages/catalog.js";
 import { renderChat } from "./pages/chat.js";
@@ -36,6 +37,8 @@ function paintFrame() {
     pick.value = lang();
     pick.setAttribute("aria-label", t("Language"));
   }
+  const out = document.getElementById("logout");
+  if (out) showSignOut(!out.hidden);
 }
 
 addRoute("", renderCatalog);
@@ -47,4 +50,5 @@ addRoute("chat", renderChat);
 addRoute("bench", renderBench);
 await loadLanguage();
 paintFrame();
+checkSession();
 start();

@@ -1,0 +1,182 @@
+"""Conformance: `estimate` against llama.cpp's own allocator, component by component.
+
+For each catalog architecture, a GGUF is synthesised with ``gguf``'s writer (sparse: no
+weights on disk), then llama.cpp dry-runs it (``no_alloc``, load mode none: what its
+``--fit`` does) at each context and KV type; the model buffer, KV cache and compute
+buffer it reports are compared with llmatlas's figures for the same file.
+
+    .venv/bin/python bench/sizing_conformance.py [--quick] [--ids llama-3-8b,...]
+
+Prints one row per (model, quant, context, KV type, flash attention) and the worst error
+per component.  Target: every component within 2%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmatlas.artifacts import from_gguf
+from llmatlas.artifacts.dryrun import RunSettings, dry_run, llama_cpp_version
+from llmatlas.artifacts.synth import synth_gguf
+from llmatlas.catalog import Catalog
+from llmatlas.sizing import MiB
+from llmatlas.sizing.memory import kv_cache, llama_cpp_compute_buffer
+from llmatlas.sizing.quant import get_format
+
+# (catalog id, the architecture it stands for)
+MODELS = [
+    ("llama-7b", "Llama 1"),
+    ("llama-2-7b", "Llama 2"),
+    ("llama-3-8b", "Llama 3"),
+    ("mistral-7b-v0.1", "Mistral"),
+    ("mixtral-8x7b-v0.1", "Mixtral (MoE)"),
+    ("qwen2-7b", "Qwen2"),
+    ("qwen2.5-7b", "Qwen2.5"),
+    ("qwen3-8b", "Qwen3 dense"),
+    ("qwen3-30b-a3b", "Qwen3 MoE"),
+    ("gemma-7b", "Gemma 1"),
+    ("gemma-2-9b", "Gemma 2 (SWA)"),
+    ("gemma-3-4b-it", "Gemma 3 (SWA)"),
+    ("phi-3-mini-4k-instruct", "Phi-3"),
+    ("gpt-oss-20b", "gpt-oss (SWA, MoE)"),
+    ("falcon-7b", "Falcon"),
+    ("bloom-7b1", "BLOOM"),
+    ("pythia-1b", "GPT-NeoX"),
+    ("olmo-2-1124-7b", "OLMo 2"),
+    ("llama-3.1-70b", "Llama 3.1 70B"),
+]
+QUANTS = ["Q4_K_M", "Q8_0", "Q4_1", "IQ4_XS"]
+QUICK = ["llama-3-8b", "qwen3-30b-a3b", "gemma-3-4b-it", "gpt-oss-20b", "phi-3-mini-4k-instruct"]
+
+
+@dataclass
+class Row:
+    model: str
+    quant: str
+    ctx: int
+    kv_type: str
+    flash: bool
+    swa_full: bool
+    errors: dict[str, float]
+    actual: dict[str, int]
+
+
+def _err(est: int, act: int) -> float:
+    return est / act - 1 if act else (0.0 if est == 0 else float("inf"))
+
+
+def run_model(
+    cat: Catalog, mid: str, quants: list[str], ctxs: list[int], kv_types: list[str], tmp: Path
+) -> list[Row]:
+    a0 = cat.get(mid).architecture
+    assert a0 is not None
+    rows: list[Row] = []
+    for q in quants:
+        name = "MXFP4" if q == "Q4_K_M" and a0.quantization == "mxfp4" else q
+        fmt = get_format(name, "llama.cpp")
+        path = synth_gguf(a0, fmt, tmp / f"{mid}-{name}.gguf")[0]
+        art = from_gguf(path, cat)
+        a = art.architecture
+        assert a is not None and art.weights is not None
+        settings = []
+        # the model buffer is the only component a quantization changes: other quants get one run
+        for c in (
+            sorted({min(c, a.max_position_embeddings) for c in ctxs}) if q == quants[0] else []
+        ):
+            for kv in kv_types:
+                settings.append(RunSettings(c, kv, flash_attn=kv != "f16"))
+                if kv == "f16":
+                    settings.append(RunSettings(c, kv, flash_attn=True))
+                if a.sliding_window and kv == "f16":
+                    settings.append(RunSettings(c, kv, flash_attn=True, swa_full=False))
+        settings = settings or [RunSettings(min(2048, a.max_position_embeddings))]
+        for r in dry_run(path, settings, timeout=600):
+            s = r.settings
+            kv_est = kv_cache(a, s.n_ctx, 1, s.kv_type, "llama.cpp", s.swa_full).bytes
+            comp = llama_cpp_compute_buffer(
+                a, s.n_ctx, 1, bool(s.flash_attn), s.n_ubatch, s.swa_full
+            )
+            rows.append(
+                Row(
+                    mid,
+                    name,
+                    s.n_ctx,
+                    s.kv_type,
+                    bool(s.flash_attn),
+                    s.swa_full,
+                    {
+                        "model": _err(art.weights.total, r.model_bytes),
+                        "kv": _err(kv_est, r.kv_bytes),
+                        "compute": _err(comp, r.compute_total),
+                    },
+                    {"model": r.model_bytes, "kv": r.kv_bytes, "compute": r.compute_total},
+                )
+            )
+        path.unlink()
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="5 architectures, Q4_K_M, 2k/32k")
+    ap.add_argument("--ids", default="")
+    ap.add_argument("--markdown", action="store_true")
+    args = ap.parse_args()
+    cat = Catalog()
+    ids = args.ids.split(",") if args.ids else [m for m, _ in MODELS]
+    if args.quick and not args.ids:
+        ids = QUICK
+    quants = ["Q4_K_M"] if args.quick else QUANTS
+    ctxs = [2048, 32768] if args.quick else [2048, 32768, 10**9]
+    kv_types = ["f16"] if args.quick else ["f16", "q8_0"]
+    rows: list[Row] = []
+    failed: list[str] = []
+    with tempfile.TemporaryDirectory() as d:
+        for mid in ids:
+            try:
+                rows += run_model(cat, mid, quants, ctxs, kv_types, Path(d))
+            except Exception as exc:  # one architecture llama.cpp refuses does not stop the table
+                failed.append(f"{mid}: {exc}")
+    print(f"# {llama_cpp_version()}; CPU backend; errors are llmatlas / llama.cpp - 1")
+    head = f"{'model':24} {'quant':7} {'ctx':>7} {'kv':5} {'FA':3} {'SWA':5} "
+    head += f"{'model MiB':>10} {'err':>7} {'KV MiB':>9} {'err':>7} {'compute MiB':>11} {'err':>7}"
+    print(head)
+    worst = {"model": 0.0, "kv": 0.0, "compute": 0.0}
+    for r in rows:
+        for k in worst:
+            worst[k] = max(worst[k], abs(r.errors[k]))
+        print(
+            f"{r.model:24} {r.quant:7} {r.ctx:>7} {r.kv_type:5} {'on' if r.flash else 'off':3} "
+            f"{'full' if r.swa_full else 'win':5} "
+            f"{r.actual['model'] / MiB:>10.1f} {r.errors['model']:>+7.2%} "
+            f"{r.actual['kv'] / MiB:>9.1f} {r.errors['kv']:>+7.2%} "
+            f"{r.actual['compute'] / MiB:>11.2f} {r.errors['compute']:>+7.2%}"
+        )
+    print("\nper architecture (worst error; the setting of the worst compute error):")
+    by: dict[str, list[Row]] = {}
+    for r in rows:
+        by.setdefault(r.model, []).append(r)
+    names = dict(MODELS)
+    for mid, rs in by.items():
+        w = {k: max((x.errors[k] for x in rs), key=abs) for k in ("model", "kv", "compute")}
+        at = max(rs, key=lambda x: abs(x.errors["compute"]))
+        print(
+            f"| {names.get(mid, mid)} ({mid}) | {len(rs)} | {w['model']:+.2%} | {w['kv']:+.2%} | "
+            f"{w['compute']:+.2%} | {at.ctx} {at.kv_type} FA {'on' if at.flash else 'off'} |"
+        )
+    n_arch = len({r.model for r in rows})
+    print(
+        f"\n{len(rows)} runs over {n_arch} architectures; worst error: model {worst['model']:.2%}, "
+        f"KV {worst['kv']:.2%}, compute {worst['compute']:.2%} (target 2%)"
+    )
+    for f in failed:
+        print(f"not run: {f}")
+    return 0 if max(worst.values()) <= 0.02 and not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
