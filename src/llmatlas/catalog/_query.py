@@ -610,6 +610,12 @@ def normalize_language(text: str) -> str:
         return _LANGUAGE_INDEX[key]
     if _LANGUAGE_CODE.match(key.replace("_", "-")):
         parts = key.replace("_", "-").split("-")
+        if parts[0] == "zh":  # zh-Hant-HK, zh-MO -> zh-Hant; zh-Hans-SG, zh-MY -> zh-Hans
+            rest = set(parts[1:])
+            if rest & {"hant", "tw", "hk", "mo"}:
+                return "zh-Hant"
+            if rest & {"hans", "cn", "sg", "my"}:
+                return "zh-Hans"
         return "-".join([parts[0]] + [p.title() if len(p) == 4 else p.upper() for p in parts[1:]])
     raise BadInputError.translatable(
         "unknown language {text!r}; use a code like en, ja, zh-Hant (繁體中文), zh-Hans "
