@@ -127,6 +127,7 @@ class Catalog:
 
     def __init__(self, data: CatalogData | None = None) -> None:
         self.data = data or load()
+        self._child_index: dict[str, list[ModelEntry]] | None = None
         self._by_name: dict[str, str] = {}
         self._by_loose: dict[str, str] = {}
         for m in self.data.models.values():
@@ -378,10 +379,20 @@ class Catalog:
         return out
 
     def children(self, m: ModelEntry) -> list[ModelEntry]:
-        return sorted(
-            (c for c in self.data.models.values() if c.base_model == m.id),
-            key=lambda c: (c.released, c.id),
-        )
+        return list(self._children().get(m.id, ()))
+
+    def _children(self) -> dict[str, list[ModelEntry]]:
+        """Base id -> its direct derivatives (released, id order), built on first use: `models
+        --json` asks for every entry's derivatives, which one scan each made quadratic."""
+        if self._child_index is None:
+            index: dict[str, list[ModelEntry]] = {}
+            for c in self.data.models.values():
+                if c.base_model is not None:
+                    index.setdefault(c.base_model, []).append(c)
+            for kids in index.values():
+                kids.sort(key=lambda c: (c.released, c.id))
+            self._child_index = index
+        return self._child_index
 
     def descendants(self, m: ModelEntry) -> list[ModelEntry]:
         out: list[ModelEntry] = []
@@ -599,6 +610,12 @@ def normalize_language(text: str) -> str:
         return _LANGUAGE_INDEX[key]
     if _LANGUAGE_CODE.match(key.replace("_", "-")):
         parts = key.replace("_", "-").split("-")
+        if parts[0] == "zh":  # zh-Hant-HK, zh-MO -> zh-Hant; zh-Hans-SG, zh-MY -> zh-Hans
+            rest = set(parts[1:])
+            if rest & {"hant", "tw", "hk", "mo"}:
+                return "zh-Hant"
+            if rest & {"hans", "cn", "sg", "my"}:
+                return "zh-Hans"
         return "-".join([parts[0]] + [p.title() if len(p) == 4 else p.upper() for p in parts[1:]])
     raise BadInputError.translatable(
         "unknown language {text!r}; use a code like en, ja, zh-Hant (繁體中文), zh-Hans "
