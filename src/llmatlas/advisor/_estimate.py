@@ -144,7 +144,13 @@ class Target:
             budget,
             m.cpu_bandwidth_gbs or 20.0,
             (m.cpu_gflops or 50.0) / 1000,
-            f"RAM minus {keep / GiB:.1f} GiB kept for the OS and other programs",
+            f"RAM minus {keep / GiB:.1f} GiB kept for the OS and other programs"
+            + (
+                f"; speed from {m.cpu_bandwidth_gbs:g} GB/s measured {m.measured_at[:10]}"
+                " (cached; `llmatlas hw --refresh` measures again)"
+                if m.measured_at
+                else ""
+            ),
             local=True,
         )
 
