@@ -314,7 +314,7 @@ def estimate_cmd(
 def _fit_one(model: str, target: Target, ctx: int | None, engine: str, json_out: bool) -> None:
     """`fit MODEL`: does this one artifact fit the target, and up to what context."""
     m = resolve_artifact(model, Catalog())
-    e = estimate(m, target, None, ctx, 1, engine, "f16", _calibration())
+    e = estimate(m, target, None, ctx, 1, engine, "f16", _calibration(target))
     largest = max_context_for(m, target, e.quant, 1, engine, "f16")
     if json_out:
         emit_json({**e.to_dict(), "largest_context_that_fits": largest})
