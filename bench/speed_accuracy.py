@@ -197,7 +197,7 @@ def published_rows(cat: Catalog) -> list[Row]:
     return rows
 
 
-def local_rows(cat: Catalog, runs: int = 3) -> list[Row]:
+def local_rows(cat: Catalog, runs: int = 1) -> list[Row]:
     """Decode the embedded model here and compare with the uncalibrated estimate."""
     from llmatlas.hardware import detect
     from llmatlas.runtime.bench import measure_once

@@ -169,3 +169,19 @@ def test_gguf_file_refuses_other_quant_and_engine(catalog: Catalog, embedded_ggu
         estimate(art, CPU, engine="vllm")
     with pytest.raises(BadInputError, match="maximum context"):
         estimate(art, CPU, context=65536)
+
+
+def test_fit_and_show_take_a_gguf_path(embedded_gguf: Path) -> None:
+    import json
+
+    from llmatlas.cli import app
+
+    r = CliRunner().invoke(app, ["fit", str(embedded_gguf), "--vram", "8G", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["fits"] and d["quant"] == "Q4_K_M" and d["largest_context_that_fits"] == 32768
+    r = CliRunner().invoke(app, ["show", str(embedded_gguf), "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["catalog_model"] == "gemma-3-270m" and d["quant"] == "Q4_K_M"
+    assert d["architecture"]["num_hidden_layers"] == 18 and d["weights_by_type"]["Q8_0"] > 0

@@ -316,3 +316,63 @@ def test_per_layer_lists_and_remote_code_keys(catalog: Catalog) -> None:
     assert arch.num_experts_per_tok == 8 and arch.num_shared_experts == 1 and arch.head_dim == 128
     assert param_count(arch) == param_count(entry)
     assert active_param_count(arch) == active_param_count(entry)
+
+
+def _gemma4_text(n: int, moe: bool) -> dict[str, Any]:
+    """Gemma 4 text_config fields as the Hub releases carry them (26B-A4B when ``moe``)."""
+    return {
+        "model_type": "gemma4_text",
+        "hidden_size": 2816 if moe else 5376,
+        "intermediate_size": 2112 if moe else 21504,
+        "num_hidden_layers": n,
+        "num_attention_heads": 16 if moe else 32,
+        "num_key_value_heads": 8 if moe else 16,
+        "num_global_key_value_heads": 2 if moe else 4,
+        "head_dim": 256,
+        "global_head_dim": 512,
+        "attention_k_eq_v": True,
+        "enable_moe_block": moe,
+        "num_experts": 128 if moe else None,
+        "top_k_experts": 8 if moe else None,
+        "moe_intermediate_size": 704 if moe else None,
+        "hidden_size_per_layer_input": 0,
+        "layer_types": [
+            "full_attention" if (i + 1) % 6 == 0 else "sliding_attention" for i in range(n)
+        ],
+        "sliding_window": 1024,
+        "max_position_embeddings": 262144,
+        "rope_parameters": {
+            "full_attention": {"partial_rotary_factor": 0.25, "rope_theta": 1000000.0},
+            "sliding_attention": {"rope_theta": 10000.0},
+        },
+        "tie_word_embeddings": True,
+        "vocab_size": 262144,
+        "vocab_size_per_layer_input": 262144,
+    }
+
+
+@pytest.mark.parametrize(
+    ("layers", "moe", "catalog_id", "total_b", "active_b"),
+    [(60, False, "gemma-4-31b-it", 30.7, 30.7), (30, True, "gemma-4-26b-a4b-it", 25.2, 3.8)],
+)
+def test_gemma4_global_layers_match_the_catalog_and_card(
+    catalog: Catalog, layers: int, moe: bool, catalog_id: str, total_b: float, active_b: float
+) -> None:
+    """Gemma 4: global layers with their own KV shape (keys as values), MoE beside a dense MLP."""
+    config = {"model_type": "gemma4", "text_config": _gemma4_text(layers, moe)}
+    arch = architecture_from_config(config)
+    entry = catalog.get(catalog_id).architecture
+    assert entry is not None
+    assert arch.sliding_window_layers == layers * 5 // 6 and arch.attention_k_eq_v
+    assert arch.rope_theta == 1000000.0
+    assert param_count(arch) == param_count(entry)
+    assert active_param_count(arch) == active_param_count(entry)
+    # Google's card: 30.7B dense / 25.2B total with 3.8B active (text decoder)
+    assert param_count(arch) / 1e9 == pytest.approx(total_b, rel=0.005)
+    assert active_param_count(arch) / 1e9 == pytest.approx(active_b, rel=0.01)
+    # growing the context only grows the global layers' cache once the windows are full
+    # (vLLM caps window layers): global K+V per token = 2 x global KV heads x 512, f16
+    short, long = kv_cache(arch, 16384, engine="vllm"), kv_cache(arch, 32768, engine="vllm")
+    per_token = 2 * (arch.num_global_key_value_heads or 0) * 512 * 2
+    assert long.bytes - short.bytes == (layers // 6) * per_token * 16384
+    assert kv_cache(arch, 4096).bytes == kv_cache(entry, 4096).bytes

@@ -223,9 +223,9 @@ def test_slow_route_does_not_block_health(server: ServerProcess) -> None:
     done: list[int] = []
 
     def slow() -> None:
-        # 32 embeddings of ~60 tokens: seconds of CPU work, on a worker thread
+        # 24 embeddings of ~60 tokens, after opening the embedding context: seconds of CPU work
         texts = [
-            f"Paragraph {i}: " + "the weather in Paris is mild in spring. " * 6 for i in range(32)
+            f"Paragraph {i}: " + "the weather in Paris is mild in spring. " * 6 for i in range(24)
         ]
         r = httpx.post(
             server.url + "/v1/embeddings", json={"model": MODEL, "input": texts}, timeout=900

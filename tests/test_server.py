@@ -352,8 +352,8 @@ def test_queue_full_is_429(home: Path) -> None:
         def call() -> None:
             r = httpx.post(
                 s.url + "/v1/completions",
-                json={"model": MODEL, "prompt": "Hi", "max_tokens": 80, "temperature": 0},
-                timeout=120,
+                json={"model": MODEL, "prompt": "Hi", "max_tokens": 24, "temperature": 0},
+                timeout=600,
             )
             results.append(r.status_code)
             if r.status_code == 429:
@@ -455,3 +455,19 @@ def test_atlas_api(server: ServerProcess) -> None:
     )
     t = httpx.get(server.url + "/api/atlas/sizing-table", params={"model": "llama-3-8b"}).json()
     assert t["rows"][0]["quant"] == "F16"
+
+
+def test_atlas_freshness_and_since(server: ServerProcess) -> None:
+    """The version and the catalog's data date (the UI footer), and `since` on the models list."""
+    from llmatlas import __version__
+    from llmatlas.catalog import Catalog, freshness
+
+    d = httpx.get(server.url + "/api/atlas").json()
+    assert d == {"version": __version__, "catalog": freshness(Catalog())}
+    assert d["catalog"]["data_date"] >= "2025-08-01"
+    rows = httpx.get(server.url + "/api/atlas/models", params={"since": "2025-06"}).json()
+    assert rows["catalog"] == d["catalog"]
+    assert rows["count"] > 0 and all(m["released"] >= "2025-06-01" for m in rows["models"])
+    assert {m["origin"] for m in rows["models"]} == {"shipped"}
+    bad = httpx.get(server.url + "/api/atlas/models", params={"since": "June"})
+    assert bad.status_code == 400 and "--since takes a date" in bad.text

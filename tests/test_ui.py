@@ -131,12 +131,16 @@ class UI:
         scheme: str = "light",
         width: int = 1280,
         locale: str = "en-US",
+        csp: bool = False,
     ) -> None:
         self.base = base
         self.ctx = browser.new_context(
             color_scheme=scheme,
             viewport={"width": width, "height": 900 if width > 500 else 844},
             locale=locale,  # also the Accept-Language header Chromium sends
+            # The server's CSP forbids eval, which Playwright's wait_for_function needs; the
+            # tests that visit every page keep it (csp=True) and so check the UI obeys it.
+            bypass_csp=not csp,
         )
         self.page = self.ctx.new_page()
         self.page.set_default_timeout(TIMEOUT_MS)
@@ -172,6 +176,21 @@ def ui(browser: Any, server: dict[str, Any]) -> Iterator[UI]:
     yield u
     u.close()
     u.assert_clean()
+
+
+@pytest.fixture(scope="module")
+def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second server, started with --api-key (no model is loaded by these pages)."""
+    from tests.serverproc import ServerProcess
+
+    srv = ServerProcess(tmp_path_factory.mktemp("ui-keyed"), api_key=API_KEY)
+    try:
+        yield srv.url
+    finally:
+        srv.stop()
+
+
+API_KEY = "ui-test-key-7d1c"
 
 
 def visible_rows(page: Any) -> int:
@@ -297,7 +316,7 @@ def test_tree_svg_zoom_and_click(ui: UI) -> None:
 
 def test_chat_streams(ui: UI) -> None:
     page = ui.go("#/chat")
-    page.get_by_label("Max tokens").fill("200")
+    page.get_by_label("Max tokens").fill("48")  # enough to see tokens stream in
     page.get_by_label("Temperature").fill("0.8")
     page.get_by_label("Seed").fill("7")
     page.get_by_role("textbox", name="Message").fill(
@@ -409,7 +428,7 @@ def test_bench_chart(ui: UI, server: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("scheme", ["dark", "light"])
 def test_narrow_screens_and_keyboard(browser: Any, server: dict[str, Any], scheme: str) -> None:
-    u = UI(browser, server["base"], scheme=scheme, width=390)
+    u = UI(browser, server["base"], scheme=scheme, width=390, csp=True)
     try:
         for name, hash_, sel in [
             ("catalog", "#/", CATALOG_READY),
@@ -455,6 +474,7 @@ def test_no_unknown_route_errors(ui: UI) -> None:
 PAGES = [
     ("catalog", "#/", "#catalog-table .fitcell .badge"),
     ("model", "#/model/mistral-7b-v0.1", "#size-table td"),
+    ("family", "#/family/通義千問", "#family-members tbody tr"),  # a family by its Chinese name
     ("fit", "#/fit", "#fit-table tbody tr"),
     ("compare", "#/compare?ids=mistral-7b-v0.1,llama-2-7b", "#compare-table"),
     ("tree", "#/tree/llama-2-7b", "#tree-box a.node"),
@@ -522,13 +542,13 @@ def test_messages_route_negotiates_the_language(server: dict[str, Any]) -> None:
 
 def test_every_page_in_traditional_chinese(browser: Any, server: dict[str, Any]) -> None:
     english = _english_ui_strings()
-    u = UI(browser, server["base"], width=390, locale="zh-TW")
+    u = UI(browser, server["base"], width=390, locale="zh-TW", csp=True)
     try:
         for name, hash_, sel in PAGES:
             page = u.go(hash_)
             page.wait_for_selector(sel, timeout=SLOW_MS)
             assert page.evaluate("document.documentElement.lang") == "zh-Hant-TW"
-            assert CJK.search(page.locator("h1").first.inner_text()) or name == "model"
+            assert CJK.search(page.locator("h1").first.inner_text()) or name in ("model", "family")
             texts = page.evaluate(VISIBLE_TEXT_JS)
             untranslated = sorted({s for s in texts if any(p.fullmatch(s) for p in english)})
             assert not untranslated, f"{name}: English UI strings in zh-TW: {untranslated}"
@@ -572,3 +592,52 @@ def test_language_switcher_is_remembered(ui: UI) -> None:
     )
     assert page.evaluate("document.documentElement.lang") == "en"
     ui.assert_clean()
+
+
+# -- a server with an API key --------------------------------------------------------------
+def test_login_form_when_the_server_has_a_key(browser: Any, keyed_server: str) -> None:
+    u = UI(browser, keyed_server)
+    try:
+        page = u.go("#/tree/llama-2-7b")
+        dialog = page.locator("dialog#login")
+        dialog.wait_for()  # the page's first API call got 401
+        assert page.locator("#tree-box").count() == 0
+        key = page.get_by_label("API key", exact=True)
+        assert key.get_attribute("type") == "password"
+        key.fill("not-the-key")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("That is not this server's API key.").wait_for()
+        assert dialog.is_visible()
+        key.fill(API_KEY)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_selector("#tree-box a.node")  # the calls that met 401 were retried
+        assert page.locator("dialog#login").count() == 0
+        cookie = next(c for c in u.ctx.cookies() if c["name"] == "llmatlas_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert API_KEY not in cookie["value"]
+        assert "llmatlas_session" not in page.evaluate("document.cookie")  # out of scripts' reach
+        assert page.evaluate("JSON.stringify(localStorage)").find(API_KEY) == -1
+        # signed in for the session: another page needs no form; signing out asks again
+        page = u.go("#/compare?ids=mistral-7b-v0.1,llama-2-7b")
+        page.wait_for_selector("#compare-table")
+        assert page.locator("dialog#login").count() == 0
+        page.get_by_role("button", name="Sign out").click()
+        page.locator("dialog#login").wait_for()
+        u.shot("login")
+        # the browser logs each 401 it received; nothing else may go wrong
+        u.errors = [e for e in u.errors if "status of 401" not in e]
+        u.assert_clean()
+    finally:
+        u.close()
+    # the form in Traditional Chinese too, every string of it translated
+    u = UI(browser, keyed_server, locale="zh-TW", csp=True)
+    try:
+        page = u.go("#/bench")
+        page.locator("dialog#login").wait_for()
+        assert page.locator("#login-title").inner_text() == "此伺服器需要 API 金鑰"
+        english = _english_ui_strings()
+        texts = page.evaluate(VISIBLE_TEXT_JS)
+        assert not [s for s in texts if any(p.fullmatch(s) for p in english)]
+        u.shot("zh-TW-login")
+    finally:
+        u.close()

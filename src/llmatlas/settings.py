@@ -85,6 +85,16 @@ class Settings:
     def db_path(self) -> Path:
         return self.home / "llmatlas.db"
 
+    @property
+    def catalog_dir(self) -> Path:
+        """The user's own catalog entries (``*.yaml`` family files), overlaid on the shipped ones."""
+        return self.home / "catalog"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Derived files that are rebuilt when missing: catalog snapshot, hardware probe."""
+        return self.home / "cache"
+
     @classmethod
     def from_env(cls) -> Settings:
         home = Path(_env("LLMATLAS_HOME", str(Path.home() / ".llmatlas")) or "").expanduser()

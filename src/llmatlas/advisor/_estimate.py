@@ -7,6 +7,7 @@ always says which pool it graded against and how much headroom it kept.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -143,7 +144,13 @@ class Target:
             budget,
             m.cpu_bandwidth_gbs or 20.0,
             (m.cpu_gflops or 50.0) / 1000,
-            f"RAM minus {keep / GiB:.1f} GiB kept for the OS and other programs",
+            f"RAM minus {keep / GiB:.1f} GiB kept for the OS and other programs"
+            + (
+                f"; speed from {m.cpu_bandwidth_gbs:g} GB/s measured {m.measured_at[:10]}"
+                " (cached; `llmatlas hw --refresh` measures again)"
+                if m.measured_at
+                else ""
+            ),
             local=True,
         )
 
@@ -278,9 +285,23 @@ def _memory(
     target: Target,
     gpu_layers: int | None = None,
 ) -> MemoryEstimate:
-    a = _arch(m)
-    on_gpu = target.kind in ("gpu", "apple")
-    w = exact_weights(m, fmt)
+    return _memory_of(
+        _arch(m), fmt, ctx, batch, engine, kv_type, target.kind, gpu_layers, exact_weights(m, fmt)
+    )
+
+
+def _memory_of(
+    a: Architecture,
+    fmt: QuantFormat,
+    ctx: int,
+    batch: int,
+    engine: str,
+    kv_type: str,
+    kind: str,
+    gpu_layers: int | None = None,
+    w: WeightBytes | None = None,
+) -> MemoryEstimate:
+    on_gpu = kind in ("gpu", "apple")
     if engine == "llama.cpp":
         layers = gpu_layers if gpu_layers is not None else (a.num_hidden_layers if on_gpu else 0)
         return estimate_memory(a, fmt, ctx, batch, engine, kv_type, gpu_layers=layers, weights=w)
@@ -302,6 +323,10 @@ def resolve_context(
     return ctx
 
 
+_ESTIMATES: dict[tuple[Any, ...], Estimate] = {}
+_ESTIMATES_MAX = 8192
+
+
 def estimate(
     m: Subject,
     target: Target,
@@ -312,7 +337,34 @@ def estimate(
     kv_type: str = "f16",
     calibration: dict[str, float] | None = None,
 ) -> Estimate:
-    """Memory breakdown, fit and speed of ``m`` on ``target``."""
+    """Memory breakdown, fit and speed of ``m`` on ``target``.
+
+    Computed once per (model, architecture, target, quantization, context, batch,
+    engine, KV type, calibration) per process: ``recommend`` asks the same question for
+    every need of a tier.  Each caller gets its own copy of the answer."""
+    if not isinstance(m, ModelEntry):  # a file or repo: sized once, from its own bytes
+        return _compute_estimate(m, target, quant, context, batch, engine, kv_type, calibration)
+    cal = tuple(sorted((calibration or {}).items()))
+    key = (m.id, m.architecture, target, quant, context, batch, engine, kv_type, cal)
+    e = _ESTIMATES.get(key)
+    if e is None:
+        e = _compute_estimate(m, target, quant, context, batch, engine, kv_type, calibration)
+        if len(_ESTIMATES) >= _ESTIMATES_MAX:
+            _ESTIMATES.clear()
+        _ESTIMATES[key] = e
+    return replace(e, notes=list(e.notes))
+
+
+def _compute_estimate(
+    m: Subject,
+    target: Target,
+    quant: str | None,
+    context: int | None,
+    batch: int,
+    engine: str,
+    kv_type: str,
+    calibration: dict[str, float] | None,
+) -> Estimate:
     a = _arch(m)
     if batch < 1:
         raise BadInputError("--batch must be >= 1")
@@ -485,7 +537,18 @@ def pool_bytes(
     m: Subject, fmt: QuantFormat, ctx: int, batch: int, engine: str, kv: str, target: Target
 ) -> int:
     """Bytes that must fit ``target.budget_bytes`` (see :func:`_pool_of`)."""
-    return _pool_of(_memory(m, fmt, ctx, batch, engine, kv, target), _arch(m), engine, target)
+    if exact_weights(m, fmt) is not None:  # a file's own tensor bytes: not shared, not cached
+        return _pool_of(_memory(m, fmt, ctx, batch, engine, kv, target), _arch(m), engine, target)
+    return _pool_bytes_of(_arch(m), fmt, ctx, batch, engine, kv, target)
+
+
+@functools.lru_cache(maxsize=16384)
+def _pool_bytes_of(
+    a: Architecture, fmt: QuantFormat, ctx: int, batch: int, engine: str, kv: str, target: Target
+) -> int:
+    """Once per (architecture, format, context, ..., target): ``fit`` walks the quantization
+    ladder of every model for each need."""
+    return _pool_of(_memory_of(a, fmt, ctx, batch, engine, kv, target.kind), a, engine, target)
 
 
 def max_context_for(

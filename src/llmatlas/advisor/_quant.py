@@ -21,7 +21,7 @@ to Q8_0.  Every choice carries its measured quality cost and what the next rung 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -116,6 +116,9 @@ def ladder_for(engine: str) -> tuple[str, ...]:
     return GGUF_LADDER if engine == "llama.cpp" else VLLM_LADDER
 
 
+_CHOICES: dict[tuple[Any, ...], QuantChoice] = {}
+
+
 def choose_quant(
     m: Subject,
     target: Target,
@@ -127,7 +130,34 @@ def choose_quant(
     kv_type: str = "f16",
     batch: int = 1,
 ) -> QuantChoice:
-    """Apply the module's rule to ``m`` on ``target`` at ``context`` tokens."""
+    """Apply the module's rule to ``m`` on ``target`` at ``context`` tokens.
+
+    Once per catalog entry and question per process (``fit`` asks again for every need,
+    the server for every request); each caller gets its own copy."""
+    args = (target, context, engine, required_tps, allow_below_4bit)
+    if not isinstance(m, ModelEntry):
+        return _choose_quant(m, *args, calibration, kv_type, batch)
+    cal = tuple(sorted((calibration or {}).items()))
+    key = (m.id, m.architecture, *args, cal, kv_type, batch)
+    choice = _CHOICES.get(key)
+    if choice is None:
+        if len(_CHOICES) >= 16384:
+            _CHOICES.clear()
+        choice = _CHOICES[key] = _choose_quant(m, *args, calibration, kv_type, batch)
+    return replace(choice)
+
+
+def _choose_quant(
+    m: Subject,
+    target: Target,
+    context: int,
+    engine: str,
+    required_tps: float,
+    allow_below_4bit: bool,
+    calibration: dict[str, float] | None,
+    kv_type: str,
+    batch: int,
+) -> QuantChoice:
     target = target.for_engine(engine)
     ladder = ladder_for(engine)
     floor = ladder.index(SPEED_FLOOR.get(engine, ladder[-1]))

@@ -1,6 +1,6 @@
 """The curated catalog of open LLMs: schema, data, queries, lineage."""
 
-from llmatlas.catalog._facts import describe, describe_group, lineage_tree
+from llmatlas.catalog._facts import describe, describe_group, freshness, lineage_tree, summarize
 from llmatlas.catalog._load import CatalogData, load, load_from
 from llmatlas.catalog._query import (
     SORT_KEYS,
@@ -38,10 +38,12 @@ __all__ = [
     "Resolved",
     "describe",
     "describe_group",
+    "freshness",
     "language_matches",
     "lineage_tree",
     "load",
     "load_from",
     "normalize_language",
     "sort_models",
+    "summarize",
 ]

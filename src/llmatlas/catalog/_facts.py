@@ -65,6 +65,19 @@ def describe(cat: Catalog, m: ModelEntry) -> dict[str, Any]:
         "sources": {k: str(v) for k, v in m.sources.items()},
         "notes": m.notes,
         "drafted": list(m.drafted),
+        "origin": cat.data.origin(m.id),
+        "origin_file": cat.data.user_models.get(m.id),
+    }
+
+
+def freshness(cat: Catalog) -> dict[str, Any]:
+    """How current the catalog is: the shipped data's newest release or licence-change date,
+    and how many entries there are (``user_models``: the user's own, LLMATLAS_HOME/catalog)."""
+    date = cat.data.data_date
+    return {
+        "data_date": date.isoformat() if date else None,
+        "models": len(cat.data.models),
+        "user_models": len(cat.data.user_models),
     }
 
 
@@ -89,6 +102,35 @@ def lineage_tree(cat: Catalog, root: ModelEntry | ModelGroup | None = None) -> l
     if root is not None:
         return [node(root)]
     return [node(r) for r in cat.roots() if cat.children(r)]
+
+
+def summarize(cat: Catalog, m: ModelEntry) -> dict[str, Any]:
+    """One catalog row, JSON-ready: the web UI's table and a family's member list."""
+    lic = cat.license_of(m)
+    return {
+        "id": m.id,
+        "name": m.name,
+        "family": m.family,
+        "developer": m.developer,
+        "released": m.released.isoformat(),
+        "params_b": m.params_b,
+        "active_params_b": m.active_params_b,
+        "context_length": m.architecture.max_position_embeddings if m.architecture else None,
+        "license": lic.id,
+        "commercial_use": lic.commercial_use,
+        "openness": m.openness.grade,
+        "tasks": m.tasks,
+        "languages": m.languages,
+        "instruct": m.instruct,
+        "availability": m.availability,
+        "sizable": m.architecture is not None,
+        "aliases": m.aliases,
+        "hf_repos": m.hf_repos,
+        "mmlu": max((b.value for b in m.benchmarks if b.name.lower() == "mmlu"), default=None),
+        "open_data": m.openness.training_data,
+        "base_model": m.base_model,
+        "origin": cat.data.origin(m.id),
+    }
 
 
 def _names(names: tuple[Name, ...] | list[Name]) -> list[dict[str, Any]]:
@@ -150,23 +192,5 @@ def describe_group(cat: Catalog, g: ModelGroup) -> dict[str, Any]:
         )
         if g.kind == "family"
         else [],
-        "members": [
-            {
-                "id": m.id,
-                "name": m.name,
-                "released": m.released.isoformat(),
-                "params_b": m.params_b,
-                "active_params_b": m.active_params_b,
-                "instruct": m.instruct,
-                "availability": m.availability,
-                "context_length": m.architecture.max_position_embeddings
-                if m.architecture
-                else None,
-                "license": m.license,
-                "commercial_use": cat.license_of(m).commercial_use,
-                "languages": list(m.languages),
-                "base_model": m.base_model,
-            }
-            for m in g.members
-        ],
+        "members": [summarize(cat, m) for m in g.members],
     }

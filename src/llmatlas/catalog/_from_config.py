@@ -46,7 +46,7 @@ _PLAIN_MLP = frozenset(
     }
 )
 # Types with per-head q/k RMSNorm built in (no flag in config.json).
-_QK_NORM = ("qwen3", "gemma3", "olmo2", "olmo3")
+_QK_NORM = ("qwen3", "gemma3", "gemma4", "olmo2", "olmo3")
 # Types whose attention always has Qwen3-Next's per-channel output gate (q_proj emits it).
 _OUTPUT_GATE = frozenset({"qwen3_next"})
 # Types this mapper refuses: encoder-decoders and other shapes the catalog cannot size.
@@ -183,6 +183,7 @@ def _moe(cfg: Mapping[str, Any], mtype: str, n: int) -> dict[str, Any]:
         "moe_topk",
         "num_experts_per_token",
         "top_k",
+        "top_k_experts",
     )
     out: dict[str, Any] = {"num_experts": experts, "num_experts_per_tok": per_tok}
     width = _int(
@@ -205,6 +206,10 @@ def _moe(cfg: Mapping[str, Any], mtype: str, n: int) -> dict[str, Any]:
         step = cfg.get("interleave_moe_layer_step")
         if isinstance(step, int) and step > 1:
             out["moe_layer_step"] = step
+    if mtype.startswith("gemma4") and cfg.get("enable_moe_block"):
+        # Gemma 4 MoE: every layer's dense MLP (intermediate_size) runs beside the experts
+        out["num_shared_experts"] = 1
+        out["shared_expert_intermediate_size"] = _int(cfg, "dense width", "intermediate_size")
     if width:
         out["moe_intermediate_size"] = width
     shared = _int(
@@ -311,6 +316,21 @@ def _hybrid(cfg: Mapping[str, Any], mtype: str, n: int, kinds: list[str] | None)
     return out
 
 
+def _global_layers(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Gemma 4: the full-attention layers' own head width / KV heads, keys doubling as values."""
+    if not cfg.get("sliding_window"):
+        return {}
+    out: dict[str, Any] = {
+        "global_head_dim": _int(cfg, "global head dim", "global_head_dim", required=False),
+        "num_global_key_value_heads": _int(
+            cfg, "global kv heads", "num_global_key_value_heads", required=False
+        ),
+    }
+    if cfg.get("attention_k_eq_v"):
+        out["attention_k_eq_v"] = True
+    return out
+
+
 def _gemma3n(cfg: Mapping[str, Any]) -> dict[str, Any]:
     if not cfg.get("hidden_size_per_layer_input"):
         return {}
@@ -399,7 +419,8 @@ def architecture_from_config(
     theta = _first(cfg, "rope_theta", "rotary_emb_base", "rope_embedding_base")
     rope_params = cfg.get("rope_parameters")
     if theta is None and isinstance(rope_params, Mapping):
-        theta = rope_params.get("rope_theta")
+        full = rope_params.get("full_attention")  # Gemma 4: one set per layer kind
+        theta = (full if isinstance(full, Mapping) else rope_params).get("rope_theta")
     pos = str(_first(cfg, "position_embedding_type") or "")
     if pos in ("nope", "none"):
         fields["position_embedding"] = "none"
@@ -436,6 +457,7 @@ def architecture_from_config(
     fields.update(_moe(cfg, mtype, n))
     fields.update(_mla(cfg))
     fields.update(_hybrid(cfg, mtype, n, kinds))
+    fields.update({k: v for k, v in _global_layers(cfg).items() if v is not None})
     fields.update({k: v for k, v in _gemma3n(cfg).items() if v is not None})
     if isinstance(cfg.get("vocab_size_per_layer_input"), int) and cfg.get(
         "vocab_size_per_layer_input"

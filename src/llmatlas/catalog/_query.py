@@ -11,6 +11,7 @@ separators and case. Anything else raises :class:`UnknownModelError` with sugges
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import functools
 import re
@@ -126,6 +127,7 @@ class Catalog:
 
     def __init__(self, data: CatalogData | None = None) -> None:
         self.data = data or load()
+        self._child_index: dict[str, list[ModelEntry]] | None = None
         self._by_name: dict[str, str] = {}
         self._by_loose: dict[str, str] = {}
         for m in self.data.models.values():
@@ -377,10 +379,20 @@ class Catalog:
         return out
 
     def children(self, m: ModelEntry) -> list[ModelEntry]:
-        return sorted(
-            (c for c in self.data.models.values() if c.base_model == m.id),
-            key=lambda c: (c.released, c.id),
-        )
+        return list(self._children().get(m.id, ()))
+
+    def _children(self) -> dict[str, list[ModelEntry]]:
+        """Base id -> its direct derivatives (released, id order), built on first use: `models
+        --json` asks for every entry's derivatives, which one scan each made quadratic."""
+        if self._child_index is None:
+            index: dict[str, list[ModelEntry]] = {}
+            for c in self.data.models.values():
+                if c.base_model is not None:
+                    index.setdefault(c.base_model, []).append(c)
+            for kids in index.values():
+                kids.sort(key=lambda c: (c.released, c.id))
+            self._child_index = index
+        return self._child_index
 
     def descendants(self, m: ModelEntry) -> list[ModelEntry]:
         out: list[ModelEntry] = []
@@ -450,7 +462,9 @@ def sort_models(rows: list[ModelEntry], key: str) -> list[ModelEntry]:
     desc = key.startswith("-")
     key = key.lstrip("-")
     if key not in SORT_KEYS:
-        raise BadInputError(f"unknown sort key {key!r}; use one of {', '.join(SORT_KEYS)}")
+        raise BadInputError.translatable(
+            "unknown sort key {key!r}; use one of {keys}", key=key, keys=", ".join(SORT_KEYS)
+        )
     funcs = {
         "params": lambda m: (m.params_b or 0.0, m.id),
         "released": lambda m: (m.released, m.id),
@@ -483,26 +497,31 @@ class ModelFilter:
     search: str | None = None
     sort: str = "family"
     extra: dict[str, str] = field(default_factory=dict)
+    since: dt.date | None = None
+    """Only models released on or after this date."""
 
     def validate(self) -> None:
         if self.min_params is not None and self.min_params < 0:
-            raise BadInputError("--min-params must be >= 0 (billions of parameters)")
+            raise BadInputError.translatable("--min-params must be >= 0 (billions of parameters)")
         if self.max_params is not None and self.max_params <= 0:
-            raise BadInputError("--max-params must be > 0 (billions of parameters)")
+            raise BadInputError.translatable("--max-params must be > 0 (billions of parameters)")
         if (
             self.min_params is not None
             and self.max_params is not None
             and self.min_params > self.max_params
         ):
-            raise BadInputError(
-                f"--min-params {self.min_params:g} is above --max-params {self.max_params:g}: "
-                "no model can match; swap them"
+            raise BadInputError.translatable(
+                "--min-params {low} is above --max-params {high}: no model can match; swap them",
+                low=f"{self.min_params:g}",
+                high=f"{self.max_params:g}",
             )
         if self.language is not None:
             normalize_language(self.language)  # one clear line for a language we cannot read
         if self.task and self.task not in TASKS:
-            raise BadInputError(
-                f"unknown task {self.task!r}; use one of {', '.join(sorted(TASKS))}"
+            raise BadInputError.translatable(
+                "unknown task {task!r}; use one of {tasks}",
+                task=self.task,
+                tasks=", ".join(sorted(TASKS)),
             )
 
     def matches(self, m: ModelEntry, cat: Catalog) -> bool:
@@ -521,8 +540,25 @@ class ModelFilter:
             not self.open_weights or m.availability == "open-weights",
             self.instruct is None or m.instruct == self.instruct,
             self.search is None or _search_hit(self.search, m, cat),
+            self.since is None or m.released >= self.since,
         )
         return all(checks)
+
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
+
+
+def parse_since(text: str) -> dt.date:
+    """``--since``: 2025-06-01, 2025-06 (the 1st) or 2025 (1 January)."""
+    m = _DATE.match(text.strip())
+    try:
+        if m is None:
+            raise ValueError
+        return dt.date(int(m[1]), int(m[2] or 1), int(m[3] or 1))
+    except ValueError:
+        raise BadInputError.translatable(
+            "--since takes a date like 2025-06-01, 2025-06 or 2025, not {text!r}", text=text
+        ) from None
 
 
 # Language words a user may type -> the catalog's codes. Chinese: "zh-Hant" (Traditional),
@@ -579,6 +615,12 @@ def normalize_language(text: str) -> str:
         return _LANGUAGE_INDEX[key]
     if _LANGUAGE_CODE.match(key.replace("_", "-")):
         parts = key.replace("_", "-").split("-")
+        if parts[0] == "zh":  # zh-Hant-HK, zh-MO -> zh-Hant; zh-Hans-SG, zh-MY -> zh-Hans
+            rest = set(parts[1:])
+            if rest & {"hant", "tw", "hk", "mo"}:
+                return "zh-Hant"
+            if rest & {"hans", "cn", "sg", "my"}:
+                return "zh-Hans"
         return "-".join([parts[0]] + [p.title() if len(p) == 4 else p.upper() for p in parts[1:]])
     raise BadInputError.translatable(
         "unknown language {text!r}; use a code like en, ja, zh-Hant (繁體中文), zh-Hans "

@@ -1,13 +1,34 @@
-"""The `llmatlas` command: a thin layer over the library, one module per command group."""
+"""The `llmatlas` command: a thin layer over the library, one module per command group.
+
+A command imports only its own group: ``llmatlas models`` never loads the
+advisor, the runtime or the server.  :data:`GROUPS` says which module registers
+which command; ``main`` reads the command name from the arguments and builds an
+app with that group alone.  Anything else (``--help``, no command, a name not in
+the table) gets every group, so a command missing from the table is slower,
+never absent (``tests/test_cli_lazy.py`` checks the table against the modules).
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Iterable
 
 import typer
 
 from llmatlas import i18n
 from llmatlas.settings import Settings
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "catalog_cmds": ("models", "show", "compare", "tree", "catalog"),
+    "sizing_cmds": ("hw", "estimate", "fit", "recommend"),
+    "deploy_cmds": ("deploy", "cost"),
+    "runtime_cmds": ("pull", "import", "list", "rm", "info", "run", "bench"),
+    "server_cmds": ("serve",),
+}
+"""Command-group module -> the commands it registers."""
+OPTIONAL_GROUPS = ("runtime_cmds", "server_cmds")
+"""Groups that need llama-cpp-python; the catalog and sizing work without it."""
 
 
 def _lang_from_argv(argv: list[str]) -> tuple[str | None, list[str]]:
@@ -43,49 +64,91 @@ if i18n.get_language() != i18n.DEFAULT:
     _panels.DEFAULT_STRING = i18n._("[default: {}]")
     _panels.REQUIRED_LONG_STRING = i18n._("[required]")
 
-from llmatlas.cli import catalog_cmds, deploy_cmds, sizing_cmds  # noqa: E402
-from llmatlas.cli._common import fail, handle_errors  # noqa: E402
-from llmatlas.errors import AtlasError  # noqa: E402
 
-app = typer.Typer(
-    name="llmatlas",
-    help=i18n._("Find, size and self-host open-weight LLMs."),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+def _version(value: bool) -> None:
+    if not value:
+        return
+    from llmatlas import __version__
+    from llmatlas.catalog import Catalog, freshness
+
+    f = freshness(Catalog())
+    mine = f", {f['user_models']} of yours" if f["user_models"] else ""
+    typer.echo(
+        f"llmatlas {__version__}; catalog data to {f['data_date'] or 'unknown'} "
+        f"({f['models']} models{mine})"
+    )
+    raise typer.Exit()
 
 
-@app.callback()
-@handle_errors
-def _root(
-    lang: str = typer.Option(
-        None,
-        "--lang",
-        help=i18n._(
-            "Language of the output: en, zh-TW (繁體中文) or zh-CN (简体中文); "
-            "default from LLMATLAS_LANG or LANG. JSON stays English."
+def build_app(groups: Iterable[str] | None = None) -> typer.Typer:
+    """The CLI with the given command groups (all when None)."""
+    from llmatlas.cli._common import handle_errors
+
+    app = typer.Typer(
+        name="llmatlas",
+        help=i18n._("Find, size and self-host open-weight LLMs."),
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    @app.callback()
+    @handle_errors
+    def _root(
+        lang: str = typer.Option(
+            None,
+            "--lang",
+            help=i18n._(
+                "Language of the output: en, zh-TW (繁體中文) or zh-CN (简体中文); "
+                "default from LLMATLAS_LANG or LANG. JSON stays English."
+            ),
         ),
-    ),
-) -> None:
-    if lang is not None:
-        i18n.set_language(i18n.require(lang))
+        version: bool = typer.Option(
+            False,
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Print the version and the catalog's data date, then exit.",
+        ),
+    ) -> None:
+        if lang is not None:
+            i18n.set_language(i18n.require(lang))
+
+    for name in GROUPS if groups is None else groups:
+        try:
+            module = importlib.import_module(f"llmatlas.cli.{name}")
+        except ImportError:  # pragma: no cover
+            if name in OPTIONAL_GROUPS:
+                continue
+            raise
+        module.register(app)
+    return app
 
 
-catalog_cmds.register(app)
-sizing_cmds.register(app)
-deploy_cmds.register(app)
+def groups_for(argv: list[str]) -> list[str] | None:
+    """The one group that holds the command in ``argv``; None (every group) when unsure."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first is None:
+        return [] if "--version" in argv and "--help" not in argv else None
+    for module, commands in GROUPS.items():
+        if first in commands:
+            return [module]
+    return None
 
-try:  # the runtime needs llama-cpp-python; the catalog and sizing work without it
-    from llmatlas.cli import runtime_cmds, server_cmds
 
-    runtime_cmds.register(app)
-    server_cmds.register(app)
-except ImportError:  # pragma: no cover
-    pass
+def __getattr__(name: str) -> typer.Typer:
+    """``from llmatlas.cli import app``: the complete CLI (tests, ``python -m llmatlas``)."""
+    if name == "app":
+        app = build_app()
+        globals()["app"] = app
+        return app
+    raise AttributeError(name)
 
 
 def main() -> None:
+    from llmatlas.cli._common import fail
+    from llmatlas.errors import AtlasError
+
     lang, args = _lang_from_argv(sys.argv[1:])
     if lang is not None:
         try:
@@ -93,4 +156,4 @@ def main() -> None:
         except AtlasError as exc:
             fail(exc.localized())
             sys.exit(exc.exit_code)
-    app(args)
+    build_app(groups_for(args))(args)

@@ -19,6 +19,7 @@ from llmatlas.catalog import (
     describe_group,
     lineage_tree,
 )
+from llmatlas.catalog._query import parse_since
 from llmatlas.catalog._render import render_tree
 from llmatlas.cli._common import (
     JSON_OPT,
@@ -55,6 +56,23 @@ def register(app: typer.Typer) -> None:
         help=_("The derivative family tree: what was fine-tuned, distilled or extended from what."),
     )(tree)
     app.add_typer(catalog_app, name="catalog")
+
+
+@catalog_app.command("check")
+@handle_errors
+def catalog_check(json_out: bool = JSON_OPT) -> None:
+    """Validate the shipped catalog and your own entries: one line per problem, exit 1 if any."""
+    from llmatlas.catalog.check import check_catalog, summary
+
+    report = check_catalog()
+    if json_out:
+        emit_json({**report.__dict__, "ok": report.ok})
+    else:
+        for line in report.problems:
+            typer.echo(line)
+        typer.echo(summary(report))
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 # Words the data uses as values, shown translated (JSON keeps them as they are).
@@ -129,9 +147,15 @@ def models(
         "family",
         help=_("Sort by {keys} (prefix - for descending).").format(keys=", ".join(SORT_KEYS)),
     ),
+    since: str = typer.Option(
+        None,
+        "--since",
+        help=_("Only models released on or after DATE (2025-06-01, 2025-06, 2025)."),
+    ),
     json_out: bool = JSON_OPT,
 ) -> None:
     """List catalog models, filtered and sorted."""
+    since_date = parse_since(since) if since else None
     cat = Catalog()
     f = ModelFilter(
         family,
@@ -147,6 +171,7 @@ def models(
         instruct,
         search,
         sort,
+        since=since_date,
     )
     rows = cat.filter(f)
     if json_out:
@@ -265,8 +290,14 @@ def show(
         ),
         highlight=False,
     )
+    if d["origin"] == "user":
+        mine = _("your own entry: {file}").format(file=d["origin_file"])
+        if m.id in cat.data.shipped_ids:
+            mine += " " + _("(replaces the shipped entry)")
+        console.print(f"[magenta]{escape(mine)}[/]", highlight=False, soft_wrap=True)
     if m.availability != "open-weights":
-        console.print(f"[yellow]{_('availability')}: {word(m.availability)}[/]")
+        label = _("availability")
+        console.print(f"[yellow]{label}: {word(m.availability)}[/]")
     params = fmt_params(m.params_b)
     if m.active_params_b:
         params += ", " + _("{active} active").format(active=fmt_params(m.active_params_b))
@@ -564,7 +595,8 @@ def _score_rows(descs: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
     def key_of(b: dict[str, Any]) -> str:
         if b.get("shots") is None:
             return str(b["name"])
-        return f"{b['name']} ({_('{n}-shot').format(n=b['shots'])})"
+        shots = _("{n}-shot").format(n=b["shots"])
+        return f"{b['name']} ({shots})"
 
     names: list[str] = []
     for d in descs:
@@ -768,13 +800,17 @@ def catalog_import(
     hub = _import.fetch(repo, token=os.environ.get("HF_TOKEN"))
     doc = _import.draft(hub, known_repos, set(cat.data.licenses), model_id)
     new_id = doc["models"][0]["id"]
-    if new_id in cat.data.models and not stdout:
+    folder = get_settings().catalog_dir
+    # The user's catalog is overlaid, so an earlier draft of the same file is "in the catalog"
+    # too: that one is for write_draft's --force rule; any other entry of that id is refused.
+    own_draft = cat.data.user_models.get(new_id) == str(folder / f"{doc['family']}.yaml")
+    if new_id in cat.data.models and not stdout and not own_draft:
         raise BadInputError(
             f"{new_id!r} is already a catalog id; pass --id to name the draft differently"
         )
     path = None
     if not stdout:
-        path = _import.write_draft(doc, get_settings().home / "catalog", force=force)
+        path = _import.write_draft(doc, folder, force=force)
     if json_out:
         emit_json({"path": str(path) if path else None, "family": doc})
     elif stdout:

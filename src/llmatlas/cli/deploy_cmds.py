@@ -13,7 +13,7 @@ from llmatlas.cli._common import JSON_OPT, console, emit_json, handle_errors
 from llmatlas.deploy import TARGETS, CostEstimate, cheapest_meeting, compare, cost, deploy
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import find_device
-from llmatlas.i18n import _
+from llmatlas.i18n import _, ngettext
 
 
 def register(app: typer.Typer) -> None:
@@ -68,7 +68,9 @@ def deploy_cmd(
                 (out / name).write_text(text, encoding="utf-8")
             (out / "run.sh").write_text("#!/bin/sh\nset -e\n" + r.shell(), encoding="utf-8")
         except OSError as exc:
-            raise BadInputError(f"cannot write to {out}: {exc.strerror}") from None
+            raise BadInputError.translatable(
+                "cannot write to {path}: {reason}", path=out, reason=exc.strerror
+            ) from None
     if json_out:
         emit_json(r.to_dict())
         return
@@ -76,19 +78,22 @@ def deploy_cmd(
     for line in r.plan.summary():
         console.print(f"  {line}", highlight=False)
     for note in dict.fromkeys([*r.plan.notes, *r.notes]):  # recipes repeat the plan's notes
-        console.print(f"  note: {note}", highlight=False, soft_wrap=True)
+        console.print("  " + _("note: {text}").format(text=note), highlight=False, soft_wrap=True)
     console.print()
     console.print(r.shell(), highlight=False, markup=False, soft_wrap=True)
     for name, text in r.files.items():
         console.print(f"--- {name} ---", highlight=False, markup=False)
         console.print(text, highlight=False, markup=False, soft_wrap=True)
     if out is not None:
-        console.print(f"wrote {', '.join([*r.files, 'run.sh'])} to {out}", highlight=False)
+        console.print(
+            _("wrote {files} to {path}").format(files=", ".join([*r.files, "run.sh"]), path=out),
+            highlight=False,
+        )
 
 
 def _table(rows: list[CostEstimate]) -> Table:
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    t.add_column("where", overflow="fold")
+    t.add_column(_("where"), overflow="fold")
     t.add_column("GPUs", overflow="fold")
     t.add_column("TPxPP xN", no_wrap=True)
     for c in ("tok/s", "$/hour", "$/1M out"):
@@ -143,13 +148,18 @@ def cost_cmd(
             return
         console.print(_table(rows))
         console.print(
-            "  on-demand list prices from instances.yaml (region, date and source per row: "
-            "--json); xN = copies of the model on the instance; tok/s = all copies together",
+            "  "
+            + _(
+                "on-demand list prices from instances.yaml (region, date and source per row: "
+                "--json); xN = copies of the model on the instance; tok/s = all copies together"
+            ),
             highlight=False,
             soft_wrap=True,
         )
         for s in skipped:
-            console.print(f"  skipped {s}", highlight=False, soft_wrap=True)
+            console.print(
+                "  " + _("skipped {what}").format(what=s), highlight=False, soft_wrap=True
+            )
         return
     if min_tps is not None:
         r = cheapest_meeting(m, min_tps, **kw)  # type: ignore[arg-type]
@@ -159,11 +169,23 @@ def cost_cmd(
         emit_json(r.to_dict())
         return
     console.print(_table([r]))
+    line = ngettext(
+        "{n} copy of the model, batch {batch} sequences each (what the plan holds at {ctx} "
+        "tokens, capped), {tps} tok/s per sequence; utilization {util}; price: {price}",
+        "{n} copies of the model, batch {batch} sequences each (what the plan holds at {ctx} "
+        "tokens, capped), {tps} tok/s per sequence; utilization {util}; price: {price}",
+        r.replicas,
+    )
     console.print(
-        f"  {r.replicas} cop{'y' if r.replicas == 1 else 'ies'} of the model, "
-        f"batch {r.batch} sequences each (what the plan holds at {r.context:,} tokens, "
-        f"capped), {r.decode_tps_per_sequence:g} tok/s per sequence; "
-        f"utilization {r.utilization:.0%}; price: {r.price_source}",
+        "  "
+        + line.format(
+            n=r.replicas,
+            batch=r.batch,
+            ctx=f"{r.context:,}",
+            tps=f"{r.decode_tps_per_sequence:g}",
+            util=f"{r.utilization:.0%}",
+            price=r.price_source,
+        ),
         highlight=False,
         soft_wrap=True,
     )

@@ -59,8 +59,12 @@ def pull(
         emit_json(stored.to_dict())
     else:
         console.print(
-            f"pulled {stored.name}: {stored.filename} ({gib(stored.size_bytes)}, sha256 "
-            f"{stored.sha256[:12]}...)"
+            _("pulled {name}: {file} ({size}, sha256 {sha}...)").format(
+                name=stored.name,
+                file=stored.filename,
+                size=gib(stored.size_bytes),
+                sha=stored.sha256[:12],
+            )
         )
 
 
@@ -78,8 +82,8 @@ def import_cmd(
         emit_json(stored.to_dict())
     else:
         console.print(
-            f"imported {stored.name} -> {stored.path}"
-            + (f" (catalog: {stored.catalog_id})" if stored.catalog_id else "")
+            _("imported {name} -> {path}").format(name=stored.name, path=stored.path)
+            + (" " + _("(catalog: {id})").format(id=stored.catalog_id) if stored.catalog_id else "")
         )
 
 
@@ -95,7 +99,7 @@ def list_cmd(json_out: bool = JSON_OPT) -> None:
         emit_json([m.to_dict() for m in rows])
         return
     t = Table()
-    for c in ("name", "catalog id", "quant", "size", "source", "pulled"):
+    for c in (_("name"), _("catalog id"), _("quant"), _("size"), _("source"), _("pulled")):
         t.add_column(c)
     for m in rows:
         t.add_row(
@@ -115,7 +119,7 @@ def rm(
     if json_out:
         emit_json({"removed": m.name})
     else:
-        console.print(f"removed {m.name}")
+        console.print(_("removed {name}").format(name=m.name))
 
 
 @handle_errors
@@ -144,7 +148,10 @@ def info(
         return
     console.print(f"[bold]{m.name}[/]  {m.path}")
     console.print(
-        f"  catalog: {m.catalog_id or '(no match)'}   quant: {m.quant}   size: {gib(m.size_bytes)}"
+        "  "
+        + _("catalog: {id}   quant: {quant}   size: {size}").format(
+            id=m.catalog_id or _("(no match)"), quant=m.quant, size=gib(m.size_bytes)
+        )
     )
     for k in (
         "architecture",
@@ -159,10 +166,14 @@ def info(
         "license",
     ):
         console.print(f"  {k}: {meta.get(k)}")
-    console.print(f"  tensor types: {meta['tensor_types']}")
+    console.print("  " + _("tensor types: {types}").format(types=meta["tensor_types"]))
     console.print(
-        "  chat template: "
-        + ("yes (from GGUF)" if meta["has_chat_template"] else "none: runs in completion mode")
+        "  "
+        + _("chat template: {answer}").format(
+            answer=_("yes (from GGUF)")
+            if meta["has_chat_template"]
+            else _("none: runs in completion mode")
+        )
     )
 
 
@@ -228,7 +239,7 @@ def run(
     s = get_settings()
     sampling = _sampling(temperature, top_p, top_k, min_p, repeat_penalty, seed, stop, max_tokens)
     if ctx is not None and ctx <= 0:
-        raise BadInputError("--ctx must be a positive number of tokens")
+        raise BadInputError.translatable("--ctx must be a positive number of tokens")
     piped = prompt is None and not sys.stdin.isatty()
     if piped:
         prompt = sys.stdin.read()
@@ -271,19 +282,32 @@ def bench(
     from llmatlas.runtime.bench import run_bench
 
     if runs < 1 or prompt_tokens < 1 or gen_tokens < 2:
-        raise BadInputError("--runs >= 1, --prompt-tokens >= 1 and --gen-tokens >= 2")
+        raise BadInputError.translatable("--runs >= 1, --prompt-tokens >= 1 and --gen-tokens >= 2")
     res = run_bench(model, runs, prompt_tokens, gen_tokens, ctx, threads or 0, compare_estimate)
     if json_out:
         emit_json(res)
         return
     console.print(
-        f"[bold]{res['model']}[/] ({res['quant']}) on {res['machine']}, ctx {res['n_ctx']}, "
-        f"{res['runs']} runs"
+        f"[bold]{res['model']}[/] ({res['quant']}) "
+        + _("on {machine}, ctx {ctx}, {runs} runs").format(
+            machine=res["machine"], ctx=res["n_ctx"], runs=res["runs"]
+        )
     )
-    console.print(f"  prefill  {res['pp_tps']:.1f} tok/s  (spread {res['pp_tps_spread']:.1f})")
-    console.print(f"  decode   {res['tg_tps']:.1f} tok/s  (spread {res['tg_tps_spread']:.1f})")
-    console.print(f"  TTFT     {res['ttft_s'] * 1000:.0f} ms")
-    console.print(f"  peak RSS {gib(res['peak_rss_bytes'])}")
+    spread = _("{tps} tok/s  (spread {spread})")
+    console.print(
+        "  "
+        + _("prefill")
+        + "  "
+        + spread.format(tps=f"{res['pp_tps']:.1f}", spread=f"{res['pp_tps_spread']:.1f}")
+    )
+    console.print(
+        "  "
+        + _("decode")
+        + "   "
+        + spread.format(tps=f"{res['tg_tps']:.1f}", spread=f"{res['tg_tps_spread']:.1f}")
+    )
+    console.print("  " + _("time to first token {ms} ms").format(ms=f"{res['ttft_s'] * 1000:.0f}"))
+    console.print("  " + _("peak memory {size}").format(size=gib(res["peak_rss_bytes"])))
     if compare_estimate:
         console.print(
             f"  estimate: decode {res['est_tg_tps']:.1f} tok/s, prefill {res['est_pp_tps']:.1f} tok/s, "

@@ -135,38 +135,48 @@ def serve(
     port = port or s.port
     key = api_key or s.api_key
     if not is_loopback(host) and not key and not insecure:
-        raise BadInputError(
-            f"refusing to bind {host} without an API key: pass --api-key KEY "
-            "(or LLMATLAS_API_KEY), or --insecure if the network is trusted"
+        raise BadInputError.translatable(
+            "refusing to bind {host} without an API key: pass --api-key KEY "
+            "(or LLMATLAS_API_KEY), or --insecure if the network is trusted",
+            host=host,
         )
     if slots < 1 or queue_max < 0:
-        raise BadInputError("--slots must be >= 1 and --queue-max >= 0")
+        raise BadInputError.translatable("--slots must be >= 1 and --queue-max >= 0")
     if header_timeout <= 0 or shutdown_timeout < 0:
-        raise BadInputError("--header-timeout must be > 0 and --shutdown-timeout >= 0")
+        raise BadInputError.translatable("--header-timeout must be > 0 and --shutdown-timeout >= 0")
     hosts = [h for x in (allowed_hosts or s.allowed_hosts) for h in x.split(",") if h.strip()]
     up = None
     if engine not in ("llama.cpp", "vllm"):
-        raise BadInputError(f"--engine {engine!r}: use llama.cpp or vllm")
+        raise BadInputError.translatable(
+            "--engine {engine!r}: use llama.cpp or vllm", engine=engine
+        )
     if upstream_url and engine == "vllm":
-        raise BadInputError("--upstream and --engine vllm exclude each other")
+        raise BadInputError.translatable("--upstream and --engine vllm exclude each other")
     if upstream_url:
         from llmatlas.server.upstream import Upstream
 
         if not upstream_url.startswith(("http://", "https://")):
-            raise BadInputError(
-                f"--upstream {upstream_url!r}: give an http(s) URL, e.g. http://127.0.0.1:8000/v1"
+            raise BadInputError.translatable(
+                "--upstream {url!r}: give an http(s) URL, e.g. http://127.0.0.1:8000/v1",
+                url=upstream_url,
             )
         up = Upstream(upstream_url, upstream_key)
     elif engine == "vllm":
         from llmatlas.server.upstream import launch_vllm
 
         if len(models or []) != 1:
-            raise BadInputError(
-                "--engine vllm serves one model: name it, e.g. llmatlas serve llama-3.1-8b-instruct --engine vllm"
+            raise BadInputError.translatable(
+                "--engine vllm serves one model: name it, e.g. "
+                "llmatlas serve llama-3.1-8b-instruct --engine vllm"
             )
         up, argv = launch_vllm(models[0], s.home / "logs", device, gpus, ctx, quant)
-        console.print("started: " + " ".join(argv), highlight=False, soft_wrap=True)
-        console.print(f"  log: {up.log_path}; /health turns 200 once vLLM has loaded the model")
+        console.print(_("started: ") + " ".join(argv), highlight=False, soft_wrap=True)
+        console.print(
+            "  "
+            + _("log: {path}; /health turns 200 once vLLM has loaded the model").format(
+                path=up.log_path
+            )
+        )
     cfg = ServerConfig(
         settings=s,
         models=list(models or ["gemma-3-270m"]),
@@ -181,9 +191,11 @@ def serve(
         upstream=up,
         aliases=parse_aliases(alias or []),
     )
-    over = f", engine at {up.base_url}" if up else ""
+    over = ", " + _("engine at {url}").format(url=up.base_url) if up else ""
     console.print(
-        f"llmatlas serving on http://{host}:{port}  (OpenAI: /v1, Ollama: /api, UI: /{over})"
+        _("llmatlas serving on {url}  (OpenAI: /v1, Ollama: /api, UI: /{more})").format(
+            url=f"http://{host}:{port}", more=over
+        )
     )
     try:
         uvicorn.run(

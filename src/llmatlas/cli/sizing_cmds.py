@@ -23,8 +23,11 @@ from llmatlas.catalog import Catalog
 from llmatlas.cli._common import JSON_OPT, console, emit_json, gib, handle_errors, parse_size
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import detect, devices, find_device
-from llmatlas.i18n import _
+from llmatlas.i18n import N_, _
 from llmatlas.sizing import ENGINES, get_format
+
+# The advisor's speed grades, shown translated (JSON keeps them as they are).
+SPEED_GRADES = {"good": N_("good"), "usable": N_("usable"), "too slow": N_("too slow")}
 
 
 def register(app: typer.Typer) -> None:
@@ -46,7 +49,10 @@ def register(app: typer.Typer) -> None:
     )(recommend_cmd)
 
 
-def _calibration() -> dict[str, float] | None:
+def _calibration(target: Target) -> dict[str, float] | None:
+    """`llmatlas bench` results for this machine; only a target that is this machine uses them."""
+    if not target.local:
+        return None
     try:
         from llmatlas.runtime.bench import load_calibration
     except ImportError:
@@ -75,6 +81,9 @@ def hw(
     devices_table: bool = typer.Option(
         False, "--devices", help=_("List the known GPU/accelerator table.")
     ),
+    refresh: bool = typer.Option(
+        False, "--refresh", help="Measure memory bandwidth and FLOP/s again (else the cached ones)."
+    ),
     json_out: bool = JSON_OPT,
 ) -> None:
     """Detect this machine: CPU, RAM, measured memory bandwidth, GPUs."""
@@ -83,8 +92,8 @@ def hw(
         if json_out:
             emit_json([d.model_dump(mode="json") for d in table.values()])
             return
-        t = Table(title="devices")
-        for c in ("id", "name", "memory", "bandwidth", "FP16 TFLOPS"):
+        t = Table(title=_("devices"))
+        for c in (_("id"), _("name"), _("memory"), _("bandwidth"), "FP16 TFLOPS"):
             t.add_column(c)
         for d in table.values():
             t.add_row(
@@ -96,25 +105,56 @@ def hw(
             )
         console.print(t)
         return
-    m = detect()
+    m = detect(refresh=refresh)
     if json_out:
         emit_json(m.to_dict())
         return
-    console.print(f"CPU       {m.cpu_model} ({m.physical_cores} cores / {m.logical_cores} threads)")
-    console.print(f"RAM       {gib(m.ram_bytes)} total, {gib(m.ram_available_bytes)} available")
-    console.print(
-        f"memory    {m.cpu_bandwidth_gbs:g} GB/s measured copy bandwidth; "
-        f"{m.cpu_gflops:g} GFLOP/s fp32 matmul"
-    )
+    lines = [
+        (
+            "CPU",
+            _("{model} ({cores} cores / {threads} threads)").format(
+                model=m.cpu_model, cores=m.physical_cores, threads=m.logical_cores
+            ),
+        ),
+        (
+            "RAM",
+            _("{total} total, {free} available").format(
+                total=gib(m.ram_bytes), free=gib(m.ram_available_bytes)
+            ),
+        ),
+        (
+            _("memory"),
+            _(
+                "{gbs} GB/s measured copy bandwidth; {gflops} GFLOP/s fp32 matmul "
+                "(measured {when}; --refresh to re-measure)"
+            ).format(
+                gbs=f"{m.cpu_bandwidth_gbs:g}", gflops=f"{m.cpu_gflops:g}", when=m.measured_at
+            ),
+        ),
+    ]
     if m.apple_unified:
-        console.print("unified   Apple unified memory: the GPU shares RAM")
+        lines.append((_("unified"), _("Apple unified memory: the GPU shares RAM")))
     if not m.gpus:
-        console.print("GPU       none detected (NVIDIA via NVML); models run on the CPU")
+        lines.append(("GPU", _("none detected (NVIDIA via NVML); models run on the CPU")))
     for g in m.gpus:
-        spec = f", {g.bandwidth_gbs:g} GB/s" if g.bandwidth_gbs else " (not in the device table)"
-        console.print(
-            f"GPU {g.index}     {g.name}: {gib(g.memory_bytes)} ({gib(g.free_bytes)} free){spec}"
+        spec = (
+            f", {g.bandwidth_gbs:g} GB/s"
+            if g.bandwidth_gbs
+            else " " + _("(not in the device table)")
         )
+        lines.append(
+            (
+                f"GPU {g.index}",
+                _("{name}: {total} ({free} free)").format(
+                    name=g.name, total=gib(g.memory_bytes), free=gib(g.free_bytes)
+                )
+                + spec,
+            )
+        )
+    from rich.cells import cell_len
+
+    for k, v in lines:  # pad by terminal cells: a CJK label is twice as wide as it is long
+        console.print(k + " " * max(1, 10 - cell_len(k)) + v, highlight=False)
 
 
 @handle_errors
@@ -207,7 +247,7 @@ def estimate_cmd(
             if line:
                 console.print(f"[dim]{line}[/]")
         return
-    e = estimate(m, target, quant, ctx, batch, engine, kv_type, _calibration())
+    e = estimate(m, target, quant, ctx, batch, engine, kv_type, _calibration(target))
     engine_says = None
     if exact:
         if engine != "llama.cpp":
@@ -219,36 +259,49 @@ def estimate_cmd(
         emit_json({**e.to_dict(), **({"exact": engine_says} if exact else {})})
         return
     console.print(
-        f"[bold]{m.id}[/] {e.quant} on {e.engine}, context {e.context:,}, batch {e.batch}"
+        f"[bold]{m.id}[/] "
+        + _("{quant} on {engine}, context {ctx}, batch {batch}").format(
+            quant=e.quant, engine=e.engine, ctx=f"{e.context:,}", batch=e.batch
+        )
     )
     t = Table(show_header=False, box=None)
-    t.add_row("weights", gib(e.weights_bytes))
-    t.add_row("KV cache", f"{gib(e.kv_cache_bytes)} ({e.kv_type})")
+    t.add_row(_("weights"), gib(e.weights_bytes))
+    t.add_row(_("KV cache"), f"{gib(e.kv_cache_bytes)} ({e.kv_type})")
     if e.reserved_buffers_bytes != e.buffers_bytes:
         t.add_row(
-            "buffers",
-            f"{gib(e.buffers_bytes)} resident ({gib(e.reserved_buffers_bytes)} reserved; "
-            "on a CPU only touched pages count)",
+            _("buffers"),
+            _(
+                "{resident} resident ({reserved} reserved; on a CPU only touched pages count)"
+            ).format(resident=gib(e.buffers_bytes), reserved=gib(e.reserved_buffers_bytes)),
         )
     else:
-        t.add_row("buffers", gib(e.buffers_bytes))
-    t.add_row("overhead", gib(e.overhead_bytes))
-    t.add_row("[bold]total[/]", f"[bold]{gib(e.total_bytes)}[/]")
+        t.add_row(_("buffers"), gib(e.buffers_bytes))
+    t.add_row(_("overhead"), gib(e.overhead_bytes))
+    total = _("total")
+    t.add_row(f"[bold]{total}[/]", f"[bold]{gib(e.total_bytes)}[/]")
     if e.file_bytes:
-        t.add_row("GGUF file", gib(e.file_bytes))
-    t.add_row(f"at max context ({e.max_context:,})", gib(e.total_bytes_at_max_context))
+        t.add_row(_("GGUF file"), gib(e.file_bytes))
+    t.add_row(
+        _("at max context ({ctx})").format(ctx=f"{e.max_context:,}"),
+        gib(e.total_bytes_at_max_context),
+    )
     console.print(t)
-    verdict = "[green]fits[/]" if e.fits else "[red]does not fit[/]"
-    console.print(f"{verdict} {e.device}: {gib(e.budget_bytes)} usable ({e.pool})")
-    if e.gpus_needed:
-        console.print(f"GPUs needed: {e.gpus_needed}")
-    if e.gpu_layers is not None:
-        console.print(f"GPU layers that fit (-ngl): {e.gpu_layers}")
+    verdict = "[green]" + _("fits") + "[/]" if e.fits else "[red]" + _("does not fit") + "[/]"
     console.print(
-        f"speed: ~{e.decode_tps:g} tok/s decode ({e.speed}), ~{e.prefill_tps:g} tok/s prefill"
+        f"{verdict} {e.device}: "
+        + _("{size} usable ({pool})").format(size=gib(e.budget_bytes), pool=e.pool)
+    )
+    if e.gpus_needed:
+        console.print(_("GPUs needed: {n}").format(n=e.gpus_needed))
+    if e.gpu_layers is not None:
+        console.print(_("GPU layers that fit (-ngl): {n}").format(n=e.gpu_layers))
+    console.print(
+        _("speed: ~{decode} tok/s decode ({grade}), ~{prefill} tok/s prefill").format(
+            decode=f"{e.decode_tps:g}", grade=e.speed, prefill=f"{e.prefill_tps:g}"
+        )
     )
     for n in e.notes:
-        console.print(f"[dim]note: {n}[/]")
+        console.print("[dim]" + _("note: {text}").format(text=n) + "[/]")
     for r in engine_says or []:
         console.print(
             f"llama.cpp dry run ({r['profile']}: {r['settings']}): model {gib(r['model_bytes'])}, "
@@ -256,6 +309,25 @@ def estimate_cmd(
             f"output {gib(r['output_bytes'])}; reserved {gib(r['total_bytes'])}",
             highlight=False,
         )
+
+
+def _fit_one(model: str, target: Target, ctx: int | None, engine: str, json_out: bool) -> None:
+    """`fit MODEL`: does this one artifact fit the target, and up to what context."""
+    m = resolve_artifact(model, Catalog())
+    e = estimate(m, target, None, ctx, 1, engine, "f16", _calibration(target))
+    largest = max_context_for(m, target, e.quant, 1, engine, "f16")
+    if json_out:
+        emit_json({**e.to_dict(), "largest_context_that_fits": largest})
+        return
+    verdict = "[green]fits[/]" if e.fits else "[red]does not fit[/]"
+    console.print(
+        f"{m.id} ({e.quant}) {verdict} {e.device} at context {e.context:,}: needs "
+        f"{gib(e.total_bytes)}, {gib(e.budget_bytes)} usable ({e.pool}); largest context that "
+        f"fits: {largest:,} tokens; ~{e.decode_tps:g} tok/s",
+        highlight=False,
+    )
+    for n in e.notes:
+        console.print(f"[dim]note: {n}[/]")
 
 
 def max_context_for_fn(m, target, quant, batch, engine, kv_type):  # type: ignore[no-untyped-def]
@@ -278,6 +350,10 @@ def _budget_target(spec: str) -> Target:
 
 @handle_errors
 def fit_cmd(
+    model: str = typer.Argument(
+        None,
+        help=_("Optional: one model, .gguf path or Hub repo to check against the target."),
+    ),
     device: str = typer.Option(
         None, "--device", help=_("GPU from the table (default: this machine).")
     ),
@@ -320,6 +396,9 @@ def fit_cmd(
     target = resolve_target(device, gpus, vram, ram)
     if engine not in ("llama.cpp", "vllm"):
         raise BadInputError(f"unknown engine {engine!r} for fit; use llama.cpp or vllm")
+    if model:
+        _fit_one(model, target, ctx, engine, json_out)
+        return
     need = Need(
         task,
         language,
@@ -335,7 +414,7 @@ def fit_cmd(
         need,
         ctx,
         engine=engine,
-        calibration=_calibration(),
+        calibration=_calibration(target),
         limit=limit or None,
         sort=sort,
     )
@@ -351,26 +430,29 @@ def fit_cmd(
         )
         return
     console.print(
-        f"target: {target.name}; budget {gib(target.budget_bytes)} ({target.headroom_note})"
+        _("target: {name}; budget {size} ({note})").format(
+            name=target.name, size=gib(target.budget_bytes), note=target.headroom_note
+        )
     )
     if not rows:
-        console.print("nothing in the catalog fits this need here")
+        console.print(_("nothing in the catalog fits this need here"))
         return
     score_cols = [
         n for n in ("MMLU", "TMMLU+", "C-Eval", "CMMLU") if any(n in r.scores for r in rows)
     ]
     t = Table()
-    for c in ("#", "model", "quant", "memory", "tok/s", "grade", *score_cols, "why"):
+    for c in ("#", _("model"), _("quant"), _("memory"), "tok/s", _("grade"), *score_cols, _("why")):
         t.add_column(c, overflow="fold")
     for i, r in enumerate(rows, 1):
         style = {"good": "green", "usable": "yellow", "too slow": "red"}[r.grade]
+        grade = _(SPEED_GRADES.get(r.grade, r.grade))
         t.add_row(
             str(i),
             r.model,
             r.quant,
             gib(r.total_bytes),
-            f"{r.decode_tps:.1f}" + ("" if r.meets_speed else " (slow)"),
-            f"[{style}]{r.grade}[/]",
+            f"{r.decode_tps:.1f}" + ("" if r.meets_speed else " " + _("(slow)")),
+            f"[{style}]{grade}[/]",
             *[f"{r.scores[n]:g}" if n in r.scores else "-" for n in score_cols],
             "; ".join(r.why[2:]),
         )
@@ -394,7 +476,7 @@ def recommend_cmd(
         emit_json([r.__dict__ for r in recs])
         return
     t = Table(show_lines=False)
-    for c in ("tier", "need", "pick", "quant", "tok/s", "engine"):
+    for c in (_("tier"), _("need"), _("pick"), _("quant"), "tok/s", _("engine")):
         t.add_column(c)
     last = None
     for r in recs:

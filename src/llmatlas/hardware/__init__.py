@@ -1,6 +1,14 @@
 """This machine (detected) and the table of devices and cloud instances (data)."""
 
-from llmatlas.hardware._detect import GPU, Machine, detect, measure_bandwidth_gbs, probe_nvidia
+from llmatlas.hardware._detect import (
+    GPU,
+    Machine,
+    MeasuredSpeed,
+    calibrated_bandwidth,
+    detect,
+    measure_bandwidth_gbs,
+    probe_nvidia,
+)
 from llmatlas.hardware._table import (
     DeviceSpec,
     Instance,
@@ -16,6 +24,8 @@ __all__ = [
     "DeviceSpec",
     "Instance",
     "Machine",
+    "MeasuredSpeed",
+    "calibrated_bandwidth",
     "detect",
     "devices",
     "find_device",

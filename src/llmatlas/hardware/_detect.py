@@ -2,15 +2,25 @@
 
 The probe is the only I/O of the sizing stack; the advisor takes its result (a
 :class:`Machine`) as a value, so tests pass imaginary machines instead.
+
+Measuring memory bandwidth and FLOP/s takes about a second and half a GiB of RAM,
+and the answer only changes with the hardware, so it is measured once and kept,
+with its date, in ``LLMATLAS_HOME/cache/hardware.json`` (keyed by this machine's
+CPU, thread count and RAM size); ``llmatlas hw --refresh`` measures again.  What
+changes from one call to the next (available RAM, free GPU memory) is read fresh.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import json
 import os
 import platform
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -41,6 +51,7 @@ class Machine:
     gpus: list[GPU] = field(default_factory=list)
     apple_unified: bool = False
     os: str = ""
+    measured_at: str | None = None  # when cpu_bandwidth_gbs/cpu_gflops were measured (UTC, ISO)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,8 +107,23 @@ def measure_gflops(n: int = 768, repeats: int = 3) -> float:
     return 2 * n**3 / best / 1e9
 
 
+def _nvidia_driver_present() -> bool:
+    """False where no NVIDIA driver can be loaded, checked without importing NVML (~40 ms).
+
+    Linux with the driver has /proc/driver/nvidia (or /dev/nvidiactl); WSL exposes the
+    driver's libraries under /usr/lib/wsl/lib.  Other systems: ask NVML.
+    """
+    if platform.system() != "Linux":
+        return True
+    return any(
+        os.path.exists(p) for p in ("/proc/driver/nvidia", "/dev/nvidiactl", "/usr/lib/wsl/lib")
+    )
+
+
 def probe_nvidia() -> list[GPU]:
     """NVIDIA GPUs through NVML; an empty list where there is no driver."""
+    if not _nvidia_driver_present():
+        return []
     try:
         import pynvml
     except ImportError:
@@ -132,19 +158,88 @@ def probe_nvidia() -> list[GPU]:
     return gpus
 
 
-def detect(measure: bool = True, gpu_probe: Any = probe_nvidia) -> Machine:
-    """Probe this machine.  ``measure=False`` skips the ~0.5 s bandwidth/FLOP/s measurement."""
+@dataclass(frozen=True)
+class MeasuredSpeed:
+    """This machine's measured CPU memory bandwidth (GB/s, read + written) and fp32 GFLOP/s."""
+
+    cpu_bandwidth_gbs: float
+    cpu_gflops: float
+    measured_at: dt.datetime  # UTC
+    machine: str  # what the measurement is valid for (CPU, threads, RAM)
+
+
+PROBE_FORMAT = 1
+
+
+def _probe_path() -> Path:
+    from llmatlas.settings import get_settings
+
+    return get_settings().cache_dir / "hardware.json"
+
+
+def _machine_key() -> str:
+    threads = psutil.cpu_count(logical=True) or os.cpu_count() or 1
+    ram_gib = round(psutil.virtual_memory().total / 2**30)
+    return f"{_cpu_model()} | {threads} threads | {ram_gib} GiB | {platform.system()}"
+
+
+def _read_probe(path: Path, key: str) -> MeasuredSpeed | None:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if raw.get("format") != PROBE_FORMAT or raw.get("machine") != key:
+            return None
+        return MeasuredSpeed(
+            float(raw["cpu_bandwidth_gbs"]),
+            float(raw["cpu_gflops"]),
+            dt.datetime.fromisoformat(raw["measured_at"]),
+            key,
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # missing or unreadable: measure again
+
+
+def calibrated_bandwidth(refresh: bool = False) -> MeasuredSpeed:
+    """This machine's measured bandwidth and FLOP/s with their date, measured once and cached.
+
+    The one place speed models read the measurement from.  ``refresh`` measures again
+    (``llmatlas hw --refresh``); a new CPU or RAM size makes the cached one stale.
+    """
+    key = _machine_key()
+    path = _probe_path()
+    cached = None if refresh else _read_probe(path, key)
+    if cached is not None:
+        return cached
+    measured = MeasuredSpeed(
+        round(measure_bandwidth_gbs(), 1),
+        round(measure_gflops(), 1),
+        dt.datetime.now(dt.UTC).replace(microsecond=0),
+        key,
+    )
+    from llmatlas.errors import StoreError
+    from llmatlas.store_io import atomic_write_bytes
+
+    record = {**asdict(measured), "measured_at": measured.measured_at.isoformat()}
+    with contextlib.suppress(StoreError):  # a read-only home measures each time instead
+        atomic_write_bytes(path, json.dumps({"format": PROBE_FORMAT, **record}).encode())
+    return measured
+
+
+def detect(measure: bool = True, gpu_probe: Any = probe_nvidia, refresh: bool = False) -> Machine:
+    """Probe this machine.  ``measure=False`` leaves bandwidth/FLOP/s at 0; otherwise they come
+    from :func:`calibrated_bandwidth` (measured on first use, ``refresh`` to measure again)."""
     vm = psutil.virtual_memory()
     apple = platform.system() == "Darwin" and platform.machine() == "arm64"
+    speed = calibrated_bandwidth(refresh) if measure else None
     return Machine(
         cpu_model=_cpu_model(),
         physical_cores=psutil.cpu_count(logical=False) or os.cpu_count() or 1,
         logical_cores=psutil.cpu_count(logical=True) or os.cpu_count() or 1,
         ram_bytes=int(vm.total),
         ram_available_bytes=int(vm.available),
-        cpu_bandwidth_gbs=round(measure_bandwidth_gbs(), 1) if measure else 0.0,
-        cpu_gflops=round(measure_gflops(), 1) if measure else 0.0,
+        cpu_bandwidth_gbs=speed.cpu_bandwidth_gbs if speed else 0.0,
+        cpu_gflops=speed.cpu_gflops if speed else 0.0,
         gpus=gpu_probe(),
         apple_unified=apple,
         os=f"{platform.system()} {platform.release()}",
+        measured_at=speed.measured_at.isoformat() if speed else None,
     )

@@ -22,6 +22,8 @@ from llmatlas.settings import get_settings
 CHILD = r"""
 import json, resource, sys, time
 from llama_cpp import Llama
+from llmatlas.runtime._llama_log import quiet
+quiet()  # errors-only log, and the AMX guard without which decode crashes on AMX CPUs
 
 def peak_rss():
     # VmHWM belongs to this address space (reset by exec); ru_maxrss on Linux also

@@ -1,3 +1,1 @@
 """The HTTP server: OpenAI- and Ollama-compatible APIs, llmatlas's own API and the UI."""
-
-VERSION = "0.1.0"

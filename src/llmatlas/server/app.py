@@ -21,10 +21,10 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 
+from llmatlas import __version__
 from llmatlas.catalog import Catalog
 from llmatlas.errors import AtlasError
 from llmatlas.runtime.store import ModelStore
-from llmatlas.server import VERSION
 from llmatlas.server.manager import ModelManager
 from llmatlas.server.metrics import Metrics
 from llmatlas.server.ollama.translate import error_body as ollama_error
@@ -34,6 +34,7 @@ from llmatlas.server.upstream import Upstream
 from llmatlas.server.wire import openai_error
 from llmatlas.settings import Settings
 
+VERSION = __version__
 log = logging.getLogger("llmatlas.server")
 
 

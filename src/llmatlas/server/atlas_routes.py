@@ -12,9 +12,17 @@ from typing import Annotated, Any
 import httpx
 from fastapi import APIRouter, Path, Query, Request
 
+from llmatlas import __version__
 from llmatlas.advisor import Need, Target, estimate, fit
-from llmatlas.catalog import ModelFilter, describe, describe_group, lineage_tree
-from llmatlas.catalog._query import SORT_KEYS
+from llmatlas.catalog import (
+    ModelFilter,
+    describe,
+    describe_group,
+    freshness,
+    lineage_tree,
+    summarize,
+)
+from llmatlas.catalog._query import SORT_KEYS, parse_since
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import devices, find_device
 from llmatlas.server.security import offload
@@ -74,6 +82,9 @@ def models(
         max_length=40,
         description=f"one of {', '.join(SORT_KEYS)}, '-' for descending",
     ),
+    since: str | None = Query(
+        None, max_length=20, description="released on or after: 2025-06-01, 2025-06, 2025"
+    ),
 ) -> dict[str, Any]:
     cat = _st(request).catalog
     f = ModelFilter(
@@ -90,45 +101,23 @@ def models(
         instruct,
         search,
         sort,
+        since=parse_since(since) if since else None,
     )
     rows = cat.filter(f)
-    out = []
-    for m in rows:
-        lic = cat.license_of(m)
-        out.append(
-            {
-                "id": m.id,
-                "name": m.name,
-                "family": m.family,
-                "developer": m.developer,
-                "released": m.released.isoformat(),
-                "params_b": m.params_b,
-                "active_params_b": m.active_params_b,
-                "context_length": m.architecture.max_position_embeddings
-                if m.architecture
-                else None,
-                "license": lic.id,
-                "commercial_use": lic.commercial_use,
-                "openness": m.openness.grade,
-                "tasks": m.tasks,
-                "languages": m.languages,
-                "instruct": m.instruct,
-                "availability": m.availability,
-                "sizable": m.architecture is not None,
-                "aliases": m.aliases,
-                "hf_repos": m.hf_repos,
-                "mmlu": max(
-                    (b.value for b in m.benchmarks if b.name.lower() == "mmlu"), default=None
-                ),
-                "open_data": m.openness.training_data,
-            }
-        )
+    out = [summarize(cat, m) for m in rows]
     families = sorted({(f.family, f.name) for f in cat.data.families.values()})
     return {
         "count": len(out),
         "models": out,
         "families": [{"id": a, "name": b} for a, b in families],
+        "catalog": freshness(cat),
     }
+
+
+@router.get("")
+async def atlas(request: Request) -> dict[str, Any]:
+    """The version and how current the catalog is (the web UI's footer)."""
+    return {"version": __version__, "catalog": freshness(_st(request).catalog)}
 
 
 @router.get("/models/{model_id}")

@@ -29,6 +29,7 @@ from typing import Literal
 
 from llmatlas.catalog._schema import Architecture
 from llmatlas.errors import BadInputError
+from llmatlas.sizing.params import global_layer_ids
 from llmatlas.sizing.quant import QuantFormat, WeightBytes, weight_bytes
 
 MiB = 1024**2
@@ -54,6 +55,8 @@ LLAMA_CPP_SWA_ARCHS = (
     "gemma3_text",
     "gemma3n",
     "gemma3n_text",
+    "gemma4",
+    "gemma4_text",
     "gpt_oss",
     "cohere2",
     "llama4",  # chunked attention: an iSWA cache of chunk-sized windows
@@ -97,15 +100,27 @@ def kv_elements_per_token_per_layer(a: Architecture, engine: str) -> int:
     """K plus V elements one token stores in one attention layer.
 
     MLA (DeepSeek-V2/V3) caches the compressed latent plus the rope key:
-    ``kv_lora_rank + qk_rope_head_dim`` (576) per token per layer in vLLM; llama.cpp's
-    GGUF declares key length 576 and value length 512 and allocates both.
+    ``kv_lora_rank + qk_rope_head_dim`` (576) per token per layer.  vLLM does; so does the
+    bundled llama.cpp, whose MLA cache has no V tensor at all (``has_v = !is_mla`` in
+    src/llama-kv-cache.cpp; V is read as a view of the latent), although its GGUF still
+    declares a value length of 512.
     """
     if a.is_mla:
         latent = (a.kv_lora_rank or 0) + (a.qk_rope_head_dim or 0)
         # DeepSeek sparse attention also caches one indexer key per token
         latent += a.index_head_dim or 0
-        return latent + (a.kv_lora_rank or 0) if engine == "llama.cpp" else latent
+        return latent
     return 2 * a.num_key_value_heads * a.resolved_head_dim
+
+
+def kv_elements_per_token_global_layer(a: Architecture, engine: str) -> int:
+    """K plus V elements of one token in a full-attention layer with its own shape (Gemma 4:
+    ``num_global_key_value_heads`` heads of ``global_head_dim``).  With ``attention_k_eq_v`` the
+    values are the keys before their norm, but engines still cache both, so both are counted."""
+    if not (a.global_head_dim or a.num_global_key_value_heads):
+        return kv_elements_per_token_per_layer(a, engine)
+    heads = a.num_global_key_value_heads or a.num_key_value_heads
+    return 2 * heads * (a.global_head_dim or a.resolved_head_dim)
 
 
 def recurrent_state_bytes_per_layer(a: Architecture) -> int:
@@ -198,6 +213,14 @@ def kv_cache(
         window_layers = round(window_layers * own / attn_layers)
         full_layers = own - window_layers
     kv = full_layers * elts * total_cells + window_layers * elts * window_cells
+    global_layers = (
+        len(global_layer_ids(a)) if (a.global_head_dim or a.num_global_key_value_heads) else 0
+    )
+    if global_layers:
+        # Gemma 4: the global layers (always full-context) hold a differently shaped K/V
+        if a.kv_shared_layers:
+            global_layers = round(global_layers * (attn_layers - a.kv_shared_layers) / attn_layers)
+        kv += global_layers * (kv_elements_per_token_global_layer(a, engine) - elts) * total_cells
     # cross-attention layers hold the encoder's tokens (one image per sequence), not the context
     kv += cross_layers * elts * (a.cross_attention_tokens or 0) * sequences
     state = 0

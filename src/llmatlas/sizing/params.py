@@ -9,6 +9,7 @@ the size of each quantized file.  Counts are exact integers in parameters.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -119,8 +120,11 @@ def _attention_tensors(a: Architecture, layer: int) -> list[Tensor]:
             t.append(Tensor("indexer_proj", layer, h * ih, h, "attention"))
             t.append(Tensor("indexer_k_norm", layer, 2 * idim, 1, "norm"))
         return t
-    hd = a.resolved_head_dim
+    is_global = is_global_layer(a, layer)
+    hd = a.global_head_dim if is_global and a.global_head_dim else a.resolved_head_dim
     kv = a.num_key_value_heads
+    if is_global and a.num_global_key_value_heads:
+        kv = a.num_global_key_value_heads
     q, k = h * heads * hd * (2 if a.attention_output_gate else 1), h * kv * hd
     if a.model_type in FUSED_QKV:
         t = [Tensor("attn_qkv", layer, q + 2 * k, h, "attention")]
@@ -128,8 +132,9 @@ def _attention_tensors(a: Architecture, layer: int) -> list[Tensor]:
         t = [
             Tensor("attn_q", layer, q, h, "attention"),
             Tensor("attn_k", layer, k, h, "attention"),
-            Tensor("attn_v", layer, k, h, "attention"),
         ]
+        if not (is_global and a.attention_k_eq_v):
+            t.append(Tensor("attn_v", layer, k, h, "attention"))
     t.append(Tensor("attn_output", layer, heads * hd * h, heads * hd, "attention"))
     bias = (heads * hd + 2 * kv * hd if a.attention_bias else 0) + (
         h if a.attention_out_bias else 0
@@ -189,13 +194,34 @@ def _recurrent_tensors(a: Architecture, layer: int) -> list[Tensor]:
     ]
 
 
+def global_layer_ids(a: Architecture) -> frozenset[int]:
+    """The full-attention layers of a model that interleaves them with sliding-window ones
+    (Gemma 2/3/4: one global layer closes each run of local ones); empty when all are alike."""
+    return _global_layer_ids(a.num_hidden_layers, a.sliding_window_layers)
+
+
+@functools.lru_cache(maxsize=256)
+def _global_layer_ids(n: int, sliding: int | None) -> frozenset[int]:
+    if sliding is None or sliding == 0 or sliding >= n:
+        return frozenset()
+    g = n - sliding
+    return frozenset(min(n - 1, round((i + 1) * n / g) - 1) for i in range(g))
+
+
+def is_global_layer(a: Architecture, layer: int) -> bool:
+    """Whether ``layer`` is one of the full-attention layers with their own shape (Gemma 4)."""
+    if not (a.global_head_dim or a.num_global_key_value_heads or a.attention_k_eq_v):
+        return False
+    return layer in global_layer_ids(a)
+
+
 def _norm_size(a: Architecture) -> int:
     return a.hidden_size * (2 if a.norm == "layernorm" else 1)
 
 
 def _norms_per_layer(a: Architecture) -> int:
-    """Gemma 2/3 normalise before and after both attention and MLP (4 norms); most use 2."""
-    return 4 if a.model_type.startswith(("gemma2", "gemma3")) else 2
+    """Gemma 2/3/4 normalise before and after both attention and MLP (4 norms); most use 2."""
+    return 4 if a.model_type.startswith(("gemma2", "gemma3", "gemma4")) else 2
 
 
 def _attention_layer_ids(a: Architecture) -> set[int]:
@@ -238,6 +264,12 @@ def _per_layer_tensors(a: Architecture, layer: int) -> list[Tensor]:
 
 def tensors(a: Architecture) -> list[Tensor]:
     """Every weight tensor of the text model (towers in ``extra_params`` are one 'other' entry)."""
+    return list(_tensors(a))
+
+
+@functools.lru_cache(maxsize=1024)
+def _tensors(a: Architecture) -> tuple[Tensor, ...]:
+    """:func:`tensors`, built once per architecture (``fit`` asks for each model many times)."""
     h = a.hidden_size
     out: list[Tensor] = [Tensor("token_embd", None, a.vocab_size * h, h, "embedding")]
     if a.position_embedding == "learned":
@@ -280,10 +312,12 @@ def tensors(a: Architecture) -> list[Tensor]:
         out.append(Tensor("output", None, a.vocab_size * h, h, "output"))
     if a.extra_params:
         out.append(Tensor("extra", None, a.extra_params, 1, "other"))
-    return out
+    return tuple(out)
 
 
+@functools.lru_cache(maxsize=1024)
 def param_breakdown(a: Architecture) -> ParamBreakdown:
+    """Parameters by role, once per architecture (the speed model asks for every estimate)."""
     sums = {"embedding": 0, "output": 0, "attention": 0, "ffn": 0, "other": 0}
     ffn_active = 0
     for t in tensors(a):

@@ -15,15 +15,21 @@ and the LM head stay 16-bit in those formats.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Literal
-
-from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from llmatlas.catalog._schema import Architecture
 from llmatlas.errors import BadInputError
 from llmatlas.sizing.params import Tensor, tensors
+
+if TYPE_CHECKING:
+    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+else:  # the table without `import gguf` (numpy): see llmatlas._gguf_constants
+    from llmatlas._gguf_constants import gguf_constants
+
+    GGML_QUANT_SIZES = gguf_constants().GGML_QUANT_SIZES
+    GGMLQuantizationType = gguf_constants().GGMLQuantizationType
 
 T = GGMLQuantizationType
 Kind = Literal["float", "gguf", "gptq", "awq", "bnb", "fp8", "int8", "mxfp4", "nvfp4"]
@@ -326,6 +332,25 @@ def _use_more_bits(i: int, n: int) -> bool:
     return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
 
 
+class LayerClass(NamedTuple):
+    """Everything about a layer's index that the type rules below read, and nothing else.
+
+    :func:`gguf_tensor_type` looks at the index only through this, so layers of the same
+    class and the same tensors get the same types, and :func:`weight_bytes` prices one
+    layer per (class, tensors) and multiplies (a few classes instead of every layer)."""
+
+    first_2: bool
+    first_4: bool
+    first_16th: bool
+    first_8th: bool
+    more_bits: bool
+
+
+def layer_class(i: int, n: int) -> LayerClass:
+    """The class of layer ``i`` of ``n`` (tensors outside the layers count as layer 0)."""
+    return LayerClass(i < 2, i < 4, i < n // 16, i < n // 8, _use_more_bits(i, n))
+
+
 _FALLBACK = {
     T.Q2_K: T.IQ4_NL,
     T.Q3_K: T.IQ4_NL,
@@ -349,8 +374,7 @@ def gguf_tensor_type(fmt: QuantFormat, t: Tensor, a: Architecture) -> GGMLQuanti
         # LLAMA_FTYPE_MOSTLY_MXFP4_MOE: expert tensors MXFP4, every other matrix (head too) Q8_0
         new = T.MXFP4 if t.name.endswith("_exps") else T.Q8_0
         return new if t.row % GGML_QUANT_SIZES[new][0] == 0 else T.F16
-    n_layer = a.num_hidden_layers
-    i = t.layer if t.layer is not None else 0
+    c = layer_class(t.layer if t.layer is not None else 0, a.num_hidden_layers)
     is_output = t.name == "output" or (t.name == "token_embd" and a.tie_word_embeddings)
     new = default
     if is_output:
@@ -369,10 +393,10 @@ def gguf_tensor_type(fmt: QuantFormat, t: Tensor, a: Architecture) -> GGMLQuanti
         elif name == "Q2_K":
             new = T.Q4_K if n_gqa >= 4 else T.Q3_K
         elif name == "Q3_K_M":
-            new = T.Q5_K if i < 2 else T.Q4_K
-        elif name in ("Q4_K_M", "Q5_K_M") and _use_more_bits(i, n_layer):
+            new = T.Q5_K if c.first_2 else T.Q4_K
+        elif name in ("Q4_K_M", "Q5_K_M") and c.more_bits:
             new = T.Q6_K
-        elif (name == "Q4_K_S" and i < 4) or (name == "IQ4_XS" and n_gqa >= 4):
+        elif (name == "Q4_K_S" and c.first_4) or (name == "IQ4_XS" and n_gqa >= 4):
             new = T.Q5_K
         if a.is_moe and (a.num_experts or 0) == 8 and name != "Q8_0":
             new = T.Q8_0
@@ -380,15 +404,15 @@ def gguf_tensor_type(fmt: QuantFormat, t: Tensor, a: Architecture) -> GGMLQuanti
         if name == "Q2_K":
             new = T.Q3_K
         elif name == "Q3_K_M":
-            if i < n_layer // 16:
+            if c.first_16th:
                 new = T.Q5_K
-            elif a.model_type != "falcon" or _use_more_bits(i, n_layer):
+            elif a.model_type != "falcon" or c.more_bits:
                 new = T.Q4_K
             else:
                 new = T.Q3_K
-        elif name in ("Q4_K_M", "Q5_K_M") and _use_more_bits(i, n_layer):
+        elif name in ("Q4_K_M", "Q5_K_M") and c.more_bits:
             new = T.Q6_K
-        elif name == "Q4_K_S" and i < n_layer // 8:
+        elif name == "Q4_K_S" and c.first_8th:
             new = T.Q5_K
     elif t.name == "attn_output" and name in ("Q2_K", "Q3_K_M"):
         new = T.Q3_K if name == "Q2_K" else T.Q4_K
@@ -429,15 +453,44 @@ class WeightBytes:
         return self.total * 8 / self.params
 
 
-@lru_cache(maxsize=4096)  # the advisor asks for the same (model, type) many times
+@functools.lru_cache(maxsize=1024)
+def _tensor_groups(a: Architecture) -> tuple[tuple[Tensor, int], ...]:
+    """:func:`tensors` as (tensor, how many alike): layers with the same tensors and the same
+    :class:`LayerClass` are one representative layer (the first) counted that many times."""
+    n = a.num_hidden_layers
+    out: list[tuple[Tensor, int]] = []
+    layers: dict[int, list[Tensor]] = {}
+    for t in tensors(a):
+        if t.layer is None:
+            out.append((t, 1))
+        else:
+            layers.setdefault(t.layer, []).append(t)
+    alike: dict[tuple[object, ...], list[Any]] = {}
+    for i, ts in layers.items():
+        shape = tuple((t.name, t.n, t.row, t.category, t.active_fraction) for t in ts)
+        key = (layer_class(i, n), shape)
+        if key in alike:
+            alike[key][1] += 1
+        else:
+            alike[key] = [ts, 1]
+    for ts, count in alike.values():
+        out += [(t, count) for t in ts]
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=4096)
 def weight_bytes(a: Architecture, fmt: QuantFormat) -> WeightBytes:
-    """Bytes of every weight in ``fmt`` (towers in ``extra_params`` at 16-bit)."""
+    """Bytes of every weight in ``fmt`` (towers in ``extra_params`` at 16-bit).
+
+    Computed once per (architecture, format) per process, one layer per group of alike
+    layers (:func:`_tensor_groups`): ``fit`` asks for every rung of the quantization
+    ladder of every model, and ``recommend`` for each tier and need."""
     total = 0
     active = 0.0
     params = 0
     by_type: dict[str, int] = {}
-    for t in tensors(a):
-        params += t.n
+    for t, count in _tensor_groups(a):
+        params += t.n * count
         if t.name == "extra":
             b = t.n * 2
             kind = "F16 (extra)"
@@ -447,9 +500,9 @@ def weight_bytes(a: Architecture, fmt: QuantFormat) -> WeightBytes:
             kind = gt.name
         else:
             b, kind = _hf_tensor_bytes(fmt, t)
-        total += b
-        active += b * t.active_fraction
-        by_type[kind] = by_type.get(kind, 0) + b
+        total += b * count
+        active += b * t.active_fraction * count
+        by_type[kind] = by_type.get(kind, 0) + b * count
     return WeightBytes(total=total, active=round(active), by_type=by_type, params=params)
 
 

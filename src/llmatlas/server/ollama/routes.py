@@ -353,9 +353,9 @@ async def pull(req: PullRequest, request: Request) -> Any:
 
 @router.get("/api/version")
 def version() -> dict[str, str]:
-    from llmatlas.server import VERSION
+    from llmatlas import __version__
 
-    return {"version": VERSION}
+    return {"version": __version__}
 
 
 @router.post("/api/push")

@@ -1,20 +1,32 @@
 /* Talking to the llmatlas server: JSON calls, errors, and data shared between pages. */
 import { fmtNum } from "./format.js";
 import { langTag, t } from "./i18n.js";
+import { signIn } from "./login.js";
 
 export class ApiError extends Error {}
 
-/** GET/POST JSON; the page's language goes along, so texts the server writes can follow it. */
-export async function api(path, opts) {
+/** fetch() for the server's API: the page's language goes along (so texts the server writes
+    can follow it), and a 401 (a server with --api-key) shows the sign-in form, then retries. */
+export async function authFetch(path, opts) {
   const o = Object.assign({}, opts);
   o.headers = Object.assign({ "Accept-Language": langTag() }, o.headers);
-  let res;
-  try {
-    res = await fetch(path, o);
-  } catch (e) {
-    if (e.name === "AbortError") throw e;
-    throw new ApiError(t("cannot reach the llmatlas server ({error})", { error: e.message }));
+  for (;;) {
+    let res;
+    try {
+      res = await fetch(path, o);
+    } catch (e) {
+      if (e.name === "AbortError") throw e;
+      throw new ApiError(t("cannot reach the llmatlas server ({error})", { error: e.message }));
+    }
+    if (res.status !== 401) return res;
+    await signIn();
+    if (o.signal && o.signal.aborted) throw new DOMException("aborted", "AbortError");
   }
+}
+
+/** A JSON call; errors carry the server's one-line message. */
+export async function api(path, opts) {
+  const res = await authFetch(path, opts);
   let body = null;
   try { body = await res.json(); } catch (_) { body = null; }
   if (!res.ok) {

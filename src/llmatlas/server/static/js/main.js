@@ -2,10 +2,12 @@
 import { forget } from "./api.js";
 import { h } from "./dom.js";
 import { chooseLanguage, lang, languages, loadLanguage, N_, t } from "./i18n.js";
+import { checkSession, showSignOut } from "./login.js";
 import { renderBench } from "./pages/bench.js";
 import { renderCatalog } from "./pages/catalog.js";
 import { renderChat } from "./pages/chat.js";
 import { renderCompare } from "./pages/compare.js";
+import { renderFamily } from "./pages/family.js";
 import { renderFit } from "./pages/fit.js";
 import { renderModel } from "./pages/model.js";
 import { renderTree } from "./pages/tree.js";
@@ -36,10 +38,13 @@ function paintFrame() {
     pick.value = lang();
     pick.setAttribute("aria-label", t("Language"));
   }
+  const out = document.getElementById("logout");
+  if (out) showSignOut(!out.hidden);
 }
 
 addRoute("", renderCatalog);
 addRoute("model", renderModel);
+addRoute("family", renderFamily);
 addRoute("fit", renderFit);
 addRoute("compare", renderCompare);
 addRoute("tree", renderTree);
@@ -47,4 +52,5 @@ addRoute("chat", renderChat);
 addRoute("bench", renderBench);
 await loadLanguage();
 paintFrame();
+checkSession();
 start();

@@ -35,6 +35,7 @@ export async function renderCatalog(app, _parts, query, alive) {
   if (!alive()) return;
   const models = data.models.map((m) => Object.assign({}, m));
   const byId = new Map(models.map((m) => [m.id, m]));
+  const familyName = new Map(data.families.map((f) => [f.id, f.name]));
   const uniq = (arr) => [...new Set(arr)].sort((a, b) => a.localeCompare(b));
   const any = t("any");
 
@@ -98,7 +99,7 @@ export async function renderCatalog(app, _parts, query, alive) {
     m._fitCell = fitCell;
     m._row = h("tr", { "data-id": m.id },
       h("td", null, modelLink(m.id, m.name), m.instruct ? null : h("span", { class: "muted small" }, " ", t("base"))),
-      h("td", { class: "hide-narrow" }, m.family),
+      h("td", { class: "hide-narrow" }, h("a", { href: `#/family/${encodeURIComponent(m.family)}` }, familyName.get(m.family) || m.family)),
       h("td", { class: "hide-narrow" }, m.developer),
       h("td", { class: "num" }, fmtParams(m)),
       h("td", { class: "num hide-narrow" }, fmtCtx(m.context_length)),

@@ -1,6 +1,6 @@
 /* Chat playground page: streams from the OpenAI-compatible endpoint, with timing. */
 import { clear, errorBox, field, h, select } from "../dom.js";
-import { ApiError, api } from "../api.js";
+import { ApiError, api, authFetch } from "../api.js";
 import { fmtNum } from "../format.js";
 import { N_, t } from "../i18n.js";
 import { onLeave } from "../router.js";
@@ -84,7 +84,7 @@ export async function renderChat(app, _parts, query, alive) {
       if (dt > 0 && n > 1) setStat("chat-tps", fmtNum((n - 1) / dt, 1));
     };
     try {
-      const res = await fetch("/v1/chat/completions", {
+      const res = await authFetch("/v1/chat/completions", {
         method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), signal: ctrl.signal,
       });
       if (!res.ok) {
