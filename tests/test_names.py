@@ -131,8 +131,16 @@ def test_unknown_names_get_suggestions(catalog: Catalog) -> None:
     assert "breeze:7b" in e.value.suggestions and "no 70b" in str(e.value)
 
 
-ZH_HANT_WORDS = ["繁體中文", "繁中", "zh-TW", "zh-Hant", "zh_TW", "Traditional Chinese"]
-ZH_HANS_WORDS = ["简体中文", "簡體中文", "zh-CN", "zh-Hans"]
+ZH_HANT_WORDS = [
+    "繁體中文",
+    "繁中",
+    "zh-TW",
+    "zh-Hant",
+    "zh_TW",
+    "Traditional Chinese",
+    "zh-Hant-HK",
+]
+ZH_HANS_WORDS = ["简体中文", "簡體中文", "zh-CN", "zh-Hans", "zh-SG"]
 
 
 def test_language_words(catalog: Catalog) -> None:

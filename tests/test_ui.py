@@ -316,7 +316,7 @@ def test_tree_svg_zoom_and_click(ui: UI) -> None:
 
 def test_chat_streams(ui: UI) -> None:
     page = ui.go("#/chat")
-    page.get_by_label("Max tokens").fill("200")
+    page.get_by_label("Max tokens").fill("48")  # enough to see tokens stream in
     page.get_by_label("Temperature").fill("0.8")
     page.get_by_label("Seed").fill("7")
     page.get_by_role("textbox", name="Message").fill(
@@ -474,6 +474,7 @@ def test_no_unknown_route_errors(ui: UI) -> None:
 PAGES = [
     ("catalog", "#/", "#catalog-table .fitcell .badge"),
     ("model", "#/model/mistral-7b-v0.1", "#size-table td"),
+    ("family", "#/family/通義千問", "#family-members tbody tr"),  # a family by its Chinese name
     ("fit", "#/fit", "#fit-table tbody tr"),
     ("compare", "#/compare?ids=mistral-7b-v0.1,llama-2-7b", "#compare-table"),
     ("tree", "#/tree/llama-2-7b", "#tree-box a.node"),
@@ -547,7 +548,7 @@ def test_every_page_in_traditional_chinese(browser: Any, server: dict[str, Any])
             page = u.go(hash_)
             page.wait_for_selector(sel, timeout=SLOW_MS)
             assert page.evaluate("document.documentElement.lang") == "zh-Hant-TW"
-            assert CJK.search(page.locator("h1").first.inner_text()) or name == "model"
+            assert CJK.search(page.locator("h1").first.inner_text()) or name in ("model", "family")
             texts = page.evaluate(VISIBLE_TEXT_JS)
             untranslated = sorted({s for s in texts if any(p.fullmatch(s) for p in english)})
             assert not untranslated, f"{name}: English UI strings in zh-TW: {untranslated}"

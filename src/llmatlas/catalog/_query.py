@@ -462,7 +462,9 @@ def sort_models(rows: list[ModelEntry], key: str) -> list[ModelEntry]:
     desc = key.startswith("-")
     key = key.lstrip("-")
     if key not in SORT_KEYS:
-        raise BadInputError(f"unknown sort key {key!r}; use one of {', '.join(SORT_KEYS)}")
+        raise BadInputError.translatable(
+            "unknown sort key {key!r}; use one of {keys}", key=key, keys=", ".join(SORT_KEYS)
+        )
     funcs = {
         "params": lambda m: (m.params_b or 0.0, m.id),
         "released": lambda m: (m.released, m.id),
@@ -500,23 +502,26 @@ class ModelFilter:
 
     def validate(self) -> None:
         if self.min_params is not None and self.min_params < 0:
-            raise BadInputError("--min-params must be >= 0 (billions of parameters)")
+            raise BadInputError.translatable("--min-params must be >= 0 (billions of parameters)")
         if self.max_params is not None and self.max_params <= 0:
-            raise BadInputError("--max-params must be > 0 (billions of parameters)")
+            raise BadInputError.translatable("--max-params must be > 0 (billions of parameters)")
         if (
             self.min_params is not None
             and self.max_params is not None
             and self.min_params > self.max_params
         ):
-            raise BadInputError(
-                f"--min-params {self.min_params:g} is above --max-params {self.max_params:g}: "
-                "no model can match; swap them"
+            raise BadInputError.translatable(
+                "--min-params {low} is above --max-params {high}: no model can match; swap them",
+                low=f"{self.min_params:g}",
+                high=f"{self.max_params:g}",
             )
         if self.language is not None:
             normalize_language(self.language)  # one clear line for a language we cannot read
         if self.task and self.task not in TASKS:
-            raise BadInputError(
-                f"unknown task {self.task!r}; use one of {', '.join(sorted(TASKS))}"
+            raise BadInputError.translatable(
+                "unknown task {task!r}; use one of {tasks}",
+                task=self.task,
+                tasks=", ".join(sorted(TASKS)),
             )
 
     def matches(self, m: ModelEntry, cat: Catalog) -> bool:
@@ -551,8 +556,8 @@ def parse_since(text: str) -> dt.date:
             raise ValueError
         return dt.date(int(m[1]), int(m[2] or 1), int(m[3] or 1))
     except ValueError:
-        raise BadInputError(
-            f"--since takes a date like 2025-06-01, 2025-06 or 2025, not {text!r}"
+        raise BadInputError.translatable(
+            "--since takes a date like 2025-06-01, 2025-06 or 2025, not {text!r}", text=text
         ) from None
 
 
@@ -610,6 +615,12 @@ def normalize_language(text: str) -> str:
         return _LANGUAGE_INDEX[key]
     if _LANGUAGE_CODE.match(key.replace("_", "-")):
         parts = key.replace("_", "-").split("-")
+        if parts[0] == "zh":  # zh-Hant-HK, zh-MO -> zh-Hant; zh-Hans-SG, zh-MY -> zh-Hans
+            rest = set(parts[1:])
+            if rest & {"hant", "tw", "hk", "mo"}:
+                return "zh-Hant"
+            if rest & {"hans", "cn", "sg", "my"}:
+                return "zh-Hans"
         return "-".join([parts[0]] + [p.title() if len(p) == 4 else p.upper() for p in parts[1:]])
     raise BadInputError.translatable(
         "unknown language {text!r}; use a code like en, ja, zh-Hant (繁體中文), zh-Hans "

@@ -23,8 +23,11 @@ from llmatlas.catalog import Catalog
 from llmatlas.cli._common import JSON_OPT, console, emit_json, gib, handle_errors, parse_size
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import detect, devices, find_device
-from llmatlas.i18n import _
+from llmatlas.i18n import N_, _
 from llmatlas.sizing import ENGINES, get_format
+
+# The advisor's speed grades, shown translated (JSON keeps them as they are).
+SPEED_GRADES = {"good": N_("good"), "usable": N_("usable"), "too slow": N_("too slow")}
 
 
 def register(app: typer.Typer) -> None:
@@ -311,7 +314,7 @@ def estimate_cmd(
 def _fit_one(model: str, target: Target, ctx: int | None, engine: str, json_out: bool) -> None:
     """`fit MODEL`: does this one artifact fit the target, and up to what context."""
     m = resolve_artifact(model, Catalog())
-    e = estimate(m, target, None, ctx, 1, engine, "f16", _calibration())
+    e = estimate(m, target, None, ctx, 1, engine, "f16", _calibration(target))
     largest = max_context_for(m, target, e.quant, 1, engine, "f16")
     if json_out:
         emit_json({**e.to_dict(), "largest_context_that_fits": largest})
@@ -427,7 +430,9 @@ def fit_cmd(
         )
         return
     console.print(
-        f"target: {target.name}; budget {gib(target.budget_bytes)} ({target.headroom_note})"
+        _("target: {name}; budget {size} ({note})").format(
+            name=target.name, size=gib(target.budget_bytes), note=target.headroom_note
+        )
     )
     if not rows:
         console.print(_("nothing in the catalog fits this need here"))
@@ -440,13 +445,14 @@ def fit_cmd(
         t.add_column(c, overflow="fold")
     for i, r in enumerate(rows, 1):
         style = {"good": "green", "usable": "yellow", "too slow": "red"}[r.grade]
+        grade = _(SPEED_GRADES.get(r.grade, r.grade))
         t.add_row(
             str(i),
             r.model,
             r.quant,
             gib(r.total_bytes),
-            f"{r.decode_tps:.1f}" + ("" if r.meets_speed else " (slow)"),
-            f"[{style}]{r.grade}[/]",
+            f"{r.decode_tps:.1f}" + ("" if r.meets_speed else " " + _("(slow)")),
+            f"[{style}]{grade}[/]",
             *[f"{r.scores[n]:g}" if n in r.scores else "-" for n in score_cols],
             "; ".join(r.why[2:]),
         )

@@ -44,10 +44,18 @@ def quiet() -> None:
 
 @functools.cache
 def has_amx() -> bool:
+    """True when this CPU has AMX *and* the loaded ggml CPU backend was built with its
+    kernels (a build without AMX keeps the ordinary repacked buffers, which are safe)."""
     try:
-        return " amx_tile" in Path("/proc/cpuinfo").read_text()
+        if " amx_tile" not in Path("/proc/cpuinfo").read_text():
+            return False
     except OSError:
         return False
+    try:
+        lib = ctypes.CDLL(str(Path(llama_cpp.__file__).parent / "lib" / "libggml-cpu.so"))
+        return bool(lib.ggml_cpu_has_amx_int8())
+    except (OSError, AttributeError):
+        return True  # cannot tell: stay on the safe side
 
 
 def _no_extra_buffers() -> None:

@@ -7,6 +7,7 @@ import { renderBench } from "./pages/bench.js";
 import { renderCatalog } from "./pages/catalog.js";
 import { renderChat } from "./pages/chat.js";
 import { renderCompare } from "./pages/compare.js";
+import { renderFamily } from "./pages/family.js";
 import { renderFit } from "./pages/fit.js";
 import { renderModel } from "./pages/model.js";
 import { renderTree } from "./pages/tree.js";
@@ -43,6 +44,7 @@ function paintFrame() {
 
 addRoute("", renderCatalog);
 addRoute("model", renderModel);
+addRoute("family", renderFamily);
 addRoute("fit", renderFit);
 addRoute("compare", renderCompare);
 addRoute("tree", renderTree);

@@ -99,7 +99,7 @@ export async function renderCatalog(app, _parts, query, alive) {
     m._fitCell = fitCell;
     m._row = h("tr", { "data-id": m.id },
       h("td", null, modelLink(m.id, m.name), m.instruct ? null : h("span", { class: "muted small" }, " ", t("base"))),
-      h("td", { class: "hide-narrow" }, familyName.get(m.family) || m.family),
+      h("td", { class: "hide-narrow" }, h("a", { href: `#/family/${encodeURIComponent(m.family)}` }, familyName.get(m.family) || m.family)),
       h("td", { class: "hide-narrow" }, m.developer),
       h("td", { class: "num" }, fmtParams(m)),
       h("td", { class: "num hide-narrow" }, fmtCtx(m.context_length)),

@@ -21,7 +21,7 @@ export async function renderModel(app, parts, query, alive) {
     h("h1", null, m.name),
     h("p", { class: "row" },
       commercialEl(m.commercial_use), gradeEl(m.openness.grade),
-      h("span", { class: "muted" }, `${m.developer} · ${m.family_name} · `, t("released {date}", { date: fmtDate(m.released) })),
+      h("span", { class: "muted" }, `${m.developer} · `, h("a", { href: `#/family/${encodeURIComponent(m.family)}` }, m.family_name), " · ", t("released {date}", { date: fmtDate(m.released) })),
       h("a", { class: "btn", href: `#/compare?ids=${encodeURIComponent(m.id)}` }, t("Compare…")),
       h("a", { class: "btn", href: `#/tree/${encodeURIComponent((m.ancestors && m.ancestors.length) ? m.ancestors[m.ancestors.length - 1] : m.id)}` }, t("Family tree"))),
   );
