@@ -467,3 +467,22 @@ def test_rm_never_deletes_outside_the_home(isolated_home: Path, tmp_path: Path) 
         store.remove(name)
         assert outside.read_bytes() == b"keep me"
     assert store.list() == []
+
+
+def test_host_and_origin_policy() -> None:
+    from llmatlas.server.security import Policy
+
+    local = Policy.build("127.0.0.1", allowed_hosts=[".corp.example"])
+    assert local.host_allowed("localhost:8080") and local.host_allowed("[::1]:8080")
+    assert local.host_allowed("127.0.0.1") and local.host_allowed("ui.localhost:1")
+    assert local.host_allowed("llm.corp.example:8080") and not local.host_allowed(
+        "corp.example.evil"
+    )
+    assert not local.host_allowed("evil.example") and not local.host_allowed("10.0.0.5:8080")
+    wild = Policy.build("0.0.0.0")
+    assert wild.host_allowed("10.0.0.5:8080") and not wild.host_allowed("rebind.evil.example")
+    assert local.origin_allowed("http://127.0.0.1:8080", "127.0.0.1:8080")
+    assert not local.origin_allowed("http://127.0.0.1:3000", "127.0.0.1:8080")
+    assert not local.origin_allowed("null", "127.0.0.1:8080")
+    cors = Policy.build("127.0.0.1", cors_origins=["http://localhost:3000/"])
+    assert cors.origin_allowed("http://localhost:3000", "127.0.0.1:8080")
