@@ -167,18 +167,8 @@ async def chat_completions(req: ChatCompletionRequest, request: Request) -> Any:
         choices.append(
             oa.chat_choice(i, text, last.finish_reason or "stop", tools, lps if want_lp else None)
         )
-    body = {
-        "id": cid,
-        "object": "chat.completion",
-        "created": created,
-        "model": req.model,
-        "system_fingerprint": fp,
-        "choices": choices,
-        "usage": _usage_of([r[1] for r in results]),
-    }
-    if warnings:
-        body["warnings"] = warnings
-    return JSONResponse(body, headers=_warn_headers(warnings))
+    lasts = [r[1] for r in results]
+    return _whole("chat.completion", cid, created, req.model, fp, choices, lasts, warnings)
 
 
 async def run_all(lm: Loaded, preps: list[Prepared]) -> list[tuple[str, Event, list[TokenLogprob]]]:
@@ -198,6 +188,31 @@ async def run_all(lm: Loaded, preps: list[Prepared]) -> list[tuple[str, Event, l
 def _usage_of(lasts: list[Event]) -> dict[str, int]:
     prompt = lasts[0].prompt_tokens if lasts else 0
     return usage(prompt, sum(e.completion_tokens for e in lasts))
+
+
+def _whole(
+    object_: str,
+    cid: str,
+    created: int,
+    model: str,
+    fp: str,
+    choices: list[dict[str, Any]],
+    lasts: list[Event],
+    warnings: list[str],
+) -> JSONResponse:
+    """A whole (not streamed) chat or text completion, with any adjustments said."""
+    body: dict[str, Any] = {
+        "id": cid,
+        "object": object_,
+        "created": created,
+        "model": model,
+        "system_fingerprint": fp,
+        "choices": choices,
+        "usage": _usage_of(lasts),
+    }
+    if warnings:
+        body["warnings"] = warnings
+    return JSONResponse(body, headers=_warn_headers(warnings))
 
 
 def _warn_headers(warnings: list[str]) -> dict[str, str]:
@@ -343,18 +358,8 @@ async def completions(req: CompletionRequest, request: Request) -> Any:
                 "finish_reason": last.finish_reason or "stop",
             }
         )
-    body = {
-        "id": cid,
-        "object": "text_completion",
-        "created": created,
-        "model": req.model,
-        "system_fingerprint": fp,
-        "choices": choices,
-        "usage": _usage_of([r[1] for r in results]),
-    }
-    if warnings:
-        body["warnings"] = warnings
-    return JSONResponse(body, headers=_warn_headers(warnings))
+    lasts = [r[1] for r in results]
+    return _whole("text_completion", cid, created, req.model, fp, choices, lasts, warnings)
 
 
 def _cmpl_chunk(
