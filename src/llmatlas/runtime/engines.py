@@ -124,118 +124,110 @@ def default_threads() -> int:
 
 @register
 class LlamaCppEngine(Engine):
-    """llama.cpp in-process through llama-cpp-python (GGUF files; CPU, CUDA, Metal)."""
+    """llama.cpp in-process (GGUF files; CPU, CUDA, Metal) through the continuous-batching
+    scheduler: ``llmatlas run`` and ``llmatlas serve`` generate through the same code, with
+    the same sampling (greedy at temperature 0, the same seeds), ``n_seq_max`` sequences."""
 
     name = "llama.cpp"
     package = "llama_cpp"
-    capabilities = frozenset({"generate", "embeddings", "tokenize", "grammar", "gguf"})
+    capabilities = frozenset(
+        {"generate", "embeddings", "tokenize", "grammar", "gguf", "batching", "logprobs"}
+    )
 
     def __init__(self) -> None:
-        self.llm: Any = None
+        self.sched: Any = None
+        self._embedder: Any = None
         self._path: Path | None = None
+        self._threads = 0
 
     def load(self, path: Path, options: LoadOptions) -> None:
-        from llama_cpp import Llama
+        from llmatlas.runtime.batching import BatchScheduler
 
-        from llmatlas.runtime._llama_log import quiet
-
-        quiet()
-
-        try:
-            self.llm = Llama(
-                model_path=str(path),
-                n_ctx=options.n_ctx,
-                n_threads=options.n_threads or default_threads(),
-                n_gpu_layers=options.n_gpu_layers,
-                embedding=options.embedding,
-                verbose=False,
-            )
-        except (ValueError, RuntimeError, OSError) as exc:
-            raise EngineError(f"llama.cpp could not load {path.name}: {exc}") from None
-        self._path = path
+        self.sched = BatchScheduler(
+            Path(path),
+            n_slots=max(1, options.n_seq_max),
+            n_ctx_per_slot=options.n_ctx,
+            n_threads=options.n_threads,
+            n_gpu_layers=options.n_gpu_layers,
+        )
+        self._path = Path(path)
+        self._threads = options.n_threads
 
     @property
     def n_ctx(self) -> int:
-        return int(self.llm.n_ctx()) if self.llm else 0
+        return int(self.sched.n_ctx_per_slot) if self.sched else 0
 
     @property
     def metadata(self) -> dict[str, Any]:
-        return dict(self.llm.metadata) if self.llm else {}
+        return dict(self.sched.metadata) if self.sched else {}
 
     def tokenize(self, text: str, add_special: bool = True) -> list[int]:
-        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=True))
+        return list(self.sched.tokenize(text, add_special))
 
     def detokenize(self, tokens: list[int]) -> str:
-        return bytes(self.llm.detokenize(tokens)).decode("utf-8", errors="replace")
+        return str(self.sched.detokenize(tokens))
 
     def generate(self, prompt: str, sampling: SamplingOptions) -> Iterator[Chunk]:
-        from llama_cpp import LlamaGrammar
+        import queue
 
-        grammar = (
-            LlamaGrammar.from_string(sampling.grammar, verbose=False) if sampling.grammar else None
-        )
-        n_prompt = len(self.tokenize(prompt))
-        if n_prompt >= self.n_ctx:
+        from llmatlas.runtime.batching import GenRequest
+
+        tokens = self.tokenize(prompt)
+        if len(tokens) >= self.n_ctx:
             raise BadInputError(
-                f"prompt is {n_prompt} tokens but the context is {self.n_ctx}; shorten it or raise --ctx"
+                f"prompt is {len(tokens)} tokens but the context is {self.n_ctx}; "
+                "shorten it or raise --ctx"
             )
-        max_tokens = min(sampling.max_tokens, self.n_ctx - n_prompt)
+        room = self.n_ctx - len(tokens)
+        events: queue.Queue[Any] = queue.Queue()
+        req = GenRequest(
+            tokens,
+            sampling.model_copy(update={"max_tokens": min(sampling.max_tokens, room)}),
+            events.put,
+        )
         t0 = time.perf_counter()
         first: float | None = None
-        n = 0
-        finish = None
-        stream = self.llm.create_completion(
-            prompt,
-            max_tokens=max_tokens,
-            temperature=sampling.temperature,
-            top_p=sampling.top_p,
-            top_k=sampling.top_k,
-            min_p=sampling.min_p,
-            repeat_penalty=sampling.repeat_penalty,
-            seed=sampling.seed
-            if sampling.seed is not None
-            else (0 if sampling.temperature == 0 else None),
-            stop=sampling.stop or None,
-            grammar=grammar,
-            stream=True,
-        )
+        self.sched.submit(req)
         try:
-            for part in stream:
-                choice = part["choices"][0]
-                text = choice.get("text", "")
-                finish = choice.get("finish_reason")
-                if text:
-                    n += 1
-                    if first is None:
-                        first = time.perf_counter()
-                    yield Chunk(text)
+            while True:
+                try:
+                    ev = events.get(timeout=0.1)  # short waits: Ctrl-C stays responsive
+                except queue.Empty:
+                    continue
+                if ev.error:
+                    raise EngineError(ev.error)
+                if ev.text:
+                    first = first or time.perf_counter()
+                    yield Chunk(ev.text)
+                if ev.finish_reason:
+                    end = time.perf_counter()
+                    timings = {"ttft_s": (first or end) - t0, "total_s": end - t0}
+                    if first and ev.completion_tokens > 1:
+                        timings["decode_tps"] = (ev.completion_tokens - 1) / max(end - first, 1e-9)
+                    yield Chunk(
+                        "", ev.finish_reason, ev.prompt_tokens, ev.completion_tokens, timings
+                    )
+                    return
         finally:
-            close = getattr(stream, "close", None)
-            if close:
-                close()
-        end = time.perf_counter()
-        n_completion = n
-        timings = {"ttft_s": (first or end) - t0, "total_s": end - t0}
-        if first and n_completion > 1:
-            timings["decode_tps"] = (n_completion - 1) / max(end - first, 1e-9)
-        yield Chunk("", finish or "stop", n_prompt, n_completion, timings)
+            req.cancel()  # a consumer that stops early (Ctrl-C) frees the sequence at once
 
     def embed(self, texts: list[str]) -> list[list[float]]:
-        if self.llm is None:
+        if self._path is None:
             raise EngineError("no model loaded")
-        out = []
-        for t in texts:
-            vec = self.llm.embed(t, normalize=True, truncate=True)
-            if vec and isinstance(vec[0], list):  # per-token output: mean-pool
-                dim = len(vec[0])
-                vec = [sum(v[i] for v in vec) / len(vec) for i in range(dim)]
-            out.append(list(vec))
-        return out
+        if self._embedder is None:
+            from llmatlas.runtime.embeddings import Embedder
+
+            self._embedder = Embedder(self._path, min(self.n_ctx, 2048), self._threads)
+        emb = self._embedder
+        return list(emb.embed([emb.check_tokens(emb.tokenize(t), truncate=True) for t in texts]))
 
     def unload(self) -> None:
-        if self.llm is not None:
-            self.llm.close()
-            self.llm = None
+        if self._embedder is not None:
+            self._embedder.close()
+            self._embedder = None
+        if self.sched is not None:
+            self.sched.close()
+            self.sched = None
 
 
 @register
