@@ -161,7 +161,7 @@ def main() -> int:
             [
                 sys.executable,
                 "-m",
-                "llama_cpp.server",
+                "llmatlas.runtime.llama_server",
                 "--model",
                 str(path),
                 "--port",

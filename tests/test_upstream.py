@@ -28,7 +28,7 @@ MODEL = "gemma-3-270m"
 
 
 class Engine:
-    """`python -m llama_cpp.server` on 127.0.0.1."""
+    """`python -m llama_cpp.server` on 127.0.0.1 (through llmatlas.runtime.llama_server, for the AMX guard)."""
 
     def __init__(self, gguf: Path, log: Path, port: int | None = None) -> None:
         self.port = port or free_port()
@@ -38,7 +38,7 @@ class Engine:
             [
                 sys.executable,
                 "-m",
-                "llama_cpp.server",
+                "llmatlas.runtime.llama_server",
                 "--model",
                 str(gguf),
                 "--model_alias",
@@ -198,7 +198,7 @@ import json, os, sys
 argv = sys.argv[1:]
 open({record!r}, "w").write(json.dumps(argv))
 val = lambda flag: argv[argv.index(flag) + 1]
-os.execv(sys.executable, [sys.executable, "-m", "llama_cpp.server", "--model", {gguf!r},
+os.execv(sys.executable, [sys.executable, "-m", "llmatlas.runtime.llama_server", "--model", {gguf!r},
     "--model_alias", val("--served-model-name"), "--host", val("--host"), "--port", val("--port"),
     "--n_ctx", val("--max-model-len"), "--n_threads", "2"])
 """
@@ -235,7 +235,7 @@ def test_engine_vllm_starts_plans_and_stops_the_engine(tmp_path: Path, embedded_
         assert out.choices[0].text.strip()
         engine_pid = int(
             subprocess.run(
-                ["pgrep", "-f", f"llama_cpp.server.*--port {flags['--port']}"],
+                ["pgrep", "-f", f"runtime.llama_server.*--port {flags['--port']}"],
                 capture_output=True,
                 text=True,
             ).stdout.split()[0]
