@@ -117,6 +117,7 @@ class _Header:
         self.pos = 0
         self.name = name
         self.short = short  # ``buf`` is only the file's first bytes
+        self.keep_all = False  # keep arrays of any length (the whole vocabulary)
 
     def _end(self) -> None:
         if self.short:
@@ -157,7 +158,7 @@ class _Header:
                     return _Skipped(n)
                 return [self.string() for _ in range(n)]
             size = _SCALAR[sub][1]
-            if not keep_array or n > 4096:
+            if not keep_array or (n > 4096 and not self.keep_all):
                 self._take(n * size)
                 return _Skipped(n)
             return [self.value(sub, False) for _ in range(n)]
@@ -207,16 +208,18 @@ def _read_part(part: Path, size: int) -> tuple[dict[str, Any], list[GGUFTensor]]
 
 
 def parse_header(
-    buf: bytes | mmap.mmap, name: str, size: int
+    buf: bytes | mmap.mmap, name: str, size: int, keep_arrays: bool = False
 ) -> tuple[dict[str, Any], list[GGUFTensor]]:
     """Metadata and tensors of a GGUF header held in ``buf`` (the file, or its first bytes);
-    ``size`` is the whole file's, to check every tensor lies inside it."""
+    ``size`` is the whole file's, to check every tensor lies inside it.  Long arrays (token
+    lists, scores, merges) come back as their length only, unless ``keep_arrays``."""
     from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
 
     if bytes(buf[:4]) != b"GGUF":
         raise BadInputError(f"{name} is not a GGUF file (no GGUF magic at its start)")
     short = len(buf) < size
     r = _Header(buf, name, short)
+    r.keep_all = keep_arrays
     r.pos = 4
     version = r.u32()
     if version not in (2, 3):
@@ -230,7 +233,7 @@ def parse_header(
         vtype = r.u32()
         if vtype not in _SCALAR and vtype not in (8, 9):
             raise BadInputError(f"{name}: corrupt GGUF header (value type {vtype})")
-        meta[key] = r.value(vtype, keep_array=not key.startswith("tokenizer."))
+        meta[key] = r.value(vtype, keep_array=keep_arrays or not key.startswith("tokenizer."))
     infos = []
     for _ in range(n_tensors):
         tname = r.string()
