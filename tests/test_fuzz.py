@@ -24,6 +24,11 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
     s.stop()
 
 
+# Routes that answer "not implemented here" by design: a 501 there is the documented answer,
+# not a server error (Ollama's push needs a registry; llmatlas has none).
+DECLINED = {("/api/push", 501)}
+
+
 def test_no_server_errors(fuzz_server: ServerProcess) -> None:
     """Every operation, a few generated requests each (DELETE excluded): never a 5xx."""
     schema = schemathesis.openapi.from_url(fuzz_server.url + "/openapi.json").exclude(
@@ -45,7 +50,7 @@ def test_no_server_errors(fuzz_server: ServerProcess) -> None:
                 case.body["model"] = "gemma-3-270m"  # reach the generation paths, not just 404
             response = case.call(timeout=60)
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-            if response.status_code >= 500:
+            if response.status_code >= 500 and (case.path, response.status_code) not in DECLINED:
                 failures.append(
                     f"{case.method.upper()} {case.path} -> {response.status_code}: "
                     f"{str(case.body)[:300]}"

@@ -279,3 +279,20 @@ def test_responses_stream_events() -> None:
     assert final["output"][0]["content"][0]["text"] == "Hello"
     assert final["output"][1]["arguments"] == "{}" and final["output"][1]["call_id"] == "c"
     assert "response.output_text.done" in [e["type"] for e in events]
+
+
+def test_a_request_the_native_model_refuses_is_a_client_error() -> None:
+    """Found by the schemathesis fuzz: values that passed one wire model but not the one it is
+    translated into were 500s."""
+    from pydantic import ValidationError
+
+    from llmatlas.server.openai.responses import ResponsesRequest, to_chat_request
+    from llmatlas.server.wire import OllamaOptions
+
+    with pytest.raises(ValidationError):
+        OllamaOptions(repeat_penalty=1.9e31)
+    with pytest.raises(ValidationError):
+        ResponsesRequest.model_validate({"model": "m", "input": "hi", "max_output_tokens": 10**16})
+    long_name = ResponsesRequest.model_validate({"model": "m" * 300, "input": "hi"})
+    with pytest.raises(BadInputError, match=r"^model: "):
+        to_chat_request(long_name)

@@ -31,7 +31,7 @@ from llmatlas.server.ollama.translate import error_body as ollama_error
 from llmatlas.server.ollama.translate import is_ollama_path
 from llmatlas.server.security import Guard, Policy, auth_router, offload
 from llmatlas.server.upstream import Upstream
-from llmatlas.server.wire import openai_error
+from llmatlas.server.wire import openai_error, validation_message
 from llmatlas.settings import Settings
 
 VERSION = __version__
@@ -186,10 +186,7 @@ def create_app(cfg: ServerConfig) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        err = exc.errors()[0]
-        loc = [str(x) for x in err.get("loc", ()) if x != "body"]
-        field_name = ".".join(loc) or "body"
-        msg = f"{field_name}: {err.get('msg')}"
+        field_name, msg = validation_message(exc.errors()[0])
         return error(request, 400, msg, "invalid_request_error", "invalid_value", field_name)
 
     @app.exception_handler(StarletteHTTPException)

@@ -11,8 +11,9 @@ import time
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from llmatlas.errors import BadInputError
 from llmatlas.runtime.engines import SamplingOptions
 
 
@@ -154,7 +155,7 @@ class OllamaOptions(_Loose):
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     top_k: int | None = Field(default=None, ge=0)
     min_p: float | None = Field(default=None, ge=0.0, le=1.0)
-    repeat_penalty: float | None = Field(default=None, ge=0.0)
+    repeat_penalty: float | None = Field(default=None, ge=0.0, le=5.0)
     seed: int | None = None
     num_predict: int | None = Field(default=None, ge=-2, le=MAX_TOKENS)
     num_ctx: int | None = Field(default=None, ge=64, le=MAX_TOKENS)
@@ -162,6 +163,12 @@ class OllamaOptions(_Loose):
 
     def sampling(self, default_max: int) -> SamplingOptions:
         n = self.num_predict
+        try:
+            return self._sampling(n, default_max)
+        except ValidationError as exc:
+            raise invalid(exc) from None
+
+    def _sampling(self, n: int | None, default_max: int) -> SamplingOptions:
         return SamplingOptions(
             temperature=0.8 if self.temperature is None else self.temperature,
             top_p=0.9 if self.top_p is None else self.top_p,
@@ -240,3 +247,16 @@ def usage(prompt: int, completion: int) -> dict[str, int]:
 
 def ns(seconds: float) -> int:
     return int(seconds * 1e9)
+
+
+def validation_message(err: Any) -> tuple[str, str]:
+    """``(field, "field: message")`` for the first error pydantic reports."""
+    loc = [str(x) for x in err.get("loc", ()) if x != "body"]
+    name = ".".join(loc) or "body"
+    return name, f"{name}: {err.get('msg')}"
+
+
+def invalid(exc: ValidationError) -> BadInputError:
+    """A request that passed its own wire model but not the one it is translated into (a
+    bound of the native request): the client's error, a 400, not a server error."""
+    return BadInputError(validation_message(exc.errors()[0])[1])

@@ -12,10 +12,10 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llmatlas.errors import BadInputError
-from llmatlas.server.wire import ChatCompletionRequest
+from llmatlas.server.wire import MAX_TOKENS, ChatCompletionRequest, invalid
 
 
 class _Loose(BaseModel):
@@ -48,7 +48,7 @@ class ResponsesRequest(_Loose):
     tools: list[FunctionTool] | None = None
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool = True
-    max_output_tokens: int | None = Field(default=None, ge=1)
+    max_output_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     temperature: float = Field(default=1.0, ge=0.0, le=2.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
@@ -133,33 +133,36 @@ def to_chat_request(req: ResponsesRequest) -> ChatCompletionRequest:
             "type": "json_schema",
             "json_schema": {"name": fmt.name or "output", "schema": fmt.schema_},
         }
-    return ChatCompletionRequest.model_validate(
-        {
-            "model": req.model,
-            "messages": to_chat_messages(req),
-            "tools": [
-                {
-                    "type": "function",
-                    "function": {
-                        "name": t.name,
-                        "description": t.description,
-                        "parameters": t.parameters,
-                    },
-                }
-                for t in req.tools or []
-            ]
-            or None,
-            "tool_choice": tool_choice,
-            "parallel_tool_calls": req.parallel_tool_calls,
-            "max_tokens": req.max_output_tokens,
-            "temperature": req.temperature,
-            "top_p": req.top_p,
-            "seed": req.seed,
-            "response_format": response_format,
-            "logprobs": req.top_logprobs is not None,
-            "top_logprobs": req.top_logprobs,
-        }
-    )
+    try:
+        return ChatCompletionRequest.model_validate(
+            {
+                "model": req.model,
+                "messages": to_chat_messages(req),
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": t.name,
+                            "description": t.description,
+                            "parameters": t.parameters,
+                        },
+                    }
+                    for t in req.tools or []
+                ]
+                or None,
+                "tool_choice": tool_choice,
+                "parallel_tool_calls": req.parallel_tool_calls,
+                "max_tokens": req.max_output_tokens,
+                "temperature": req.temperature,
+                "top_p": req.top_p,
+                "seed": req.seed,
+                "response_format": response_format,
+                "logprobs": req.top_logprobs is not None,
+                "top_logprobs": req.top_logprobs,
+            }
+        )
+    except ValidationError as exc:
+        raise invalid(exc) from None
 
 
 def message_item(
