@@ -223,3 +223,17 @@ def test_speed_never_sums_gpus_for_one_stream(catalog: Catalog) -> None:
     assert r1.architecture is not None
     assert v.decode_tps < decode_bound_tps(r1.architecture, get_format("FP8"), 4800, 8) / 4
     assert 20 < v.decode_tps < 150  # published single-stream figures are 30-80 tok/s
+
+
+def test_a_checkpoint_published_quantized_is_not_requantized(catalog: Catalog) -> None:
+    """gpt-oss ships in MXFP4: the advisor offers that file, not an IQ4_XS requantization of
+    it (nor an upcast to Q8_0 that would hold the same 4-bit weights in twice the bytes)."""
+    from llmatlas.advisor._quant import choose_quant
+
+    m = catalog.get("gpt-oss-20b")
+    for target in (
+        Target.from_budget(ram_bytes=16 * GiB),
+        Target.from_device(find_device("rtx-4090")),
+    ):
+        choice = choose_quant(m, target, 4096)
+        assert choice.quant == "MXFP4", (target.name, choice)

@@ -32,6 +32,7 @@ from llmatlas.advisor._estimate import DEFAULT_CONTEXT, Subject, Target, decode_
 from llmatlas.catalog import ModelEntry
 from llmatlas.errors import BadInputError
 from llmatlas.sizing import GGUF_LADDER, GiB, get_format, param_count
+from llmatlas.sizing.quant import native_format
 
 REQUIRED_TPS = 10.0
 """Single-stream decode a chat needs by default: about reading speed with margin."""
@@ -116,6 +117,19 @@ def ladder_for(engine: str) -> tuple[str, ...]:
     return GGUF_LADDER if engine == "llama.cpp" else VLLM_LADDER
 
 
+def _ladder(m: Subject, engine: str) -> tuple[str, ...]:
+    """The engine's ladder, starting at the model's own checkpoint format when it was
+    published quantized (gpt-oss in MXFP4, DeepSeek-V3 in FP8): a wider type would only
+    upcast the same weights, and a different 4-bit type would requantize them."""
+    ladder = ladder_for(engine)
+    native = native_format(m.architecture, engine) if m.architecture is not None else None
+    if native is None or native.name in ("BF16", "F16", "FP16", "F32"):
+        return ladder
+    if native.name in ladder:
+        return ladder[ladder.index(native.name) :]
+    return (native.name,)
+
+
 _CHOICES: dict[tuple[Any, ...], QuantChoice] = {}
 
 
@@ -159,12 +173,13 @@ def _choose_quant(
     batch: int,
 ) -> QuantChoice:
     target = target.for_engine(engine)
-    ladder = ladder_for(engine)
-    floor = ladder.index(SPEED_FLOOR.get(engine, ladder[-1]))
+    ladder = _ladder(m, engine)
+    floor_type = SPEED_FLOOR.get(engine, ladder[-1])
+    floor = ladder.index(floor_type) if floor_type in ladder else len(ladder) - 1
     rungs: list[tuple[str, int, float]] = []  # (type, pool bytes, decode tok/s) that fit
     too_big: dict[str, int] = {}
     for i, q in enumerate(ladder):
-        fmt = get_format(q)
+        fmt = get_format(q, engine)
         need = pool_bytes(m, fmt, context, batch, engine, kv_type, target)
         if need > target.budget_bytes:
             too_big[q] = need
