@@ -442,7 +442,8 @@ def fit_cmd(
     ]
     t = Table()
     for c in ("#", _("model"), _("quant"), _("memory"), "tok/s", _("grade"), *score_cols, _("why")):
-        t.add_column(c, overflow="fold")
+        # the id is what a user copies: never cut or folded; the reasons wrap instead
+        t.add_column(c, overflow="fold", no_wrap=c == _("model"))
     for i, r in enumerate(rows, 1):
         style = {"good": "green", "usable": "yellow", "too slow": "red"}[r.grade]
         grade = _(SPEED_GRADES.get(r.grade, r.grade))
