@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from llmatlas.errors import StoreError
@@ -94,7 +95,7 @@ def connect(path: Path) -> sqlite3.Connection:
         ) from exc
     conn.row_factory = sqlite3.Row
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
+        _wal(conn)
         migrate(conn)
     except sqlite3.Error as exc:
         conn.close()
@@ -103,6 +104,21 @@ def connect(path: Path) -> sqlite3.Connection:
             "set LLMATLAS_HOME to a writable directory"
         ) from exc
     return conn
+
+
+def _wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
+    """Switch to WAL once.  SQLite answers "database is locked" at once (no busy wait) while
+    another connection is creating the same fresh database, so retry until ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:
@@ -116,9 +132,18 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     for name, sql in MIGRATIONS:
         if name in done:
             continue
-        with conn:
+        # BEGIN IMMEDIATE makes writers take turns; recording the migration first means a
+        # second connection opening the same fresh home (concurrent pulls, two processes)
+        # fails on the primary key instead of applying the migration twice.
+        try:
             conn.executescript(
-                "BEGIN;" + sql + f"INSERT INTO migrations(name) VALUES ('{name}');COMMIT;"
+                f"BEGIN IMMEDIATE;INSERT INTO migrations(name) VALUES ('{name}');" + sql + "COMMIT;"
             )
+        except sqlite3.IntegrityError:
+            conn.rollback()  # another connection applied it first
+            continue
+        except sqlite3.Error:
+            conn.rollback()
+            raise
         applied.append(name)
     return applied
