@@ -30,7 +30,7 @@ from llmatlas.server.manager import ModelManager
 from llmatlas.server.metrics import Metrics
 from llmatlas.server.ollama.translate import error_body as ollama_error
 from llmatlas.server.ollama.translate import is_ollama_path
-from llmatlas.server.security import Guard, Policy, auth_router, offload
+from llmatlas.server.security import Guard, Policy, auth_router, offload, security_headers
 from llmatlas.server.upstream import Upstream
 from llmatlas.server.wire import openai_error, validation_message
 from llmatlas.settings import Settings
@@ -198,7 +198,10 @@ def create_app(cfg: ServerConfig) -> FastAPI:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return error(request, 500, "internal server error", "server_error")
+        # Starlette answers this one from outside every middleware: the Guard's headers are
+        # added here
+        headers = {k.decode(): v.decode() for k, v in security_headers(request.url.path)}
+        return error(request, 500, "internal server error", "server_error", headers=headers)
 
     @app.get("/health", tags=["server"])
     async def health(request: Request) -> JSONResponse:
