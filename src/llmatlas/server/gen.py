@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,7 +84,6 @@ async def events(lm: Loaded, prep: Prepared) -> AsyncIterator[Event]:
 
     req = GenRequest(prep.tokens, prep.sampling, emit)
     lm.sched.submit(req)
-    lm.last_used = time.time()
     try:
         while True:
             ev = await q.get()
@@ -94,7 +92,6 @@ async def events(lm: Loaded, prep: Prepared) -> AsyncIterator[Event]:
                 return
     finally:
         req.cancel()  # no-op if finished; frees the slot if the client went away
-        lm.last_used = time.time()
 
 
 async def run_to_end(lm: Loaded, prep: Prepared) -> tuple[str, Event]:

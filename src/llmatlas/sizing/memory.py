@@ -29,6 +29,7 @@ from typing import Literal
 
 from llmatlas.catalog._schema import Architecture
 from llmatlas.errors import BadInputError
+from llmatlas.i18n import _
 from llmatlas.sizing.params import global_layer_ids
 from llmatlas.sizing.quant import QuantFormat, WeightBytes, weight_bytes
 
@@ -87,8 +88,10 @@ def kv_bytes_per_element(kv_type: str) -> float:
     try:
         return KV_TYPES[kv_type.lower()]
     except KeyError:
-        raise BadInputError(
-            f"unknown KV cache type {kv_type!r}; use one of {', '.join(KV_TYPES)}"
+        raise BadInputError.translatable(
+            "unknown KV cache type {kv_type!r}; use one of {types}",
+            kv_type=kv_type,
+            types=", ".join(KV_TYPES),
         ) from None
 
 
@@ -374,17 +377,25 @@ def estimate_memory(
     the exact bytes of a real file's tensors (read from its header) instead of the prediction.
     """
     if engine not in ENGINES:
-        raise BadInputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+        raise BadInputError.translatable(
+            "unknown engine {engine!r}; use one of {engines}",
+            engine=engine,
+            engines=", ".join(ENGINES),
+        )
     if context > a.max_position_embeddings:
-        raise BadInputError(
-            f"context {context} is above the model's maximum of {a.max_position_embeddings} tokens"
+        raise BadInputError.translatable(
+            "context {ctx} is above the model's maximum of {max} tokens",
+            ctx=context,
+            max=a.max_position_embeddings,
         )
     if engine == "llama.cpp" and not fmt.is_gguf:
         raise BadInputError(
             f"llama.cpp runs GGUF files; {fmt.name} is for {', '.join(fmt.engines)}"
         )
     if engine != "llama.cpp" and fmt.is_gguf and fmt.name != "F16":
-        raise BadInputError(f"{fmt.name} is a GGUF format; use --engine llama.cpp")
+        raise BadInputError.translatable(
+            "{format} is a GGUF format; use --engine llama.cpp", format=fmt.name
+        )
     if not 0 < gpu_memory_utilization <= 1:
         raise BadInputError("gpu_memory_utilization must be in (0, 1]")
     filled = context * batch if filled is None else min(filled, context * batch)
@@ -396,8 +407,10 @@ def estimate_memory(
         kv = kv_cache(a, context, batch, kv_type, engine, swa_full)
         if a.sliding_window and not swa_honoured(a, engine, swa_full):
             notes.append(
-                "sliding-window layers get a full-size KV cache in llama.cpp "
-                "(llama-cpp-python default); the window does not save memory here"
+                _(
+                    "sliding-window layers get a full-size KV cache in llama.cpp "
+                    "(llama-cpp-python default); the window does not save memory here"
+                )
             )
         on_gpu = layers if (gpu_layers is None and vram_bytes) else (gpu_layers or 0)
         on_gpu = max(0, min(on_gpu, layers))
@@ -448,12 +461,16 @@ def estimate_memory(
         activations += min(VLLM_MAX_NUM_SEQS, batch * 4) * a.vocab_size * 4
         overhead = CUDA_CONTEXT + VLLM_NON_TORCH
         notes.append(
-            f"vLLM pre-allocates {gpu_memory_utilization:.0%} of each GPU; whatever the weights "
-            "and activations leave becomes the paged KV pool"
+            _(
+                "vLLM pre-allocates {share} of each GPU; whatever the weights "
+                "and activations leave becomes the paged KV pool"
+            ).format(share=f"{gpu_memory_utilization:.0%}")
         )
     else:
         overhead = CUDA_CONTEXT
-        notes.append("transformers grows the KV cache as tokens arrive; figure is at full context")
+        notes.append(
+            _("transformers grows the KV cache as tokens arrive; figure is at full context")
+        )
     total = w.total + kv.bytes + activations + overhead
     return MemoryEstimate(
         engine,
