@@ -61,6 +61,8 @@ class Tensor:
 
     @property
     def nbytes(self) -> int:
+        if 0 in self.ne:
+            return 0
         blck = TYPES[self.type][0]
         if blck == 1:
             n = TYPES[self.type][1]

@@ -13,7 +13,7 @@ Shapes come from the architecture; nothing is measured or fitted.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llmatlas.catalog._schema import Architecture
 from llmatlas.sizing.ggml_alloc import TYPES, Graph, Tensor, reserve, row_size
@@ -29,6 +29,13 @@ class Settings:
     kv_type: str = "f16"
     swa_full: bool = True
     n_seq: int = 1
+    n_tokens: int | None = None
+    """Tokens in this ubatch (default: a full ubatch, what llama.cpp reserves for)."""
+    n_outputs: int | None = None
+    """Rows of logits computed (default: every token, the reserve's worst case)."""
+    used: int | None = None
+    """Cells holding tokens (default: the whole cache, as at reserve time); at run time the
+    attention spans ``max(256, pad256(used))`` cells of the cache."""
 
 
 def _pad(n: int, to: int) -> int:
@@ -42,14 +49,17 @@ def kv_cells(a: Architecture, s: Settings) -> tuple[int, int]:
     swa = full
     if a.sliding_window and a.model_type in SWA_ARCHS and not s.swa_full:
         swa = min(full, _pad(a.sliding_window * s.n_seq + s.n_ubatch, 256))
+    if s.used is not None:
+        span = max(256, _pad(s.used, 256))
+        return min(full, span), min(swa, span)
     return full, swa
 
 
 class _Builder:
     def __init__(self, a: Architecture, s: Settings) -> None:
         self.a, self.s, self.g = a, s, Graph()
-        self.n_tok = min(s.n_ubatch, s.n_ctx * s.n_seq)
-        self.n_out = self.n_tok
+        self.n_tok = s.n_tokens or min(s.n_ubatch, s.n_ctx * s.n_seq)
+        self.n_out = self.n_tok if s.n_outputs is None else s.n_outputs
         self.h = a.hidden_size
         self.hd = a.resolved_head_dim
         self.n_head = a.num_attention_heads
@@ -470,3 +480,20 @@ def _cached(key: str, s: Settings) -> int:
     if not iswa and a.num_hidden_layers > 5:
         a = a.model_copy(update={"num_hidden_layers": 5})
     return reserve(_Builder(a, s).build())
+
+
+def touched(a: Architecture, s: Settings, filled: int, n_gen: int = 8) -> int:
+    """Compute-buffer bytes a CPU run writes to (its resident pages) after ``filled`` prompt
+    tokens: at run time llama.cpp lays out each graph afresh in the reserved buffer, over the
+    cells in use and with logits for the last token only, so the pages touched reach the
+    highest address of the largest graph run — the prompt's last full ubatch, its final
+    partial one, or a decode step."""
+    ub = s.n_ubatch
+    last = filled - (filled - 1) // ub * ub
+    graphs = [
+        replace(s, n_tokens=last, n_outputs=1, used=filled),
+        replace(s, n_tokens=1, n_outputs=1, used=filled + n_gen),
+    ]
+    if filled > ub:
+        graphs.append(replace(s, n_tokens=ub, n_outputs=0, used=filled - last))
+    return max(compute_buffer(a, g) for g in graphs)
