@@ -281,12 +281,17 @@ def llama_cpp_compute_buffer(
     flash_attn: bool = False,
     n_ubatch: int = N_UBATCH,
     swa_full: bool = True,
+    kv_type: str = "f16",
 ) -> int:
     """Compute buffer llama.cpp reserves for its worst-case graph (one ubatch, every output).
 
-    ggml's allocator reuses a tensor's memory once its last reader ran, so the buffer is the
-    largest set of tensors alive at one node.  Matched against llama.cpp's own dry run
-    (``bench/sizing_conformance.py``), that is the largest of:
+    For the architectures :mod:`llmatlas.sizing.llama_graph` builds (Llama, Mistral, Mixtral,
+    Qwen2/3 dense and MoE, Gemma 1/2/3, Phi-3, OLMo 2), the graph llama.cpp would build is
+    replayed through a model of ggml's allocator (:mod:`llmatlas.sizing.ggml_alloc`): the
+    buffer is the allocator's highest address, holes and in-place reuse included.
+
+    Otherwise, a closed form: ggml's allocator reuses a tensor's memory once its last reader
+    ran, so the buffer is about the largest set of tensors alive at one node, the largest of:
 
     * the output: the logits of all ``n_ubatch`` outputs (f32) plus two hidden states;
     * attention without flash attention: the f32 scores ``n_kv x n_ubatch x heads``, the
@@ -296,6 +301,13 @@ def llama_cpp_compute_buffer(
       gate, up and activation at FFN width plus four hidden states (MoE: at the routed
       experts' width times experts per token).
     """
+    from llmatlas.sizing import llama_graph
+
+    settings = llama_graph.Settings(
+        context, n_ubatch, flash_attn, kv_type.lower(), swa_full, sequences
+    )
+    if llama_graph.supported(a, settings):
+        return llama_graph.compute_buffer(a, settings)
     ub = min(n_ubatch, context * sequences)
     n_kv = _pad(context * sequences, 256) if context * sequences > 256 else context * sequences
     h = a.hidden_size
@@ -327,9 +339,11 @@ def llama_cpp_compute_buffer(
     return max(out, attn, ffn)
 
 
-def _llama_cpp_compute_reserved(a: Architecture, context: int, sequences: int) -> int:
+def _llama_cpp_compute_reserved(
+    a: Architecture, context: int, sequences: int, kv_type: str = "f16"
+) -> int:
     """VRAM the CUDA/Metal backend reserves for one ubatch's graph (flash attention off)."""
-    return llama_cpp_compute_buffer(a, context, sequences)
+    return llama_cpp_compute_buffer(a, context, sequences, kv_type=kv_type)
 
 
 def _llama_cpp_compute_touched(a: Architecture, filled: int) -> int:
@@ -404,7 +418,7 @@ def estimate_memory(
         vocab_tables = a.vocab_size * LLAMA_CPP_VOCAB_BYTES_PER_TOKEN + LLAMA_CPP_LOAD_FIXED
         page_cache = 0
         if on_gpu:
-            buffers = _llama_cpp_compute_reserved(a, context, batch)
+            buffers = _llama_cpp_compute_reserved(a, context, batch, kv_type)
             overhead = CUDA_CONTEXT + LLAMA_CPP_PYTHON_RUNTIME + vocab_tables
             gpu_bytes = round(w.total * frac) + round(kv.bytes * frac) + buffers + CUDA_CONTEXT
             host_bytes = w.total - round(w.total * frac) + kv.bytes - round(kv.bytes * frac)
@@ -433,7 +447,7 @@ def estimate_memory(
             host_bytes,
             notes,
             reserved_buffers_bytes=llama_cpp_compute_buffer(
-                a, context, batch, flash_attn=False, swa_full=swa_full
+                a, context, batch, flash_attn=False, swa_full=swa_full, kv_type=kv_type
             ),
             page_cache_bytes=page_cache,
         )
