@@ -56,12 +56,12 @@ LOCALE := src/llmatlas/locale
 messages: $(STAMP)
 	$(BIN)/pybabel -q extract -F $(LOCALE)/babel.cfg -k _ -k N_ -k ngettext:1,2 -k translatable \
 		--no-location --sort-output -o $(LOCALE)/cli.pot src/llmatlas
-	for l in zh_TW zh_CN; do $(BIN)/pybabel -q update --init-missing -N --ignore-obsolete \
+	for l in zh_TW zh_CN; do $(BIN)/pybabel -q update --init-missing -N --ignore-obsolete --no-wrap \
 		-D cli -l $$l -i $(LOCALE)/cli.pot -d $(LOCALE); done
 	rm $(LOCALE)/cli.pot
 	$(BIN)/pybabel -q extract -F $(LOCALE)/babel-ui.cfg -k t -k tn:1,2 -k N_ --no-default-keywords \
 		--no-location --sort-output -o $(LOCALE)/ui.pot src/llmatlas/server/static/js
-	for l in zh_TW zh_CN; do $(BIN)/pybabel -q update --init-missing -N --ignore-obsolete \
+	for l in zh_TW zh_CN; do $(BIN)/pybabel -q update --init-missing -N --ignore-obsolete --no-wrap \
 		-D ui -l $$l -i $(LOCALE)/ui.pot -d $(LOCALE); done
 	rm $(LOCALE)/ui.pot
 	$(BIN)/python -c "import sys; from babel.messages.catalog import Catalog; \
@@ -69,6 +69,6 @@ messages: $(STAMP)
 		c = Catalog(domain='catalog'); [c.add(x.conditions, auto_comments=['license ' + x.id]) \
 		for x in load().licenses.values()]; write_po(sys.stdout.buffer, c, sort_output=True)" \
 		> $(LOCALE)/catalog.pot
-	for l in zh_TW zh_CN; do $(BIN)/pybabel -q update --init-missing --ignore-obsolete \
+	for l in zh_TW zh_CN; do $(BIN)/pybabel -q update --init-missing --ignore-obsolete --no-wrap \
 		-D catalog -l $$l -i $(LOCALE)/catalog.pot -d $(LOCALE); done
 	rm $(LOCALE)/catalog.pot

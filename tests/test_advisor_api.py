@@ -26,3 +26,41 @@ def test_fit_route_rows_carry_reasons_and_bad_input_is_a_400() -> None:
         assert bad.status_code == 400 and "--sort" in bad.json()["error"]["message"]
         none = c.get("/api/atlas/fit", params={"device": "rtx-4090", "task": "embedding"})
         assert none.status_code == 400 and "no model" in none.json()["error"]["message"]
+
+
+def test_atlas_sentences_follow_accept_language_and_other_apis_stay_english() -> None:
+    """Reasons, notes and error messages of /api/atlas are written in the request's language
+    (field names and enumerated values stay English); the OpenAI routes answer in English."""
+    cfg = ServerConfig(settings=Settings.from_env(), models=[], n_slots=1, n_ctx=256)
+    zh = {"Accept-Language": "zh-TW,zh;q=0.9,en;q=0.5"}
+    with TestClient(create_app(cfg), base_url="http://127.0.0.1") as c:
+        r = c.get("/api/atlas/fit", params={"device": "rtx-4090", "limit": 2}, headers=zh)
+        assert r.headers["content-language"] == "zh-Hant-TW"
+        assert "accept-language" in r.headers["vary"].lower()
+        d = r.json()
+        assert set(d) == {"target", "budget_bytes", "pool", "rows"}
+        assert "每張 GPU 保留 1 GiB 餘裕" in d["pool"]
+        row = d["rows"][0]
+        assert row["grade"] in ("good", "usable", "too slow")  # values stay English
+        assert "需要" in row["why"][0] and "單一串流" in row["why"][1]
+        assert "困惑度" in row["quality"]
+        e = c.get(
+            "/api/atlas/estimate",
+            params={"model": "llama-3.1-8b-instruct", "device": "rtx-4090", "gpus": 2},
+            headers=zh,
+        ).json()
+        assert any("llama.cpp 把各層分到 2 張 GPU" in n for n in e["notes"])
+        bad = c.get("/api/atlas/fit", params={"ram_gb": 16, "sort": "vibes"}, headers=zh)
+        assert bad.status_code == 400
+        assert bad.json()["error"]["message"].startswith("不明的 --sort 'vibes'")
+        gone = c.get("/api/atlas/models/no-such-model", headers=zh)
+        assert gone.status_code == 404 and "找不到模型" in gone.json()["error"]["message"]
+        # the same question in English, and the OpenAI API in English whatever the header
+        en = c.get("/api/atlas/fit", params={"device": "rtx-4090", "limit": 1}).json()
+        assert en["rows"][0]["why"][0].startswith(en["rows"][0]["quant"] + " needs ")
+        chat = c.post(
+            "/v1/chat/completions",
+            json={"model": "no-such-model", "messages": [{"role": "user", "content": "hi"}]},
+            headers=zh,
+        )
+        assert chat.status_code == 404 and "unknown model" in chat.json()["error"]["message"]

@@ -179,6 +179,28 @@ def test_security_headers_on_every_response(server: ServerProcess) -> None:
     assert r.status_code == 403 and r.headers["x-frame-options"] == "DENY"
 
 
+def test_unexpected_500_keeps_security_headers(tmp_path: Path) -> None:
+    """Starlette answers an unhandled error from outside every middleware: the 500 still
+    carries the headers (and no traceback)."""
+    from fastapi.testclient import TestClient
+
+    from llmatlas.server.app import ServerConfig, create_app
+
+    app = create_app(ServerConfig(settings=Settings(home=tmp_path), models=[]))
+
+    @app.get("/v1/boom")
+    def boom() -> None:
+        raise RuntimeError("secret detail")
+
+    with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as c:
+        r = c.get("/v1/boom")
+    assert r.status_code == 500 and "secret" not in r.text
+    assert r.json()["error"]["message"] == "internal server error"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
 # ------------------------------------------------------------------------------ slow clients
 def test_chunked_oversize_body_is_413(server: ServerProcess) -> None:
     import psutil

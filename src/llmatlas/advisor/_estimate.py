@@ -16,6 +16,7 @@ from llmatlas.catalog import Architecture, ModelEntry
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import DeviceSpec, Machine
 from llmatlas.hardware._usable import apple_gpu_share, usable_gpu_bytes
+from llmatlas.i18n import _, get_language
 from llmatlas.sizing import (
     GiB,
     estimate_memory,
@@ -92,7 +93,7 @@ class Target:
     @classmethod
     def from_device(cls, d: DeviceSpec, count: int = 1, engine: str = "llama.cpp") -> Target:
         if count < 1:
-            raise BadInputError("--gpus must be >= 1")
+            raise BadInputError.translatable("--gpus must be >= 1")
         if d.kind == "apple":
             budget, rule = apple_gpu_share(d.memory_bytes)
             return cls(
@@ -137,17 +138,21 @@ class Target:
         budget = max(0, min(m.ram_available_bytes, m.ram_bytes - keep))
         kind = "apple" if m.apple_unified else "cpu"
         return cls(
-            f"this machine ({m.cpu_model}, CPU)",
+            _("this machine ({cpu}, CPU)").format(cpu=m.cpu_model),
             kind,
             1,
             m.ram_bytes,
             budget,
             m.cpu_bandwidth_gbs or 20.0,
             (m.cpu_gflops or 50.0) / 1000,
-            f"RAM minus {keep / GiB:.1f} GiB kept for the OS and other programs"
+            _("RAM minus {keep} GiB kept for the OS and other programs").format(
+                keep=f"{keep / GiB:.1f}"
+            )
             + (
-                f"; speed from {m.cpu_bandwidth_gbs:g} GB/s measured {m.measured_at[:10]}"
-                " (cached; `llmatlas hw --refresh` measures again)"
+                _(
+                    "; speed from {bw} GB/s measured {date}"
+                    " (cached; `llmatlas hw --refresh` measures again)"
+                ).format(bw=f"{m.cpu_bandwidth_gbs:g}", date=m.measured_at[:10])
                 if m.measured_at
                 else ""
             ),
@@ -161,15 +166,17 @@ class Target:
         """An imaginary machine given as ``--vram 12G [--gpus 2] --ram 32G`` (consumer GPU /
         desktop CPU speeds); ``vram_bytes`` is per GPU, bandwidth and TFLOPS are one GPU's."""
         if vram_bytes < 0 or ram_bytes < 0:
-            raise BadInputError("memory sizes must be positive")
+            raise BadInputError.translatable("memory sizes must be positive")
         if count < 1:
-            raise BadInputError("--gpus must be >= 1")
+            raise BadInputError.translatable("--gpus must be >= 1")
         if vram_bytes:
             per, rule = usable_gpu_bytes(vram_bytes, engine)
             return cls(
-                f"{count} GPUs with {vram_bytes / GiB:.0f} GiB each"
+                _("{count} GPUs with {size} GiB each").format(
+                    count=count, size=f"{vram_bytes / GiB:.0f}"
+                )
                 if count > 1
-                else f"GPU with {vram_bytes / GiB:.0f} GiB",
+                else _("GPU with {size} GiB").format(size=f"{vram_bytes / GiB:.0f}"),
                 "gpu",
                 count,
                 vram_bytes,
@@ -177,31 +184,36 @@ class Target:
                 450.0,
                 60.0,
                 _gpu_note(rule, vram_bytes, count, False)
-                + "; speed assumes a mid-range GPU (450 GB/s)",
+                + _("; speed assumes a mid-range GPU (450 GB/s)"),
                 ram_bytes,
                 40.0,
                 engine=engine,
                 basis_bytes=vram_bytes,
             )
         if not ram_bytes:
-            raise BadInputError("give --vram and/or --ram (e.g. --ram 16G)")
+            raise BadInputError.translatable("give --vram and/or --ram (e.g. --ram 16G)")
         keep = ram_headroom_bytes(ram_bytes)
         return cls(
-            f"CPU with {ram_bytes / GiB:.0f} GiB RAM",
+            _("CPU with {size} GiB RAM").format(size=f"{ram_bytes / GiB:.0f}"),
             "cpu",
             1,
             ram_bytes,
             ram_bytes - keep,
             40.0,
             0.3,
-            f"RAM minus {keep / GiB:.1f} GiB for the OS; speed assumes dual-channel DDR4/5 (40 GB/s)",
+            _(
+                "RAM minus {keep} GiB for the OS; speed assumes dual-channel DDR4/5 (40 GB/s)"
+            ).format(keep=f"{keep / GiB:.1f}"),
         )
 
 
 def _gpu_note(rule: str, basis: int, count: int, free: bool, label: str | None = None) -> str:
-    what = "free" if free else (label or f"{basis / GiB:.1f} GiB")
-    each = f"each of {count} GPUs" if count > 1 else "the GPU"
-    return f"{rule} ({what} on {each})"
+    what = _("free") if free else (label or f"{basis / GiB:.1f} GiB")
+    if count > 1:
+        return _("{rule} ({what} on each of {count} GPUs)").format(
+            rule=rule, what=what, count=count
+        )
+    return _("{rule} ({what} on the GPU)").format(rule=rule, what=what)
 
 
 @dataclass
@@ -238,12 +250,13 @@ class Estimate:
 
 def _arch(m: Subject) -> Architecture:
     if m.architecture is None:
-        why = (
-            "its weights are not released"
-            if m.availability == "api-only"
-            else "its architecture is not in the catalog"
+        if m.availability == "api-only":
+            raise BadInputError.translatable(
+                "cannot size {model}: its weights are not released", model=m.id
+            )
+        raise BadInputError.translatable(
+            "cannot size {model}: its architecture is not in the catalog", model=m.id
         )
-        raise BadInputError(f"cannot size {m.id}: {why}")
     return m.architecture
 
 
@@ -256,8 +269,11 @@ def default_format(
     if quant:
         fmt = get_format(quant, engine)
         if own and isinstance(m, Artifact) and m.weights is not None and fmt.name != own:
-            raise BadInputError(
-                f"{m.id} is a {own} file; --quant {quant} does not apply (size another file)"
+            raise BadInputError.translatable(
+                "{model} is a {own} file; --quant {quant} does not apply (size another file)",
+                model=m.id,
+                own=own,
+                quant=quant,
             )
         return fmt
     if own:
@@ -315,10 +331,13 @@ def resolve_context(
     ``default`` capped at that maximum, never the advertised maximum itself."""
     ctx = context if context is not None else min(default, a.max_position_embeddings)
     if ctx <= 0:
-        raise BadInputError("--ctx must be a positive number of tokens")
+        raise BadInputError.translatable("--ctx must be a positive number of tokens")
     if ctx > a.max_position_embeddings:
-        raise BadInputError(
-            f"--ctx {ctx} is above {m.id}'s maximum context of {a.max_position_embeddings} tokens"
+        raise BadInputError.translatable(
+            "--ctx {ctx} is above {model}'s maximum context of {max} tokens",
+            ctx=ctx,
+            model=m.id,
+            max=a.max_position_embeddings,
         )
     return ctx
 
@@ -345,7 +364,18 @@ def estimate(
     if not isinstance(m, ModelEntry):  # a file or repo: sized once, from its own bytes
         return _compute_estimate(m, target, quant, context, batch, engine, kv_type, calibration)
     cal = tuple(sorted((calibration or {}).items()))
-    key = (m.id, m.architecture, target, quant, context, batch, engine, kv_type, cal)
+    key = (
+        m.id,
+        m.architecture,
+        target,
+        quant,
+        context,
+        batch,
+        engine,
+        kv_type,
+        cal,
+        get_language(),
+    )
     e = _ESTIMATES.get(key)
     if e is None:
         e = _compute_estimate(m, target, quant, context, batch, engine, kv_type, calibration)
@@ -367,17 +397,21 @@ def _compute_estimate(
 ) -> Estimate:
     a = _arch(m)
     if batch < 1:
-        raise BadInputError("--batch must be >= 1")
+        raise BadInputError.translatable("--batch must be >= 1")
     target = target.for_engine(engine)
     if isinstance(m, Artifact) and m.kind == "gguf" and engine != "llama.cpp":
-        raise BadInputError(f"{m.id} is a GGUF file; it runs on llama.cpp (--engine llama.cpp)")
+        raise BadInputError.translatable(
+            "{model} is a GGUF file; it runs on llama.cpp (--engine llama.cpp)", model=m.id
+        )
     fmt = default_format(engine, quant, a, m)
     ctx = resolve_context(m, a, context)
     mem = _memory(m, fmt, ctx, batch, engine, kv_type, target)
     at_max = _memory(m, fmt, a.max_position_embeddings, batch, engine, kv_type, target)
     notes = list(m.notes) if isinstance(m, Artifact) else []
     if isinstance(m, ModelEntry) and m.architecture_from:
-        notes.append(f"architecture inherited from its base model {m.architecture_from}")
+        notes.append(
+            _("architecture inherited from its base model {base}").format(base=m.architecture_from)
+        )
     notes += mem.notes
     pool = _pool_of(mem, a, engine, target)
     fits = pool <= target.budget_bytes
@@ -386,22 +420,31 @@ def _compute_estimate(
     if target.kind == "gpu" and engine == "llama.cpp":
         gpus_needed = llama_cpp_gpus_needed(mem, a, target.per_device_budget)
         if gpus_needed and gpus_needed > target.count:
-            notes.append(f"needs {gpus_needed} GPUs of this type (llama.cpp splits by layers)")
+            notes.append(
+                _("needs {n} GPUs of this type (llama.cpp splits by layers)").format(n=gpus_needed)
+            )
         elif fits:
-            notes.append(f"fits with {(target.budget_bytes - pool) / GiB:.1f} GiB to spare")
+            notes.append(
+                _("fits with {size} GiB to spare").format(
+                    size=f"{(target.budget_bytes - pool) / GiB:.1f}"
+                )
+            )
     elif target.kind == "gpu":
         plan = smallest_plan(a, fmt, target.memory_bytes, ctx, batch)
         gpus_needed = plan.gpus if plan.fits else None
         if gpus_needed and gpus_needed > target.count:
             notes.append(
-                f"needs {gpus_needed} GPUs of this type (tensor parallel {plan.tensor_parallel}"
-                f" x pipeline {plan.pipeline_parallel})"
+                _("needs {n} GPUs of this type (tensor parallel {tp} x pipeline {pp})").format(
+                    n=gpus_needed, tp=plan.tensor_parallel, pp=plan.pipeline_parallel
+                )
             )
     if target.kind == "gpu" and not fits and engine == "llama.cpp":
         gpu_layers = gpu_layers_that_fit(m, fmt, ctx, batch, kv_type, target)
         notes.append(
-            f"partial offload: {gpu_layers} of {a.num_hidden_layers} layers fit on the GPU"
-            "; the rest run from system RAM (much slower)"
+            _(
+                "partial offload: {n} of {layers} layers fit on the GPU"
+                "; the rest run from system RAM (much slower)"
+            ).format(n=gpu_layers, layers=a.num_hidden_layers)
         )
     cal = (calibration or {}) if target.local else {}
     speed = decode_speed(m, target, fmt, ctx, batch, engine, kv_type, calibration)
@@ -409,22 +452,33 @@ def _compute_estimate(
     if target.count > 1:
         if speed.split == "tensor":
             bound = decode_bound_tps(a, fmt, target.bandwidth_gbs, target.count)
+            sources = _("all-reduce per layer: {source}").format(source=TP_SOURCE) + (
+                "; " + _("batch-1 expert kernels: {source}").format(source=MOE_SOURCE)
+                if a.is_moe
+                else ""
+            )
             notes.append(
-                f"tensor parallel over {target.count} GPUs: one stream ~{speed.decode_tps:.0f} "
-                f"tok/s, well under the {bound:.0f} tok/s that {target.count}x the bandwidth would "
-                f"allow (all-reduce per layer: {TP_SOURCE}"
-                + (f"; batch-1 expert kernels: {MOE_SOURCE}" if a.is_moe else "")
-                + ")"
+                _(
+                    "tensor parallel over {n} GPUs: one stream ~{tps} tok/s, well under the "
+                    "{bound} tok/s that {n}x the bandwidth would allow ({sources})"
+                ).format(
+                    n=target.count,
+                    tps=f"{speed.decode_tps:.0f}",
+                    bound=f"{bound:.0f}",
+                    sources=sources,
+                )
             )
         else:
             notes.append(
-                f"llama.cpp splits layers over {target.count} GPUs and runs them in sequence: "
-                "one stream decodes at one GPU's bandwidth"
+                _(
+                    "llama.cpp splits layers over {n} GPUs and runs them in sequence: "
+                    "one stream decodes at one GPU's bandwidth"
+                ).format(n=target.count)
             )
     if gpu_layers is not None:
         decode = offload_decode_tps(m, fmt, ctx, kv_type, target, gpu_layers)
     if cal:
-        notes.append("speed calibrated from `llmatlas bench` on this machine")
+        notes.append(_("speed calibrated from `llmatlas bench` on this machine"))
     return Estimate(
         model=m.id,
         quant=fmt.name,

@@ -35,6 +35,7 @@ from llmatlas.catalog._query import _lang_match
 from llmatlas.catalog._schema import TASKS
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import find_device
+from llmatlas.i18n import N_, _
 from llmatlas.sizing import GiB
 
 GRADE_ORDER = {"good": 0, "usable": 1, "too slow": 2}
@@ -117,11 +118,13 @@ class Need:
 
     def validate(self) -> None:
         if self.task and self.task not in TASKS:
-            raise BadInputError(
-                f"unknown task {self.task!r}; use one of {', '.join(sorted(TASKS))}"
+            raise BadInputError.translatable(
+                "unknown task {task!r}; use one of {tasks}",
+                task=self.task,
+                tasks=", ".join(sorted(TASKS)),
             )
         if self.min_tps < 0:
-            raise BadInputError("--min-tps must be >= 0")
+            raise BadInputError.translatable("--min-tps must be >= 0")
 
     @property
     def required_tps(self) -> float:
@@ -142,7 +145,7 @@ def _bench_line(m: ModelEntry, name: str) -> str | None:
     if not rows:
         return None
     b = max(rows, key=lambda b: b.value)
-    shots = f", {b.shots}-shot" if b.shots is not None else ""
+    shots = ", " + _("{n}-shot").format(n=b.shots) if b.shots is not None else ""
     return f"{b.name} {b.value:g} ({b.evaluator}{shots}; {b.source})"
 
 
@@ -159,40 +162,58 @@ def need_reasons(m: ModelEntry, need: Need, cat: Catalog) -> list[str] | None:
         if not any(t in m.tasks for t in CHAT_TASKS) and not need.include_base:
             return None
         if need.task:
-            why.append(f"chat: the card lists {', '.join(t for t in m.tasks if t in CHAT_TASKS)}")
+            why.append(
+                _("chat: the card lists {tasks}").format(
+                    tasks=", ".join(t for t in m.tasks if t in CHAT_TASKS)
+                )
+            )
     elif need.task not in m.tasks:
         return None
     else:
         first = m.tasks[0] == need.task
         why.append(
-            f"{need.task}: "
-            + (
-                "the card's main task"
-                if first
-                else f"among the card's tasks ({', '.join(m.tasks)})"
+            _("{task}: the card's main task").format(task=need.task)
+            if first
+            else _("{task}: among the card's tasks ({tasks})").format(
+                task=need.task, tasks=", ".join(m.tasks)
             )
         )
     if need.language:
         if not _lang_match(need.language, m.languages):
             return None
-        why.append(f"language {need.language}: the card lists {', '.join(m.languages)}")
+        why.append(
+            _("language {language}: the card lists {languages}").format(
+                language=need.language, languages=", ".join(m.languages)
+            )
+        )
     lic = cat.license_of(m)
     if need.commercial:
         ok = ("yes", "conditional") if need.allow_conditional else ("yes",)
         if lic.commercial_use not in ok:
             return None
         why.append(
-            f"commercial use: {lic.commercial_use} under {lic.id}"
+            _("commercial use: {answer} under {license}").format(
+                answer=_(COMMERCIAL_ANSWERS.get(lic.commercial_use, lic.commercial_use)),
+                license=lic.id,
+            )
             + (f" ({lic.conditions})" if lic.commercial_use == "conditional" else "")
         )
     if need.fully_open:
         if m.openness.grade not in ("A", "B"):
             return None
-        why.append(f"fully open: openness grade {m.openness.grade} (weights, data and code)")
+        why.append(
+            _("fully open: openness grade {grade} (weights, data and code)").format(
+                grade=m.openness.grade
+            )
+        )
     if need.max_params is not None:
         if m.params_b > need.max_params:
             return None
-        why.append(f"size: {m.params_b:g}B parameters (at most {need.max_params:g}B)")
+        why.append(
+            _("size: {params}B parameters (at most {max}B)").format(
+                params=f"{m.params_b:g}", max=f"{need.max_params:g}"
+            )
+        )
     return why
 
 
@@ -248,7 +269,9 @@ def fit(
     need = need or Need()
     need.validate()
     if sort not in SORT_KEYS:
-        raise BadInputError(f"unknown --sort {sort!r}; use one of {', '.join(SORT_KEYS)}")
+        raise BadInputError.translatable(
+            "unknown --sort {sort!r}; use one of {keys}", sort=sort, keys=", ".join(SORT_KEYS)
+        )
     cat = catalog or Catalog()
     rows: list[FitRow] = []
     keys: dict[str, tuple[Any, ...]] = {}
@@ -279,33 +302,39 @@ def fit(
         choice_budget, choice_note = engine_target.budget_bytes, engine_target.headroom_note
         lang_i, lang_v, lang_line = _need_score(m, need)
         mm = _mmlu(m)
+        required = f"{need.required_tps:g}"
         why = [
-            f"{choice.quant} needs {choice.pool_bytes / GiB:.1f} GiB of "
-            f"{choice_budget / GiB:.1f} GiB ({choice_note})",
-            f"~{est.decode_tps:.0f} tok/s for one stream ({est.speed}); "
-            + (
-                f"reaches the {need.required_tps:g} tok/s asked"
-                if choice.meets_speed
-                else f"under the {need.required_tps:g} tok/s asked"
+            _("{quant} needs {need} GiB of {budget} GiB ({note})").format(
+                quant=choice.quant,
+                need=f"{choice.pool_bytes / GiB:.1f}",
+                budget=f"{choice_budget / GiB:.1f}",
+                note=choice_note,
             ),
+            (
+                _("~{tps} tok/s for one stream ({grade}); reaches the {required} tok/s asked")
+                if choice.meets_speed
+                else _("~{tps} tok/s for one stream ({grade}); under the {required} tok/s asked")
+            ).format(tps=f"{est.decode_tps:.0f}", grade=_(est.speed), required=required),
             *needs,
         ]
         if choice.quality:
-            why.append(f"quality cost: {choice.quality}")
+            why.append(_("quality cost: {cost}").format(cost=choice.quality))
         if choice.below_4bit:
-            why.append("below 4-bit (asked with --allow-low-bit): expect clearly worse answers")
+            why.append(_("below 4-bit (asked with --allow-low-bit): expect clearly worse answers"))
         if choice.next_up:
             why.append(choice.next_up)
         if lang_line:
-            why.append(f"ranked by {lang_line}")
+            why.append(_("ranked by {benchmark}").format(benchmark=lang_line))
         elif _need_benchmarks(need):
             names = "/".join(_need_benchmarks(need))
             why.append(
-                f"no published {names} in the catalog; ranked by size and date"
-                + (f", MMLU {mm:g} (English)" if mm is not None else "")
+                _("no published {names} in the catalog; ranked by size and date").format(
+                    names=names
+                )
+                + (_(", MMLU {score} (English)").format(score=f"{mm:g}") if mm is not None else "")
             )
         elif mm is not None:
-            why.append(f"MMLU {mm:g} (published)")
+            why.append(_("MMLU {score} (published)").format(score=f"{mm:g}"))
         lic = cat.license_of(m)
         scores = {n: v for n in SCORE_NAMES.values() if (v := _score(m, n)) is not None}
         row = FitRow(
@@ -347,7 +376,9 @@ def fit(
             -est.decode_tps,
         )
     if not rows and need.task and candidates == 0:
-        raise BadInputError(f"no model in the catalog is made for {need_summary(need)}")
+        raise BadInputError.translatable(
+            "no model in the catalog is made for {need}", need=need_summary(need)
+        )
     rows.sort(key=lambda r: keys[r.model])
     if sort != "rank":
         rows.sort(key=lambda r: _sort_value(r, sort))
@@ -373,32 +404,36 @@ def _sort_value(r: FitRow, sort: str) -> float:
 def need_summary(need: Need) -> str:
     parts = [need.task or "chat"]
     if need.language:
-        parts.append(f"in {need.language}")
+        parts.append(_("in {language}").format(language=need.language))
     if need.commercial:
-        parts.append("for commercial use")
+        parts.append(_("for commercial use"))
     if need.fully_open:
-        parts.append("fully open")
+        parts.append(_("fully open"))
     return " ".join(parts)
 
 
+COMMERCIAL_ANSWERS = {"yes": N_("yes"), "no": N_("no"), "conditional": N_("conditional")}
+"""Licence answers to "commercial use?" (English in JSON; worded per language in text)."""
+
+# Tier and need names are English in JSON (the API's values); shown with _() in text.
 TIERS: tuple[tuple[str, str | None, int], ...] = (
-    ("CPU only (16 GB RAM)", None, 1),
-    ("8 GB GPU", "rtx-4060-ti-8gb", 1),
-    ("12 GB GPU", "rtx-3060", 1),
-    ("24 GB GPU", "rtx-4090", 1),
-    ("48 GB GPU", "rtx-a6000", 1),
-    ("80 GB GPU", "h100-sxm", 1),
-    ("multi-GPU (8 x 80 GB)", "h100-sxm", 8),
+    (N_("CPU only (16 GB RAM)"), None, 1),
+    (N_("8 GB GPU"), "rtx-4060-ti-8gb", 1),
+    (N_("12 GB GPU"), "rtx-3060", 1),
+    (N_("24 GB GPU"), "rtx-4090", 1),
+    (N_("48 GB GPU"), "rtx-a6000", 1),
+    (N_("80 GB GPU"), "h100-sxm", 1),
+    (N_("multi-GPU (8 x 80 GB)"), "h100-sxm", 8),
 )
 NEEDS: tuple[tuple[str, Need], ...] = (
-    ("general chat", Need(task="chat")),
-    ("code", Need(task="code")),
-    ("Chinese", Need(language="zh")),
-    ("Traditional Chinese", Need(language="zh-Hant")),
-    ("reasoning", Need(task="reasoning")),
-    ("edge / mobile", Need(max_params=4.0)),
-    ("commercial-safe", Need(commercial=True)),
-    ("fully open", Need(fully_open=True)),
+    (N_("general chat"), Need(task="chat")),
+    (N_("code"), Need(task="code")),
+    (N_("Chinese"), Need(language="zh")),
+    (N_("Traditional Chinese"), Need(language="zh-Hant")),
+    (N_("reasoning"), Need(task="reasoning")),
+    (N_("edge / mobile"), Need(max_params=4.0)),
+    (N_("commercial-safe"), Need(commercial=True)),
+    (N_("fully open"), Need(fully_open=True)),
 )
 
 
@@ -428,7 +463,7 @@ def _tier_target(device_id: str | None, count: int) -> Target:
 def recommend(
     catalog: Catalog | None = None, tiers: list[str] | None = None
 ) -> list[Recommendation]:
-    """The seeds' hardware tiers x needs, each answered by running :func:`fit`; the answer
+    """Typical hardware tiers x needs, each answered by running :func:`fit`; the answer
     is its first row that reaches the needed speed."""
     cat = catalog or Catalog()
     out: list[Recommendation] = []
@@ -451,7 +486,11 @@ def recommend(
                         None,
                         engine,
                         None,
-                        [f"nothing in the catalog reaches {need.required_tps:g} tok/s here"],
+                        [
+                            _("nothing in the catalog reaches {tps} tok/s here").format(
+                                tps=f"{need.required_tps:g}"
+                            )
+                        ],
                     )
                 )
                 continue
@@ -464,7 +503,9 @@ def recommend(
                     r.quant,
                     engine,
                     r.decode_tps,
-                    r.why[:2] + r.needs + ([f"quality cost: {r.quality}"] if r.quality else []),
+                    r.why[:2]
+                    + r.needs
+                    + ([_("quality cost: {cost}").format(cost=r.quality)] if r.quality else []),
                 )
             )
     return out

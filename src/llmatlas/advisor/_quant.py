@@ -29,6 +29,7 @@ from typing import Any
 from llmatlas.advisor._estimate import DEFAULT_CONTEXT, Subject, Target, decode_speed, pool_bytes
 from llmatlas.catalog import ModelEntry
 from llmatlas.errors import BadInputError
+from llmatlas.i18n import _, get_language
 from llmatlas.sizing import GGUF_LADDER, GiB, get_format, param_count
 from llmatlas.sizing.quant import native_format
 
@@ -62,10 +63,12 @@ class QualityCost:
     def describe(self) -> str:
         parts = []
         if self.ppl_delta_pct is not None:
-            parts.append(f"+{self.ppl_delta_pct:g}% perplexity")
+            parts.append(_("+{pct}% perplexity").format(pct=f"{self.ppl_delta_pct:g}"))
         if self.kld is not None:
-            parts.append(f"KL divergence {self.kld:g}")
-        return f"{self.quant}: {', '.join(parts)} vs 16-bit (llama.cpp, {self.measured_on})"
+            parts.append(_("KL divergence {kld}").format(kld=f"{self.kld:g}"))
+        return _("{quant}: {costs} vs 16-bit (llama.cpp, {measured_on})").format(
+            quant=self.quant, costs=_(", ").join(parts), measured_on=self.measured_on
+        )
 
 
 def quality_cost(quant: str, params_b: float | None) -> QualityCost | None:
@@ -152,7 +155,7 @@ def choose_quant(
     if not isinstance(m, ModelEntry):
         return _choose_quant(m, *args, calibration, kv_type, batch)
     cal = tuple(sorted((calibration or {}).items()))
-    key = (m.id, m.architecture, *args, cal, kv_type, batch)
+    key = (m.id, m.architecture, *args, cal, kv_type, batch, get_language())
     choice = _CHOICES.get(key)
     if choice is None:
         if len(_CHOICES) >= 16384:
@@ -194,28 +197,32 @@ def _choose_quant(
     fast = [r for r in allowed if r[2] >= required_tps and ladder.index(r[0]) <= floor]
     if fast:
         q, need, tps = fast[0]
-        why = f"highest-quality type that fits and reaches {required_tps:g} tok/s"
+        why = _("highest-quality type that fits and reaches {tps} tok/s").format(
+            tps=f"{required_tps:g}"
+        )
         meets = True
     elif allowed:
         q, need, tps = min(allowed, key=lambda r: abs(ladder.index(r[0]) - floor))
         meets = tps >= required_tps
         why = (
-            "the highest-quality type that fits"
+            _("the highest-quality type that fits")
             if ladder.index(q) > floor
-            else f"{q}, the usual 4-bit choice; nothing above it reaches {required_tps:g} tok/s"
+            else _("{quant}, the usual 4-bit choice; nothing above it reaches {tps} tok/s").format(
+                quant=q, tps=f"{required_tps:g}"
+            )
         )
     else:
         below = [r[0] for r in rungs if r[0] in BELOW_4BIT]
         if below:
-            why = (
-                f"only {below[0]} (below 4-bit, large quality loss) fits; "
-                "allow it with --allow-low-bit"
-            )
+            why = _(
+                "only {quant} (below 4-bit, large quality loss) fits; allow it with --allow-low-bit"
+            ).format(quant=below[0])
         else:
             smallest = min(too_big.items(), key=lambda kv: kv[1])
-            why = (
-                f"even {smallest[0]} needs {smallest[1] / GiB:.1f} GiB of "
-                f"{target.budget_bytes / GiB:.1f} GiB usable"
+            why = _("even {quant} needs {need} GiB of {budget} GiB usable").format(
+                quant=smallest[0],
+                need=f"{smallest[1] / GiB:.1f}",
+                budget=f"{target.budget_bytes / GiB:.1f}",
             )
         return QuantChoice(None, 0.0, 0, False, False, why)
     cost = quality_cost(q, params_b(m))
@@ -245,12 +252,13 @@ def _next_up(
         return None
     up = ladder[i - 1]
     if up in too_big:
-        return (
-            f"next step up, {up}, needs {too_big[up] / GiB:.1f} GiB "
-            f"({target.budget_bytes / GiB:.1f} GiB usable)"
+        return _("next step up, {quant}, needs {need} GiB ({budget} GiB usable)").format(
+            quant=up, need=f"{too_big[up] / GiB:.1f}", budget=f"{target.budget_bytes / GiB:.1f}"
         )
     tps = next(r[2] for r in rungs if r[0] == up)
-    return f"next step up, {up}, fits but runs ~{tps:.1f} tok/s (under {required_tps:g})"
+    return _("next step up, {quant}, fits but runs ~{tps} tok/s (under {required})").format(
+        quant=up, tps=f"{tps:.1f}", required=f"{required_tps:g}"
+    )
 
 
 def best_quant_for(
@@ -272,7 +280,9 @@ def best_quant_choice(
     """``estimate --best-quant``: the same rule as ``fit`` for one model (GGUF ladder)."""
     a = m.architecture
     if a is None:
-        raise BadInputError(f"cannot size {m.id}: its architecture is not in the catalog")
+        raise BadInputError.translatable(
+            "cannot size {model}: its architecture is not in the catalog", model=m.id
+        )
     ctx = context or min(DEFAULT_CONTEXT, a.max_position_embeddings)
     return choose_quant(
         m, target, ctx, "llama.cpp", required_tps, allow_below_4bit, None, kv_type, batch

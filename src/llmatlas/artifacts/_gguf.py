@@ -433,6 +433,17 @@ def architecture(h: GGUFHeader) -> Architecture:
         conv = _scalar(h.get("ssm.conv_kernel"))
         if conv:
             fields["conv1d_width"] = conv
+        state = _scalar(h.get("ssm.state_size"))
+        ssm_heads = _scalar(h.get("ssm.time_step_rank"))
+        if inner and state and ssm_heads:
+            # Mamba-2 / gated delta-net: value heads of inner/heads, key (state) heads per group
+            fields.update(
+                recurrent_kind="gated-deltanet" if mt.startswith("qwen3") else "mamba2",
+                linear_num_key_heads=_scalar(h.get("ssm.group_count")) or 1,
+                linear_key_head_dim=state,
+                linear_num_value_heads=ssm_heads,
+                linear_value_head_dim=inner // ssm_heads,
+            )
     fields["attention_bias"] = any(n.endswith("attn_q.bias") for n in names) or any(
         n.endswith("attn_qkv.bias") for n in names
     )

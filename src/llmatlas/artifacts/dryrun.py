@@ -117,6 +117,11 @@ def _child(path: str, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if model is None:
             mp = L.llama_model_default_params()
             mp.no_alloc = True
+            # no repacked weight copies (what llmatlas's runtime does on AMX CPUs): the repack
+            # buffer types cannot hold MLA's 3-D attn_k_b/attn_v_b, and with them DeepSeek's
+            # graph reserve aborts (ggml-backend.cpp: GGML_ASSERT(*cur_backend_id != -1)); the
+            # compute buffer and llama_model_size do not depend on them
+            mp.use_extra_bufts = False
             mp.load_mode = L.LLAMA_LOAD_MODE_NONE
             mp.n_gpu_layers = s.n_gpu_layers
             model = L.llama_model_load_from_file(path.encode(), mp)

@@ -41,6 +41,7 @@ GGUF_ARCH = {
     "bloom": "bloom",
     "gpt_neox": "gptneox",
     "olmo2": "olmo2",
+    "granitemoehybrid": "granitehybrid",
 }
 _LAYERNORM = {"falcon", "bloom", "gptneox"}
 _FUSED = {"falcon", "bloom", "gptneox"}
@@ -67,6 +68,32 @@ def _t(name: str, layer: int | None, ne: tuple[int, ...], cat: str = "attention"
     one_d = len(ne) == 1
     role = Tensor(base, layer, n, 1 if one_d else ne[0], "norm" if one_d else cat)  # type: ignore[arg-type]
     return Spec(name, ne, role)
+
+
+def attention_layers(a: Architecture) -> set[int]:
+    """Which layers attend (the rest are recurrent).  The catalog keeps the count, not the
+    positions; they are spread evenly, the last layer of each group attending (Granite 4.0-H
+    stacks nine Mamba-2 blocks then one attention block).  Positions change neither the KV
+    cache nor the recurrent state, only the order of the graph."""
+    n = a.num_hidden_layers
+    if a.num_attention_layers is None:
+        return set(range(n))
+    k = max(1, a.num_attention_layers)
+    step = n // k
+    return {step * (j + 1) - 1 for j in range(k)}
+
+
+def _ssm_dims(a: Architecture) -> tuple[int, int, int, int, int]:
+    """(d_inner, d_state, n_group, n_ssm_head, d_conv) of a Mamba-2 layer."""
+    heads = a.linear_num_value_heads or 1
+    inner = heads * (a.linear_value_head_dim or 1)
+    return (
+        inner,
+        a.linear_key_head_dim or 128,
+        a.linear_num_key_heads or 1,
+        heads,
+        a.conv1d_width or 4,
+    )
 
 
 def layout(a: Architecture) -> list[Spec]:
@@ -96,7 +123,17 @@ def layout(a: Architecture) -> list[Spec]:
             add("attn_norm.weight", (h,))
         if ln:
             add("attn_norm.bias", (h,))
-        if a.is_mla:
+        if arch == "granitehybrid" and i not in attention_layers(a):
+            inner, state, groups, heads, conv = _ssm_dims(a)
+            add("ssm_in.weight", (h, 2 * inner + 2 * groups * state + heads))
+            add("ssm_conv1d.weight", (conv, inner + 2 * groups * state))
+            add("ssm_conv1d.bias", (inner + 2 * groups * state,))
+            add("ssm_dt.bias", (heads,))
+            out.append(_t(f"{b}ssm_a", i, (1, heads)))
+            out.append(_t(f"{b}ssm_d", i, (1, heads)))
+            add("ssm_norm.weight", (inner // groups, groups))
+            add("ssm_out.weight", (inner, h))
+        elif a.is_mla:
             rope, nope = a.qk_rope_head_dim or 64, a.qk_nope_head_dim or 128
             vd, kvr = a.v_head_dim or 128, a.kv_lora_rank or 512
             if a.q_lora_rank:
@@ -194,7 +231,19 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
     w.add_uint32(p + "feed_forward_length", a.intermediate_size)
     w.add_uint32(p + "attention.head_count", a.num_attention_heads)
     # MLA files declare one KV head: the shared latent (llama.cpp's DeepSeek-V2/V3 conversion)
-    w.add_uint32(p + "attention.head_count_kv", 1 if a.is_mla else a.num_key_value_heads)
+    if arch == "granitehybrid":  # per layer: 0 marks a recurrent (Mamba-2) layer
+        attn = attention_layers(a)
+        w.add_head_count_kv(
+            [a.num_key_value_heads if i in attn else 0 for i in range(a.num_hidden_layers)]
+        )
+        inner, state, groups, heads, conv = _ssm_dims(a)
+        w.add_ssm_conv_kernel(conv)
+        w.add_ssm_inner_size(inner)
+        w.add_ssm_state_size(state)
+        w.add_ssm_time_step_rank(heads)
+        w.add_ssm_group_count(groups)
+    else:
+        w.add_uint32(p + "attention.head_count_kv", 1 if a.is_mla else a.num_key_value_heads)
     w.add_uint32(p + "vocab_size", a.vocab_size)
     eps = (
         "attention.layer_norm_epsilon" if arch in _LAYERNORM else "attention.layer_norm_rms_epsilon"
@@ -244,6 +293,8 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
 def tensor_type(fmt: QuantFormat, s: Spec, a: Architecture) -> GGMLQuantizationType:
     if len(s.ne) == 1 or s.name.endswith(".bias") or "norm" in s.name:
         return T.F32
+    if "ssm_" in s.name and not s.name.endswith(("ssm_in.weight", "ssm_out.weight")):
+        return T.F32  # llama-quant.cpp keeps Mamba's conv, A, D and norms in F32
     if s.name.endswith(("attn_sinks.weight", "ffn_gate_inp.weight")):
         return T.F32
     if s.name.endswith(("attn_k_b.weight", "attn_v_b.weight", "attn_kv_a_mqa.weight")):

@@ -55,14 +55,9 @@ def _lang_from_argv(argv: list[str]) -> tuple[str | None, list[str]]:
 _argv_lang, _ = _lang_from_argv(sys.argv[1:])
 i18n.set_language(i18n.normalize(_argv_lang) or Settings.from_env().lang)
 if i18n.get_language() != i18n.DEFAULT:
-    import typer.rich_utils as _panels  # typer's panel titles are module settings
+    from llmatlas.cli._click_i18n import install
 
-    _panels.ARGUMENTS_PANEL_TITLE = i18n._("Arguments")
-    _panels.OPTIONS_PANEL_TITLE = i18n._("Options")
-    _panels.COMMANDS_PANEL_TITLE = i18n._("Commands")
-    _panels.ERRORS_PANEL_TITLE = i18n._("Error")
-    _panels.DEFAULT_STRING = i18n._("[default: {}]")
-    _panels.REQUIRED_LONG_STRING = i18n._("[required]")
+    install()  # click's and typer's own words (Usage:, Options, "No such option"...)
 
 
 def _version(value: bool) -> None:
@@ -113,6 +108,10 @@ def build_app(groups: Iterable[str] | None = None) -> typer.Typer:
     ) -> None:
         if lang is not None:
             i18n.set_language(i18n.require(lang))
+            if i18n.get_language() != i18n.DEFAULT:
+                from llmatlas.cli._click_i18n import install
+
+                install()
 
     for name in GROUPS if groups is None else groups:
         try:

@@ -138,12 +138,14 @@ def parse_size(text: str) -> int:
 
     m = _SIZE.match(text)
     if not m:
-        raise BadInputError(f"cannot read size {text!r}; write e.g. 16G, 12GiB or 800M")
+        raise BadInputError.translatable(
+            "cannot read size {text!r}; write e.g. 16G, 12GiB or 800M", text=text
+        )
     value = float(m.group(1))
     unit = (m.group(2) or "b").lower()[0]
     mult = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}[unit]
     if value <= 0:
-        raise BadInputError(f"size must be positive, got {text!r}")
+        raise BadInputError.translatable("size must be positive, got {text!r}", text=text)
     return int(value * mult)
 
 

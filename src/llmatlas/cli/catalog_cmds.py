@@ -764,25 +764,40 @@ def _show_artifact(spec: str, cat: Catalog, json_out: bool) -> None:
         emit_json(d)
         return
     console.print(f"[bold]{art.id}[/]  ({art.kind}: {art.source})", highlight=False)
-    rows = [("quantization", art.quant or "-")]
+    rows = [(_("quantization"), art.quant or "-")]
     if art.file_bytes:
-        rows.append(("size", f"{art.file_bytes / 2**30:.2f} GiB in {len(art.paths)} file(s)"))
+        rows.append(
+            (
+                _("size"),
+                _("{size} GiB in {n} file(s)").format(
+                    size=f"{art.file_bytes / 2**30:.2f}", n=len(art.paths)
+                ),
+            )
+        )
     if art.weights:
-        rows.append(("parameters", f"{art.weights.params / 1e9:.3f}B"))
+        rows.append((_("parameters"), f"{art.weights.params / 1e9:.3f}B"))
         by = sorted(art.weights.by_type.items(), key=lambda kv: -kv[1])
-        rows.append(("tensor types", ", ".join(f"{k} {v / 2**20:,.1f} MiB" for k, v in by)))
+        rows.append((_("tensor types"), ", ".join(f"{k} {v / 2**20:,.1f} MiB" for k, v in by)))
     if a:
         rows.append(
             (
-                "architecture",
-                f"{a.model_type}: {a.num_hidden_layers} layers, hidden {a.hidden_size}, "
-                f"{a.num_attention_heads} heads / {a.num_key_value_heads} KV heads, "
-                f"vocab {a.vocab_size:,}, context {a.max_position_embeddings:,}",
+                _("architecture"),
+                _(
+                    "{type}: {layers} layers, hidden {hidden}, {heads} heads / {kv_heads} KV "
+                    "heads, vocab {vocab}, context {ctx}"
+                ).format(
+                    type=a.model_type,
+                    layers=a.num_hidden_layers,
+                    hidden=a.hidden_size,
+                    heads=a.num_attention_heads,
+                    kv_heads=a.num_key_value_heads,
+                    vocab=f"{a.vocab_size:,}",
+                    ctx=f"{a.max_position_embeddings:,}",
+                ),
             )
         )
-    rows.append(("catalog", art.entry.id if art.entry else "no catalog match"))
-    for k, v in rows:
-        console.print(f"  [cyan]{k:>16}[/]  {v}", highlight=False)
+    rows.append((_("catalog"), art.entry.id if art.entry else _("no catalog match")))
+    console.print(key_values(rows))
 
 
 @catalog_app.command(
@@ -819,8 +834,8 @@ def catalog_import(
     # too: that one is for write_draft's --force rule; any other entry of that id is refused.
     own_draft = cat.data.user_models.get(new_id) == str(folder / f"{doc['family']}.yaml")
     if new_id in cat.data.models and not stdout and not own_draft:
-        raise BadInputError(
-            f"{new_id!r} is already a catalog id; pass --id to name the draft differently"
+        raise BadInputError.translatable(
+            "{id!r} is already a catalog id; pass --id to name the draft differently", id=new_id
         )
     path = None
     if not stdout:
@@ -831,5 +846,9 @@ def catalog_import(
         typer.echo(_import.to_yaml(doc), nl=False)
     else:
         drafted = ", ".join(doc["models"][0]["drafted"])
-        console.print(f"drafted {new_id} -> {path}", highlight=False)
-        console.print(f"confirm against the sources, then remove from `drafted`: {drafted}")
+        console.print(_("drafted {id} -> {path}").format(id=new_id, path=path), highlight=False)
+        console.print(
+            _("confirm against the sources, then remove from `drafted`: {fields}").format(
+                fields=drafted
+            )
+        )

@@ -34,7 +34,9 @@ def parse_aliases(items: list[str]) -> dict[str, str]:
     for item in items:
         name, sep, model = item.partition("=")
         if not sep or not name.strip() or not model.strip():
-            raise BadInputError(f"--alias {item!r}: use NAME=MODEL, e.g. gpt-4o-mini=gemma-3-270m")
+            raise BadInputError.translatable(
+                "--alias {item!r}: use NAME=MODEL, e.g. gpt-4o-mini=gemma-3-270m", item=item
+            )
         out[name.strip()] = model.strip()
     return out
 

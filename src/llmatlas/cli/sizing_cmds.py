@@ -63,16 +63,18 @@ def _calibration(target: Target) -> dict[str, float] | None:
 def resolve_target(device: str | None, gpus: int, vram: str | None, ram: str | None) -> Target:
     """--device/--gpus, or --vram/--ram, or this machine."""
     if device and (vram or ram):
-        raise BadInputError("give either --device or --vram/--ram, not both")
+        raise BadInputError.translatable("give either --device or --vram/--ram, not both")
     if device:
         return Target.from_device(find_device(device), gpus)
     if vram or ram:
         if gpus != 1 and not vram:
-            raise BadInputError("--gpus needs --vram (the memory of each GPU) or --device")
+            raise BadInputError.translatable(
+                "--gpus needs --vram (the memory of each GPU) or --device"
+            )
         vram_b, ram_b = parse_size(vram) if vram else 0, parse_size(ram) if ram else 0
         return Target.from_budget(vram_b, ram_b, count=gpus)
     if gpus != 1:
-        raise BadInputError("--gpus needs --device (which GPU?)")
+        raise BadInputError.translatable("--gpus needs --device (which GPU?)")
     return Target.from_machine(detect())
 
 
@@ -207,7 +209,11 @@ def estimate_cmd(
 ) -> None:
     """Memory breakdown, fit, GPUs needed and expected speed for one model."""
     if engine not in ENGINES:
-        raise BadInputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+        raise BadInputError.translatable(
+            "unknown engine {engine!r}; use one of {engines}",
+            engine=engine,
+            engines=", ".join(ENGINES),
+        )
     if quant:
         get_format(quant, engine)  # validate early: one clear line for a typo
     m = resolve_artifact(model, Catalog())
@@ -225,8 +231,9 @@ def estimate_cmd(
             )
         else:
             console.print(
-                f"{m.id}: largest context that fits {target.name} "
-                f"({gib(target.budget_bytes)} usable): {n:,} tokens"
+                _("{model}: largest context that fits {target} ({size} usable): {n} tokens").format(
+                    model=m.id, target=target.name, size=gib(target.budget_bytes), n=f"{n:,}"
+                )
             )
         return
     target = resolve_target(device, gpus, vram, ram)
@@ -235,13 +242,24 @@ def estimate_cmd(
             m, target, ctx, batch, kv_type, max(min_tps, REQUIRED_TPS), allow_low_bit
         )
         if c.quant is None:
-            raise BadInputError(f"{m.id} on {target.name}: {c.reason}")
+            raise BadInputError.translatable(
+                "{model} on {target}: {reason}", model=m.id, target=target.name, reason=c.reason
+            )
         if json_out:
             emit_json({"model": m.id, "target": target.name, "best_quant": c.quant, **c.__dict__})
             return
         console.print(
-            f"{m.id} on {target.name}: {c.quant} ({c.reason}); ~{c.decode_tps:.1f} tok/s, "
-            f"{gib(c.pool_bytes)} of {gib(target.budget_bytes)} usable"
+            _(
+                "{model} on {target}: {quant} ({reason}); ~{tps} tok/s, {need} of {budget} usable"
+            ).format(
+                model=m.id,
+                target=target.name,
+                quant=c.quant,
+                reason=c.reason,
+                tps=f"{c.decode_tps:.1f}",
+                need=gib(c.pool_bytes),
+                budget=gib(target.budget_bytes),
+            )
         )
         for line in (c.quality, c.next_up):
             if line:
@@ -251,7 +269,9 @@ def estimate_cmd(
     engine_says = None
     if exact:
         if engine != "llama.cpp":
-            raise BadInputError("--exact asks llama.cpp; use it with --engine llama.cpp")
+            raise BadInputError.translatable(
+                "--exact asks llama.cpp; use it with --engine llama.cpp"
+            )
         from llmatlas.artifacts.dryrun import exact as dry
 
         engine_says = dry(m, e.quant, e.context, e.batch, kv_type)
@@ -288,8 +308,9 @@ def estimate_cmd(
     console.print(t)
     verdict = "[green]" + _("fits") + "[/]" if e.fits else "[red]" + _("does not fit") + "[/]"
     console.print(
-        f"{verdict} {e.device}: "
-        + _("{size} usable ({pool})").format(size=gib(e.budget_bytes), pool=e.pool)
+        _("{verdict} {device}: {size} usable ({pool})").format(
+            verdict=verdict, device=e.device, size=gib(e.budget_bytes), pool=e.pool
+        )
     )
     if e.gpus_needed:
         console.print(_("GPUs needed: {n}").format(n=e.gpus_needed))
@@ -297,16 +318,27 @@ def estimate_cmd(
         console.print(_("GPU layers that fit (-ngl): {n}").format(n=e.gpu_layers))
     console.print(
         _("speed: ~{decode} tok/s decode ({grade}), ~{prefill} tok/s prefill").format(
-            decode=f"{e.decode_tps:g}", grade=e.speed, prefill=f"{e.prefill_tps:g}"
+            decode=f"{e.decode_tps:g}",
+            grade=_(SPEED_GRADES.get(e.speed, e.speed)),
+            prefill=f"{e.prefill_tps:g}",
         )
     )
     for n in e.notes:
         console.print("[dim]" + _("note: {text}").format(text=n) + "[/]")
     for r in engine_says or []:
         console.print(
-            f"llama.cpp dry run ({r['profile']}: {r['settings']}): model {gib(r['model_bytes'])}, "
-            f"KV {gib(r['kv_bytes'])}, compute {gib(r['compute_bytes'])}, "
-            f"output {gib(r['output_bytes'])}; reserved {gib(r['total_bytes'])}",
+            _(
+                "llama.cpp dry run ({profile}: {settings}): model {model}, KV {kv}, "
+                "compute {compute}, output {output}; reserved {total}"
+            ).format(
+                profile=r["profile"],
+                settings=r["settings"],
+                model=gib(r["model_bytes"]),
+                kv=gib(r["kv_bytes"]),
+                compute=gib(r["compute_bytes"]),
+                output=gib(r["output_bytes"]),
+                total=gib(r["total_bytes"]),
+            ),
             highlight=False,
         )
 
@@ -319,15 +351,27 @@ def _fit_one(model: str, target: Target, ctx: int | None, engine: str, json_out:
     if json_out:
         emit_json({**e.to_dict(), "largest_context_that_fits": largest})
         return
-    verdict = "[green]fits[/]" if e.fits else "[red]does not fit[/]"
+    verdict = "[green]" + _("fits") + "[/]" if e.fits else "[red]" + _("does not fit") + "[/]"
     console.print(
-        f"{m.id} ({e.quant}) {verdict} {e.device} at context {e.context:,}: needs "
-        f"{gib(e.total_bytes)}, {gib(e.budget_bytes)} usable ({e.pool}); largest context that "
-        f"fits: {largest:,} tokens; ~{e.decode_tps:g} tok/s",
+        _(
+            "{model} ({quant}) {verdict} {device} at context {ctx}: needs {need}, {budget} "
+            "usable ({pool}); largest context that fits: {largest} tokens; ~{tps} tok/s"
+        ).format(
+            model=m.id,
+            quant=e.quant,
+            verdict=verdict,
+            device=e.device,
+            ctx=f"{e.context:,}",
+            need=gib(e.total_bytes),
+            budget=gib(e.budget_bytes),
+            pool=e.pool,
+            largest=f"{largest:,}",
+            tps=f"{e.decode_tps:g}",
+        ),
         highlight=False,
     )
     for n in e.notes:
-        console.print(f"[dim]note: {n}[/]")
+        console.print("[dim]" + _("note: {text}").format(text=n) + "[/]")
 
 
 def max_context_for_fn(m, target, quant, batch, engine, kv_type):  # type: ignore[no-untyped-def]
@@ -342,10 +386,13 @@ def _budget_target(spec: str) -> Target:
     try:
         size = parse_size(spec)
     except BadInputError:
-        raise BadInputError(
-            f"--max-context-for takes a device (e.g. rtx-4090) or a size (e.g. 24G), not {spec!r}"
+        raise BadInputError.translatable(
+            "--max-context-for takes a device (e.g. rtx-4090) or a size (e.g. 24G), not {spec!r}",
+            spec=spec,
         ) from None
-    return Target("budget", "gpu", 1, size, size, 500.0, 50.0, f"{gib(size)} as given")
+    return Target(
+        "budget", "gpu", 1, size, size, 500.0, 50.0, _("{size} as given").format(size=gib(size))
+    )
 
 
 @handle_errors
@@ -392,10 +439,12 @@ def fit_cmd(
 ) -> None:
     """Which models run well on this machine (or a given one), ranked for the need, with reasons."""
     if ctx is not None and ctx <= 0:
-        raise BadInputError("--ctx must be a positive number of tokens")
+        raise BadInputError.translatable("--ctx must be a positive number of tokens")
     target = resolve_target(device, gpus, vram, ram)
     if engine not in ("llama.cpp", "vllm"):
-        raise BadInputError(f"unknown engine {engine!r} for fit; use llama.cpp or vllm")
+        raise BadInputError.translatable(
+            "unknown engine {engine!r} for fit; use llama.cpp or vllm", engine=engine
+        )
     if model:
         _fit_one(model, target, ctx, engine, json_out)
         return
@@ -455,7 +504,7 @@ def fit_cmd(
             f"{r.decode_tps:.1f}" + ("" if r.meets_speed else " " + _("(slow)")),
             f"[{style}]{grade}[/]",
             *[f"{r.scores[n]:g}" if n in r.scores else "-" for n in score_cols],
-            "; ".join(r.why[2:]),
+            _("; ").join(r.why[2:]),
         )
     console.print(t)
 
@@ -463,7 +512,7 @@ def fit_cmd(
 @handle_errors
 def recommend_cmd(
     tier: list[str] = typer.Option(
-        None, "--tier", help=_("Only these tiers (repeatable), e.g. '8 GB GPU'.")
+        None, "--tier", help=_("Only these hardware classes (repeatable), e.g. '8 GB GPU'.")
     ),
     json_out: bool = JSON_OPT,
 ) -> None:
@@ -471,19 +520,24 @@ def recommend_cmd(
     known = [t[0] for t in TIERS]
     for name in tier or []:
         if name not in known:
-            raise BadInputError(f"unknown tier {name!r}; use one of: {', '.join(known)}")
+            raise BadInputError.translatable(
+                "unknown hardware class {name!r}; use one of: {known}",
+                name=name,
+                known=", ".join(known),
+            )
     recs = recommend(tiers=tier or None)
     if json_out:
         emit_json([r.__dict__ for r in recs])
         return
     t = Table(show_lines=False)
-    for c in (_("tier"), _("need"), _("pick"), _("quant"), "tok/s", _("engine")):
-        t.add_column(c)
+    for c in (_("hardware"), _("need"), _("pick"), _("quant"), "tok/s", _("engine")):
+        # the pick is an id a user copies: never cut
+        t.add_column(c, no_wrap=c == _("pick"), overflow="fold")
     last = None
     for r in recs:
         t.add_row(
-            r.tier if r.tier != last else "",
-            r.need,
+            _(r.tier) if r.tier != last else "",
+            _(r.need),
             r.model or "-",
             r.quant or "-",
             f"{r.decode_tps:.0f}" if r.decode_tps else "-",

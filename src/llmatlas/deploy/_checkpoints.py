@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, HttpUrl, ValidationError
 
 from llmatlas.errors import CatalogError
+from llmatlas.i18n import _
 
 FORMATS = ("AWQ-4BIT", "GPTQ-4BIT", "FP8")
 
@@ -28,8 +29,13 @@ class QuantizedCheckpoint(BaseModel):
     source: HttpUrl
 
     def describe(self) -> str:
-        who = "the developer" if self.publisher == "official" else self.publisher
-        return f"{self.repo} ({self.format}, published by {who}; {self.source})"
+        if self.publisher == "official":
+            return _("{repo} ({format}, published by the developer; {source})").format(
+                repo=self.repo, format=self.format, source=self.source
+            )
+        return _("{repo} ({format}, published by {who}; {source})").format(
+            repo=self.repo, format=self.format, who=self.publisher, source=self.source
+        )
 
 
 @cache

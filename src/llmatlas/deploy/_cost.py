@@ -18,12 +18,13 @@ from llmatlas.catalog import ModelEntry
 from llmatlas.deploy._plan import plan
 from llmatlas.errors import AtlasError, BadInputError
 from llmatlas.hardware import DeviceSpec, Instance, find_device, find_instance, instances
+from llmatlas.i18n import N_
 from llmatlas.sizing import estimate_speed, get_format
 
 BATCH_CAP = 64
 """Concurrent sequences assumed at most when computing aggregate throughput."""
 DEFAULT_UTILIZATION = 0.5
-NO_PRICES = (
+NO_PRICES = N_(
     "no cloud instance prices are loaded (instances.yaml is empty); "
     "pass --device NAME --gpus N --price-per-hour USD"
 )
@@ -72,9 +73,9 @@ def cost_for(
     over (fewer than one more replica needs) are paid for but idle.
     """
     if not 0 < utilization <= 1:
-        raise BadInputError("--utilization must be in (0, 1]")
+        raise BadInputError.translatable("--utilization must be in (0, 1]")
     if price_per_hour <= 0:
-        raise BadInputError("--price-per-hour must be positive")
+        raise BadInputError.translatable("--price-per-hour must be positive")
     p = plan(
         m,
         "vllm",
@@ -141,7 +142,7 @@ def cost_on_instance(m: ModelEntry, inst: Instance, **kw: Any) -> CostEstimate:
 def _table() -> dict[str, Instance]:
     table = instances()
     if not table:
-        raise BadInputError(NO_PRICES)
+        raise BadInputError.translatable(NO_PRICES)
     return table
 
 
@@ -155,19 +156,25 @@ def cost(
 ) -> CostEstimate:
     if instance:
         if device or price_per_hour:
-            raise BadInputError("give either --instance or --device/--price-per-hour, not both")
+            raise BadInputError.translatable(
+                "give either --instance or --device/--price-per-hour, not both"
+            )
         _table()
         return cost_on_instance(m, find_instance(instance), **kw)
     if not device:
-        raise BadInputError("give --instance ID, or --device NAME --gpus N --price-per-hour USD")
+        raise BadInputError.translatable(
+            "give --instance ID, or --device NAME --gpus N --price-per-hour USD"
+        )
     d = find_device(device)
     if price_per_hour is None:
         match = [i for i in instances().values() if i.device == d.id and i.gpus == gpus]
         if not match:
-            raise BadInputError(
-                NO_PRICES
-                if not instances()
-                else f"no instance in instances.yaml has {gpus} x {d.id}; pass --price-per-hour USD"
+            if not instances():
+                raise BadInputError.translatable(NO_PRICES)
+            raise BadInputError.translatable(
+                "no instance in instances.yaml has {n} x {device}; pass --price-per-hour USD",
+                n=gpus,
+                device=d.id,
             )
         return cost_on_instance(m, min(match, key=lambda i: i.price_per_hour_usd), **kw)
     return cost_for(m, d, gpus, price_per_hour, f"{gpus} x {d.id}", "--price-per-hour", **kw)
@@ -181,7 +188,7 @@ def compare(m: ModelEntry, **kw: Any) -> tuple[list[CostEstimate], list[str]]:
         try:
             rows.append(cost_on_instance(m, inst, **kw))
         except AtlasError as exc:
-            skipped.append(f"{inst.id}: {exc}")
+            skipped.append(f"{inst.id}: {exc.localized()}")
     rows.sort(key=lambda r: r.usd_per_million_output_tokens)
     return rows, skipped
 
@@ -189,13 +196,15 @@ def compare(m: ModelEntry, **kw: Any) -> tuple[list[CostEstimate], list[str]]:
 def cheapest_meeting(m: ModelEntry, min_tps: float, **kw: Any) -> CostEstimate:
     """The lowest hourly price whose expected aggregate decode reaches ``min_tps``."""
     if min_tps <= 0:
-        raise BadInputError("--min-tps must be positive")
+        raise BadInputError.translatable("--min-tps must be positive")
     rows, _ = compare(m, **kw)
     ok = [r for r in rows if r.aggregate_decode_tps >= min_tps]
     if not ok:
         best = max((r.aggregate_decode_tps for r in rows), default=0.0)
-        raise BadInputError(
-            f"no instance in instances.yaml reaches {min_tps:g} tok/s for {m.id} "
-            f"(best: {best:g} tok/s)"
+        raise BadInputError.translatable(
+            "no instance in instances.yaml reaches {tps} tok/s for {model} (best: {best} tok/s)",
+            tps=f"{min_tps:g}",
+            model=m.id,
+            best=f"{best:g}",
         )
     return min(ok, key=lambda r: r.price_per_hour_usd)

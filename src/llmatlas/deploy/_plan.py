@@ -17,6 +17,7 @@ from llmatlas.catalog import Architecture, ModelEntry
 from llmatlas.deploy._checkpoints import checkpoints_for
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import DeviceSpec
+from llmatlas.i18n import N_, _
 from llmatlas.sizing import (
     GiB,
     estimate_memory,
@@ -74,7 +75,9 @@ def resolve_target(name: str) -> str:
     }
     key = aliases.get(key, key)
     if key not in TARGETS:
-        raise BadInputError(f"unknown target {name!r}; use one of: {', '.join(TARGETS)}")
+        raise BadInputError.translatable(
+            "unknown target {name!r}; use one of: {targets}", name=name, targets=", ".join(TARGETS)
+        )
     return key
 
 
@@ -130,30 +133,65 @@ class DeployPlan:
         """The memory plan, one line each, as recipes print it."""
         if not self.gpu_bytes:
             return [
-                f"CPU plan: {self.quant} weights {self.weights_bytes / GiB:.1f} GiB + KV "
-                f"{self.per_gpu_kv / GiB:.2f} GiB ({self.parallel_slots} x {_tokens(self.context)} "
-                f"tokens) in RAM, about {self.host_bytes / GiB:.1f} GiB in all",
+                _(
+                    "CPU plan: {quant} weights {weights} GiB + KV {kv} GiB ({slots} x {ctx} "
+                    "tokens) in RAM, about {host} GiB in all"
+                ).format(
+                    quant=self.quant,
+                    weights=f"{self.weights_bytes / GiB:.1f}",
+                    kv=f"{self.per_gpu_kv / GiB:.2f}",
+                    slots=self.parallel_slots,
+                    ctx=_tokens(self.context),
+                    host=f"{self.host_bytes / GiB:.1f}",
+                ),
             ]
+        split = _("{n} x {device} ({gb} GB): tensor parallel {tp} x pipeline parallel {pp}").format(
+            n=self.gpus,
+            device=self.device_name,
+            gb=f"{self.gpu_bytes / 1e9:g}",
+            tp=self.tensor_parallel,
+            pp=self.pipeline_parallel,
+        )
+        if self.nodes > 1:
+            split += " " + _("over {n} nodes").format(n=self.nodes)
         lines = [
-            f"{self.gpus} x {self.device_name} ({self.gpu_bytes / 1e9:g} GB): "
-            f"tensor parallel {self.tensor_parallel} x pipeline parallel "
-            f"{self.pipeline_parallel}" + (f" over {self.nodes} nodes" if self.nodes > 1 else ""),
-            f"per GPU: weights {self.per_gpu_weights / GiB:.2f} GiB + KV "
-            f"{self.per_gpu_kv / GiB:.2f} GiB + overhead {self.per_gpu_overhead / GiB:.2f} GiB = "
-            f"{self.per_gpu_total / GiB:.2f} GiB of {self.per_gpu_budget / GiB:.2f} GiB usable "
-            f"({GPU_MEMORY_UTILIZATION:.0%}); headroom {self.headroom_bytes / GiB:.2f} GiB",
+            split,
+            _(
+                "per GPU: weights {weights} GiB + KV {kv} GiB + overhead {overhead} GiB = "
+                "{total} GiB of {budget} GiB usable ({share}); headroom {headroom} GiB"
+            ).format(
+                weights=f"{self.per_gpu_weights / GiB:.2f}",
+                kv=f"{self.per_gpu_kv / GiB:.2f}",
+                overhead=f"{self.per_gpu_overhead / GiB:.2f}",
+                total=f"{self.per_gpu_total / GiB:.2f}",
+                budget=f"{self.per_gpu_budget / GiB:.2f}",
+                share=f"{GPU_MEMORY_UTILIZATION:.0%}",
+                headroom=f"{self.headroom_bytes / GiB:.2f}",
+            ),
         ]
         if self.engine == "vllm":
             lines.append(
-                f"KV pool: {self.kv_pool_per_gpu / GiB:.2f} GiB per GPU = "
-                f"{_tokens(self.kv_pool_tokens)} tokens = {self.max_concurrent_sequences} "
-                f"concurrent sequences at {_tokens(self.context)} tokens "
-                f"(--max-num-seqs {self.max_num_seqs})"
+                _(
+                    "KV pool: {pool} GiB per GPU = {tokens} tokens = {seqs} concurrent sequences "
+                    "at {ctx} tokens (--max-num-seqs {max_num_seqs})"
+                ).format(
+                    pool=f"{self.kv_pool_per_gpu / GiB:.2f}",
+                    tokens=_tokens(self.kv_pool_tokens),
+                    seqs=self.max_concurrent_sequences,
+                    ctx=_tokens(self.context),
+                    max_num_seqs=self.max_num_seqs,
+                )
             )
         else:
             lines.append(
-                f"{self.gpu_layers} of {self.total_layers} layers on the GPU; "
-                f"{self.parallel_slots} slot(s) x {_tokens(self.context)} tokens of context"
+                _(
+                    "{n} of {layers} layers on the GPU; {slots} slot(s) x {ctx} tokens of context"
+                ).format(
+                    n=self.gpu_layers,
+                    layers=self.total_layers,
+                    slots=self.parallel_slots,
+                    ctx=_tokens(self.context),
+                )
             )
         return lines
 
@@ -167,9 +205,13 @@ class DeployPlan:
 
 def _arch(m: ModelEntry) -> Architecture:
     if m.architecture is None:
-        raise BadInputError(f"cannot plan {m.id}: its architecture is not in the catalog")
+        raise BadInputError.translatable(
+            "cannot plan {model}: its architecture is not in the catalog", model=m.id
+        )
     if not m.hf_repos:
-        raise BadInputError(f"cannot plan {m.id}: no Hugging Face repository is known for it")
+        raise BadInputError.translatable(
+            "cannot plan {model}: no Hugging Face repository is known for it", model=m.id
+        )
     return m.architecture
 
 
@@ -189,12 +231,15 @@ def _needed(a: Architecture, fmt: QuantFormat, d: DeviceSpec, ctx: int, seqs: in
         for tp in TP_SIZES:
             p = plan_for(a, fmt, tp, pp, d.memory_bytes, ctx, seqs, kv)
             if p.fits and kv_tokens(a, fmt, d.memory_bytes, tp, pp, kv)[1] >= ctx * seqs:
-                where = f", {pp} nodes of {tp}" if pp > 1 else ""
-                return (
-                    f"needs {tp * pp} x {d.id} (tensor parallel {tp} x pipeline parallel {pp}"
-                    f"{where})"
-                )
-    return f"does not fit even 64 nodes of 8 x {d.id}"
+                if pp > 1:
+                    return _(
+                        "needs {n} x {device} (tensor parallel {tp} x pipeline parallel {pp}, "
+                        "{pp} nodes of {tp})"
+                    ).format(n=tp * pp, device=d.id, tp=tp, pp=pp)
+                return _(
+                    "needs {n} x {device} (tensor parallel {tp} x pipeline parallel {pp})"
+                ).format(n=tp * pp, device=d.id, tp=tp, pp=pp)
+    return _("does not fit even 64 nodes of 8 x {device}").format(device=d.id)
 
 
 def _vllm_search(
@@ -221,9 +266,9 @@ def _vllm_search(
             _, tokens = kv_tokens(a, fmt, d.memory_bytes, tp, pp, kv)
             if tokens >= ctx * seqs:
                 return tp, pp, ""
-            reason = (
-                f"the KV pool left after weights holds {tokens:,} tokens, {ctx * seqs:,} needed"
-            )
+            reason = _(
+                "the KV pool left after weights holds {tokens} tokens, {needed} needed"
+            ).format(tokens=_tokens(tokens), needed=_tokens(ctx * seqs))
     return 0, 0, reason
 
 
@@ -244,23 +289,29 @@ def plan(
     target = resolve_target(target)
     a = _arch(m)
     if gpus is not None and gpus < 1:
-        raise BadInputError("--gpus must be >= 1")
+        raise BadInputError.translatable("--gpus must be >= 1")
     if nodes is not None and nodes < 1:
-        raise BadInputError("--nodes must be >= 1")
+        raise BadInputError.translatable("--nodes must be >= 1")
     if concurrency is not None and concurrency < 1:
-        raise BadInputError("--concurrency must be >= 1")
+        raise BadInputError.translatable("--concurrency must be >= 1")
     ctx = resolve_context(m, a, context, DEFAULT_CONTEXT)
     if device is not None and device.kind != "gpu" and target not in GGUF_TARGETS:
-        raise BadInputError(f"--target {target} needs NVIDIA/AMD GPUs; {device.id} is not one")
+        raise BadInputError.translatable(
+            "--target {target} needs NVIDIA/AMD GPUs; {device} is not one",
+            target=target,
+            device=device.id,
+        )
     use_vllm = target not in GGUF_TARGETS and not (target == "llmatlas" and device is None)
     if use_vllm:
         return _plan_vllm(
             m, a, target, device, gpus, nodes, ctx, quant, concurrency, kv_type, hf_repo
         )
     if nodes is not None and nodes > 1:
-        raise BadInputError(
-            f"--target {target} runs on one machine; for {nodes} nodes use --target vllm "
-            "or --target kubernetes"
+        raise BadInputError.translatable(
+            "--target {target} runs on one machine; for {nodes} nodes use --target vllm "
+            "or --target kubernetes",
+            target=target,
+            nodes=nodes,
         )
     return _plan_gguf(m, a, target, device, gpus, ctx, quant, concurrency, kv_type, gguf_repo)
 
@@ -279,33 +330,43 @@ def _plan_gguf(
 ) -> DeployPlan:
     fmt = get_format(quant or "Q4_K_M")
     if not fmt.is_gguf:
-        raise BadInputError(
-            f"--target {target} runs GGUF files; {fmt.name} is not one (try Q4_K_M or Q8_0)"
+        raise BadInputError.translatable(
+            "--target {target} runs GGUF files; {format} is not one (try Q4_K_M or Q8_0)",
+            target=target,
+            format=fmt.name,
         )
     kv = (kv_type or "f16").lower()
     if kv not in GGUF_KV_TYPES:
-        raise BadInputError(f"--kv-type for {target}: use one of {', '.join(GGUF_KV_TYPES)}")
+        raise BadInputError.translatable(
+            "--kv-type for {target}: use one of {types}",
+            target=target,
+            types=", ".join(GGUF_KV_TYPES),
+        )
     if target == "lmstudio" and kv != "f16":
-        raise BadInputError("lms load has no KV cache type option; set it in LM Studio's UI")
+        raise BadInputError.translatable(
+            "lms load has no KV cache type option; set it in LM Studio's UI"
+        )
     slots = concurrency or 1
     repo = m.hf_repos[0]
     gguf = gguf_repo or f"{repo}-GGUF"
     if gguf.count("/") != 1:
-        raise BadInputError(f"--gguf-repo {gguf!r} must be owner/name")
+        raise BadInputError.translatable("--gguf-repo {repo!r} must be owner/name", repo=gguf)
     n_gpus = gpus or 1
     notes: list[str] = []
     if gguf_repo is None:
         notes.append(
-            f"GGUF repository assumed to be {gguf}; if the publisher has none, pass "
-            "--gguf-repo (e.g. a bartowski/ or lmstudio-community/ conversion)"
+            _(
+                "GGUF repository assumed to be {repo}; if the publisher has none, pass "
+                "--gguf-repo (e.g. a bartowski/ or lmstudio-community/ conversion)"
+            ).format(repo=gguf)
         )
     w = weight_bytes(a, fmt).total
     layers = a.num_hidden_layers
     if device is None:
         if gpus is not None:
-            raise BadInputError("--gpus needs --device (which GPU?)")
+            raise BadInputError.translatable("--gpus needs --device (which GPU?)")
         mem = estimate_memory(a, fmt, ctx, slots, "llama.cpp", kv, gpu_layers=0)
-        notes.append("no --device given: planned for CPU only; give --device to offload layers")
+        notes.append(_("no --device given: planned for CPU only; give --device to offload layers"))
         return DeployPlan(
             m.id,
             target,
@@ -348,20 +409,31 @@ def _plan_gguf(
         ngl = gpu_layers_that_fit(m, fmt, ctx, slots, kv, tgt)
         mem = estimate_memory(a, fmt, ctx, slots, "llama.cpp", kv, gpu_layers=ngl)
         if ngl == 0:
-            raise BadInputError(
-                f"{m.id} {fmt.name} at {ctx:,} tokens x {slots} slot(s): not even one layer fits "
-                f"{n_gpus} x {device.id} ({tgt.budget_bytes / GiB:.1f} GiB usable); "
-                "lower --ctx/--concurrency or pick a smaller --quant"
+            raise BadInputError.translatable(
+                "{model} {format} at {ctx} tokens x {slots} slot(s): not even one layer fits "
+                "{n} x {device} ({budget} GiB usable); "
+                "lower --ctx/--concurrency or pick a smaller --quant",
+                model=m.id,
+                format=fmt.name,
+                ctx=_tokens(ctx),
+                slots=slots,
+                n=n_gpus,
+                device=device.id,
+                budget=f"{tgt.budget_bytes / GiB:.1f}",
             )
         notes.append(
-            f"partial offload: {ngl} of {layers} layers fit on the GPU(s); the rest run from "
-            f"system RAM ({mem.host_bytes / GiB:.1f} GiB), much slower"
+            _(
+                "partial offload: {n} of {layers} layers fit on the GPU(s); the rest run from "
+                "system RAM ({host} GiB), much slower"
+            ).format(n=ngl, layers=layers, host=f"{mem.host_bytes / GiB:.1f}")
         )
     per_gpu_total = math.ceil(mem.gpu_bytes / n_gpus)
     per_w = round(w * ngl / layers) // n_gpus
     per_kv = round(mem.kv_cache_bytes * ngl / layers) // n_gpus
     if n_gpus > 1:
-        notes.append(f"llama.cpp splits layers over the {n_gpus} GPUs (--split-mode layer)")
+        notes.append(
+            _("llama.cpp splits layers over the {n} GPUs (--split-mode layer)").format(n=n_gpus)
+        )
     return DeployPlan(
         m.id,
         target,
@@ -411,63 +483,105 @@ def _plan_vllm(
     hf_repo: str | None,
 ) -> DeployPlan:
     if device is None:
-        raise BadInputError(f"--target {target} needs --device (which GPU?), e.g. h100-sxm")
+        raise BadInputError.translatable(
+            "--target {target} needs --device (which GPU?), e.g. h100-sxm", target=target
+        )
     fmt = get_format(quant or "BF16")
     engine_name = "TGI" if target == "tgi" else "vLLM"
     if fmt.name not in VLLM_FORMATS:
-        raise BadInputError(
-            f"{fmt.name} is not served by {engine_name} here; use one of {', '.join(VLLM_FORMATS)}"
-            + (" (GGUF types: --target llama.cpp/ollama/lmstudio)" if fmt.is_gguf else "")
+        raise BadInputError.translatable(
+            N_(
+                "{format} is not served by {engine} here; use one of {formats} "
+                "(GGUF types: --target llama.cpp/ollama/lmstudio)"
+            )
+            if fmt.is_gguf
+            else N_("{format} is not served by {engine} here; use one of {formats}"),
+            format=fmt.name,
+            engine=engine_name,
+            formats=", ".join(VLLM_FORMATS),
         )
     notes: list[str] = []
     if fmt.name in PREQUANTIZED and hf_repo is None:
         known = checkpoints_for(m.id, fmt.name)
         if not known:
             others = ", ".join(sorted({c.format for c in checkpoints_for(m.id)}))
-            raise BadInputError(
-                f"{fmt.name} needs a checkpoint already quantized to it and none is known for "
-                f"{m.id}" + (f" (known: {others})" if others else "") + "; pass --hf-repo "
-                f"OWNER/NAME (the {engine_name} engine cannot quantize {m.hf_repos[0]} to "
-                f"{fmt.name} on load)"
+            raise BadInputError.translatable(
+                N_(
+                    "{format} needs a checkpoint already quantized to it and none is known for "
+                    "{model} (known: {others}); pass --hf-repo OWNER/NAME (the {engine} engine "
+                    "cannot quantize {repo} to {format} on load)"
+                )
+                if others
+                else N_(
+                    "{format} needs a checkpoint already quantized to it and none is known for "
+                    "{model}; pass --hf-repo OWNER/NAME (the {engine} engine cannot quantize "
+                    "{repo} to {format} on load)"
+                ),
+                format=fmt.name,
+                model=m.id,
+                others=others,
+                engine=engine_name,
+                repo=m.hf_repos[0],
             )
         hf_repo = known[0].repo
-        notes.append(f"checkpoint: {known[0].describe()}")
-        notes.extend(f"also known: {c.describe()}" for c in known[1:])
+        notes.append(_("checkpoint: {checkpoint}").format(checkpoint=known[0].describe()))
+        notes.extend(
+            _("also known: {checkpoint}").format(checkpoint=c.describe()) for c in known[1:]
+        )
     kv = (kv_type or "bf16").lower()
     if kv in ("auto", "f16", "fp16"):
         kv = "bf16"
     if kv not in VLLM_KV_TYPES:
-        raise BadInputError(f"--kv-type for {target}: use one of {', '.join(VLLM_KV_TYPES)}")
+        raise BadInputError.translatable(
+            "--kv-type for {target}: use one of {types}",
+            target=target,
+            types=", ".join(VLLM_KV_TYPES),
+        )
     seqs = concurrency or 1
     single = target in SINGLE_NODE_TARGETS
     if single and nodes is not None and nodes > 1:
-        raise BadInputError(
-            f"--target {target} is rendered for one node; for {nodes} nodes use --target vllm "
-            "or --target kubernetes"
+        raise BadInputError.translatable(
+            "--target {target} is rendered for one node; for {nodes} nodes use --target vllm "
+            "or --target kubernetes",
+            target=target,
+            nodes=nodes,
         )
     per_node = gpus or GPUS_PER_NODE
     max_nodes = 1 if single else (nodes or (1 if gpus is not None else MAX_NODES))
     tp, pp, reason = _vllm_search(a, fmt, device, ctx, seqs, kv, per_node, max_nodes)
     if not tp:
-        given = f"{per_node} x {device.id}" + (f" x {max_nodes} nodes" if max_nodes > 1 else "")
-        what = f"{m.id} in {fmt.name} at {ctx:,} tokens" + (f" x {seqs}" if seqs > 1 else "")
-        raise BadInputError(
-            f"{what} does not fit {given}: {reason}; {_needed(a, fmt, device, ctx, seqs, kv)}"
+        given = f"{per_node} x {device.id}" + (
+            " x " + _("{n} nodes").format(n=max_nodes) if max_nodes > 1 else ""
+        )
+        what = _("{model} in {format} at {ctx} tokens").format(
+            model=m.id, format=fmt.name, ctx=_tokens(ctx)
+        ) + (f" x {seqs}" if seqs > 1 else "")
+        raise BadInputError.translatable(
+            "{what} does not fit {given}: {reason}; {needed}",
+            what=what,
+            given=given,
+            reason=reason,
+            needed=_needed(a, fmt, device, ctx, seqs, kv),
         )
     p = plan_for(a, fmt, tp, pp, device.memory_bytes, ctx, seqs, kv)
     pool, tokens = kv_tokens(a, fmt, device.memory_bytes, tp, pp, kv)
     full_ctx_seqs = tokens // ctx
     max_num_seqs = seqs if concurrency else max(1, min(full_ctx_seqs, VLLM_MAX_NUM_SEQS))
     if fmt.name == "FP8" and hf_repo is None:
-        notes.append("FP8: weights quantized on load from the BF16 checkpoint (--quantization fp8)")
+        notes.append(
+            _("FP8: weights quantized on load from the BF16 checkpoint (--quantization fp8)")
+        )
         notes.extend(
-            f"or serve a published FP8 checkpoint with --hf-repo: {c.describe()}"
+            _("or serve a published FP8 checkpoint with --hf-repo: {checkpoint}").format(
+                checkpoint=c.describe()
+            )
             for c in checkpoints_for(m.id, "FP8")
         )
     if not concurrency and full_ctx_seqs > VLLM_MAX_NUM_SEQS:
         notes.append(
-            f"the pool holds {full_ctx_seqs} full-length sequences; --max-num-seqs capped at "
-            f"{VLLM_MAX_NUM_SEQS}"
+            _("the pool holds {n} full-length sequences; --max-num-seqs capped at {cap}").format(
+                n=full_ctx_seqs, cap=VLLM_MAX_NUM_SEQS
+            )
         )
     w = weight_bytes(a, fmt).total
     ckpt_fmt = fmt if fmt.name in PREQUANTIZED else get_format("BF16")

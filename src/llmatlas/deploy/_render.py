@@ -11,6 +11,7 @@ import yaml
 
 from llmatlas.deploy._plan import VLLM_QUANTIZATION, DeployPlan
 from llmatlas.errors import BadInputError
+from llmatlas.i18n import _
 from llmatlas.sizing import GiB
 
 VLLM_IMAGE = "vllm/vllm-openai:v0.10.0"
@@ -46,7 +47,8 @@ class Recipe:
         """The steps as a shell script body (comments say where each runs)."""
         out: list[str] = []
         for s in self.steps:
-            out.append(f"# {s.title}" + (f"  [on {s.where}]" if s.where else ""))
+            where = "  [" + _("on {where}").format(where=s.where) + "]" if s.where else ""
+            out.append(f"# {s.title}{where}")
             prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in s.env.items())
             for c in s.commands:
                 out.append((prefix + " " if prefix else "") + _join(c))
@@ -95,7 +97,11 @@ def _join(argv: list[str]) -> str:
 
 
 def _header(p: DeployPlan, comment: str = "#") -> str:
-    lines = [f"llmatlas deploy plan for {p.model} ({p.quant}, {p.context:,} tokens):"]
+    lines = [
+        _("llmatlas deploy plan for {model} ({quant}, {ctx} tokens):").format(
+            model=p.model, quant=p.quant, ctx=f"{p.context:,}"
+        )
+    ]
     lines += p.summary()
     return "\n".join(f"{comment} {x}" for x in lines) + "\n"
 
@@ -124,13 +130,15 @@ def render_llama_cpp(p: DeployPlan) -> Recipe:
         argv += ["--flash-attn", "on", "--cache-type-k", p.kv_type, "--cache-type-v", p.kv_type]
     argv += ["--host", "127.0.0.1", "--port", str(LLAMA_PORT), "--alias", p.model]
     notes = [
-        f"-c is the total context: {p.context:,} tokens x {p.parallel_slots} slot(s)",
-        "--host 127.0.0.1 keeps it local; use 0.0.0.0 plus --api-key to expose it",
+        _("-c is the total context: {ctx} tokens x {slots} slot(s)").format(
+            ctx=f"{p.context:,}", slots=p.parallel_slots
+        ),
+        _("--host 127.0.0.1 keeps it local; use 0.0.0.0 plus --api-key to expose it"),
     ]
     if p.kv_type != "f16":
-        notes.append("a quantized V cache needs flash attention (--flash-attn on)")
+        notes.append(_("a quantized V cache needs flash attention (--flash-attn on)"))
     return Recipe(
-        "llama.cpp", p, [Step("serve (OpenAI-compatible API on port 8080)", [argv])], notes=notes
+        "llama.cpp", p, [Step(_("serve (OpenAI-compatible API on port 8080)"), [argv])], notes=notes
     )
 
 
@@ -148,17 +156,19 @@ def render_ollama(p: DeployPlan) -> Recipe:
         env["OLLAMA_KV_CACHE_TYPE"] = p.kv_type
     steps = []
     if env:
-        steps.append(Step("start the server with these settings", [["ollama", "serve"]], env=env))
+        steps.append(
+            Step(_("start the server with these settings"), [["ollama", "serve"]], env=env)
+        )
     steps.append(
         Step(
-            "create the model from the Modelfile",
+            _("create the model from the Modelfile"),
             [["ollama", "create", p.model, "-f", "Modelfile"]],
         )
     )
-    steps.append(Step("chat with it", [["ollama", "run", p.model]]))
-    notes = ["num_gpu is the number of layers Ollama offloads to the GPU (blocks + output)"]
+    steps.append(Step(_("chat with it"), [["ollama", "run", p.model]]))
+    notes = [_("num_gpu is the number of layers Ollama offloads to the GPU (blocks + output)")]
     if p.parallel_slots > 1:
-        notes.append("Ollama allocates num_ctx for each of OLLAMA_NUM_PARALLEL requests")
+        notes.append(_("Ollama allocates num_ctx for each of OLLAMA_NUM_PARALLEL requests"))
     return Recipe("ollama", p, steps, files={"Modelfile": modelfile}, notes=notes)
 
 
@@ -181,16 +191,16 @@ def render_lmstudio(p: DeployPlan) -> Recipe:
         "--identifier",
         p.model,
     ]
-    notes = ["--gpu is the fraction of the model offloaded (0-1, off or max)"]
+    notes = [_("--gpu is the fraction of the model offloaded (0-1, off or max)")]
     if p.parallel_slots > 1:
-        notes.append("lms load has no parallel-slots option; requests are served one at a time")
+        notes.append(_("lms load has no parallel-slots option; requests are served one at a time"))
     return Recipe(
         "lmstudio",
         p,
         [
-            Step("download the GGUF", [get]),
-            Step("load it with the planned context and offload", [load]),
-            Step("serve the OpenAI-compatible API (port 1234)", [["lms", "server", "start"]]),
+            Step(_("download the GGUF"), [get]),
+            Step(_("load it with the planned context and offload"), [load]),
+            Step(_("serve the OpenAI-compatible API (port 1234)"), [["lms", "server", "start"]]),
         ],
         notes=notes,
     )
@@ -234,35 +244,42 @@ def render_vllm(p: DeployPlan) -> Recipe:
     notes = list(p.notes)
     if p.nodes == 1:
         return Recipe(
-            "vllm", p, [Step("serve (OpenAI-compatible API on port 8000)", [serve])], notes=notes
+            "vllm", p, [Step(_("serve (OpenAI-compatible API on port 8000)"), [serve])], notes=notes
         )
     steps = [
         Step(
-            "same vLLM version, model cache path and HF_TOKEN on every node; pre-download",
+            _("same vLLM version, model cache path and HF_TOKEN on every node; pre-download"),
             [["huggingface-cli", "download", p.hf_repo]],
-            where="every node",
+            where=_("every node"),
         ),
         Step(
-            "start the Ray head",
+            _("start the Ray head"),
             [["ray", "start", "--head", f"--port={RAY_PORT}"]],
-            where="the head node",
+            where=_("the head node"),
         ),
         Step(
-            "join the cluster (HEAD_IP = the head node's address)",
+            _("join the cluster (HEAD_IP = the head node's address)"),
             [["ray", "start", f"--address=HEAD_IP:{RAY_PORT}"]],
-            where=f"each of the {p.nodes - 1} worker node(s)",
+            where=_("each of the {n} worker node(s)").format(n=p.nodes - 1),
         ),
-        Step(f"check: {p.gpus} GPUs in the cluster", [["ray", "status"]], where="the head node"),
         Step(
-            f"serve: pipeline parallel {p.pipeline_parallel} across nodes, tensor parallel "
-            f"{p.tensor_parallel} within each",
+            _("check: {n} GPUs in the cluster").format(n=p.gpus),
+            [["ray", "status"]],
+            where=_("the head node"),
+        ),
+        Step(
+            _(
+                "serve: pipeline parallel {pp} across nodes, tensor parallel {tp} within each"
+            ).format(pp=p.pipeline_parallel, tp=p.tensor_parallel),
             [serve],
-            where="the head node",
+            where=_("the head node"),
         ),
     ]
     notes.append(
-        "set NCCL_SOCKET_IFNAME/GLOO_SOCKET_IFNAME to the interface linking the nodes "
-        "if they have several"
+        _(
+            "set NCCL_SOCKET_IFNAME/GLOO_SOCKET_IFNAME to the interface linking the nodes "
+            "if they have several"
+        )
     )
     return Recipe("vllm", p, steps, notes=notes)
 
@@ -305,13 +322,13 @@ def render_tgi(p: DeployPlan) -> Recipe:
         "tgi",
         p,
         [
-            Step("serve with Docker (API on port 8080)", [docker]),
+            Step(_("serve with Docker (API on port 8080)"), [docker]),
             Step(
-                "or, with TGI installed locally",
+                _("or, with TGI installed locally"),
                 [["text-generation-launcher", *launcher, "--port", "8080"]],
             ),
         ],
-        notes=[*p.notes, "$PWD/data is the weights cache; HF_TOKEN for gated repositories"],
+        notes=[*p.notes, _("$PWD/data is the weights cache; HF_TOKEN for gated repositories")],
     )
 
 
@@ -475,21 +492,25 @@ def render_kubernetes(p: DeployPlan) -> Recipe:
     notes = list(p.notes)
     if p.nodes > 1:
         notes.append(
-            f"multi-node: LeaderWorkerSet (install the LWS controller) with {p.nodes} pods of "
-            f"{p.tensor_parallel} GPUs; weights are cached per pod (emptyDir), use a "
-            "ReadWriteMany volume to share them"
+            _(
+                "multi-node: LeaderWorkerSet (install the LWS controller) with {n} pods of "
+                "{tp} GPUs; weights are cached per pod (emptyDir), use a "
+                "ReadWriteMany volume to share them"
+            ).format(n=p.nodes, tp=p.tensor_parallel)
         )
     notes.append(
-        "create the token first: kubectl create secret generic hf-token "
-        "--from-literal=token=$HF_TOKEN"
+        _(
+            "create the token first: kubectl create secret generic hf-token "
+            "--from-literal=token=$HF_TOKEN"
+        )
     )
     return Recipe(
         "kubernetes",
         p,
         [
-            Step("apply", [["kubectl", "apply", "-f", "vllm.yaml"]]),
+            Step(_("apply"), [["kubectl", "apply", "-f", "vllm.yaml"]]),
             Step(
-                "reach the API",
+                _("reach the API"),
                 [["kubectl", "port-forward", f"svc/{_name(p)}", f"{VLLM_PORT}:{VLLM_PORT}"]],
             ),
         ],
@@ -520,8 +541,8 @@ def render_kserve(p: DeployPlan) -> Recipe:
         "kserve",
         p,
         [
-            Step("apply", [["kubectl", "apply", "-f", "inferenceservice.yaml"]]),
-            Step("wait until READY", [["kubectl", "get", "inferenceservice", _name(p)]]),
+            Step(_("apply"), [["kubectl", "apply", "-f", "inferenceservice.yaml"]]),
+            Step(_("wait until READY"), [["kubectl", "get", "inferenceservice", _name(p)]]),
         ],
         files={"inferenceservice.yaml": _dump(kserve_docs(p), p)},
         notes=[*p.notes, "a custom vLLM container in a KServe predictor (RawDeployment mode)"],
@@ -531,24 +552,25 @@ def render_kserve(p: DeployPlan) -> Recipe:
 def render_llmatlas(p: DeployPlan) -> Recipe:
     if p.engine == "vllm":
         if p.nodes > 1:
-            raise BadInputError(
-                f"this plan needs vLLM across {p.nodes} nodes (Ray), which `llmatlas serve "
-                "--engine vllm` does not start: use --target vllm or --target kubernetes"
+            raise BadInputError.translatable(
+                "this plan needs vLLM across {n} nodes (Ray), which `llmatlas serve "
+                "--engine vllm` does not start: use --target vllm or --target kubernetes",
+                n=p.nodes,
             )
         argv = ["llmatlas", "serve", p.model, "--engine", "vllm", "--ctx", str(p.context)]
         if p.device:
             argv += ["--device", p.device]
         argv += ["--gpus", str(p.gpus), "--quant", p.quant]
         steps = [
-            Step("install vLLM beside llmatlas", [["pip", "install", "vllm"]]),
-            Step("serve: vLLM underneath, OpenAI + Ollama APIs and the UI in front", [argv]),
+            Step(_("install vLLM beside llmatlas"), [["pip", "install", "vllm"]]),
+            Step(_("serve: vLLM underneath, OpenAI + Ollama APIs and the UI in front"), [argv]),
         ]
         notes = [*p.notes, "llmatlas starts `" + _join(["vllm", "serve", *vllm_args(p)]) + "`"]
         return Recipe("llmatlas", p, steps, notes=notes)
     argv = ["llmatlas", "serve", p.model, "--ctx", str(p.context)]
     steps = [
-        Step("fetch the GGUF", [["llmatlas", "pull", f"{p.model}:{p.quant}"]]),
-        Step("serve (OpenAI- and Ollama-compatible API)", [argv]),
+        Step(_("fetch the GGUF"), [["llmatlas", "pull", f"{p.model}:{p.quant}"]]),
+        Step(_("serve (OpenAI- and Ollama-compatible API)"), [argv]),
     ]
     return Recipe("llmatlas", p, steps, notes=list(p.notes))
 

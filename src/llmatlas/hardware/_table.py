@@ -63,8 +63,11 @@ class DeviceSpec(Record):
         """This chip with one of the unified-memory sizes it is sold with."""
         sizes = self.memory_options_gib or [self.memory_mib // 1024]
         if gib not in sizes:
-            raise BadInputError(
-                f"{self.name} is sold with {', '.join(f'{s} GB' for s in sizes)}, not {gib} GB"
+            raise BadInputError.translatable(
+                "{device} is sold with {sizes}, not {gib} GB",
+                device=self.name,
+                sizes=", ".join(f"{s} GB" for s in sizes),
+                gib=gib,
             )
         return self.model_copy(
             update={
@@ -174,8 +177,13 @@ def find_device(name: str) -> DeviceSpec:
         return hits[0]
     close = difflib.get_close_matches(name.lower(), [d.id for d in table.values()], n=3, cutoff=0.5)
     options = close or [d.id for d in hits][:5]
-    hint = f"; did you mean: {', '.join(options)}?" if options else "; see `llmatlas hw --devices`"
-    raise BadInputError(f"unknown device {name!r}{hint}")
+    if options:
+        raise BadInputError.translatable(
+            "unknown device {name!r}; did you mean: {names}?", name=name, names=", ".join(options)
+        )
+    raise BadInputError.translatable(
+        "unknown device {name!r}; see `llmatlas hw --devices`", name=name
+    )
 
 
 def find_instance(name: str) -> Instance:
@@ -191,12 +199,15 @@ def find_instance(name: str) -> Instance:
     by_name = {i.name.lower(): i.id for i in table.values()}
     close = difflib.get_close_matches(k, [*table, *by_name], n=3, cutoff=0.6)
     ids = list(dict.fromkeys(by_name.get(c, c) for c in close))
-    hint = (
-        f"; did you mean: {', '.join(ids)}?"
-        if ids
-        else "; the instances with prices are listed by `llmatlas cost MODEL --compare`"
+    if ids:
+        raise BadInputError.translatable(
+            "unknown instance {name!r}; did you mean: {names}?", name=name, names=", ".join(ids)
+        )
+    raise BadInputError.translatable(
+        "unknown instance {name!r}; the instances with prices are listed by "
+        "`llmatlas cost MODEL --compare`",
+        name=name,
     )
-    raise BadInputError(f"unknown instance {name!r}{hint}")
 
 
 def match_gpu_name(nvml_name: str, memory_bytes: int | None = None) -> DeviceSpec | None:

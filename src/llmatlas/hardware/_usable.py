@@ -19,6 +19,8 @@ the rule, so every answer can say which one it applied.
 
 from __future__ import annotations
 
+from llmatlas.i18n import _
+
 MiB = 1024**2
 GiB = 1024**3
 
@@ -39,17 +41,21 @@ ENGINES = ("llama.cpp", "ollama", "vllm", "transformers")
 def apple_gpu_share(unified_bytes: int) -> tuple[int, str]:
     """Metal's default working-set limit on a Mac with ``unified_bytes`` of memory."""
     if unified_bytes <= 36 * GiB:
-        return unified_bytes * 2 // 3, "macOS lets the GPU wire 2/3 of unified memory up to 36 GB"
-    return unified_bytes * 3 // 4, "macOS lets the GPU wire 3/4 of unified memory above 36 GB"
+        return unified_bytes * 2 // 3, _(
+            "macOS lets the GPU wire 2/3 of unified memory up to 36 GB"
+        )
+    return unified_bytes * 3 // 4, _("macOS lets the GPU wire 3/4 of unified memory above 36 GB")
 
 
 def usable_gpu_bytes(total_bytes: int, engine: str = "llama.cpp") -> tuple[int, str]:
     """Usable bytes of one discrete GPU with ``total_bytes`` of memory under ``engine``'s rule."""
     if engine == "vllm":
         share = VLLM_GPU_MEMORY_UTILIZATION
-        return int(total_bytes * share), f"vLLM's gpu_memory_utilization {share:g} of the total"
+        return int(total_bytes * share), _(
+            "vLLM's gpu_memory_utilization {share} of the total"
+        ).format(share=f"{share:g}")
     if engine == "ollama":
-        return total_bytes - OLLAMA_MINIMUM_CUDA, "Ollama keeps 457 MiB free per GPU"
+        return total_bytes - OLLAMA_MINIMUM_CUDA, _("Ollama keeps 457 MiB free per GPU")
     if engine == "transformers":
-        return total_bytes - LLAMA_CPP_FIT_MARGIN, "total minus 1 GiB kept free"
-    return total_bytes - LLAMA_CPP_FIT_MARGIN, "llama.cpp --fit keeps a 1 GiB margin per GPU"
+        return total_bytes - LLAMA_CPP_FIT_MARGIN, _("total minus 1 GiB kept free")
+    return total_bytes - LLAMA_CPP_FIT_MARGIN, _("llama.cpp --fit keeps a 1 GiB margin per GPU")

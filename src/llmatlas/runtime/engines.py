@@ -57,6 +57,7 @@ class LoadOptions:
     n_gpu_layers: int = 0
     embedding: bool = False
     n_seq_max: int = 1
+    queue_max: int = 64  # requests waiting beyond the sequences (batching engines)
 
 
 class Engine(ABC):
@@ -91,6 +92,12 @@ class Engine(ABC):
     def n_ctx(self) -> int:
         return 0
 
+    @property
+    def batcher(self) -> Any:
+        """The continuous-batching scheduler the server submits requests to (engines with
+        the ``batching`` capability; see :class:`llmatlas.runtime.batching.BatchScheduler`)."""
+        raise EngineError(f"engine {self.name} cannot serve concurrent requests here")
+
     def unload(self) -> None:
         return None
 
@@ -111,6 +118,13 @@ def get_engine(name: str) -> Engine:
     if why:
         raise EngineError(why)
     return cls()
+
+
+def load_engine(name: str, path: Path, options: LoadOptions) -> Engine:
+    """An engine from the registry with ``path`` loaded: the model scheduler's loader."""
+    engine = get_engine(name)
+    engine.load(path, options)
+    return engine
 
 
 def default_threads() -> int:
@@ -149,6 +163,7 @@ class LlamaCppEngine(Engine):
             n_ctx_per_slot=options.n_ctx,
             n_threads=options.n_threads,
             n_gpu_layers=options.n_gpu_layers,
+            queue_max=options.queue_max,
         )
         self._path = Path(path)
         self._threads = options.n_threads
@@ -160,6 +175,12 @@ class LlamaCppEngine(Engine):
     @property
     def metadata(self) -> dict[str, Any]:
         return dict(self.sched.metadata) if self.sched else {}
+
+    @property
+    def batcher(self) -> Any:
+        if self.sched is None:
+            raise EngineError("no model loaded")
+        return self.sched
 
     def tokenize(self, text: str, add_special: bool = True) -> list[int]:
         return list(self.sched.tokenize(text, add_special))

@@ -25,11 +25,12 @@ from llmatlas import __version__
 from llmatlas.catalog import Catalog
 from llmatlas.errors import AtlasError
 from llmatlas.runtime.store import ModelStore
+from llmatlas.server.language import Language
 from llmatlas.server.manager import ModelManager
 from llmatlas.server.metrics import Metrics
 from llmatlas.server.ollama.translate import error_body as ollama_error
 from llmatlas.server.ollama.translate import is_ollama_path
-from llmatlas.server.security import Guard, Policy, auth_router, offload
+from llmatlas.server.security import Guard, Policy, auth_router, offload, security_headers
 from llmatlas.server.upstream import Upstream
 from llmatlas.server.wire import openai_error, validation_message
 from llmatlas.settings import Settings
@@ -145,7 +146,7 @@ def create_app(cfg: ServerConfig) -> FastAPI:
 
     policy = cfg.policy()
     # outermost first: the Guard (hosts, origins, key, body limit, disconnects), then CORS
-    middleware = [Middleware(Guard, policy=policy)]
+    middleware = [Middleware(Guard, policy=policy), Middleware(Language)]
     if cfg.cors_origins:
         middleware.append(
             Middleware(
@@ -182,7 +183,8 @@ def create_app(cfg: ServerConfig) -> FastAPI:
     async def atlas_error(request: Request, exc: AtlasError) -> JSONResponse:
         headers = {"Retry-After": "1"} if exc.http_status == 429 else None
         type_ = "invalid_request_error" if exc.http_status < 500 else "server_error"
-        return error(request, exc.http_status, str(exc), type_, exc.code, headers=headers)
+        # in the request's language on /api/atlas (server.language), English elsewhere
+        return error(request, exc.http_status, exc.localized(), type_, exc.code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -196,7 +198,10 @@ def create_app(cfg: ServerConfig) -> FastAPI:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return error(request, 500, "internal server error", "server_error")
+        # Starlette answers this one from outside every middleware: the Guard's headers are
+        # added here
+        headers = {k.decode(): v.decode() for k, v in security_headers(request.url.path)}
+        return error(request, 500, "internal server error", "server_error", headers=headers)
 
     @app.get("/health", tags=["server"])
     async def health(request: Request) -> JSONResponse:

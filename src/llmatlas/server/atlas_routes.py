@@ -49,16 +49,18 @@ def _target(
         return Target.from_device(find_device(device), gpus)
     for v in (vram_gb, ram_gb):
         if v is not None and not (0 <= v <= 1e6):
-            raise BadInputError("vram_gb and ram_gb must be between 0 and 1e6")
+            raise BadInputError.translatable("vram_gb and ram_gb must be between 0 and 1e6")
     if gpus < 1 or gpus > 1024:
-        raise BadInputError("gpus must be between 1 and 1024")
+        raise BadInputError.translatable("gpus must be between 1 and 1024")
     if vram_gb or ram_gb:
         if gpus > 1 and not vram_gb:
-            raise BadInputError("gpus needs vram_gb (the memory of each GPU) or a device")
+            raise BadInputError.translatable(
+                "gpus needs vram_gb (the memory of each GPU) or a device"
+            )
         gib = 1024**3
         return Target.from_budget(int((vram_gb or 0) * gib), int((ram_gb or 0) * gib), count=gpus)
     if gpus > 1:
-        raise BadInputError("gpus needs a device or vram_gb (which GPU?)")
+        raise BadInputError.translatable("gpus needs a device or vram_gb (which GPU?)")
     return Target.from_machine(_st(request).machine())
 
 
@@ -176,16 +178,18 @@ def sizing_table(
     cat = _st(request).catalog
     m = cat.get(model)
     if m.architecture is None:
-        raise BadInputError(f"cannot size {m.id}: no architecture in the catalog")
+        raise BadInputError.translatable(
+            "cannot size {model}: its architecture is not in the catalog", model=m.id
+        )
     a = m.architecture
     try:
         ctxs = sorted(
             {min(int(c), a.max_position_embeddings) for c in contexts.split(",") if c.strip()}
         )
     except ValueError:
-        raise BadInputError("contexts: comma-separated integers") from None
+        raise BadInputError.translatable("contexts: comma-separated integers") from None
     if len(ctxs) > MAX_CONTEXTS or not ctxs or ctxs[0] < 1:
-        raise BadInputError(f"contexts: 1 to {MAX_CONTEXTS} positive integers")
+        raise BadInputError.translatable("contexts: 1 to {n} positive integers", n=MAX_CONTEXTS)
     rows = []
     for q in ("F16", *GGUF_LADDER):
         cells = []

@@ -1,32 +1,31 @@
-"""Loaded models of the server: load on first request if sizing says it fits beside the
-others, else unload the least recently used idle one; honour ``keep_alive``.
+"""The server's models: :class:`llmatlas.runtime.scheduler.ModelScheduler` over the store, the
+catalog's sizing and the engine registry.
 
-Every request holds its model through a lease (:meth:`ModelManager.acquire` /
-:meth:`ModelManager.release`, or :func:`lease` in a route): a model with requests in flight is
-never unloaded under them.  ``keep_alive: 0`` unloads when the last request ends; delete waits
-for the model's requests (or answers 409); LRU eviction only picks idle models.  The lease count
-is also the admission check: beyond ``n_slots + queue_max`` requests on one model, 429 before
-any response starts, streaming or not."""
+The scheduler decides what is loaded (budget, LRU, keep_alive, leases, 429 admission); this
+module says what a model is for the server (a :class:`Loaded`: engine + chat format +
+Modelfile settings + embedding context), how much memory it needs (sizing), and takes a
+route's lease for the length of its request (:func:`lease`)."""
 
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from llmatlas.catalog import Catalog, ModelEntry
-from llmatlas.errors import DoesNotFitError, ModelBusyError, OverloadedError
+from llmatlas.errors import BadInputError
 from llmatlas.runtime import modelfile
 from llmatlas.runtime.batching import BatchScheduler
 from llmatlas.runtime.embeddings import Embedder
+from llmatlas.runtime.engines import LoadOptions, load_engine
 from llmatlas.runtime.modelfile import Modelfile
+from llmatlas.runtime.scheduler import DEFAULT_KEEP_ALIVE, ModelScheduler, Plan, Runner
 from llmatlas.runtime.store import ModelStore, StoredModel
 from llmatlas.runtime.templates import ChatFormat, chat_format
 from llmatlas.sizing import estimate_memory, get_format
 
-DEFAULT_KEEP_ALIVE = 300.0  # seconds, like Ollama
+__all__ = ["DEFAULT_KEEP_ALIVE", "Loaded", "ModelManager", "lease", "parse_keep_alive"]
 
 
 def parse_keep_alive(value: str | int | float | None) -> float | None:
@@ -44,42 +43,31 @@ def parse_keep_alive(value: str | int | float | None) -> float | None:
         n = float(v)
         return float("inf") if n < 0 else n
     except ValueError:
-        from llmatlas.errors import BadInputError
-
         raise BadInputError(f"keep_alive {value!r}: use seconds or a duration like 5m") from None
 
 
-@dataclass
-class Loaded:
-    name: str
+@dataclass(eq=False, kw_only=True)
+class Loaded(Runner):
+    """A model as the server serves it."""
+
     stored: StoredModel
     entry: ModelEntry | None
-    sched: BatchScheduler
+    sched: BatchScheduler  # the engine's batcher, which requests are submitted to
     chat: ChatFormat
-    bytes: int
-    loaded_at: float = field(default_factory=time.time)
-    last_used: float = field(default_factory=time.time)
-    keep_alive: float = DEFAULT_KEEP_ALIVE
     modelfile: Modelfile = field(default_factory=Modelfile)  # a derived model's settings
     embedder: Embedder | None = None
     embed_lock: threading.Lock = field(default_factory=threading.Lock)
-    embedder_bytes: int = 0
-    inflight: int = 0  # requests holding a lease on this model
-    retiring: bool = False  # being deleted: no new leases
-
-    @property
-    def held_bytes(self) -> int:
-        """What this model holds: the scheduler's weights + KV + buffers at its real context,
-        plus the embedding context when one was opened."""
-        return self.bytes + self.embedder_bytes
-
-    @property
-    def expires_at(self) -> float:
-        return self.last_used + self.keep_alive
 
     @property
     def n_ctx(self) -> int:
         return self.sched.n_ctx_per_slot
+
+    def close(self) -> None:
+        super().close()
+        with self.embed_lock:
+            if self.embedder is not None:
+                self.embedder.close()
+                self.embedder = None
 
 
 class ModelManager:
@@ -93,25 +81,42 @@ class ModelManager:
         n_threads: int = 0,
         queue_max: int = 64,
         aliases: dict[str, str] | None = None,
+        engine: str = "llama.cpp",
     ) -> None:
         self.aliases = {k.lower(): v for k, v in (aliases or {}).items()}
         self.store = store
         self.catalog = catalog
-        self.budget = budget_bytes
         self.n_slots = n_slots
         self.n_ctx = n_ctx
         self.n_threads = n_threads
-        self.queue_max = queue_max
-        self.loaded: dict[str, Loaded] = {}
-        self.loading: set[str] = set()
-        self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)  # a lease ended or a model left
+        self.engine = engine
+        self.options = LoadOptions(
+            n_ctx=n_ctx, n_threads=n_threads, n_seq_max=n_slots, queue_max=queue_max
+        )
+        self.scheduler: ModelScheduler[Loaded] = ModelScheduler(
+            plan=self.plan, load=self._load, budget_bytes=budget_bytes, capacity=n_slots + queue_max
+        )
+        # the scheduler's surface, for routes, /health and /metrics
+        self.loaded = self.scheduler.loaded
+        self.acquire = self.scheduler.acquire
+        self.release = self.scheduler.release
+        self.get = self.scheduler.get
+        self.retire = self.scheduler.retire
+        self.unload = self.scheduler.unload
+        self.expire = self.scheduler.expire
+        self.close = self.scheduler.close
+
+    @property
+    def budget(self) -> int:
+        return self.scheduler.budget_bytes
+
+    @property
+    def loading(self) -> set[str]:
+        return self.scheduler.loading
 
     @property
     def used_bytes(self) -> int:
-        """Memory the loaded models hold, by the same sizing that admitted them (lock-free: a
-        load holds the lock for seconds and /metrics must not wait for it)."""
-        return sum(m.held_bytes for m in list(self.loaded.values()))
+        return self.scheduler.used_bytes
 
     def planned_bytes(
         self,
@@ -141,153 +146,45 @@ class ModelManager:
         entry = self.catalog.data.models.get(stored.catalog_id) if stored.catalog_id else None
         return stored, entry
 
-    def get(self, name: str, keep_alive: float | None = None) -> Loaded:
+    def plan(self, name: str) -> Plan:
+        """The scheduler's view of ``name`` before loading: key, file and sizing's figure."""
         stored, entry = self.resolve(name)
-        with self._lock:
-            lm = self.loaded.get(stored.name)
-            if lm is None:
-                lm = self._load(stored, entry)
-            lm.last_used = time.time()
-            if keep_alive is not None:
-                lm.keep_alive = keep_alive
-            return lm
-
-    def acquire(self, name: str, keep_alive: float | None = None) -> Loaded:
-        """Take a lease on a model (loading it if needed) for one request; pair with
-        :meth:`release`.  429 when the model already has ``n_slots + queue_max`` requests."""
-        stored, entry = self.resolve(name)
-        with self._lock:
-            lm = self.loaded.get(stored.name)
-            if lm is not None and lm.retiring:
-                raise ModelBusyError(f"{stored.name} is being deleted")
-            if lm is None:
-                lm = self._load(stored, entry)
-            cap = self.n_slots + self.queue_max
-            if lm.inflight >= cap:
-                raise OverloadedError(
-                    f"server busy: {lm.inflight} requests on {lm.name} "
-                    f"({self.n_slots} slots + {self.queue_max} queued); retry shortly"
-                )
-            lm.inflight += 1
-            lm.last_used = time.time()
-            if keep_alive is not None:
-                lm.keep_alive = keep_alive
-            return lm
-
-    def release(self, lm: Loaded) -> None:
-        """End a lease; the last one out of a ``keep_alive: 0`` model unloads it."""
-        with self._lock:
-            lm.inflight -= 1
-            lm.last_used = time.time()
-            drop = (
-                lm.inflight == 0
-                and lm.keep_alive == 0
-                and not lm.retiring
-                and self.loaded.get(lm.name) is lm
-            )
-            if drop:
-                del self.loaded[lm.name]
-            self._changed.notify_all()
-        if drop:
-            self._close(lm)
-
-    def retire(self, name: str, timeout: float = 30.0) -> bool:
-        """Unload ``name`` once its requests are done (new ones get 409 meanwhile); 409 if they
-        are not done within ``timeout`` seconds.  False if it was not loaded."""
-        with self._lock:
-            lm = self.loaded.get(name)
-            if lm is None:
-                return False
-            lm.retiring = True
-            deadline = time.monotonic() + timeout
-            try:
-                while lm.inflight > 0:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise ModelBusyError(
-                            f"{name} is serving {lm.inflight} request(s); "
-                            "try again when they are done"
-                        )
-                    self._changed.wait(left)
-            finally:
-                lm.retiring = self.loaded.get(name) is lm and lm.inflight == 0
-            if self.loaded.get(name) is lm:
-                del self.loaded[name]
-        self._close(lm)
-        return True
-
-    def _load(self, stored: StoredModel, entry: ModelEntry | None) -> Loaded:
-        need = self.planned_bytes(stored, entry)
-        if need > self.budget:
-            raise DoesNotFitError(
-                f"{stored.name} needs {need / 2**30:.1f} GiB at {self.n_slots} slots x {self.n_ctx} tokens; "
-                f"the server's budget is {self.budget / 2**30:.1f} GiB"
-            )
-        while self.loaded and self.used_bytes + need > self.budget:
-            idle = [m for m in self.loaded.values() if m.inflight == 0 and not m.retiring]
-            if not idle:
-                raise OverloadedError(
-                    f"{stored.name} needs {need / 2**30:.1f} GiB and the models in use hold "
-                    f"{self.used_bytes / 2**30:.1f} GiB of {self.budget / 2**30:.1f}; retry shortly"
-                )
-            lru = min(idle, key=lambda m: m.last_used)
-            del self.loaded[lru.name]
-            self._close(lru)
-        self.loading.add(stored.name)
-        try:
-            sched = BatchScheduler(
-                Path(stored.path),
-                self.n_slots,
-                self.n_ctx,
-                self.n_threads,
-                queue_max=self.queue_max,
-            )
-        finally:
-            self.loading.discard(stored.name)
-        fmt = chat_format(
-            sched.metadata, entry.family if entry else None, entry.instruct if entry else None
+        return Plan(
+            stored.name,
+            Path(stored.path),
+            self.planned_bytes(stored, entry),
+            f"at {self.n_slots} slots x {self.n_ctx} tokens",
+            (stored, entry),
         )
-        # account at the context the scheduler really opened (capped by the model's training)
-        held = self.planned_bytes(stored, entry, sched.n_ctx_per_slot)
-        lm = Loaded(stored.name, stored, entry, sched, fmt, held)
-        lm.modelfile = modelfile.load(self.store, stored.name)
-        if lm.modelfile.template:
-            lm.chat = ChatFormat(lm.modelfile.template, "modelfile", fmt.bos_token, fmt.eos_token)
-        self.loaded[stored.name] = lm
-        return lm
 
-    def unload(self, name: str) -> bool:
-        """Unload now if idle; 409 if requests hold it (use :meth:`retire` to wait for them)."""
-        with self._lock:
-            lm = self.loaded.get(name)
-            if lm is None:
-                return False
-            if lm.inflight:
-                raise ModelBusyError(f"{name} is serving {lm.inflight} request(s)")
-            del self.loaded[name]
-        self._close(lm)
-        return True
-
-    @staticmethod
-    def _close(lm: Loaded) -> None:
-        lm.sched.close()
-        with lm.embed_lock:
-            if lm.embedder is not None:
-                lm.embedder.close()
-                lm.embedder = None
-
-    def expire(self) -> list[str]:
-        """Unload models whose keep_alive ran out while idle; returns their names."""
-        now = time.time()
-        gone = []
-        with self._lock:
-            for lm in list(self.loaded.values()):
-                if lm.inflight == 0 and not lm.retiring and now >= lm.expires_at:
-                    del self.loaded[lm.name]
-                    gone.append(lm)
-        for lm in gone:
-            self._close(lm)
-        return [lm.name for lm in gone]
+    def _load(self, plan: Plan) -> Loaded:
+        """The scheduler's loader: the engine from the registry, the chat format from the
+        file's metadata (or the Modelfile's TEMPLATE)."""
+        stored, entry = plan.source
+        engine = load_engine(self.engine, plan.path, self.options)
+        try:
+            sched = engine.batcher
+            fmt = chat_format(
+                sched.metadata, entry.family if entry else None, entry.instruct if entry else None
+            )
+            mf = modelfile.load(self.store, stored.name)
+        except BaseException:
+            engine.unload()
+            raise
+        if mf.template:
+            fmt = ChatFormat(mf.template, "modelfile", fmt.bos_token, fmt.eos_token)
+        # account at the context the engine really opened (capped by the model's training)
+        held = self.planned_bytes(stored, entry, engine.n_ctx)
+        return Loaded(
+            name=stored.name,
+            engine=engine,
+            bytes=held,
+            stored=stored,
+            entry=entry,
+            sched=sched,
+            chat=fmt,
+            modelfile=mf,
+        )
 
     def embedder(self, lm: Loaded) -> Embedder:
         with lm.embed_lock:
@@ -296,16 +193,8 @@ class ModelManager:
                 lm.embedder = Embedder(lm.stored.path, n_ctx, self.n_threads)
                 # weights are mapped from the same file; the new context and buffers are extra
                 whole = self.planned_bytes(lm.stored, lm.entry, n_ctx, 1)
-                lm.embedder_bytes = max(whole - lm.stored.size_bytes, 0)
+                lm.extra_bytes = max(whole - lm.stored.size_bytes, 0)
             return lm.embedder
-
-    def close(self) -> None:
-        """Server shutdown: unload everything (requests in flight were already cancelled)."""
-        with self._lock:
-            gone = list(self.loaded.values())
-            self.loaded.clear()
-        for lm in gone:
-            self._close(lm)
 
 
 async def lease(request: Any, name: str, keep_alive: float | None = None) -> Loaded:

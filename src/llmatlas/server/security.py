@@ -229,6 +229,17 @@ async def _reply(
     await send({"type": "http.response.body", "body": body})
 
 
+def security_headers(path: str) -> list[tuple[bytes, bytes]]:
+    """The headers every response carries (also the 500 answered outside the middleware)."""
+    csp = DOCS_CSP if path in ("/docs", "/redoc") else UI_CSP
+    return [
+        (b"content-security-policy", csp.encode()),
+        (b"x-frame-options", b"DENY"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+    ]
+
+
 class Guard:
     """The ASGI middleware described in this module's docstring."""
 
@@ -321,17 +332,11 @@ class Guard:
         await self._run(scope, body, receive, send)
 
     def _with_headers(self, send: Send, path: str) -> Send:
-        csp = DOCS_CSP if path in ("/docs", "/redoc") else UI_CSP
+        extra = security_headers(path)
 
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 have = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [
-                    (b"content-security-policy", csp.encode()),
-                    (b"x-frame-options", b"DENY"),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"),
-                ]
                 message = dict(message)
                 message["headers"] = [
                     *message.get("headers", []),

@@ -29,6 +29,7 @@ from typing import Literal
 
 from llmatlas.catalog._schema import Architecture
 from llmatlas.errors import BadInputError
+from llmatlas.i18n import _
 from llmatlas.sizing.params import global_layer_ids
 from llmatlas.sizing.quant import QuantFormat, WeightBytes, weight_bytes
 
@@ -87,8 +88,10 @@ def kv_bytes_per_element(kv_type: str) -> float:
     try:
         return KV_TYPES[kv_type.lower()]
     except KeyError:
-        raise BadInputError(
-            f"unknown KV cache type {kv_type!r}; use one of {', '.join(KV_TYPES)}"
+        raise BadInputError.translatable(
+            "unknown KV cache type {kv_type!r}; use one of {types}",
+            kv_type=kv_type,
+            types=", ".join(KV_TYPES),
         ) from None
 
 
@@ -278,12 +281,17 @@ def llama_cpp_compute_buffer(
     flash_attn: bool = False,
     n_ubatch: int = N_UBATCH,
     swa_full: bool = True,
+    kv_type: str = "f16",
 ) -> int:
     """Compute buffer llama.cpp reserves for its worst-case graph (one ubatch, every output).
 
-    ggml's allocator reuses a tensor's memory once its last reader ran, so the buffer is the
-    largest set of tensors alive at one node.  Matched against llama.cpp's own dry run
-    (``bench/sizing_conformance.py``), that is the largest of:
+    For the architectures :mod:`llmatlas.sizing.llama_graph` builds (Llama, Mistral, Mixtral,
+    Qwen2/3 dense and MoE, Gemma 1/2/3, Phi-3, OLMo 2), the graph llama.cpp would build is
+    replayed through a model of ggml's allocator (:mod:`llmatlas.sizing.ggml_alloc`): the
+    buffer is the allocator's highest address, holes and in-place reuse included.
+
+    Otherwise, a closed form: ggml's allocator reuses a tensor's memory once its last reader
+    ran, so the buffer is about the largest set of tensors alive at one node, the largest of:
 
     * the output: the logits of all ``n_ubatch`` outputs (f32) plus two hidden states;
     * attention without flash attention: the f32 scores ``n_kv x n_ubatch x heads``, the
@@ -293,6 +301,13 @@ def llama_cpp_compute_buffer(
       gate, up and activation at FFN width plus four hidden states (MoE: at the routed
       experts' width times experts per token).
     """
+    from llmatlas.sizing import llama_graph
+
+    settings = llama_graph.Settings(
+        context, n_ubatch, flash_attn, kv_type.lower(), swa_full, sequences
+    )
+    if llama_graph.supported(a, settings):
+        return llama_graph.compute_buffer(a, settings)
     ub = min(n_ubatch, context * sequences)
     n_kv = _pad(context * sequences, 256) if context * sequences > 256 else context * sequences
     h = a.hidden_size
@@ -324,9 +339,11 @@ def llama_cpp_compute_buffer(
     return max(out, attn, ffn)
 
 
-def _llama_cpp_compute_reserved(a: Architecture, context: int, sequences: int) -> int:
+def _llama_cpp_compute_reserved(
+    a: Architecture, context: int, sequences: int, kv_type: str = "f16"
+) -> int:
     """VRAM the CUDA/Metal backend reserves for one ubatch's graph (flash attention off)."""
-    return llama_cpp_compute_buffer(a, context, sequences)
+    return llama_cpp_compute_buffer(a, context, sequences, kv_type=kv_type)
 
 
 def _llama_cpp_compute_touched(a: Architecture, filled: int) -> int:
@@ -360,17 +377,25 @@ def estimate_memory(
     the exact bytes of a real file's tensors (read from its header) instead of the prediction.
     """
     if engine not in ENGINES:
-        raise BadInputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+        raise BadInputError.translatable(
+            "unknown engine {engine!r}; use one of {engines}",
+            engine=engine,
+            engines=", ".join(ENGINES),
+        )
     if context > a.max_position_embeddings:
-        raise BadInputError(
-            f"context {context} is above the model's maximum of {a.max_position_embeddings} tokens"
+        raise BadInputError.translatable(
+            "context {ctx} is above the model's maximum of {max} tokens",
+            ctx=context,
+            max=a.max_position_embeddings,
         )
     if engine == "llama.cpp" and not fmt.is_gguf:
         raise BadInputError(
             f"llama.cpp runs GGUF files; {fmt.name} is for {', '.join(fmt.engines)}"
         )
     if engine != "llama.cpp" and fmt.is_gguf and fmt.name != "F16":
-        raise BadInputError(f"{fmt.name} is a GGUF format; use --engine llama.cpp")
+        raise BadInputError.translatable(
+            "{format} is a GGUF format; use --engine llama.cpp", format=fmt.name
+        )
     if not 0 < gpu_memory_utilization <= 1:
         raise BadInputError("gpu_memory_utilization must be in (0, 1]")
     filled = context * batch if filled is None else min(filled, context * batch)
@@ -382,8 +407,10 @@ def estimate_memory(
         kv = kv_cache(a, context, batch, kv_type, engine, swa_full)
         if a.sliding_window and not swa_honoured(a, engine, swa_full):
             notes.append(
-                "sliding-window layers get a full-size KV cache in llama.cpp "
-                "(llama-cpp-python default); the window does not save memory here"
+                _(
+                    "sliding-window layers get a full-size KV cache in llama.cpp "
+                    "(llama-cpp-python default); the window does not save memory here"
+                )
             )
         on_gpu = layers if (gpu_layers is None and vram_bytes) else (gpu_layers or 0)
         on_gpu = max(0, min(on_gpu, layers))
@@ -391,7 +418,7 @@ def estimate_memory(
         vocab_tables = a.vocab_size * LLAMA_CPP_VOCAB_BYTES_PER_TOKEN + LLAMA_CPP_LOAD_FIXED
         page_cache = 0
         if on_gpu:
-            buffers = _llama_cpp_compute_reserved(a, context, batch)
+            buffers = _llama_cpp_compute_reserved(a, context, batch, kv_type)
             overhead = CUDA_CONTEXT + LLAMA_CPP_PYTHON_RUNTIME + vocab_tables
             gpu_bytes = round(w.total * frac) + round(kv.bytes * frac) + buffers + CUDA_CONTEXT
             host_bytes = w.total - round(w.total * frac) + kv.bytes - round(kv.bytes * frac)
@@ -420,7 +447,7 @@ def estimate_memory(
             host_bytes,
             notes,
             reserved_buffers_bytes=llama_cpp_compute_buffer(
-                a, context, batch, flash_attn=False, swa_full=swa_full
+                a, context, batch, flash_attn=False, swa_full=swa_full, kv_type=kv_type
             ),
             page_cache_bytes=page_cache,
         )
@@ -434,12 +461,16 @@ def estimate_memory(
         activations += min(VLLM_MAX_NUM_SEQS, batch * 4) * a.vocab_size * 4
         overhead = CUDA_CONTEXT + VLLM_NON_TORCH
         notes.append(
-            f"vLLM pre-allocates {gpu_memory_utilization:.0%} of each GPU; whatever the weights "
-            "and activations leave becomes the paged KV pool"
+            _(
+                "vLLM pre-allocates {share} of each GPU; whatever the weights "
+                "and activations leave becomes the paged KV pool"
+            ).format(share=f"{gpu_memory_utilization:.0%}")
         )
     else:
         overhead = CUDA_CONTEXT
-        notes.append("transformers grows the KV cache as tokens arrive; figure is at full context")
+        notes.append(
+            _("transformers grows the KV cache as tokens arrive; figure is at full context")
+        )
     total = w.total + kv.bytes + activations + overhead
     return MemoryEstimate(
         engine,

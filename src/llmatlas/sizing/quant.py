@@ -271,9 +271,11 @@ def resolve_quant(name: str, engine: str) -> QuantFormat:
         for k in (key, key.replace("-", "_")):
             if k in GGUF_FORMATS:
                 return GGUF_FORMATS[k]
-        raise BadInputError(
-            f"unknown quantization {name!r} for llama.cpp; nearest: "
-            + _nearest(key, list(GGUF_FORMATS))
+        raise BadInputError.translatable(
+            "unknown quantization {name!r} for {engine}; nearest: {nearest}",
+            name=name,
+            engine="llama.cpp",
+            nearest=_nearest(key, list(GGUF_FORMATS)),
         )
     aliases = _ENGINE_ALIASES.get(engine, {})
     key = aliases.get(key, key)
@@ -282,16 +284,24 @@ def resolve_quant(name: str, engine: str) -> QuantFormat:
         if f is not None and not f.is_gguf:
             if engine in f.engines:
                 return f
-            raise BadInputError(
-                f"{f.name} does not run on {engine}; it runs on {', '.join(f.engines)}"
+            raise BadInputError.translatable(
+                "{format} does not run on {engine}; it runs on {engines}",
+                format=f.name,
+                engine=engine,
+                engines=", ".join(f.engines),
             )
     if key in GGUF_FORMATS or key.replace("-", "_") in GGUF_FORMATS:
         if key in ("F16", "FP16"):
             return FORMATS["FP16"]
-        raise BadInputError(f"{name} is a GGUF format; use --engine llama.cpp")
+        raise BadInputError.translatable(
+            "{format} is a GGUF format; use --engine llama.cpp", format=name
+        )
     usable = [n for n, f in HF_FORMATS.items() if engine in f.engines]
-    raise BadInputError(
-        f"unknown quantization {name!r} for {engine}; nearest: {_nearest(key, usable)}"
+    raise BadInputError.translatable(
+        "unknown quantization {name!r} for {engine}; nearest: {nearest}",
+        name=name,
+        engine=engine,
+        nearest=_nearest(key, usable),
     )
 
 
@@ -322,8 +332,10 @@ def get_format(name: str, engine: str | None = None) -> QuantFormat:
             return FORMATS[ALIASES[candidate]]
         if candidate in GGUF_FORMATS:
             return GGUF_FORMATS[candidate]
-    raise BadInputError(
-        f"unknown quantization {name!r}; use one of: {', '.join(FORMATS)}, or any GGUF type"
+    raise BadInputError.translatable(
+        "unknown quantization {name!r}; use one of: {formats}, or any GGUF type",
+        name=name,
+        formats=", ".join(FORMATS),
     )
 
 

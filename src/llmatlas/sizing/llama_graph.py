@@ -1,0 +1,472 @@
+"""The worst-case graph llama.cpp reserves its compute buffer for, tensor by tensor.
+
+Mirrors the bundled llama.cpp (llama-cpp-python 0.3.36: ``src/llama-graph.cpp``
+``build_inp_embd``/``build_norm``/``build_attn``/``build_attn_mha``/``build_ffn``/
+``build_moe_ffn``, ``src/models/<arch>.cpp``, ``src/llama-kv-cache.cpp`` views and
+``set_rows`` stores): the prompt-processing graph of one ubatch of ``n_ubatch`` tokens,
+every one an output, over a full cache of ``n_kv`` cells.  Weights and the KV cache live in
+their own buffers, so only activations, inputs and masks reach the allocator; its peak
+(:func:`llmatlas.sizing.ggml_alloc.reserve`) is the compute buffer llama.cpp logs.
+Shapes come from the architecture; nothing is measured or fitted.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from llmatlas.catalog._schema import Architecture
+from llmatlas.sizing.ggml_alloc import TYPES, Graph, Tensor, reserve, row_size
+
+SWA_ARCHS = ("gemma2", "gemma3", "gemma3_text", "gpt_oss")
+
+
+@dataclass(frozen=True)
+class Settings:
+    n_ctx: int
+    n_ubatch: int = 512
+    flash_attn: bool = False
+    kv_type: str = "f16"
+    swa_full: bool = True
+    n_seq: int = 1
+
+
+def _pad(n: int, to: int) -> int:
+    return -(-n // to) * to
+
+
+def kv_cells(a: Architecture, s: Settings) -> tuple[int, int]:
+    """(cells of the full-attention cache, cells of the sliding-window cache)."""
+    total = s.n_ctx * s.n_seq
+    full = _pad(total, 256) if total > 256 else total
+    swa = full
+    if a.sliding_window and a.model_type in SWA_ARCHS and not s.swa_full:
+        swa = min(full, _pad(a.sliding_window * s.n_seq + s.n_ubatch, 256))
+    return full, swa
+
+
+class _Builder:
+    def __init__(self, a: Architecture, s: Settings) -> None:
+        self.a, self.s, self.g = a, s, Graph()
+        self.n_tok = min(s.n_ubatch, s.n_ctx * s.n_seq)
+        self.n_out = self.n_tok
+        self.h = a.hidden_size
+        self.hd = a.resolved_head_dim
+        self.n_head = a.num_attention_heads
+        self.n_kv_head = 1 if a.is_mla else a.num_key_value_heads
+        self.fa = s.flash_attn
+        self.v_trans = not s.flash_attn
+        self.kv_type = s.kv_type
+        self.quant_kv = s.kv_type not in ("f16", "f32", "bf16")
+
+    # -- inputs -----------------------------------------------------------------------
+    def inputs(self) -> None:
+        g = self.g
+        self.tokens = g.input("i32", self.n_tok, name="inp_tokens")
+        self.embd_in = g.input("f32", self.h, self.n_tok, name="inp_embd")
+
+    def embed(self) -> Tensor:
+        g = self.g
+        tok = g.weight(self.h, self.a.vocab_size, type_="q4_0")
+        cur = g.get_rows(tok, self.tokens)
+        g.expand(cur)
+        g.expand(self.embd_in)  # the embeddings input of ggml_build_forward_select: a leaf
+        if self.a.model_type.startswith("gemma"):
+            cur = g.same("scale", cur)
+            g.expand(cur)
+        return cur
+
+    # -- blocks -----------------------------------------------------------------------
+    def norm(self, x: Tensor, rms: bool = True, bias: bool = False) -> Tensor:
+        g = self.g
+        cur = g.same("rms_norm" if rms else "norm", x)
+        cur = g.same("mul", cur, g.weight(x.ne[0], type_="f32"))
+        if bias:
+            cur = g.same("add", cur, g.weight(x.ne[0], type_="f32"))
+        return cur
+
+    def rope(self, x: Tensor, pos: Tensor) -> Tensor:
+        return self.g.same("rope", x, pos)
+
+    def hadamard(self, x: Tensor, n: int) -> Tensor:
+        g = self.g
+        rot = g.weight(n, n, type_="f32")
+        contiguous = x.nb == g.new(x.type, *x.ne).nb
+        total = x.ne[0] * x.ne[1] * x.ne[2] * x.ne[3]
+        r = g.reshape(x, n, total // n) if contiguous else g.cont(x, n, total // n)
+        r = g.mul_mat(rot, r)
+        return g.reshape(r, *x.ne)
+
+    def attention(
+        self,
+        q: Tensor,
+        k_cur: Tensor,
+        v_cur: Tensor,
+        mask: Tensor,
+        n_kv: int,
+        k_idx: Tensor,
+        v_idx: Tensor,
+        sinks: Tensor | None = None,
+        softcap: bool = False,
+    ) -> Tensor:
+        """``build_attn`` with a KV cache: store K/V, then ``build_attn_mha``."""
+        g = self.g
+        hd, nkv, nt = self.hd, self.n_kv_head, self.n_tok
+        if self.quant_kv and hd % 64 == 0:
+            nrot = 64
+            while hd % (nrot * 2) == 0:
+                nrot *= 2
+            q = self.hadamard(q, nrot)
+            k_cur = self.hadamard(k_cur, nrot)
+            v_cur = self.hadamard(v_cur, 64 if hd % 64 == 0 else hd)
+        g.expand(q)
+        g.expand(v_cur)
+        g.expand(k_cur)
+        kt = self.kv_type
+        cache_k = g.weight(nkv * hd, n_kv, type_=kt)
+        cache_v = g.weight(nkv * hd, n_kv, type_=kt)
+        kc = g.view(k_cur, (nkv * hd, nt), (0, k_cur.nb[2]))
+        g.expand(g.set_rows(cache_k, kc, k_idx))
+        if not self.v_trans:
+            vc = g.view(v_cur, (nkv * hd, nt), (0, v_cur.nb[2]))
+            g.expand(g.set_rows(cache_v, vc, v_idx))
+        else:
+            contiguous = v_cur.nb[2] == row_size(v_cur.type, nkv * hd)
+            vc = g.reshape(v_cur, nkv * hd, nt) if contiguous else g.cont(v_cur, nkv * hd, nt)
+            vv = g.reshape(cache_v, 1, nkv * hd * n_kv)
+            vc = g.reshape(vc, 1, nkv * hd * nt)
+            g.expand(g.set_rows(vv, vc, v_idx))
+        rs = row_size(kt, hd)
+        k = g.view(cache_k, (hd, nkv, n_kv, 1), (0, rs, row_size(kt, nkv * hd)))
+        if self.v_trans:
+            v = g.view(
+                cache_v, (n_kv, nkv, hd, 1), (0, row_size(kt, n_kv * hd), row_size(kt, n_kv))
+            )
+        else:
+            v = g.view(cache_v, (hd, nkv, n_kv, 1), (0, rs, row_size(kt, nkv * hd)))
+        # build_attn_mha
+        q = g.view(q, (q.ne[0], q.ne[1], q.ne[2], 1), (0, q.nb[1], q.nb[2]))
+        q = g.permute(q, 0, 2, 1, 3)
+        k = g.permute(k, 0, 2, 1, 3)
+        v = g.permute(v, 0, 2, 1, 3)
+        if self.fa:
+            if self.v_trans:
+                v = g.transpose(v)
+            cur = g.op(
+                "flash_attn_ext", "f32", (v.ne[0], q.ne[2], q.ne[1], q.ne[3]), q, k, v, mask, sinks
+            )
+            cur = g.reshape(cur, cur.ne[0] * cur.ne[1], cur.ne[2] * cur.ne[3])
+        else:
+            kq = g.mul_mat(k, q)
+            if softcap:
+                kq = g.same("scale", kq)
+                kq = g.same("unary", kq)
+                kq = g.same("scale", kq)
+            kq = g.op("soft_max", "f32", kq.ne, kq, mask, sinks)
+            kqv = g.mul_mat(v, kq)
+            cur = g.permute(kqv, 0, 2, 1, 3)
+            cur = g.cont(cur, cur.ne[0] * cur.ne[1], cur.ne[2] * cur.ne[3])
+        g.expand(cur)
+        if self.quant_kv and hd % 64 == 0:
+            cur = self.hadamard(cur, 64)
+        return cur
+
+    def mla_attention(
+        self, x: Tensor, pos: Tensor, mask: Tensor, n_kv: int, k_idx: Tensor
+    ) -> Tensor:
+        """DeepSeek-V2/V3 attention as llama.cpp runs MLA (``deepseek2.cpp``): queries absorbed
+        into the latent, one shared 576-wide K head cached, V a view of it, ``wv_b`` after."""
+        g, a = self.g, self.a
+        nh, nt = self.n_head, self.n_tok
+        rope, nope = a.qk_rope_head_dim or 64, a.qk_nope_head_dim or 128
+        kvr, vd = a.kv_lora_rank or 512, a.v_head_dim or 128
+        f = 4
+        if a.q_lora_rank:
+            q = g.mul_mat(g.weight(self.h, a.q_lora_rank), x)
+            q = self.norm(q)
+            q = g.mul_mat(g.weight(a.q_lora_rank, nh * (nope + rope)), q)
+        else:
+            q = g.mul_mat(g.weight(self.h, nh * (nope + rope)), x)
+        q = g.reshape(q, nope + rope, nh, nt)
+        kv_pe = g.mul_mat(g.weight(self.h, kvr + rope), x)
+        kv = g.view(kv_pe, (kvr, nt), (0, kv_pe.nb[1]))
+        k_pe = g.view(kv_pe, (rope, 1, nt), (0, kv_pe.nb[1], kv_pe.nb[1]), kvr * f)
+        k_pe = self.rope(k_pe, pos)
+        kv = self.norm(kv)
+        q_nope = g.view(q, (nope, nh, nt), (0, q.nb[1], q.nb[2]))
+        q_pe = g.view(q, (rope, nh, nt), (0, q.nb[1], q.nb[2]), nope * f)
+        q_pe = self.rope(q_pe, pos)
+        q_nope = g.permute(q_nope, 0, 2, 1, 3)
+        q_abs = g.mul_mat(g.weight(nope, kvr, nh), q_nope)
+        q_abs = g.permute(q_abs, 0, 2, 1, 3)
+        q = g.op("concat", "f32", (kvr + rope, nh, nt), q_abs, q_pe)
+        kv = g.reshape(kv, kvr, 1, nt)
+        k_cur = g.op("concat", "f32", (kvr + rope, 1, nt), kv, k_pe)
+        v_cur = kv
+        g.expand(q)
+        g.expand(v_cur)
+        g.expand(k_cur)
+        kt = self.kv_type
+        cache = g.weight(kvr + rope, n_kv, type_=kt)
+        kc = g.view(k_cur, (kvr + rope, nt), (0, k_cur.nb[2]))
+        g.expand(g.set_rows(cache, kc, k_idx))
+        rs = row_size(kt, kvr + rope)
+        k = g.view(cache, (kvr + rope, 1, n_kv, 1), (0, rs, rs))
+        v = g.view(k, (kvr, 1, n_kv, 1), (0, rs, rs))
+        q = g.view(q, q.ne, (0, q.nb[1], q.nb[2]))
+        q = g.permute(q, 0, 2, 1, 3)
+        k = g.permute(k, 0, 2, 1, 3)
+        v = g.permute(v, 0, 2, 1, 3)
+        wv_b = g.weight(kvr, vd, nh)
+        if self.fa:
+            cur = g.op("flash_attn_ext", "f32", (v.ne[0], q.ne[2], q.ne[1], q.ne[3]), q, k, v, mask)
+            cur = g.permute(cur, 0, 2, 1, 3)
+            cur = g.mul_mat(wv_b, cur)
+            cur = g.permute(cur, 0, 2, 1, 3)
+            cur = g.cont(cur)
+            cur = g.reshape(cur, cur.ne[0] * cur.ne[1], cur.ne[2] * cur.ne[3])
+        else:
+            v = g.cont(g.transpose(v))
+            kq = g.mul_mat(k, q)
+            kq = g.op("soft_max", "f32", kq.ne, kq, mask)
+            kqv = g.mul_mat(v, kq)
+            kqv = g.mul_mat(wv_b, kqv)
+            cur = g.permute(kqv, 0, 2, 1, 3)
+            cur = g.cont(cur, cur.ne[0] * cur.ne[1], cur.ne[2] * cur.ne[3])
+        g.expand(cur)
+        return g.mul_mat(g.weight(nh * vd, self.h), cur)
+
+    def ffn(self, x: Tensor, layer: int, ff: int | None = None) -> Tensor:
+        g, a = self.g, self.a
+        ff = ff or a.intermediate_size
+        fused = a.model_type == "phi3"
+        if fused:
+            up = g.mul_mat(g.weight(self.h, 2 * ff), x)
+            return g.mul_mat(g.weight(ff, self.h), g.op("glu", "f32", (ff, up.ne[1]), up))
+        tmp = g.mul_mat(g.weight(self.h, ff), x)
+        if a.mlp == "gated":
+            gate = g.mul_mat(g.weight(self.h, ff), x)
+            cur = g.op("glu", "f32", gate.ne, gate, tmp)
+        else:
+            cur = g.same("unary", tmp)
+        return g.mul_mat(g.weight(ff, self.h), cur)
+
+    def moe(self, x: Tensor) -> Tensor:
+        """``build_moe_ffn``: router, top-k, weights, three ``mul_mat_id``, weighted sum."""
+        g, a = self.g, self.a
+        ne = a.num_experts or 1
+        k = a.num_experts_per_tok or 1
+        fe = a.moe_intermediate_size or a.intermediate_size
+        oai = a.model_type == "gpt_oss"
+        nt = x.ne[1]
+        logits = g.mul_mat(g.weight(self.h, ne, type_="f32"), x)
+        mla = a.is_mla
+        if oai:  # router bias; SOFTMAX_WEIGHT gating: the softmax is over the chosen k
+            logits = g.same("add", logits, g.weight(ne, type_="f32"))
+            probs = logits
+        elif mla:  # DeepSeek-V3: sigmoid gating, selection biased by exp_probs_b
+            probs = g.same("unary", logits)
+        else:
+            probs = g.same("soft_max", logits)
+        choose = g.same("add", probs, g.weight(ne, type_="f32")) if mla else probs
+        srt = g.op("argsort", "i32", choose.ne, choose)
+        sel = g.view(srt, (k, nt), (0, srt.nb[1]))
+        w = g.get_rows(g.reshape(probs, 1, ne, nt), sel)
+        if oai:
+            w = g.reshape(g.same("soft_max", g.reshape(w, k, nt)), 1, k, nt)
+        else:
+            w2 = g.reshape(w, k, nt)
+            total = g.same("clamp", g.op("sum_rows", "f32", (1, nt), w2))
+            w = g.reshape(g.same("div", w2, total), 1, k, nt)
+        if mla:
+            w = g.same("scale", w)  # expert_weights_scale
+        g.expand(w)
+        cur = g.reshape(x, self.h, 1, nt)
+        up = g.op("mul_mat_id", "f32", (fe, k, nt), g.weight(self.h, fe, ne), cur, sel)
+        if oai:
+            up = g.same("add_id", up, g.weight(fe, ne, type_="f32"), sel)
+        gate = g.op("mul_mat_id", "f32", (fe, k, nt), g.weight(self.h, fe, ne), cur, sel)
+        if oai:
+            gate = g.same("add_id", gate, g.weight(fe, ne, type_="f32"), sel)
+        act = g.op("glu", "f32", gate.ne, gate, up)
+        experts = g.op("mul_mat_id", "f32", (self.h, k, nt), g.weight(fe, self.h, ne), act, sel)
+        if oai:
+            experts = g.same("add_id", experts, g.weight(self.h, ne, type_="f32"), sel)
+        experts = g.same("mul", experts, w)
+        g.expand(experts)
+        views = []
+        for i in range(k):
+            views.append(g.view(experts, (self.h, nt), (0, experts.nb[2]), i * experts.nb[1]))
+            g.expand(views[-1])
+        moe = views[0]
+        for v in views[1:]:
+            moe = g.op("add", "f32", (self.h, nt), moe, v)
+            g.expand(moe)
+        if k == 1:
+            moe = g.cont(moe)
+        return moe
+
+    # -- the model ----------------------------------------------------------------------
+    def build(self) -> Graph:
+        g, a, s = self.g, self.a, self.s
+        self.inputs()
+        cur = self.embed()
+        pos = g.input("i32", self.n_tok, name="inp_pos")
+        full, swa = kv_cells(a, s)
+        mtype = "f16" if self.fa else "f32"
+        k_idx = g.input("i64", self.n_tok, name="k_idxs")
+        v_idx = g.input(
+            "i64", self.n_tok * (self.n_kv_head * self.hd if self.v_trans else 1), name="v_idxs"
+        )
+        mask = g.input(mtype, full, self.n_tok, name="kq_mask")
+        iswa = bool(a.sliding_window) and a.model_type in SWA_ARCHS
+        if iswa:
+            k_idx_swa = g.input("i64", self.n_tok, name="k_idxs_swa")
+            v_idx_swa = g.input(
+                "i64", self.n_tok * (self.n_kv_head * self.hd if self.v_trans else 1)
+            )
+            mask_swa = g.input(mtype, swa, self.n_tok, name="kq_mask_swa")
+        out_ids = g.input("i32", self.n_out, name="out_ids")
+        n_layer = a.num_hidden_layers
+        swa_pattern = _swa_layers(a) if iswa else set()
+        for il in range(n_layer):
+            inp = cur
+            olmo2 = a.model_type == "olmo2"  # norms after attention and FFN, not before
+            x = cur if olmo2 else self.norm(cur)
+            if a.is_mla:
+                cur = self.mla_attention(x, pos, mask, full, k_idx)
+            else:
+                if a.model_type == "phi3":
+                    qkv = g.mul_mat(
+                        g.weight(self.h, self.hd * (self.n_head + 2 * self.n_kv_head)), x
+                    )
+                    fs = 4
+                    q = g.view(
+                        qkv, (self.hd, self.n_head, self.n_tok), (0, self.hd * fs, qkv.nb[1])
+                    )
+                    k = g.view(
+                        qkv,
+                        (self.hd, self.n_kv_head, self.n_tok),
+                        (0, self.hd * fs, qkv.nb[1]),
+                        self.hd * self.n_head * fs,
+                    )
+                    v = g.view(
+                        qkv,
+                        (self.hd, self.n_kv_head, self.n_tok),
+                        (0, self.hd * fs, qkv.nb[1]),
+                        self.hd * (self.n_head + self.n_kv_head) * fs,
+                    )
+                else:
+                    q = g.mul_mat(g.weight(self.h, self.n_head * self.hd), x)
+                    k = g.mul_mat(g.weight(self.h, self.n_kv_head * self.hd), x)
+                    v = g.mul_mat(g.weight(self.h, self.n_kv_head * self.hd), x)
+                    q = g.reshape(q, self.hd, self.n_head, self.n_tok)
+                    k = g.reshape(k, self.hd, self.n_kv_head, self.n_tok)
+                    v = g.reshape(v, self.hd, self.n_kv_head, self.n_tok)
+                if a.qk_norm:
+                    q = self.norm(q)
+                    k = self.norm(k)
+                q = self.rope(q, pos)
+                k = self.rope(k, pos)
+                in_swa = il in swa_pattern
+                cur = self.attention(
+                    q,
+                    k,
+                    v,
+                    mask_swa if in_swa else mask,
+                    swa if in_swa else full,
+                    k_idx_swa if in_swa else k_idx,
+                    v_idx_swa if in_swa else v_idx,
+                    sinks=g.weight(self.n_head, type_="f32") if a.model_type == "gpt_oss" else None,
+                )
+                cur = g.mul_mat(g.weight(self.n_head * self.hd, self.h), cur)
+            if il == n_layer - 1 and a.model_type != "gpt_oss":
+                cur = g.get_rows(cur, out_ids)
+                inp = g.get_rows(inp, out_ids)
+            if olmo2:
+                cur = self.norm(cur)
+            ffn_inp = g.same("add", cur, inp)
+            x = ffn_inp if olmo2 else self.norm(ffn_inp)
+            if a.is_moe and il >= (a.first_k_dense_layers or 0):
+                cur = self.moe(x)
+                if a.is_mla and a.num_shared_experts:
+                    sf = a.shared_expert_intermediate_size or a.moe_intermediate_size or 0
+                    cur = g.same("add", cur, self.ffn(x, il, sf * a.num_shared_experts))
+            else:
+                cur = self.ffn(x, il)
+            if olmo2:
+                cur = self.norm(cur)
+            if a.model_type == "phi3":  # phi3.cpp adds the residual first
+                cur = g.same("add", ffn_inp, cur)
+            else:
+                cur = g.same("add", cur, ffn_inp)
+        if a.model_type == "gpt_oss":
+            # openai-moe.cpp gathers the outputs after the layers, and keeps the last hidden
+            # state as a graph output (``t_h_nextn``): the allocator never frees it
+            cur.output = True
+            cur = g.get_rows(cur, out_ids)
+        cur = self.norm(cur)
+        cur.output = True  # t_embd
+        logits = g.mul_mat(g.weight(self.h, a.vocab_size), cur)
+        logits.output = True
+        g.expand(logits)
+        return g
+
+
+def _swa_layers(a: Architecture) -> set[int]:
+    n = a.num_hidden_layers
+    n_swa = min(a.sliding_window_layers or n, n)
+    if n_swa >= n:
+        return set(range(n))
+    period = round(n / max(1, n - n_swa))
+    return {i for i in range(n) if (i + 1) % period != 0}
+
+
+GRAPHED = (
+    "llama",
+    "mistral",
+    "mixtral",
+    "qwen2",
+    "qwen3",
+    "qwen3_moe",
+    "gemma",
+    "gemma2",
+    "gemma3",
+    "gemma3_text",
+    "phi3",
+    "olmo2",
+    "gpt_oss",
+    "deepseek_v2",
+    "deepseek_v3",
+)
+"""Model types whose graph this module builds as llama.cpp does (checked, run by run, against
+llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""
+
+
+def supported(a: Architecture, s: Settings) -> bool:
+    return (
+        a.model_type in GRAPHED
+        and s.kv_type in TYPES
+        and s.n_seq == 1
+        and a.num_attention_layers is None
+    )
+
+
+def compute_buffer(a: Architecture, s: Settings) -> int:
+    """Bytes of the compute buffer llama.cpp's CPU backend reserves under ``s``.
+
+    Layers without a sliding window are identical, so the allocator's pattern repeats: five
+    layers (the last one gathers the outputs) give the same peak as all of them, in every run
+    of the conformance matrix; models with interleaved windows are replayed in full.
+    """
+    key = a.model_dump_json()
+    return _cached(key, s)
+
+
+@functools.lru_cache(maxsize=512)
+def _cached(key: str, s: Settings) -> int:
+    a = Architecture.model_validate_json(key)
+    iswa = bool(a.sliding_window) and a.model_type in SWA_ARCHS
+    if not iswa and a.num_hidden_layers > 5:
+        a = a.model_copy(update={"num_hidden_layers": 5})
+    return reserve(_Builder(a, s).build())
