@@ -459,13 +459,11 @@ def compute_buffer(a: Architecture, s: Settings) -> int:
     layers (the last one gathers the outputs) give the same peak as all of them, in every run
     of the conformance matrix; models with interleaved windows are replayed in full.
     """
-    key = a.model_dump_json()
-    return _cached(key, s)
+    return _cached(a, s)
 
 
 @functools.lru_cache(maxsize=512)
-def _cached(key: str, s: Settings) -> int:
-    a = Architecture.model_validate_json(key)
+def _cached(a: Architecture, s: Settings) -> int:  # records hash by value
     iswa = bool(a.sliding_window) and a.model_type in SWA_ARCHS
     if not iswa and a.num_hidden_layers > 5:
         a = a.model_copy(update={"num_hidden_layers": 5})
