@@ -194,3 +194,64 @@ def test_compiled_catalog_is_cached_and_loads_without_babel(isolated_home: Path)
     assert list((isolated_home / "cache" / "locale" / "zh_TW").glob("cli-*.mo"))
     again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert again.stdout.split() == ["錯誤：", "False"]
+
+
+def _cells(text: str) -> list[str]:
+    """Lines and table cells of a terminal answer (borders dropped)."""
+    out = []
+    for line in text.splitlines():
+        out.append(line.strip())
+        out += [c.strip() for c in re.split(r"[│┃]", line) if c.strip()]
+    return [c for c in out if c]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "expect"),
+    [
+        (
+            ("estimate", "llama-3.1-8b-instruct", "--device", "rtx-4090", "--gpus", "2"),
+            0,
+            ("放得下", "可用", "llama.cpp 把各層分到 2 張 GPU", "（良好）"),
+        ),
+        (
+            ("fit", "--device", "rtx-4090", "--limit", "3", "--language", "繁體中文"),
+            0,
+            ("目標：", "每張 GPU 保留 1 GiB 餘裕", "語言 繁體中文：模型卡列出", "品質代價"),
+        ),
+        (
+            ("recommend", "--tier", "8 GB GPU"),
+            0,
+            ("硬體", "一般對話", "繁體中文", "邊緣／行動裝置"),
+        ),
+        (
+            ("deploy", "llama-3.1-70b-instruct", "-t", "vllm", "--device", "h100-sxm"),
+            0,
+            ("張量平行 2 × 管線平行 1", "每張 GPU：權重", "KV 池：", "# 提供服務"),
+        ),
+        (("estimate", "--help"), 0, ("用法：", "[選項]", "選項", "引數", "顯示這則說明後結束。")),
+        (("deploy", "llama-3.1-8b-instruct"), 2, ("用法：", "錯誤", "缺少選項 '--target'")),
+        (("fit", "--limit", "x"), 2, ("'--limit' 的值無效：應為有效的整數",)),
+        (
+            ("estimate", "llama-3.1-8b-instruct", "--device", "rtx-9999"),
+            1,
+            ("錯誤：", "找不到裝置"),
+        ),
+    ],
+    ids=["estimate", "fit", "recommend", "deploy", "help", "missing-option", "bad-value", "error"],
+)
+def test_cli_answers_in_traditional_chinese_with_lang(
+    args: tuple[str, ...], code: int, expect: tuple[str, ...]
+) -> None:
+    """LANG=zh_TW.UTF-8: the advisor's reasons, estimate notes, deploy plans, typer's own
+    words and errors are Traditional Chinese, with no English sentence of the catalog left
+    (model ids, commands and facts quoted from English sources stay as they are)."""
+    from tests.english_text import untranslated
+
+    r = _cli(*args, LANG="zh_TW.UTF-8", COLUMNS="300")
+    out = r.stdout + r.stderr
+    assert r.returncode == code, out
+    for text in expect:
+        assert text in out, (text, out)
+    assert "Traceback" not in out
+    left = untranslated(_cells(out), "cli")
+    assert not left, f"English left in zh-TW: {left}"

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import struct
+from collections.abc import AsyncIterator
 
 import pytest
 
 from llmatlas.cli.server_cmds import parse_aliases
 from llmatlas.errors import BadInputError
-from llmatlas.runtime.deltas import TokenLogprob
+from llmatlas.runtime.deltas import Event, TokenLogprob, ToolCallDelta
 from llmatlas.runtime.modelfile import Modelfile, parse_modelfile, render_parameters
-from llmatlas.server.gen import ToolPlan, chat_messages, parse_tool_calls
+from llmatlas.server.gen import ToolPlan, chat_messages, parse_tool_calls, with_tool_calls
 from llmatlas.server.ollama import translate as ol
 from llmatlas.server.openai import translate as oa
-from llmatlas.server.wire import OllamaOptions
+from llmatlas.server.wire import OllamaChatRequest, OllamaGenerateRequest, OllamaOptions
 
 NAMES = ["get_weather", "get_time"]
 
@@ -296,3 +298,126 @@ def test_a_request_the_native_model_refuses_is_a_client_error() -> None:
     long_name = ResponsesRequest.model_validate({"model": "m" * 300, "input": "hi"})
     with pytest.raises(BadInputError, match=r"^model: "):
         to_chat_request(long_name)
+
+
+# ------------------------------------------- one Ollama reply over local and upstream events
+def _run(evs: list[Event], tools: ToolPlan) -> list[Event]:
+    async def source() -> AsyncIterator[Event]:
+        for ev in evs:
+            yield ev
+
+    async def collect() -> list[Event]:
+        return [ev async for ev in with_tool_calls(source(), tools)]
+
+    return asyncio.run(collect())
+
+
+def test_local_text_calls_become_tool_call_deltas() -> None:
+    auto = ToolPlan("auto", names=NAMES)
+    out = _run(
+        [
+            Event(text='{"name": "get_time", '),
+            Event(text='"arguments": {"city": "Oslo"}}'),
+            Event(finish_reason="stop", prompt_tokens=9, completion_tokens=12),
+        ],
+        auto,
+    )
+    assert len(out) == 1 and not out[0].text and out[0].completion_tokens == 12
+    assert out[0].tool_calls == [ToolCallDelta(0, None, "get_time", '{"city": "Oslo"}')]
+    # text that only looks like a call is released as text, before the finish
+    out = _run([Event(text="Hi "), Event(text="{x"), Event(text="}", finish_reason="length")], auto)
+    assert [e.text for e in out] == ["Hi ", "{x}"] and not out[-1].tool_calls
+    forced = ToolPlan("forced", name="get_time", names=NAMES)
+    out = _run([Event(text='{"city": "A"}'), Event(finish_reason="stop")], forced)
+    assert out[0].tool_calls[0].name == "get_time" and out[0].tool_calls[0].arguments
+
+
+def test_ollama_reply_from_events() -> None:
+    chat = ol.Reply("m", chat=True, t0=0.0)
+    line = chat.line(Event(text="Hel"))
+    assert line is not None and line.pop("created_at").endswith("Z")
+    assert line == {"model": "m", "message": {"role": "assistant", "content": "Hel"}, "done": False}
+    chat.line(Event(text="lo"))
+    assert chat.line(Event(tool_calls=[ToolCallDelta(0, "c1", "get_time", '{"ci')])) is None
+    chat.line(Event(tool_calls=[ToolCallDelta(0, None, "", 'ty": "A"}')]))
+    done = chat.done(Event(finish_reason="tool_calls", prompt_tokens=5), whole=True)
+    assert done["message"] == {
+        "role": "assistant",
+        "content": "Hello",
+        "tool_calls": [{"function": {"name": "get_time", "arguments": {"city": "A"}}}],
+    }
+    assert done["done_reason"] == "stop" and done["done"] is True
+    assert done["eval_count"] == 2 and done["prompt_eval_count"] == 5  # no usage: pieces
+    gen = ol.Reply("m", chat=False, t0=0.0, context=[1, 2])
+    gen.line(Event(text="x"))
+    last = gen.done(Event(finish_reason="length", completion_tokens=3, output_ids=[7]), False)
+    assert last["response"] == "" and last["context"] == [1, 2, 7] and last["eval_count"] == 3
+    assert ol.Reply("m", chat=False, t0=0.0).done(Event(), True)["context"] == []
+
+
+def test_ollama_requests_as_openai_bodies() -> None:
+    req = OllamaChatRequest.model_validate(
+        {
+            "model": "m",
+            "messages": [
+                {"role": "user", "content": "weather?"},
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [{"function": {"name": "w", "arguments": {"c": "A"}}}],
+                },
+            ],
+            "format": {"type": "object"},
+            "options": {"temperature": 0, "num_predict": 8, "repeat_penalty": 1.2, "stop": ["x"]},
+        }
+    )
+    body = ol.openai_chat(req)
+    assert body["messages"][1]["tool_calls"][0]["function"] == {
+        "name": "w",
+        "arguments": '{"c": "A"}',
+    }
+    assert body["max_tokens"] == 8 and body["temperature"] == 0 and body["stop"] == ["x"]
+    assert body["repetition_penalty"] == body["repeat_penalty"] == 1.2
+    assert body["response_format"]["json_schema"]["schema"] == {"type": "object"}
+    g = OllamaGenerateRequest.model_validate({"model": "m", "prompt": "p", "system": "s"})
+    route, body = ol.openai_generate(g)
+    assert route == "/chat/completions" and [m["role"] for m in body["messages"]] == [
+        "system",
+        "user",
+    ]
+    raw = OllamaGenerateRequest.model_validate({"model": "m", "prompt": "p", "raw": True})
+    assert ol.openai_generate(raw) == ("/completions", {"model": "m", "prompt": "p"})
+    with pytest.raises(BadInputError, match="format"):
+        ol.openai_response_format("yaml")
+
+
+def test_engine_stream_chunks_as_events() -> None:
+    ev, reason, usage = oa.chunk_event(
+        {"choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": None}]}
+    )
+    assert ev == Event(text="Hi") and reason is None and usage is None
+    ev, reason, _ = oa.chunk_event(
+        {
+            "choices": [
+                {
+                    "delta": {
+                        "tool_calls": [
+                            {"index": 1, "id": "c", "function": {"name": "f", "arguments": "{"}}
+                        ]
+                    },
+                    "finish_reason": "tool_calls",
+                }
+            ]
+        }
+    )
+    assert ev is not None and ev.tool_calls == [ToolCallDelta(1, "c", "f", "{")]
+    assert reason == "tool_calls"
+    assert oa.chunk_event({"choices": [{"text": "x", "finish_reason": "length"}]})[:2] == (
+        Event(text="x"),
+        "length",
+    )
+    assert oa.chunk_event({"choices": [], "usage": {"prompt_tokens": 3}}) == (
+        None,
+        None,
+        {"prompt_tokens": 3},
+    )

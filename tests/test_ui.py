@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from llmatlas import i18n
+from tests.english_text import english_messages, untranslated
 
 CHROMIUM = "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
@@ -481,6 +481,10 @@ PAGES = [
     ("chat", "#/chat", "#chat-input"),
     ("bench", "#/bench", "svg.chart rect, #bench-empty"),
     ("not-found", "#/nope", "h1"),
+    # text the server writes: an estimate's target, pool rule and notes (two GPUs: a layer
+    # split note), and an API error shown by the page
+    ("estimate", "#/model/llama-3.1-8b-instruct?device=rtx-4090&gpus=2", "#est-total"),
+    ("error", "#/model/no-such-model", "p.error"),
 ]
 # every text node and user-visible attribute, outside code (ids, commands, config keys)
 VISIBLE_TEXT_JS = """() => {
@@ -499,17 +503,6 @@ VISIBLE_TEXT_JS = """() => {
   return out;
 }"""
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def _english_ui_strings() -> list[re.Pattern[str]]:
-    """The English msgids whose Traditional Chinese differs, as patterns of whole strings
-    ({placeholders} match any text): finding one in a zh-TW page means it went untranslated."""
-    pats = []
-    for msgid, tr in i18n.messages("zh_TW", "ui").items():
-        if tr != msgid and len(msgid) > 1:
-            parts = re.split(r"\{\w+\}", msgid)
-            pats.append(re.compile(".+?".join(re.escape(p) for p in parts), re.DOTALL))
-    return pats
 
 
 def test_messages_route_negotiates_the_language(server: dict[str, Any]) -> None:
@@ -541,22 +534,37 @@ def test_messages_route_negotiates_the_language(server: dict[str, Any]) -> None:
 
 
 def test_every_page_in_traditional_chinese(browser: Any, server: dict[str, Any]) -> None:
-    english = _english_ui_strings()
+    english = english_messages("ui")
     u = UI(browser, server["base"], width=390, locale="zh-TW", csp=True)
     try:
         for name, hash_, sel in PAGES:
             page = u.go(hash_)
             page.wait_for_selector(sel, timeout=SLOW_MS)
             assert page.evaluate("document.documentElement.lang") == "zh-Hant-TW"
-            assert CJK.search(page.locator("h1").first.inner_text()) or name in ("model", "family")
+            if name not in ("model", "family", "estimate", "error"):  # h1: a model's name
+                assert CJK.search(page.locator("h1").first.inner_text())
             texts = page.evaluate(VISIBLE_TEXT_JS)
-            untranslated = sorted({s for s in texts if any(p.fullmatch(s) for p in english)})
-            assert not untranslated, f"{name}: English UI strings in zh-TW: {untranslated}"
+            left = sorted({s for s in texts if any(p.fullmatch(s) for p in english)})
+            assert not left, f"{name}: English UI strings in zh-TW: {left}"
+            written = untranslated(texts, "cli")  # what the server wrote
+            assert not written, f"{name}: English server text in zh-TW: {written}"
             unfilled = sorted({s for s in texts if re.search(r"\{\w+\}", s)})
             assert not unfilled, f"{name}: unfilled placeholders: {unfilled}"
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 1, f"{name} overflows by {overflow}px at 390px in zh-TW"
             u.shot(f"zh-TW-{name}")
+            if name == "error":  # the browser logs the 404 the page was asked to show
+                u.errors = [e for e in u.errors if "404 (Not Found)" not in e]
+        # the server's sentences arrived translated (not only absent): reasons, notes, errors
+        page = u.go("#/fit")
+        page.wait_for_selector("#fit-table tbody tr", timeout=SLOW_MS)
+        assert "單一串流約" in page.locator("#fit-table").inner_text()
+        page = u.go("#/model/llama-3.1-8b-instruct?device=rtx-4090&gpus=2")
+        page.wait_for_selector("#est-total", timeout=SLOW_MS)
+        assert "llama.cpp 把各層分到 2 張 GPU" in page.locator("main").inner_text()
+        page = u.go("#/model/no-such-model")
+        assert "找不到模型 'no-such-model'" in page.locator("p.error").inner_text()
+        u.errors = [e for e in u.errors if "404 (Not Found)" not in e]
         # dates and numbers follow the locale (Intl): 2023年9月27日, not 2023-09-27
         page = u.go("#/model/mistral-7b-v0.1")
         page.wait_for_selector("#est-total")
@@ -635,7 +643,7 @@ def test_login_form_when_the_server_has_a_key(browser: Any, keyed_server: str) -
         page = u.go("#/bench")
         page.locator("dialog#login").wait_for()
         assert page.locator("#login-title").inner_text() == "此伺服器需要 API 金鑰"
-        english = _english_ui_strings()
+        english = english_messages("ui")
         texts = page.evaluate(VISIBLE_TEXT_JS)
         assert not [s for s in texts if any(p.fullmatch(s) for p in english)]
         u.shot("zh-TW-login")

@@ -1,8 +1,9 @@
 """What a generation streams back: typed deltas, the same for every engine and protocol.
 
-Each :class:`Event` carries new text (and, when asked, each new token's log-probability);
-the last one carries the finish reason, the token counts and every generated token id.
-The OpenAI and Ollama translators turn these into their wire chunks.
+Each :class:`Event` carries new text (and, when asked, each new token's log-probability) or
+tool-call fragments; the last one carries the finish reason, the token counts and every
+generated token id.  Local engines and an upstream OpenAI-compatible engine both produce
+them; the OpenAI and Ollama translators turn them into their wire chunks.
 """
 
 from __future__ import annotations
@@ -21,6 +22,17 @@ class TokenLogprob:
     top: tuple[tuple[int, bytes, float], ...] = ()
 
 
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """A piece of the ``index``-th tool call: its id and name when it starts, then fragments
+    of its JSON arguments (their concatenation is the arguments object)."""
+
+    index: int
+    id: str | None = None
+    name: str = ""
+    arguments: str = ""
+
+
 @dataclass
 class Event:
     """What the scheduler reports to a request's consumer.  The last event (the one with
@@ -35,3 +47,4 @@ class Event:
     error: str | None = None
     logprobs: list[TokenLogprob] = field(default_factory=list)
     output_ids: list[int] = field(default_factory=list)
+    tool_calls: list[ToolCallDelta] = field(default_factory=list)

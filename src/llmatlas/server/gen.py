@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
 
 from llmatlas.errors import BadInputError
 from llmatlas.runtime.batching import Event, GenRequest
+from llmatlas.runtime.deltas import ToolCallDelta
 from llmatlas.runtime.engines import SamplingOptions
 from llmatlas.server.manager import Loaded
 
@@ -251,6 +252,33 @@ def calls_in(text: str, tools: ToolPlan) -> list[tuple[str, str]]:
 
 CALL_STARTS = ("{", "[", "<tool_call>", "```")
 """How a generated answer that may be a tool call begins (held back until the end)."""
+
+
+async def with_tool_calls(evs: AsyncIterator[Event], tools: ToolPlan) -> AsyncIterator[Event]:
+    """A local model's events with its tool calls as typed deltas, as an engine that parses
+    calls itself (an upstream one) streams them: text that may be a call (all of it when a
+    call is forced) is held back; at the end it becomes tool-call deltas on the last event,
+    or is released as text when it is no call."""
+    if tools.mode == "none":
+        async for ev in evs:
+            yield ev
+        return
+    held: list[str] = []
+    async for ev in evs:
+        final = bool(ev.finish_reason or ev.error)
+        if ev.text and (tools.mode == "forced" or held or ev.text.lstrip().startswith(CALL_STARTS)):
+            held.append(ev.text)
+            if not final:
+                continue
+            ev = replace(ev, text="")
+        if final and held and not ev.error:
+            calls = calls_in("".join(held), tools)
+            if calls:
+                deltas = [ToolCallDelta(i, None, n, a) for i, (n, a) in enumerate(calls)]
+                ev = replace(ev, tool_calls=deltas)
+            else:
+                ev = replace(ev, text="".join(held) + ev.text)
+        yield ev
 
 
 def tool_instructions(tools: list[dict[str, Any]]) -> str:

@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
 
 from llmatlas.errors import BadInputError
 from llmatlas.server.gen import (
-    CALL_STARTS,
-    calls_in,
     chat_messages,
     events,
     grammar_for_format,
     plan_tools,
     prepare,
+    with_tool_calls,
 )
 from llmatlas.server.manager import Loaded, lease, parse_keep_alive
 from llmatlas.server.ollama import translate as tr
-from llmatlas.server.ollama.routes import model_details
+from llmatlas.server.ollama.routes import model_details, respond
 from llmatlas.server.security import offload
 from llmatlas.server.wire import (
     OllamaChatRequest,
     OllamaGenerateRequest,
     OllamaShowRequest,
-    ns,
 )
 
 router = APIRouter(tags=["ollama"])
@@ -37,33 +32,17 @@ NDJSON = "application/x-ndjson"
 
 
 def _format_grammar(fmt: str | dict[str, Any] | None) -> str | None:
-    if fmt is None or fmt == "":
+    """Ollama's ``format`` as a grammar, through its OpenAI ``response_format``."""
+    rf = tr.openai_response_format(fmt)
+    if rf is None:
         return None
-    if fmt == "json":
-        return grammar_for_format("json_object", None)
-    if isinstance(fmt, dict):
-        return grammar_for_format("json_schema", fmt)
-
-    raise BadInputError('format: use "json" or a JSON schema object')
+    return grammar_for_format(rf["type"], rf.get("json_schema", {}).get("schema"))
 
 
 async def _model(request: Request, name: str, keep_alive: Any) -> Loaded:
     """The model, held for this request; ``keep_alive: 0`` unloads it when its last request
     (this one or another client's) ends, never under someone else's stream."""
     return await lease(request, name, parse_keep_alive(keep_alive))
-
-
-def _done_fields(last: Any, t0: float, load_s: float) -> dict[str, Any]:
-    total = time.perf_counter() - t0
-    ttft = last.ttft_s or 0.0
-    return {
-        "total_duration": ns(total + load_s),
-        "load_duration": ns(load_s),
-        "prompt_eval_count": last.prompt_tokens,
-        "prompt_eval_duration": ns(ttft),
-        "eval_count": last.completion_tokens,
-        "eval_duration": ns(max(total - ttft, 0.0)),
-    }
 
 
 @router.post("/api/chat", response_model=None)
@@ -91,67 +70,8 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
     prep = await offload(
         prepare, lm, prompt, sampling, options.num_ctx, add_special=not lm.chat.is_chat
     )
-    t0 = time.perf_counter()
-
-    async def gen() -> AsyncIterator[str]:
-        last = None
-        buf: list[str] = []
-        async for ev in events(lm, prep):
-            last = ev
-            if ev.error:
-                yield json.dumps({"error": ev.error}) + "\n"
-                return
-            if ev.text:
-                if tools.mode == "forced" or (
-                    tools.mode == "auto" and (buf or ev.text.lstrip().startswith(CALL_STARTS))
-                ):
-                    buf.append(ev.text)
-                else:
-                    yield (
-                        json.dumps(
-                            {
-                                "model": req.model,
-                                "created_at": tr.iso(),
-                                "message": {"role": "assistant", "content": ev.text},
-                                "done": False,
-                            }
-                        )
-                        + "\n"
-                    )
-        message: dict[str, Any] = {"role": "assistant", "content": ""}
-        if buf:
-            calls = calls_in("".join(buf), tools)
-            if calls:
-                message["tool_calls"] = tr.tool_calls(calls)
-            else:
-                message["content"] = "".join(buf)
-        assert last is not None
-        done = {
-            "model": req.model,
-            "created_at": tr.iso(),
-            "message": message,
-            "done_reason": last.finish_reason or "stop",
-            "done": True,
-            **_done_fields(last, t0, load_s),
-        }
-        yield json.dumps(done) + "\n"
-
-    if req.stream:
-        return StreamingResponse(gen(), media_type=NDJSON)
-    text, last_line = "", None
-    tool_calls = None
-    async for line in gen():
-        obj = json.loads(line)
-        if "error" in obj:
-            return JSONResponse(obj, 500)
-        text += obj["message"].get("content", "")
-        tool_calls = obj["message"].get("tool_calls") or tool_calls
-        last_line = obj
-    assert last_line is not None
-    last_line["message"] = {"role": "assistant", "content": text}
-    if tool_calls:
-        last_line["message"]["tool_calls"] = tool_calls
-    return last_line
+    reply = tr.Reply(req.model, chat=True, t0=time.perf_counter(), load_s=load_s)
+    return await respond(with_tool_calls(events(lm, prep), tools), reply, req.stream)
 
 
 @router.post("/api/generate", response_model=None)
@@ -188,55 +108,10 @@ async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
     prep = await offload(
         prepare, lm, prompt, sampling, options.num_ctx, add_special=add_special, prefix=req.context
     )
-    t0 = time.perf_counter()
-
-    async def gen() -> AsyncIterator[str]:
-        last = None
-        async for ev in events(lm, prep):
-            last = ev
-            if ev.error:
-                yield json.dumps({"error": ev.error}) + "\n"
-                return
-            if ev.text:
-                yield (
-                    json.dumps(
-                        {
-                            "model": req.model,
-                            "created_at": tr.iso(),
-                            "response": ev.text,
-                            "done": False,
-                        }
-                    )
-                    + "\n"
-                )
-        assert last is not None
-        yield (
-            json.dumps(
-                {
-                    "model": req.model,
-                    "created_at": tr.iso(),
-                    "response": "",
-                    "done": True,
-                    "done_reason": last.finish_reason or "stop",
-                    "context": prep.tokens + last.output_ids,
-                    **_done_fields(last, t0, load_s),
-                }
-            )
-            + "\n"
-        )
-
-    if req.stream:
-        return StreamingResponse(gen(), media_type=NDJSON)
-    text, final = "", None
-    async for line in gen():
-        obj = json.loads(line)
-        if "error" in obj:
-            return JSONResponse(obj, 500)
-        text += obj.get("response", "")
-        final = obj
-    assert final is not None
-    final["response"] = text
-    return final
+    reply = tr.Reply(
+        req.model, chat=False, t0=time.perf_counter(), load_s=load_s, context=prep.tokens
+    )
+    return await respond(events(lm, prep), reply, req.stream)
 
 
 @router.get("/api/tags")

@@ -2,9 +2,12 @@
 OpenAI-compatible server (``serve --upstream URL``: vLLM, TGI, SGLang, llama-server).
 
 The OpenAI routes (``/v1/*``) are proxied as they are, streaming included, so the engine's
-own batching, tool calling and structured output answer them.  The Ollama routes are
-translated onto the engine's OpenAI API (NDJSON from SSE, tool-call arguments as objects),
-and the catalog, sizing, web UI, ``/health`` and ``/metrics`` stay llmatlas's own.
+own batching, tool calling and structured output answer them.  The Ollama routes go through
+the same translators as for a local model: the request becomes an OpenAI body
+(``server/ollama/translate.py``), the engine's SSE stream becomes the typed deltas a local
+model streams (``server/openai/translate.py``), and those become Ollama's NDJSON by the one
+Ollama reply builder.  The catalog, sizing, web UI, ``/health`` and ``/metrics`` stay
+llmatlas's own.
 """
 
 from __future__ import annotations
@@ -22,14 +25,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from llmatlas.errors import BadInputError, EngineError, UnknownModelError
-from llmatlas.server.ollama.routes import version
+from llmatlas.runtime.deltas import Event
+from llmatlas.server.ollama import translate as tr
+from llmatlas.server.ollama.routes import respond, version
 from llmatlas.server.ollama.translate import iso, load_reply
+from llmatlas.server.openai import translate as oa
 from llmatlas.server.wire import (
     OllamaChatRequest,
     OllamaGenerateRequest,
-    OllamaOptions,
     OllamaShowRequest,
-    ns,
     openai_error,
 )
 
@@ -156,173 +160,46 @@ async def proxy(path: str, request: Request) -> Response:
 
 
 # ------------------------------------------------------------------- Ollama: translation
-def _sampling(o: OllamaOptions) -> dict[str, Any]:
-    """Ollama options as OpenAI fields; unset ones are left to the engine's defaults.
-    ``top_k``, ``min_p`` and the repeat penalty are extensions vLLM and llama-server accept
-    (vLLM names it ``repetition_penalty``, llama-server ``repeat_penalty``)."""
-    out: dict[str, Any] = {}
-    for key in ("temperature", "top_p", "top_k", "min_p", "seed"):
-        v = getattr(o, key)
-        if v is not None:
-            out[key] = v
-    if o.repeat_penalty is not None:
-        out["repetition_penalty"] = out["repeat_penalty"] = o.repeat_penalty
-    if o.stop:
-        out["stop"] = list(o.stop)
-    if o.num_predict is not None and o.num_predict > 0:
-        out["max_tokens"] = o.num_predict
-    return out
-
-
-def _response_format(fmt: str | dict[str, Any] | None) -> dict[str, Any] | None:
-    if fmt is None or fmt == "":
-        return None
-    if fmt == "json":
-        return {"type": "json_object"}
-    if isinstance(fmt, dict):
-        return {"type": "json_schema", "json_schema": {"name": "format", "schema": fmt}}
-    raise BadInputError('format: use "json" or a JSON schema object')
-
-
-def _openai_messages(req: OllamaChatRequest) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for i, m in enumerate(req.messages):
-        msg: dict[str, Any] = {"role": m.role, "content": m.content}
-        if m.tool_calls:  # Ollama: arguments as an object; OpenAI: a JSON string with an id
-            msg["tool_calls"] = [
-                {
-                    "id": f"call_{i}_{j}",
-                    "type": "function",
-                    "function": {
-                        "name": c.get("function", {}).get("name", ""),
-                        "arguments": json.dumps(c.get("function", {}).get("arguments", {})),
-                    },
-                }
-                for j, c in enumerate(m.tool_calls)
-            ]
-        out.append(msg)
-    return out
-
-
-@dataclass
-class _Turn:
-    """What the engine streamed back for one Ollama request."""
-
-    text: list[str] = field(default_factory=list)
-    calls: dict[int, dict[str, str]] = field(default_factory=dict)
-    finish: str = "stop"
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    ttft: float | None = None
-    chunks: int = 0  # engines stream a token per chunk: the count when usage is not sent
-
-    def add_call_delta(self, d: dict[str, Any]) -> None:
-        c = self.calls.setdefault(int(d.get("index", len(self.calls))), {"name": "", "args": ""})
-        fn = d.get("function") or {}
-        c["name"] += fn.get("name") or ""
-        c["args"] += fn.get("arguments") or ""
-
-    def ollama_calls(self) -> list[dict[str, Any]]:
-        out = []
-        for _, c in sorted(self.calls.items()):
-            try:
-                args = json.loads(c["args"] or "{}")
-            except ValueError:
-                args = {"_raw": c["args"]}
-            out.append({"function": {"name": c["name"], "arguments": args}})
-        return out
-
-    def done_fields(self, t0: float) -> dict[str, Any]:
-        total = time.perf_counter() - t0
-        ttft = self.ttft if self.ttft is not None else total
-        return {
-            "total_duration": ns(total),
-            "load_duration": 0,
-            "prompt_eval_count": self.prompt_tokens,
-            "prompt_eval_duration": ns(ttft),
-            "eval_count": self.completion_tokens or self.chunks,
-            "eval_duration": ns(max(total - ttft, 0.0)),
-        }
-
-
-async def _stream_openai(
-    up: Upstream, route: str, body: dict[str, Any], turn: _Turn, t0: float
-) -> AsyncIterator[str]:
-    """POST a streaming OpenAI request; yield each new piece of text, filling ``turn``."""
-    body = {**body, "stream": True, "stream_options": {"include_usage": True}}
-    async with up.client.stream("POST", route, json=body) as resp:
-        if resp.status_code != 200:
-            raise _UpstreamError(resp.status_code, await _error_text(resp))
-        async for line in resp.aiter_lines():
-            if not line.startswith("data:"):
-                continue
-            data = line[5:].strip()
-            if data == "[DONE]":
-                break
-            chunk = json.loads(data)
-            if chunk.get("usage"):
-                turn.prompt_tokens = chunk["usage"].get("prompt_tokens", 0) or 0
-                turn.completion_tokens = chunk["usage"].get("completion_tokens", 0) or 0
-            for ch in chunk.get("choices") or []:
-                delta = ch.get("delta") or {}
-                piece = delta.get("content") if "delta" in ch else ch.get("text")
-                for d in delta.get("tool_calls") or []:
-                    turn.add_call_delta(d)
-                if ch.get("finish_reason"):
-                    turn.finish = ch["finish_reason"]
-                if piece:
-                    turn.chunks += 1
-                    if turn.ttft is None:
-                        turn.ttft = time.perf_counter() - t0
-                    turn.text.append(piece)
-                    yield piece
-
-
 class EngineUnreachable(EngineError):
     http_status = 502
     code = "engine_unreachable"
 
 
-class _UpstreamError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+class EngineFailed(EngineError):
+    """The engine answered an error (its status kept) or broke off."""
+
+    def __init__(self, message: str, status: int = 502) -> None:
         super().__init__(message)
-        self.status = status
+        self.http_status = status
 
 
-async def _ndjson(
-    up: Upstream,
-    route: str,
-    body: dict[str, Any],
-    stream: bool,
-    line_for: Any,
-    done_for: Any,
-) -> Any:
-    """Run ``body`` on the engine and answer in Ollama's shape, streamed (NDJSON) or whole."""
-    t0 = time.perf_counter()
-    turn = _Turn()
-
-    async def lines() -> AsyncIterator[str]:
-        try:
-            async for piece in _stream_openai(up, route, body, turn, t0):
-                yield json.dumps(line_for(piece)) + "\n"
-        except _UpstreamError as exc:
-            yield json.dumps({"error": str(exc)}) + "\n"
-            return
-        except httpx.HTTPError as exc:
-            yield json.dumps({"error": f"the engine at {up.base_url} failed: {exc}"}) + "\n"
-            return
-        yield json.dumps(done_for(turn, t0)) + "\n"
-
-    if stream:
-        return StreamingResponse(lines(), media_type=NDJSON)
+async def events(up: Upstream, route: str, body: dict[str, Any]) -> AsyncIterator[Event]:
+    """The engine's streamed OpenAI answer to ``body`` as the same typed deltas a local model
+    streams (the last event: finish reason and usage), for the Ollama translator."""
+    body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+    finish: str | None = None
+    usage: dict[str, Any] = {}
     try:
-        async for _ in _stream_openai(up, route, body, turn, t0):
-            pass
-    except _UpstreamError as exc:
-        return JSONResponse({"error": str(exc)}, exc.status)
+        async with up.client.stream("POST", route, json=body) as resp:
+            if resp.status_code != 200:
+                raise EngineFailed(await _error_text(resp), resp.status_code)
+            async for line in resp.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                ev, reason, used = oa.chunk_event(json.loads(data))
+                finish, usage = reason or finish, used or usage
+                if ev is not None:
+                    yield ev
     except httpx.HTTPError as exc:
-        return JSONResponse({"error": f"the engine at {up.base_url} failed: {exc}"}, 502)
-    return done_for(turn, t0, whole=True)
+        raise EngineFailed(f"the engine at {up.base_url} failed: {exc}") from None
+    yield Event(
+        finish_reason=finish or "stop",
+        prompt_tokens=usage.get("prompt_tokens") or 0,
+        completion_tokens=usage.get("completion_tokens") or 0,
+    )
 
 
 ollama_router = APIRouter(tags=["ollama"])
@@ -330,80 +207,19 @@ ollama_router = APIRouter(tags=["ollama"])
 
 @ollama_router.post("/api/chat", response_model=None)
 async def chat(req: OllamaChatRequest, request: Request) -> Any:
-    up = _up(request)
     if not req.messages:  # Ollama: an empty chat loads the model; the engine has it loaded
         return load_reply(req.model, chat=True)
-    body: dict[str, Any] = {
-        "model": req.model,
-        "messages": _openai_messages(req),
-        **_sampling(req.options),
-    }
-    fmt = _response_format(req.format)
-    if fmt:
-        body["response_format"] = fmt
-    if req.tools:
-        body["tools"] = [t.model_dump(exclude_none=True) for t in req.tools]
-
-    def line_for(piece: str) -> dict[str, Any]:
-        return {
-            "model": req.model,
-            "created_at": iso(),
-            "message": {"role": "assistant", "content": piece},
-            "done": False,
-        }
-
-    def done_for(turn: _Turn, t0: float, whole: bool = False) -> dict[str, Any]:
-        message: dict[str, Any] = {
-            "role": "assistant",
-            "content": "".join(turn.text) if whole else "",
-        }
-        if turn.calls:
-            message["tool_calls"] = turn.ollama_calls()
-        return {
-            "model": req.model,
-            "created_at": iso(),
-            "message": message,
-            "done_reason": "stop" if turn.finish == "tool_calls" else turn.finish,
-            "done": True,
-            **turn.done_fields(t0),
-        }
-
-    return await _ndjson(up, "/chat/completions", body, req.stream, line_for, done_for)
+    stream = events(_up(request), "/chat/completions", tr.openai_chat(req))
+    return await respond(stream, tr.Reply(req.model, True, time.perf_counter()), req.stream)
 
 
 @ollama_router.post("/api/generate", response_model=None)
 async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
-    up = _up(request)
     if not req.prompt and not req.system:
         return load_reply(req.model, chat=False)
-    body: dict[str, Any] = {"model": req.model, **_sampling(req.options)}
-    fmt = _response_format(req.format)
-    if fmt:
-        body["response_format"] = fmt
-    if req.raw:  # no template: the engine's completions endpoint
-        route = "/completions"
-        body["prompt"] = req.prompt
-    else:  # Ollama applies the model's template: the engine's chat endpoint does that
-        route = "/chat/completions"
-        body["messages"] = ([{"role": "system", "content": req.system}] if req.system else []) + [
-            {"role": "user", "content": req.prompt}
-        ]
-
-    def line_for(piece: str) -> dict[str, Any]:
-        return {"model": req.model, "created_at": iso(), "response": piece, "done": False}
-
-    def done_for(turn: _Turn, t0: float, whole: bool = False) -> dict[str, Any]:
-        return {
-            "model": req.model,
-            "created_at": iso(),
-            "response": "".join(turn.text) if whole else "",
-            "done": True,
-            "done_reason": turn.finish,
-            "context": [],
-            **turn.done_fields(t0),
-        }
-
-    return await _ndjson(up, route, body, req.stream, line_for, done_for)
+    route, body = tr.openai_generate(req)
+    stream = events(_up(request), route, body)
+    return await respond(stream, tr.Reply(req.model, False, time.perf_counter()), req.stream)
 
 
 def _entry(request: Request, model_id: str) -> Any:

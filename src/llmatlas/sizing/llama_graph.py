@@ -469,13 +469,11 @@ def compute_buffer(a: Architecture, s: Settings) -> int:
     Only :func:`replayed_layers` are replayed; the result equals a full replay for every
     architecture in the catalog (``tests/test_sizing_conformance.py`` checks a sample).
     """
-    key = a.model_dump_json()
-    return _cached(key, s)
+    return _cached(a, s)
 
 
 @functools.lru_cache(maxsize=4096)
-def _cached(key: str, s: Settings) -> int:
-    a = Architecture.model_validate_json(key)
+def _cached(a: Architecture, s: Settings) -> int:  # records hash by value
     return reserve(_Builder(a, s, replayed_layers(a)).build())
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import re
 import threading
@@ -20,6 +21,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from llmatlas.errors import AtlasError, BadInputError, StoreError
 from llmatlas.runtime import modelfile
+from llmatlas.runtime.deltas import Event
 from llmatlas.runtime.modelfile import Modelfile, add_parameter, check_name, parse_modelfile
 from llmatlas.server.manager import lease, parse_keep_alive
 from llmatlas.server.ollama import translate as tr
@@ -44,6 +46,41 @@ DIGEST = re.compile(r"^sha256[:-]([0-9a-f]{64})$")
 
 def _st(request: Request) -> Any:
     return request.app.state.atlas
+
+
+async def respond(events: AsyncIterator[Event], reply: tr.Reply, stream: bool) -> Any:
+    """A generation's events (from the local engine or an upstream one) as Ollama's answer:
+    NDJSON lines when ``stream``, else one object.  A failure mid-stream is an
+    ``{"error": text}`` line; before a whole answer, that body with the error's status."""
+    if stream:
+
+        async def lines() -> AsyncIterator[str]:
+            last = Event()
+            try:
+                async for ev in events:
+                    if ev.error:
+                        yield json.dumps(tr.error_body(ev.error)) + "\n"
+                        return
+                    last = ev
+                    out = reply.line(ev)
+                    if out is not None:
+                        yield json.dumps(out) + "\n"
+            except AtlasError as exc:
+                yield json.dumps(tr.error_body(str(exc))) + "\n"
+                return
+            yield json.dumps(reply.done(last, whole=False)) + "\n"
+
+        return StreamingResponse(lines(), media_type=NDJSON)
+    last = Event()
+    try:
+        async for ev in events:
+            if ev.error:
+                return JSONResponse(tr.error_body(ev.error), 500)
+            last = ev
+            reply.line(ev)
+    except AtlasError as exc:
+        return JSONResponse(tr.error_body(str(exc)), exc.http_status)
+    return reply.done(last, whole=True)
 
 
 # ------------------------------------------------------------------------------ embeddings

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from llmatlas.errors import BadInputError
-from llmatlas.runtime.deltas import TokenLogprob
+from llmatlas.runtime.deltas import Event, TokenLogprob, ToolCallDelta
 from llmatlas.server.gen import (
     CALL_STARTS,
     ForcedCallSplitter,
@@ -269,3 +269,28 @@ def prompt_inputs(value: str | list[str] | list[int] | list[list[int]]) -> list[
             raise BadInputError("prompt: an empty token list")
         out.append(item)  # type: ignore[arg-type]
     return out
+
+
+# ---------------------------------------------- an OpenAI-compatible engine's stream -> events
+def chunk_event(chunk: dict[str, Any]) -> tuple[Event | None, str | None, dict[str, Any] | None]:
+    """One streamed chunk of an engine's ``/chat/completions`` or ``/completions`` answer as
+    (the event with its text and tool-call fragments or None, its finish reason, its usage):
+    the first choice only, as the proxy asks for one."""
+    usage = chunk.get("usage") or None
+    choices = chunk.get("choices") or []
+    if not choices:
+        return None, None, usage
+    ch = choices[0]
+    delta = ch.get("delta") or {}
+    text = (delta.get("content") if "delta" in ch else ch.get("text")) or ""
+    calls = [
+        ToolCallDelta(
+            int(d.get("index", 0)),
+            d.get("id"),
+            (d.get("function") or {}).get("name") or "",
+            (d.get("function") or {}).get("arguments") or "",
+        )
+        for d in delta.get("tool_calls") or []
+    ]
+    ev = Event(text=text, tool_calls=calls) if text or calls else None
+    return ev, ch.get("finish_reason"), usage
