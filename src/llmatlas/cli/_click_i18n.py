@@ -64,8 +64,24 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"(?P<message>.*)\. Did you mean (?P<suggestions>.*)\?",
             N_("{message} Did you mean {suggestions}?"),
         ),
-        (r"(?P<value>'.*') is not a valid (?P<type>\w+)\.", N_("{value} is not a valid {type}.")),
-        # pydantic's words when typer converts an option's value
+        # click's words when typer (below 0.29) converts an option's value, said as pydantic's
+        (
+            r"(?P<value>.+) is not a valid int\.",
+            N_("Input should be a valid integer, unable to parse string as an integer"),
+        ),
+        (
+            r"(?P<value>.+) is not a valid float\.",
+            N_("Input should be a valid number, unable to parse string as a number"),
+        ),
+        (
+            r"(?P<value>.+) is not a valid boolean\. Recognized values: (?P<states>.*)",
+            N_("Input should be a valid boolean, unable to interpret input"),
+        ),
+        (
+            r"(?P<value>'.*') is not a valid (?P<type>\w+)\.",
+            N_("{value} is not a valid {type}."),
+        ),  # other types
+        # pydantic's words when typer (0.29) converts an option's value
         (
             r"Input should be a valid integer, unable to parse string as an integer",
             N_("Input should be a valid integer, unable to parse string as an integer"),
