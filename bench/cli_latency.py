@@ -183,6 +183,7 @@ def main() -> int:
     ap.add_argument("--api", action="store_true", help="also time the web API over HTTP")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
     home = tempfile.mkdtemp(prefix="llmatlas-bench-")
     env = dict(os.environ, LLMATLAS_HOME=home)
     # Time what an installed package runs: compiled bytecode (pip writes it at install time;
@@ -217,15 +218,28 @@ def main() -> int:
     for r in rows:
         parts = []
         if peer and r is not peer and r.cpu_s == r.cpu_s:  # not NaN
-            parts.append(f"{r.wall_s / peer.wall_s:.2f}x llmfit")
+            parts.append(
+                f"{r.wall_s / peer.wall_s:.2f}x llmfit wall, {r.cpu_s / peer.cpu_s:.2f}x CPU"
+            )
         if r is cold:
             parts.append(f"{cold.wall_s / warm_models.wall_s:.1f}x the snapshot's time")
         r.note = ", ".join(parts)
     if args.json:
-        print(json.dumps([r.__dict__ for r in rows], indent=2))
+        print(
+            json.dumps(
+                {
+                    "load_average": [load_before, os.getloadavg()[0]],
+                    "rows": [r.__dict__ for r in rows],
+                },
+                indent=2,
+            )
+        )
         return 0
     load = os.getloadavg()[0]
-    print(f"{os.cpu_count()} CPUs, load average {load:.1f}; median of {args.runs} runs")
+    print(
+        f"{os.cpu_count()} CPUs, load average {load_before:.1f} before and {load:.1f} after; "
+        f"median of {args.runs} runs"
+    )
     if not llmfit:
         print("llmfit not installed (`pip install llmfit`, or --llmfit PATH): no peer row")
     print("| command | wall s | CPU s | peak RSS MB | target | ratio |")

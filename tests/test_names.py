@@ -30,7 +30,6 @@ GROUPS = {
     "MediaTek": ("family", "breeze"),
     "國科會": ("family", "taide"),
     "NSTC": ("family", "taide"),
-    "群創": ("family", "bailong"),
     "白龍": ("family", "bailong"),
     "零一萬物": ("family", "yi"),
     "零一万物": ("family", "yi"),
@@ -108,9 +107,13 @@ def test_defaults(catalog: Catalog) -> None:
 def test_names_carry_sources(catalog: Catalog) -> None:
     qwen = catalog.resolve("通义千问")
     assert qwen.via is not None and "QwenLM/Qwen" in str(qwen.via.source)
-    # A name no primary source was found for says so instead of inventing a source.
-    inx = catalog.resolve("群創")
-    assert inx.via is not None and inx.via.source is None and inx.via.note
+    bailong = catalog.resolve("白龍")  # the developer's Bailong-bench card names it
+    assert bailong.via is not None and "INX-TEXT/Bailong-bench" in str(bailong.via.source)
+    # Innolux (群創) was named as Bailong's developer only in overviews, never by a primary
+    # source, so it is not recorded and does not resolve to Bailong
+    with pytest.raises(UnknownModelError) as e:
+        catalog.resolve("群創")
+    assert "bailong" not in e.value.suggestions
 
 
 def test_unknown_names_get_suggestions(catalog: Catalog) -> None:
@@ -159,9 +162,16 @@ def test_language_words(catalog: Catalog) -> None:
     # Cards that say "Chinese" (Yi, Qwen2, Qwen2.5) match either script; Taiwan models are in.
     assert {"yi-34b-chat", "qwen2.5-7b-instruct", "qwen2-7b-instruct"} <= hant
     assert {"breeze-7b-instruct-v1.0", "taide-lx-7b-chat", "bailong-instruct-7b"} <= hant
-    assert "glm-4-9b-chat" not in hant  # its card names Simplified Chinese only
+    # GLM-4's card says Chinese and lists "zh" without a script: either script matches it
+    assert "glm-4-9b-chat" in hant
     hans = ids("简体中文")
     assert "glm-4-9b-chat" in hans and "breeze-7b-instruct-v1.0" not in hans
+    only_hans = {
+        m.id
+        for m in catalog.models
+        if "zh-Hans" in m.languages and not {"zh", "zh-Hant"} & set(m.languages)
+    }
+    assert only_hans and only_hans <= hans and not only_hans & hant
     assert ids("中文") >= hant | hans
     assert language_matches("zh-Hant", ["zh"]) and not language_matches("zh-Hant", ["zh-Hans"])
 
@@ -169,7 +179,7 @@ def test_language_words(catalog: Catalog) -> None:
 @pytest.mark.parametrize(
     ("text", "family"),
     [("通義千問", "qwen"), ("通义千问", "qwen"), ("聯發科", "breeze"), ("國科會", "taide"),
-     ("群創", "bailong"), ("白龍", "bailong"), ("零一萬物", "yi"), ("智譜", "chatglm"),
+     ("白龍", "bailong"), ("零一萬物", "yi"), ("智譜", "chatglm"),
      ("福爾摩沙", "ffm"), ("台智雲", "ffm")],
 )  # fmt: skip
 def test_search_matches_chinese_names(catalog: Catalog, text: str, family: str) -> None:
@@ -194,7 +204,7 @@ def test_show_family_and_series() -> None:
     code, out, _ = _run("show", "breeze", "7b")  # unquoted, Ollama-style
     assert code == 0 and "breeze-7b-instruct-v1.0" in out
     code, out, _ = _run("show", "Bailong")
-    assert code == 0 and "bailong-instruct-7b" in out and "not confirmed" in out
+    assert code == 0 and "bailong-instruct-7b" in out and "白龍" in out and "群創" not in out
 
 
 def test_tree_and_compare_families() -> None:

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import datetime as dt
 import functools
-import gettext as _gettext
 import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from importlib import resources
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import gettext as _gettext
 
 # cli: the command line's messages; ui: the web UI's; catalog: summaries of facts whose
 # original is English (licence conditions), keyed by the English text, so a summary is
@@ -140,6 +142,8 @@ def negotiate(accept_language: str | None, default: str = DEFAULT) -> str:
 
 # -- catalogs ------------------------------------------------------------------------
 def _po_bytes(lang: str, domain: str) -> bytes | None:
+    from importlib import resources  # English never reads a catalog
+
     path = resources.files("llmatlas") / "locale" / lang / "LC_MESSAGES" / f"{domain}.po"
     try:
         return path.read_bytes()
@@ -160,6 +164,8 @@ def translations(lang: str, domain: str = "cli") -> _gettext.NullTranslations:
     The .po is compiled with Babel once and the .mo kept under LLMATLAS_HOME/cache/locale,
     keyed by the .po's hash, so later runs load it with the standard library alone.
     """
+    import gettext as _gettext
+
     if domain not in DOMAINS:
         raise ValueError(f"unknown message domain {domain!r}")
     if lang == DEFAULT or lang not in LANGUAGES:
@@ -269,17 +275,41 @@ def license_summary(conditions: str, lang: str | None = None) -> str | None:
 def format_number(value: float | int, decimals: int | None = None, lang: str | None = None) -> str:
     """Grouped per locale (1,234,567 in en and zh-TW alike; other digits where a locale
     uses them). ``decimals`` fixes the fraction digits; None keeps what the value has."""
+    lang = lang or _current.get()
+    if lang == "en" and decimals in (None, 0) and _whole(value):
+        return f"{int(value):,}"  # what CLDR's English pattern gives, without loading it
     from babel.numbers import format_decimal
 
     fmt = None if decimals is None else "#,##0" + ("." + "0" * decimals if decimals else "")
-    return format_decimal(value, format=fmt, locale=lang or _current.get())
+    return format_decimal(value, format=fmt, locale=lang)
+
+
+def _whole(value: float | int) -> bool:
+    if isinstance(value, int):
+        return True
+    # -0.0 is "-0" in CLDR's pattern
+    return isinstance(value, float) and value.is_integer() and abs(value) < 2**53 and value != 0
+
+
+# CLDR's English date patterns (short M/d/yy, medium MMM d, y, long MMMM d, y): loading
+# Babel's locale data for them costs 30-60 ms, more than the rest of `show`.
+_EN_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
 
 
 def format_date(value: Any, length: str = "medium", lang: str | None = None) -> str:
     """A date per locale: 'Jan 12, 2024' / '2024年1月12日' (length: short|medium|long)."""
+    lang = lang or _current.get()
+    if lang == "en" and type(value) is dt.date and length in ("short", "medium", "long"):
+        if length == "short":
+            return f"{value.month}/{value.day}/{value.year % 100:02d}"
+        month = _EN_MONTHS[value.month - 1]
+        return f"{month if length == 'long' else month[:3]} {value.day}, {value.year}"
     from babel.dates import format_date as _fmt
 
-    return _fmt(value, format=length, locale=lang or _current.get())
+    return _fmt(value, format=length, locale=lang)
 
 
 def choose(candidates: Iterable[str], default: str = DEFAULT) -> str:

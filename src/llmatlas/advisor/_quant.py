@@ -23,10 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
-
-import yaml
 
 from llmatlas.advisor._estimate import DEFAULT_CONTEXT, Subject, Target, decode_speed, pool_bytes
 from llmatlas.catalog import ModelEntry
@@ -45,7 +43,9 @@ SPEED_FLOOR = {"llama.cpp": "Q4_K_M", "vllm": "AWQ-4BIT"}
 
 @cache
 def _quality_table() -> dict[str, Any]:
-    path = resources.files("llmatlas.advisor") / "data" / "quant_quality.yaml"
+    import yaml  # only the questions that weigh quality read this table
+
+    path = Path(__file__).with_name("data") / "quant_quality.yaml"
     data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     return data
 

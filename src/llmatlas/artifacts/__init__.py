@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Literal
 
 from llmatlas.catalog._schema import Architecture, ModelEntry
 from llmatlas.errors import BadInputError, UnknownModelError
-from llmatlas.sizing.quant import WeightBytes
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # sizing is imported where an artifact is sized, not by `show`
     from llmatlas.artifacts._gguf import GGUFHeader
     from llmatlas.catalog import Catalog
+    from llmatlas.sizing.quant import WeightBytes
 
 Kind = Literal["catalog", "gguf", "hub"]
 

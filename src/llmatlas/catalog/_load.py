@@ -20,29 +20,27 @@ entry is marked with the file it came from (:attr:`CatalogData.user_models`).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import hashlib
-import pickle
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import ValidationError
-
-from llmatlas import __version__
+from llmatlas import _snapshot
 from llmatlas.catalog._inherit import inherit_architectures
 from llmatlas.catalog._schema import Erratum, Family, License, ModelEntry
 from llmatlas.errors import CatalogError
 
-SNAPSHOT_FORMAT = 1
-"""Bump when :class:`CatalogData`'s pickled layout changes."""
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+T = TypeVar("T")
 SPECIAL_FILES = ("licenses.yaml", "errata.yaml")
 
 
 def _data_dir() -> Path:
-    return Path(str(resources.files("llmatlas.catalog") / "data"))
+    return Path(__file__).with_name("data")
 
 
 def user_catalog_dir() -> Path:
@@ -119,6 +117,7 @@ class CatalogData:
     ) -> None:
         """``user_families`` pairs each user family with the file it came from."""
         self.problems: list[str] = []
+        self._derived: dict[str, Any] = {}
         self.families = {f.family: f for f in families}
         self.licenses = dict(licenses)
         for fam in families:
@@ -197,6 +196,17 @@ class CatalogData:
                     bad(f"{self._where(m.id)}alias {name!r} names both {seen[key]} and {m.id}")
                 seen[key] = m.id
 
+    def derived(self, name: str, compute: Callable[[], T]) -> T:
+        """An index the query layer computes from this data (names, groups, lineage), built
+        once per process: every ``Catalog`` over this data shares it.  Not in the snapshot:
+        computing one costs less than unpickling it."""
+        if name not in self._derived:
+            self._derived[name] = compute()
+        return typing.cast(T, self._derived[name])
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_derived": {}}
+
     def origin(self, model_id: str) -> str:
         """``user`` for the user's own entries (also when they replace a shipped one), else ``shipped``."""
         return "user" if model_id in self.user_models else "shipped"
@@ -221,6 +231,8 @@ def _placed(m: ModelEntry, fam: Family) -> ModelEntry:
 
 
 def _licenses(src: SourceFile | None) -> dict[str, License]:
+    from pydantic import ValidationError
+
     if src is None:
         return {}
     try:
@@ -231,6 +243,8 @@ def _licenses(src: SourceFile | None) -> dict[str, License]:
 
 def validate_family(src: SourceFile) -> Family:
     """One family file through the schema (one-line error naming the file)."""
+    from pydantic import ValidationError
+
     raw = parse_yaml(src)
     try:
         return Family.model_validate(raw)
@@ -240,6 +254,8 @@ def validate_family(src: SourceFile) -> Family:
 
 def build(shipped: list[SourceFile], user: list[SourceFile] | None = None) -> CatalogData:
     """Parse and validate the YAML (the slow path the snapshot avoids)."""
+    from pydantic import ValidationError
+
     by_name = {s.path.name: s for s in shipped}
     licenses = _licenses(by_name.get("licenses.yaml"))
     errata_src = by_name.get("errata.yaml")
@@ -263,35 +279,7 @@ def load_from(directory: Path, user_dir: Path | None = None) -> CatalogData:
 
 def snapshot_key(shipped: list[SourceFile], user: list[SourceFile]) -> str:
     """Hash of what a snapshot was built from: version, format, every file's name and bytes."""
-    h = hashlib.sha256(f"llmatlas {__version__} snapshot {SNAPSHOT_FORMAT}\n".encode())
-    for src in [*shipped, *user]:
-        h.update(b"user:" if src.user else b"shipped:")
-        h.update(src.path.name.encode() + b"\0" + str(len(src.text)).encode() + b"\0")
-        h.update(src.text)
-    return h.hexdigest()[:24]
-
-
-def _read_snapshot(path: Path, key: str) -> CatalogData | None:
-    try:
-        stored_key, data = pickle.loads(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    except Exception:  # truncated, corrupt, another Python's pickle: rebuild it
-        return None
-    if stored_key != key or not isinstance(data, CatalogData):
-        return None
-    return data
-
-
-def _write_snapshot(path: Path, key: str, data: CatalogData) -> None:
-    from llmatlas.errors import StoreError
-    from llmatlas.store_io import atomic_write_bytes
-
-    with contextlib.suppress(StoreError):  # a read-only home still gets a catalog, just slower
-        atomic_write_bytes(path, pickle.dumps((key, data), protocol=pickle.HIGHEST_PROTOCOL))
-    for old in path.parent.glob("catalog-*.pickle"):
-        if old != path:
-            old.unlink(missing_ok=True)
+    return _snapshot.snapshot_key((s.path.name, s.text, s.user) for s in [*shipped, *user])
 
 
 _loaded: dict[str, CatalogData] = {}
@@ -315,9 +303,9 @@ def load(
 
         cache_dir = get_settings().cache_dir
     path = cache_dir / f"catalog-{key}.pickle"
-    data = _read_snapshot(path, key)
-    if data is None:
+    data = _snapshot.read_snapshot(path, key)
+    if not isinstance(data, CatalogData):
         data = build(shipped, user)
-        _write_snapshot(path, key, data)
+        _snapshot.write_snapshot(path, key, data)
     _loaded[key] = data
     return data

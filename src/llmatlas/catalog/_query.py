@@ -22,6 +22,7 @@ from typing import Literal
 from llmatlas.catalog._load import CatalogData, load
 from llmatlas.catalog._schema import TASKS, Erratum, Family, License, ModelEntry, Name
 from llmatlas.errors import BadInputError, UnknownModelError
+from llmatlas.i18n import N_
 
 
 def _norm(name: str) -> str:
@@ -127,19 +128,36 @@ class Catalog:
 
     def __init__(self, data: CatalogData | None = None) -> None:
         self.data = data or load()
-        self._child_index: dict[str, list[ModelEntry]] | None = None
-        self._by_name: dict[str, str] = {}
-        self._by_loose: dict[str, str] = {}
+        self._by_name, self._wrong = self.data.derived("names", self._name_index)
+
+    def _name_index(self) -> tuple[dict[str, str], dict[str, Erratum]]:
+        """Checkpoint names (ids, display names, aliases, Hub repos), and names errata
+        call wrong."""
+        by_name: dict[str, str] = {}
         for m in self.data.models.values():
-            names = [m.id, m.name, *m.aliases, *m.hf_repos]
-            names += [r.split("/")[-1] for r in m.hf_repos]
-            for n in names:
-                self._by_name.setdefault(_norm(n), m.id)
-                self._by_loose.setdefault(_loose(n), m.id)
-        self._wrong: dict[str, Erratum] = {}
+            for n in self._names(m):
+                by_name.setdefault(_norm(n), m.id)
+        wrong: dict[str, Erratum] = {}
         for e in self.data.errata:
             for n in e.wrong_names:
-                self._wrong[_norm(n)] = e
+                wrong[_norm(n)] = e
+        return by_name, wrong
+
+    @staticmethod
+    def _names(m: ModelEntry) -> list[str]:
+        return [m.id, m.name, *m.aliases, *m.hf_repos, *(r.split("/")[-1] for r in m.hf_repos)]
+
+    @property
+    def _by_loose(self) -> dict[str, str]:
+        """Checkpoint names ignoring separators and case (built when an exact name misses)."""
+        return self.data.derived("loose names", self._loose_index)
+
+    def _loose_index(self) -> dict[str, str]:
+        by_loose: dict[str, str] = {}
+        for m in self.data.models.values():
+            for n in self._names(m):
+                by_loose.setdefault(_loose(n), m.id)
+        return by_loose
 
     # -- single model -------------------------------------------------------------
     @property
@@ -181,7 +199,11 @@ class Catalog:
         dev = self._developer_families.get(key) or self._developer_families.get(_loose(name))
         if dev:
             raise UnknownModelError(
-                name, dev, hint=f"{name} is a developer with {len(dev)} families"
+                name,
+                dev,
+                hint=N_("{developer} is a developer with {n} families"),
+                developer=name,
+                n=len(dev),
             )
         raise UnknownModelError(name, self.suggest(name))
 
@@ -209,15 +231,18 @@ class Catalog:
             raise UnknownModelError(
                 name,
                 [f"{group.id}:{s}" for s in sizes][:6],
-                hint=f"{group.name} has no {m.group('size')}"
-                + (f" {' '.join(words)}" if words else "")
-                + " checkpoint",
+                hint=N_("{family} has no {size} checkpoint"),
+                family=group.name,
+                size=" ".join([m.group("size"), *words]),
             )
         return Resolved(name, model=min(members, key=_preference), group=group)
 
-    @functools.cached_property
+    @property
     def groups(self) -> dict[str, ModelGroup]:
         """Every family, and every series of two or more checkpoints inside one."""
+        return self.data.derived("groups", self._groups)
+
+    def _groups(self) -> dict[str, ModelGroup]:
         out: dict[str, ModelGroup] = {}
         by_family: dict[str, list[ModelEntry]] = {}
         for m in self.data.models.values():
@@ -266,11 +291,14 @@ class Catalog:
             )
         return out
 
-    @functools.cached_property
+    @property
     def _group_index(self) -> tuple[dict[str, _GroupHit], dict[str, _GroupHit]]:
         """Names of groups, exact and loose. First come, first kept: ids, display names and
         recorded names; then the parts of a family's display name ('Qwen (Tongyi Qianwen)',
         'Mistral / Mixtral'); then a developer's names where it has one family."""
+        return self.data.derived("group names", self._group_names_index)
+
+    def _group_names_index(self) -> tuple[dict[str, _GroupHit], dict[str, _GroupHit]]:
         tiers: list[list[tuple[str, _GroupHit]]] = [[], [], []]
         for g in self.groups.values():
             tiers[0] += [(g.id, (g.id, None)), (g.name, (g.id, None))]
@@ -305,9 +333,12 @@ class Catalog:
     def _families_of_developer(self, fam: Family) -> list[str]:
         return [f.family for f in self.data.families.values() if f.developer == fam.developer]
 
-    @functools.cached_property
+    @property
     def _developer_families(self) -> dict[str, list[str]]:
         """Developer names (and their recorded other names) -> their families."""
+        return self.data.derived("developers", self._developer_index)
+
+    def _developer_index(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for fam in self.data.families.values():
             names = [fam.developer, *_name_parts(fam.developer)]
@@ -382,17 +413,18 @@ class Catalog:
         return list(self._children().get(m.id, ()))
 
     def _children(self) -> dict[str, list[ModelEntry]]:
-        """Base id -> its direct derivatives (released, id order), built on first use: `models
-        --json` asks for every entry's derivatives, which one scan each made quadratic."""
-        if self._child_index is None:
-            index: dict[str, list[ModelEntry]] = {}
-            for c in self.data.models.values():
-                if c.base_model is not None:
-                    index.setdefault(c.base_model, []).append(c)
-            for kids in index.values():
-                kids.sort(key=lambda c: (c.released, c.id))
-            self._child_index = index
-        return self._child_index
+        """Base id -> its direct derivatives (released, id order), built once: `models --json`
+        asks for every entry's derivatives, which one scan each made quadratic."""
+        return self.data.derived("children", self._child_index)
+
+    def _child_index(self) -> dict[str, list[ModelEntry]]:
+        index: dict[str, list[ModelEntry]] = {}
+        for c in self.data.models.values():
+            if c.base_model is not None:
+                index.setdefault(c.base_model, []).append(c)
+        for kids in index.values():
+            kids.sort(key=lambda c: (c.released, c.id))
+        return index
 
     def descendants(self, m: ModelEntry) -> list[ModelEntry]:
         out: list[ModelEntry] = []

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import ClassVar, Literal
+from dataclasses import field
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+from llmatlas._record import Record, Url, field_check, record, record_check
+
+if TYPE_CHECKING:
+    from pydantic import Field
 
 Commercial = Literal["yes", "no", "conditional"]
 Relation = Literal[
@@ -62,33 +66,32 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9.\-]*[a-z0-9]$")
 _LANG = re.compile(r"^([a-z]{2,3}(-[A-Z][a-z]{3})?(-[A-Z]{2})?|multi|code)$")
 
 
-class _Strict(BaseModel):
-    # defer_build: a process that only reads the compiled snapshot never validates, so it
-    # need not build validators (about 50 ms of import time).
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-
-class License(_Strict):
+@record
+class License(Record):
     """A license text the catalog refers to by ``id``."""
 
     id: str
     name: str
-    url: HttpUrl
+    url: Url
     commercial_use: Commercial
-    conditions: str = Field(description="One line: what a commercial user must watch for.")
+    conditions: Annotated[
+        str, Field(description="One line: what a commercial user must watch for.")
+    ]
     osi_approved: bool = False
     spdx: str | None = None
 
 
-class LicenseChange(_Strict):
+@record
+class LicenseChange(Record):
     """A model whose terms changed over time (e.g. Falcon-40B TII -> Apache 2.0)."""
 
     license: str
     since: dt.date
-    source: HttpUrl
+    source: Url
 
 
-class Architecture(_Strict):
+@record
+class Architecture(Record):
     """Fields mirrored from the model's ``config.json`` (names follow Hugging Face).
 
     Enough to compute the parameter count and the KV cache exactly.  Where a
@@ -96,14 +99,14 @@ class Architecture(_Strict):
     """
 
     model_type: str
-    num_hidden_layers: int = Field(gt=0)
-    hidden_size: int = Field(gt=0)
-    num_attention_heads: int = Field(gt=0)
-    num_key_value_heads: int = Field(gt=0)
-    head_dim: int | None = Field(default=None, gt=0)
-    intermediate_size: int = Field(gt=0)
-    vocab_size: int = Field(gt=0)
-    max_position_embeddings: int = Field(gt=0, description="Maximum context in tokens.")
+    num_hidden_layers: Annotated[int, Field(gt=0)]
+    hidden_size: Annotated[int, Field(gt=0)]
+    num_attention_heads: Annotated[int, Field(gt=0)]
+    num_key_value_heads: Annotated[int, Field(gt=0)]
+    head_dim: Annotated[int | None, Field(gt=0)] = None
+    intermediate_size: Annotated[int, Field(gt=0)]
+    vocab_size: Annotated[int, Field(gt=0)]
+    max_position_embeddings: Annotated[int, Field(gt=0, description="Maximum context in tokens.")]
     tie_word_embeddings: bool
     position_embedding: PositionEmbedding = "rope"
     rope_theta: float | None = None
@@ -115,59 +118,59 @@ class Architecture(_Strict):
     norm: NormKind = "rmsnorm"
     qk_norm: bool = False
     # Sliding-window attention: window in tokens and how many layers use it.
-    sliding_window: int | None = Field(default=None, gt=0)
-    sliding_window_layers: int | None = Field(default=None, ge=0)
+    sliding_window: Annotated[int | None, Field(gt=0)] = None
+    sliding_window_layers: Annotated[int | None, Field(ge=0)] = None
     # Mixture of experts.
-    num_experts: int | None = Field(default=None, gt=0)
-    num_experts_per_tok: int | None = Field(default=None, gt=0)
-    moe_intermediate_size: int | None = Field(default=None, gt=0)
-    num_shared_experts: int | None = Field(default=None, ge=0)
-    shared_expert_intermediate_size: int | None = Field(default=None, gt=0)
-    first_k_dense_layers: int | None = Field(default=None, ge=0)
+    num_experts: Annotated[int | None, Field(gt=0)] = None
+    num_experts_per_tok: Annotated[int | None, Field(gt=0)] = None
+    moe_intermediate_size: Annotated[int | None, Field(gt=0)] = None
+    num_shared_experts: Annotated[int | None, Field(ge=0)] = None
+    shared_expert_intermediate_size: Annotated[int | None, Field(gt=0)] = None
+    first_k_dense_layers: Annotated[int | None, Field(ge=0)] = None
     # Multi-head latent attention (DeepSeek-V2/V3).
-    kv_lora_rank: int | None = Field(default=None, gt=0)
-    q_lora_rank: int | None = Field(default=None, gt=0)
-    qk_nope_head_dim: int | None = Field(default=None, gt=0)
-    qk_rope_head_dim: int | None = Field(default=None, gt=0)
-    v_head_dim: int | None = Field(default=None, gt=0)
+    kv_lora_rank: Annotated[int | None, Field(gt=0)] = None
+    q_lora_rank: Annotated[int | None, Field(gt=0)] = None
+    qk_nope_head_dim: Annotated[int | None, Field(gt=0)] = None
+    qk_rope_head_dim: Annotated[int | None, Field(gt=0)] = None
+    v_head_dim: Annotated[int | None, Field(gt=0)] = None
     # Hybrid models: layers with attention (KV cache); the rest keep a fixed-size state.
-    num_attention_layers: int | None = Field(default=None, ge=0)
-    recurrent_state_width: int | None = Field(default=None, gt=0)
-    conv1d_width: int | None = Field(default=None, gt=0)
+    num_attention_layers: Annotated[int | None, Field(ge=0)] = None
+    recurrent_state_width: Annotated[int | None, Field(gt=0)] = None
+    conv1d_width: Annotated[int | None, Field(gt=0)] = None
     recurrent_kind: RecurrentKind = "rglru"
     # Linear-attention / SSM layers (config.json names of Qwen3-Next; Mamba-2 maps onto them:
     # value heads = mamba_n_heads, value head dim = mamba_d_head, key heads = mamba_n_groups,
     # key head dim = mamba_d_state).  Each value head keeps a key_dim x value_dim state.
-    linear_num_key_heads: int | None = Field(default=None, gt=0)
-    linear_num_value_heads: int | None = Field(default=None, gt=0)
-    linear_key_head_dim: int | None = Field(default=None, gt=0)
-    linear_value_head_dim: int | None = Field(default=None, gt=0)
+    linear_num_key_heads: Annotated[int | None, Field(gt=0)] = None
+    linear_num_value_heads: Annotated[int | None, Field(gt=0)] = None
+    linear_key_head_dim: Annotated[int | None, Field(gt=0)] = None
+    linear_value_head_dim: Annotated[int | None, Field(gt=0)] = None
     # Gated attention (Qwen3-Next): q_proj also emits a per-channel output gate.
     attention_output_gate: bool = False
     # MoE in every ``moe_layer_step``-th layer only (Llama 4 Maverick: 2); the rest are dense.
-    moe_layer_step: int | None = Field(default=None, gt=0)
+    moe_layer_step: Annotated[int | None, Field(gt=0)] = None
     # Gemma 3n: per-layer embeddings (a second, vocabulary-sized table of
     # ``num_hidden_layers x per_layer_input_size`` per token), AltUp streams, LAuReL rank,
     # and the last ``kv_shared_layers`` layers reusing earlier layers' KV cache.
-    per_layer_input_size: int | None = Field(default=None, gt=0)
-    altup_num_inputs: int | None = Field(default=None, gt=0)
-    laurel_rank: int | None = Field(default=None, gt=0)
-    kv_shared_layers: int | None = Field(default=None, ge=0)
+    per_layer_input_size: Annotated[int | None, Field(gt=0)] = None
+    altup_num_inputs: Annotated[int | None, Field(gt=0)] = None
+    laurel_rank: Annotated[int | None, Field(gt=0)] = None
+    kv_shared_layers: Annotated[int | None, Field(ge=0)] = None
     # Gemma 4: the full-attention (global) layers between sliding-window ones use their own
     # head width and KV head count, and with ``attention_k_eq_v`` their keys double as the
     # values (no v projection).  Which layers are global: those not in sliding_window_layers.
-    global_head_dim: int | None = Field(default=None, gt=0)
-    num_global_key_value_heads: int | None = Field(default=None, gt=0)
+    global_head_dim: Annotated[int | None, Field(gt=0)] = None
+    num_global_key_value_heads: Annotated[int | None, Field(gt=0)] = None
     attention_k_eq_v: bool = False
     # DeepSeek sparse attention (V3.2): a lightning indexer with its own small key cache.
-    index_n_heads: int | None = Field(default=None, gt=0)
-    index_head_dim: int | None = Field(default=None, gt=0)
+    index_n_heads: Annotated[int | None, Field(gt=0)] = None
+    index_head_dim: Annotated[int | None, Field(gt=0)] = None
     # Cross-attention layers (Llama 3.2 Vision): among num_hidden_layers, they attend to a
     # fixed number of encoder (image) tokens per sequence instead of the context.
-    cross_attention_layers: int | None = Field(default=None, ge=0)
-    cross_attention_tokens: int | None = Field(default=None, gt=0)
+    cross_attention_layers: Annotated[int | None, Field(ge=0)] = None
+    cross_attention_tokens: Annotated[int | None, Field(gt=0)] = None
     # Parameters outside the text decoder (vision tower, projector, MTP head...).
-    extra_params: int = Field(default=0, ge=0)
+    extra_params: Annotated[int, Field(ge=0)] = 0
     extra_params_note: str | None = None
     # The checkpoint's own weight format when it is not 16-bit (config.json's
     # quantization_config.quant_method: "mxfp4" for gpt-oss, "fp8" for DeepSeek-V3).
@@ -185,8 +188,8 @@ class Architecture(_Strict):
     def is_mla(self) -> bool:
         return self.kv_lora_rank is not None
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Architecture:
+    @record_check
+    def _consistent(self) -> None:
         if self.num_attention_heads % self.num_key_value_heads:
             raise ValueError("num_attention_heads must be a multiple of num_key_value_heads")
         if (self.num_experts is None) != (self.num_experts_per_tok is None):
@@ -228,21 +231,22 @@ class Architecture(_Strict):
             raise ValueError("kv_shared_layers must leave at least one layer with its own cache")
         if self.extra_params and not self.extra_params_note:
             raise ValueError("extra_params needs extra_params_note saying what they are")
-        return self
 
 
-class Benchmark(_Strict):
+@record
+class Benchmark(Record):
     """One published score, as its source reports it (never averaged across evaluators)."""
 
     name: str
     value: float
-    shots: int | None = Field(default=None, ge=0)
+    shots: Annotated[int | None, Field(ge=0)] = None
     metric: str | None = None
     evaluator: str
-    source: HttpUrl
+    source: Url
 
 
-class Openness(_Strict):
+@record
+class Openness(Record):
     """Per-component openness, after the seeds' definition of an open-source LLM."""
 
     weights: Status
@@ -251,7 +255,7 @@ class Openness(_Strict):
     evaluation_code: Status
     finetuning_code: Status
     training_logs: Status
-    source: HttpUrl
+    source: Url
     note: str | None = None
 
     COMPONENTS: ClassVar[tuple[str, ...]] = (
@@ -298,7 +302,8 @@ FACT_SOURCES: dict[str, tuple[str, ...]] = {
 }
 
 
-class ModelEntry(_Strict):
+@record
+class ModelEntry(Record):
     """One checkpoint (a row per checkpoint, not per family: licenses differ by size)."""
 
     id: str
@@ -307,54 +312,61 @@ class ModelEntry(_Strict):
     developer: str = ""  # defaults to the family's developer
     released: dt.date
     availability: Availability = "open-weights"
-    hf_repos: list[str] = Field(default_factory=list)
-    aliases: list[str] = Field(default_factory=list)
-    params_b: float | None = Field(
-        default=None, gt=0, description="Total parameters, billions (None: unpublished, API-only)."
+    hf_repos: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    params_b: Annotated[
+        float | None,
+        Field(gt=0, description="Total parameters, billions (None: unpublished, API-only)."),
+    ] = None
+    active_params_b: Annotated[float | None, Field(gt=0, description="MoE: active per token.")] = (
+        None
     )
-    active_params_b: float | None = Field(default=None, gt=0, description="MoE: active per token.")
     instruct: bool = False
     languages: list[str]
     tasks: list[str]
-    training_tokens_t: float | None = Field(default=None, gt=0)
+    training_tokens_t: Annotated[float | None, Field(gt=0)] = None
     license: str
-    license_history: list[LicenseChange] = Field(default_factory=list)
+    license_history: list[LicenseChange] = field(default_factory=list)
     license_note: str | None = None
     base_model: str | None = None
     relation: Relation | None = None
     architecture: Architecture | None = None
-    architecture_from: str | None = Field(
-        default=None,
-        description="Set by the loader, not in the data: the base model whose architecture "
-        "this derivative inherits (its own card gives none).",
-    )
+    architecture_from: Annotated[
+        str | None,
+        Field(
+            description="Set by the loader, not in the data: the base model whose architecture "
+            "this derivative inherits (its own card gives none)."
+        ),
+    ] = None
     openness: Openness
-    benchmarks: list[Benchmark] = Field(default_factory=list)
-    sources: dict[str, HttpUrl]
+    benchmarks: list[Benchmark] = field(default_factory=list)
+    sources: dict[str, Url]
     notes: str | None = None
-    drafted: list[str] = Field(
-        default_factory=list,
-        description="Facts drafted by `llmatlas catalog import` that no person has confirmed yet.",
-    )
+    drafted: Annotated[
+        list[str],
+        Field(
+            description="Facts drafted by `llmatlas catalog import` that no person has confirmed yet."
+        ),
+    ] = field(default_factory=list)
 
-    @field_validator("drafted")
-    @classmethod
-    def _drafted(cls, v: list[str]) -> list[str]:
+    @staticmethod
+    @field_check("drafted")
+    def _drafted(v: list[str]) -> list[str]:
         unknown = set(v) - set(FACT_SOURCES) - {"active_params_b", "instruct", "openness"}
         if unknown:
             raise ValueError(f"drafted names unknown facts {sorted(unknown)}")
         return v
 
-    @field_validator("id")
-    @classmethod
-    def _slug(cls, v: str) -> str:
+    @staticmethod
+    @field_check("id")
+    def _slug(v: str) -> str:
         if not _SLUG.match(v):
             raise ValueError(f"id {v!r} must be a lowercase slug (a-z, 0-9, '.', '-')")
         return v
 
-    @field_validator("languages")
-    @classmethod
-    def _langs(cls, v: list[str]) -> list[str]:
+    @staticmethod
+    @field_check("languages")
+    def _langs(v: list[str]) -> list[str]:
         if not v:
             raise ValueError("languages must not be empty")
         for lang in v:
@@ -362,24 +374,24 @@ class ModelEntry(_Strict):
                 raise ValueError(f"language {lang!r}: use BCP-47 like en, zh-Hant, zh-Hans")
         return v
 
-    @field_validator("tasks")
-    @classmethod
-    def _tasks(cls, v: list[str]) -> list[str]:
+    @staticmethod
+    @field_check("tasks")
+    def _tasks(v: list[str]) -> list[str]:
         unknown = set(v) - TASKS
         if unknown:
             raise ValueError(f"unknown tasks {sorted(unknown)}; allowed: {sorted(TASKS)}")
         return v
 
-    @field_validator("hf_repos")
-    @classmethod
-    def _repos(cls, v: list[str]) -> list[str]:
+    @staticmethod
+    @field_check("hf_repos")
+    def _repos(v: list[str]) -> list[str]:
         for repo in v:
             if repo.count("/") != 1:
                 raise ValueError(f"hf repo {repo!r} must be owner/name")
         return v
 
-    @model_validator(mode="after")
-    def _facts_sourced(self) -> ModelEntry:
+    @record_check
+    def _facts_sourced(self) -> None:
         if (self.base_model is None) != (self.relation is None):
             raise ValueError("base_model and relation go together")
         if self.params_b is None and self.availability != "api-only":
@@ -399,7 +411,6 @@ class ModelEntry(_Strict):
                 raise ValueError(
                     f"fact {fact!r} has no source (give one of sources.{'/'.join(keys)})"
                 )
-        return self
 
     def source_for(self, fact: str) -> str | None:
         for key in FACT_SOURCES.get(fact, (fact,)):
@@ -408,55 +419,67 @@ class ModelEntry(_Strict):
         return None
 
 
-class Name(_Strict):
+@record
+class Name(Record):
     """Another name a family or its developer goes by (a Chinese name, a short name),
     with where it is used: the developer's own site, the model card, the paper."""
 
     name: str
-    source: HttpUrl | None = None
-    note: str | None = Field(
-        default=None, description="Why the name is here when no primary source uses it."
-    )
+    source: Url | None = None
+    note: Annotated[
+        str | None, Field(description="Why the name is here when no primary source uses it.")
+    ] = None
 
-    @model_validator(mode="after")
-    def _backed(self) -> Name:
+    @record_check
+    def _backed(self) -> None:
         if self.source is None and not self.note:
             raise ValueError(
                 f"name {self.name!r} needs a source, or a note saying where it is used"
             )
-        return self
 
 
-class Family(_Strict):
+@record
+class Family(Record):
     """One YAML file: a family of checkpoints from one developer (or one project)."""
 
     family: str
     name: str
     developer: str
     description: str
-    homepage: HttpUrl | None = None
-    names: list[Name] = Field(default_factory=list, description="Other names of the family.")
-    developer_names: list[Name] = Field(
-        default_factory=list, description="Other names of the developer."
+    homepage: Url | None = None
+    names: Annotated[list[Name], Field(description="Other names of the family.")] = field(
+        default_factory=list
     )
-    default: str | None = Field(
-        default=None,
-        description="Model id a bare family name means (else the newest general instruct "
-        "checkpoint nearest 8B parameters).",
+    developer_names: Annotated[list[Name], Field(description="Other names of the developer.")] = (
+        field(default_factory=list)
     )
-    licenses: list[License] = Field(
-        default_factory=list, description="Licenses used only by this family."
+    default: Annotated[
+        str | None,
+        Field(
+            description="Model id a bare family name means (else the newest general instruct "
+            "checkpoint nearest 8B parameters)."
+        ),
+    ] = None
+    licenses: Annotated[list[License], Field(description="Licenses used only by this family.")] = (
+        field(default_factory=list)
     )
     models: list[ModelEntry]
 
 
-class Erratum(_Strict):
+@record
+class Erratum(Record):
     """A claim in common circulation that primary sources contradict."""
 
     id: str
-    seed: str = Field(description="Seed file name the claim appears in.")
-    claim: str = Field(description="What the seed says (quoted or paraphrased, in its language).")
+    seed: Annotated[str, Field(description="Seed file name the claim appears in.")]
+    claim: Annotated[
+        str, Field(description="What the seed says (quoted or paraphrased, in its language).")
+    ]
     correction: str
-    models: list[str] = Field(default_factory=list, description="Catalog ids it concerns.")
-    wrong_names: list[str] = Field(default_factory=list, description="Names that should redirect.")
-    source: HttpUrl
+    models: Annotated[list[str], Field(description="Catalog ids it concerns.")] = field(
+        default_factory=list
+    )
+    wrong_names: Annotated[list[str], Field(description="Names that should redirect.")] = field(
+        default_factory=list
+    )
+    source: Url

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
-from rich.tree import Tree
 
 from llmatlas.catalog import (
     SORT_KEYS,
@@ -20,7 +17,6 @@ from llmatlas.catalog import (
     lineage_tree,
 )
 from llmatlas.catalog._query import parse_since
-from llmatlas.catalog._render import render_tree
 from llmatlas.cli._common import (
     JSON_OPT,
     console,
@@ -32,6 +28,9 @@ from llmatlas.cli._common import (
 )
 from llmatlas.errors import BadInputError
 from llmatlas.i18n import N_, _, format_date, format_number, license_summary
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
 
 catalog_app = typer.Typer(
     help=_(
@@ -58,7 +57,12 @@ def register(app: typer.Typer) -> None:
     app.add_typer(catalog_app, name="catalog")
 
 
-@catalog_app.command("check")
+@catalog_app.command(
+    "check",
+    help=_(
+        "Validate the shipped catalog and your own entries: one line per problem, exit 1 if any."
+    ),
+)
 @handle_errors
 def catalog_check(json_out: bool = JSON_OPT) -> None:
     """Validate the shipped catalog and your own entries: one line per problem, exit 1 if any."""
@@ -97,6 +101,13 @@ VALUE_WORDS = {
     "delta-weights": N_("delta weights"),
     "upcycling": N_("upcycling"),
 }
+
+
+def escape(text: str) -> str:
+    """rich markup escaped (rich is imported by the commands that draw, not by ``--json``)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def word(value: str | None) -> str:
@@ -231,6 +242,8 @@ def _table(
     wrap: str | None = None,
 ) -> None:
     """Print columns in their given order, those that fit by ``priority``; say which went."""
+    from rich.table import Table
+
     heads = {k: _(HEADERS[k]) for k in cells}
     shown, wrapped = fit_columns(
         {k: [heads[k], *v] for k, v in cells.items()}, priority, width, wrap
@@ -654,6 +667,8 @@ def compare(
             }
         )
         return
+    from rich.table import Table
+
     t = Table(show_lines=True)
     t.add_column("")
     for h in heads:
@@ -687,6 +702,8 @@ def tree(
         emit_json(forest)
         return
     if format == "text":
+        from rich.tree import Tree
+
         if isinstance(start, ModelGroup):
             console.print(
                 "[dim]"
@@ -706,6 +723,8 @@ def tree(
         raise BadInputError.translatable(
             "unknown format {format!r}; use text, mermaid, dot, svg or png", format=format
         )
+    from llmatlas.catalog._render import render_tree
+
     data = render_tree(forest, format)
     if out is None:
         if isinstance(data, bytes):

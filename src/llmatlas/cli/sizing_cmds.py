@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
     app.command(
         "recommend",
         help=_(
-            "Common hardware tiers (CPU only to several GPUs) x needs, each computed from the catalog."
+            "Common hardware classes (CPU only to several GPUs) x needs, each computed from the catalog."
         ),
     )(recommend_cmd)
 
@@ -516,7 +516,7 @@ def recommend_cmd(
     ),
     json_out: bool = JSON_OPT,
 ) -> None:
-    """Common hardware tiers (CPU only to several GPUs) x needs, each computed from the catalog."""
+    """Common hardware classes (CPU only to several GPUs) x needs, each computed from the catalog."""
     known = [t[0] for t in TIERS]
     for name in tier or []:
         if name not in known:

@@ -23,8 +23,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 
 @dataclass(frozen=True)
 class GPU:
@@ -178,6 +176,8 @@ def _probe_path() -> Path:
 
 
 def _machine_key() -> str:
+    import psutil  # imported where this machine is asked about, not by every command
+
     threads = psutil.cpu_count(logical=True) or os.cpu_count() or 1
     ram_gib = round(psutil.virtual_memory().total / 2**30)
     return f"{_cpu_model()} | {threads} threads | {ram_gib} GiB | {platform.system()}"
@@ -227,6 +227,8 @@ def calibrated_bandwidth(refresh: bool = False) -> MeasuredSpeed:
 def detect(measure: bool = True, gpu_probe: Any = probe_nvidia, refresh: bool = False) -> Machine:
     """Probe this machine.  ``measure=False`` leaves bandwidth/FLOP/s at 0; otherwise they come
     from :func:`calibrated_bandwidth` (measured on first use, ``refresh`` to measure again)."""
+    import psutil
+
     vm = psutil.virtual_memory()
     apple = platform.system() == "Darwin" and platform.machine() == "arm64"
     speed = calibrated_bandwidth(refresh) if measure else None

@@ -6,46 +6,47 @@ import datetime as dt
 import difflib
 import functools
 import re
-from importlib import resources
+import typing
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, computed_field
-
+from llmatlas._record import Record, Url, record
 from llmatlas.errors import BadInputError, CatalogError
+
+if TYPE_CHECKING:
+    from pydantic import Field
 
 MiB = 1024**2
 GiB = 1024**3
 
 
-class DeviceSpec(BaseModel):
+@record
+class DeviceSpec(Record):
     """Published figures of one device (the marketed configuration)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    COMPUTED: ClassVar[tuple[str, ...]] = ("memory_gb",)
 
     id: str
     name: str
     vendor: Literal["nvidia", "amd", "apple", "intel"]
     kind: Literal["gpu", "apple", "accelerator"]
-    memory_mib: int = Field(gt=0)
+    memory_mib: Annotated[int, Field(gt=0)]
     """Total device memory in MiB as software sees it (see ``memory_reported``)."""
     memory_reported: Literal["driver", "vendor"]
     """``driver``: the total NVML/nvidia-smi reports, from ``memory_source``; ``vendor``:
     the marketed size read as binary GB (drivers report slightly less)."""
-    memory_source: HttpUrl | None = None
+    memory_source: Url | None = None
     memory_options_gib: list[int] | None = None
     """Apple: every unified-memory size sold for the chip (``memory_mib`` is the largest)."""
-    bandwidth_gbs: float = Field(gt=0)
-    fp16_tflops: float = Field(gt=0)
-    source: HttpUrl
+    bandwidth_gbs: Annotated[float, Field(gt=0)]
+    fp16_tflops: Annotated[float, Field(gt=0)]
+    source: Url
     note: str | None = None
 
     @property
     def memory_bytes(self) -> int:
         return self.memory_mib * MiB
 
-    @computed_field  # type: ignore[prop-decorator]
     @property
     def memory_gb(self) -> float:
         """Memory in binary GB (GiB), for display and the web UI's device list."""
@@ -77,56 +78,76 @@ class DeviceSpec(BaseModel):
         )
 
 
-class Instance(BaseModel):
+@record
+class Instance(Record):
     """A cloud instance with its GPUs and on-demand price."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
     provider: Literal["aws", "gcp", "azure"]
     name: str
     device: str
-    gpus: int = Field(gt=0)
+    gpus: Annotated[int, Field(gt=0)]
     vcpus: int | None = None
     ram_gb: float | None = None
-    price_per_hour_usd: float = Field(gt=0)
+    price_per_hour_usd: Annotated[float, Field(gt=0)]
     region: str
     price_date: dt.date
-    source: HttpUrl
+    source: Url
     note: str | None = None
 
 
 def _data() -> Path:
-    return Path(str(resources.files("llmatlas.hardware") / "data"))
+    return Path(__file__).with_name("data")
 
 
 @functools.cache
 def devices() -> dict[str, DeviceSpec]:
-    raw = yaml.safe_load((_data() / "devices.yaml").read_text(encoding="utf-8")) or []
+    """The device table (from its compiled snapshot: see :func:`_tables`)."""
+    return _tables()[0]
+
+
+@functools.cache
+def instances() -> dict[str, Instance]:
+    """The cloud instances with prices (from the compiled snapshot)."""
+    return _tables()[1]
+
+
+def _tables() -> tuple[dict[str, DeviceSpec], dict[str, Instance]]:
+    """Both tables, validated once per edit of their YAML and then read from a snapshot
+    (as the catalog is: :mod:`llmatlas._snapshot`)."""
+    from llmatlas._snapshot import compiled
+
+    paths = [_data() / "devices.yaml", _data() / "instances.yaml"]
+    return typing.cast(
+        "tuple[dict[str, DeviceSpec], dict[str, Instance]]",
+        compiled("devices", [p for p in paths if p.exists()], _build_tables),
+    )
+
+
+def _build_tables(texts: dict[str, bytes]) -> tuple[dict[str, DeviceSpec], dict[str, Instance]]:
+    import yaml
+    from pydantic import ValidationError
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    raw = yaml.load(texts["devices.yaml"], Loader=loader) or []
     try:
         specs = [DeviceSpec.model_validate(x) for x in raw]
     except ValidationError as exc:
         raise CatalogError(
             f"devices.yaml: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
         ) from exc
-    return {d.id: d for d in specs}
-
-
-@functools.cache
-def instances() -> dict[str, Instance]:
-    path = _data() / "instances.yaml"
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else []
+    table = {d.id: d for d in specs}
+    raw = yaml.load(texts["instances.yaml"], Loader=loader) if "instances.yaml" in texts else []
     try:
         items = [Instance.model_validate(x) for x in raw or []]
     except ValidationError as exc:
         raise CatalogError(
             f"instances.yaml: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
         ) from exc
-    table = devices()
     for i in items:
         if i.device not in table:
             raise CatalogError(f"instances.yaml: {i.id} names unknown device {i.device!r}")
-    return {i.id: i for i in items}
+    return table, {i.id: i for i in items}
 
 
 def _key(s: str) -> str:

@@ -1,0 +1,292 @@
+"""Immutable data records: validated by pydantic when built, plain objects when read back.
+
+The catalog and the device table are read far more often than they are built: every
+command reads them from a compiled snapshot, and only building that snapshot (or a
+record made in code: an architecture from a ``config.json``) needs validation.  So a
+record class is a plain frozen dataclass, and importing it costs nothing; its schema
+(a pydantic model with the same fields, constraints and checks) is generated the first
+time something is validated, so pydantic is imported only by code that validates.
+
+A record class declares, once:
+
+* its fields, as dataclass annotations; constraints go in ``Annotated[..., Field(...)]``
+  and URLs are typed :data:`Url` (a checked ``http(s)`` URL, kept as its normalised
+  string).  The annotations are strings (``from __future__ import annotations``) that
+  only the schema evaluates, so the module imports pydantic under ``TYPE_CHECKING`` only;
+* field checks, as functions marked :func:`field_check` (pydantic ``field_validator``);
+* whole-record checks, as methods marked :func:`record_check` (``model_validator(mode=
+  "after")``), run on the validated record, properties and all.
+
+Building one, ``Record(**fields)`` or ``Record.model_validate(obj)``, raises pydantic's
+``ValidationError`` exactly as a ``BaseModel`` with ``extra="forbid"`` would (the same
+error types, locations and messages).  ``model_dump`` and ``model_copy`` behave as
+pydantic's do for the options this project uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import sys
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+R = TypeVar("R", bound="Record")
+F = TypeVar("F", bound=Callable[..., Any])
+
+Url = str
+"""A checked http(s) URL as its normalised string (what ``str(HttpUrl(...))`` gives)."""
+
+
+def record(cls: type[R]) -> type[R]:
+    """Make ``cls`` a record: a dataclass (its fields), frozen, compared and hashed by value
+    and printed as dataclasses are, by :class:`Record` itself (a frozen dataclass's generated
+    methods cost 1 ms a class to build at every start)."""
+    return dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
+
+
+def field_check(*names: str) -> Callable[[F], F]:
+    """Mark a function ``(value) -> value`` (raising ValueError) as a check of ``names``."""
+
+    def mark(fn: F) -> F:
+        fn.__field_check__ = names  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def record_check(fn: F) -> F:
+    """Mark a method ``(self) -> None`` (raising ValueError) as a whole-record check."""
+    fn.__record_check__ = True  # type: ignore[attr-defined]
+    return fn
+
+
+class Record:
+    """Base of the record classes (see the module docstring)."""
+
+    COMPUTED: ClassVar[tuple[str, ...]] = ()
+    """Properties that ``model_dump`` includes, after the fields (pydantic's computed fields)."""
+
+    def __init__(self, **data: Any) -> None:
+        built = type(self).model_validate(data)
+        self.__dict__.update(built.__dict__)
+
+    def _values(self) -> tuple[Any, ...]:
+        values = self.__dict__
+        return tuple(values[name] for name in _field_names(type(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._values() == typing.cast(Record, other)._values()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        names = _field_names(type(self))
+        fields = ", ".join(f"{n}={v!r}" for n, v in zip(names, self._values(), strict=True))
+        return f"{type(self).__qualname__}({fields})"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+    @classmethod
+    def model_validate(cls: type[R], obj: Any) -> R:
+        """``obj`` (a mapping, as parsed from YAML) checked against the schema, as a record."""
+        if isinstance(obj, cls):
+            return obj
+        return typing.cast(R, _to_record(schema(cls).model_validate(obj)))
+
+    def model_copy(self: R, *, update: Mapping[str, Any] | None = None) -> R:
+        """A copy with ``update`` applied, not validated again (as pydantic's ``model_copy``)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        if update:
+            new.__dict__.update(update)
+        return new
+
+    def model_dump(
+        self,
+        *,
+        mode: Literal["python", "json"] = "python",
+        exclude_none: bool = False,
+        exclude_defaults: bool = False,
+    ) -> dict[str, Any]:
+        """The fields (and :attr:`COMPUTED` properties) as a dict, nested records as dicts;
+        ``mode="json"`` turns dates into ISO strings and tuples into lists."""
+        defaults = _defaults(type(self)) if exclude_defaults else {}
+        out: dict[str, Any] = {}
+        values = self.__dict__
+        for name in _field_names(type(self)):
+            value = values[name]
+            if value is None and exclude_none:
+                continue
+            if exclude_defaults and name in defaults and value == defaults[name]:
+                continue
+            out[name] = (
+                value
+                if type(value) in _SCALARS
+                else _dump(value, mode, exclude_none, exclude_defaults)
+            )
+        for name in self.COMPUTED:
+            value = getattr(self, name)
+            if not (exclude_none and value is None):
+                out[name] = _dump(value, mode, exclude_none, exclude_defaults)
+        return out
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _dump(value: Any, mode: str, exclude_none: bool, exclude_defaults: bool) -> Any:
+    if isinstance(value, Record):
+        return value.model_dump(
+            mode=typing.cast(Any, mode),
+            exclude_none=exclude_none,
+            exclude_defaults=exclude_defaults,
+        )
+    if isinstance(value, list | tuple):
+        items = [_dump(v, mode, exclude_none, exclude_defaults) for v in value]
+        return items if mode == "json" or isinstance(value, list) else tuple(items)
+    if isinstance(value, dict):
+        return {k: _dump(v, mode, exclude_none, exclude_defaults) for k, v in value.items()}
+    if mode == "json" and isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+@functools.cache
+def _field_names(cls: type[Record]) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(typing.cast(Any, cls)))
+
+
+@functools.cache
+def _defaults(cls: type[Record]) -> dict[str, Any]:
+    out = {}
+    for f in dataclasses.fields(typing.cast(Any, cls)):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
+# -- the schema: generated on first validation ---------------------------------------------
+
+_RECORD_OF: dict[type, type[Record]] = {}
+"""Generated pydantic model -> the record class it validates."""
+
+
+def _to_record(value: Any) -> Any:
+    """A validated pydantic model (and what it holds) as records, without validating again."""
+    rec_cls = _RECORD_OF.get(type(value))
+    if rec_cls is not None:
+        rec = object.__new__(rec_cls)
+        rec.__dict__.update(
+            (name, _to_record(getattr(value, name))) for name in _field_names(rec_cls)
+        )
+        return rec
+    if isinstance(value, list):
+        return [_to_record(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_record(v) for k, v in value.items()}
+    return value
+
+
+class _Names(Mapping[str, Any]):
+    """What a record module's annotations may name: pydantic's constraint and URL types,
+    and the other record classes (as their generated schemas, built when first named)."""
+
+    def __init__(self, module: dict[str, Any]) -> None:
+        from pydantic import AfterValidator, Field, HttpUrl, PlainSerializer
+
+        self.module = module
+        # a checked URL kept as its normalised string (and dumped as one)
+        url = typing.Annotated[HttpUrl, AfterValidator(str), PlainSerializer(str, return_type=str)]
+        self.extra = {"Field": Field, "Url": url}
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.extra:
+            return self.extra[key]
+        value = self.module[key]
+        if isinstance(value, type) and issubclass(value, Record) and value is not Record:
+            return schema(value)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**self.module, **self.extra})
+
+    def __len__(self) -> int:
+        return len({**self.module, **self.extra})
+
+
+@functools.cache
+def schema(cls: type[Record]) -> type[BaseModel]:
+    """The pydantic model that validates ``cls``: same fields, defaults, constraints, checks."""
+    from pydantic import ConfigDict, Field, create_model, field_validator, model_validator
+
+    module = sys.modules[cls.__module__]
+    names = _Names(vars(module))
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(typing.cast(Any, cls)):
+        annotation = f.type
+        if isinstance(annotation, str):
+            annotation = eval(annotation, {"__builtins__": __builtins__}, names)
+        if f.default is not dataclasses.MISSING:
+            fields[f.name] = (annotation, f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            fields[f.name] = (annotation, Field(default_factory=f.default_factory))
+        else:
+            fields[f.name] = (annotation, ...)
+    validators: dict[str, Any] = {}
+    for attr in dir(cls):
+        fn = inspect_attr(cls, attr)
+        if getattr(fn, "__field_check__", None):
+            validators[attr] = field_validator(*fn.__field_check__)(
+                _as_field_check(fn)  # type: ignore[arg-type]
+            )
+        elif getattr(fn, "__record_check__", False):
+            validators[attr] = model_validator(mode="after")(_as_record_check(fn))  # type: ignore[arg-type]
+    model = create_model(  # type: ignore[call-overload]
+        cls.__name__,
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        __doc__=cls.__doc__,
+        __module__=cls.__module__,
+        __validators__=validators,
+        **fields,
+    )
+    _RECORD_OF[model] = cls
+    return typing.cast("type[BaseModel]", model)
+
+
+def inspect_attr(cls: type, name: str) -> Any:
+    """The function behind a class attribute (unwrapping staticmethod/classmethod)."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            value = vars(klass)[name]
+            return getattr(value, "__func__", value)
+    return None
+
+
+def _as_field_check(fn: Callable[[Any], Any]) -> Any:
+    def check(cls: type, value: Any) -> Any:
+        return fn(value)
+
+    return classmethod(check)
+
+
+def _as_record_check(fn: Callable[[Any], None]) -> Callable[[Any], Any]:
+    def check(self: Any) -> Any:
+        fn(_to_record(self))
+        return self
+
+    return check

@@ -1,0 +1,174 @@
+"""What keeps the catalog commands quick, checked for sameness: records read from the
+snapshot without pydantic, the same answers and errors as pydantic models gave, and
+``--json`` made by orjson byte for byte as ``json.dumps(indent=2)`` makes it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pickle
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from llmatlas._record import schema
+from llmatlas.catalog import Architecture, Catalog, Family, License, describe
+from llmatlas.catalog._load import _data_dir
+from llmatlas.cli._common import dumps_json
+
+DATA = _data_dir()
+FAMILY_FILES = sorted(
+    p for p in DATA.glob("*.yaml") if p.name not in ("licenses.yaml", "errata.yaml")
+)
+
+
+def _raw(path: Path) -> Any:
+    return yaml.load(path.read_bytes(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+@pytest.mark.parametrize("path", FAMILY_FILES[::4], ids=lambda p: p.stem)
+def test_record_dumps_are_what_pydantic_dumps(path: Path) -> None:
+    """The records' model_dump against pydantic's own, on the schema they generate."""
+    raw = _raw(path)
+    model = schema(Family).model_validate(raw)
+    rec = Family.model_validate(raw)
+    for mode in ("python", "json"):
+        for exclude_none in (False, True):
+            kw: dict[str, Any] = {"mode": mode, "exclude_none": exclude_none}
+            assert rec.model_dump(**kw) == model.model_dump(**kw)
+    for m_rec, m_model in zip(rec.models, model.models, strict=True):
+        if m_rec.architecture is not None:
+            kw = {"mode": "json", "exclude_defaults": True}
+            assert m_rec.architecture.model_dump(**kw) == m_model.architecture.model_dump(**kw)
+
+
+def _errors(exc: ValidationError) -> list[tuple[str, tuple[Any, ...], str]]:
+    return [(e["type"], e["loc"], e["msg"]) for e in exc.errors()]
+
+
+def test_record_errors_are_pydantic_errors() -> None:
+    raw = _raw(DATA / "llama3.yaml")
+    model = raw["models"][0]
+    cases = [
+        ({**model, "bogus": 1}, ("extra_forbidden", ("models", 0, "bogus"))),
+        (
+            {k: v for k, v in model.items() if k != "released"},
+            ("missing", ("models", 0, "released")),
+        ),
+        ({**model, "id": "Not A Slug"}, ("value_error", ("models", 0, "id"))),
+        (
+            {**model, "sources": {"card": "not a url"}},
+            ("url_parsing", ("models", 0, "sources", "card")),
+        ),
+        ({**model, "base_model": "llama-3-8b"}, ("value_error", ("models", 0))),  # no relation
+    ]
+    for bad, (kind, loc) in cases:
+        with pytest.raises(ValidationError) as info:
+            Family.model_validate({**raw, "models": [bad]})
+        assert _errors(info.value)[0][:2] == (kind, loc)
+        assert _errors(info.value) == _errors(_schema_errors({**raw, "models": [bad]}))
+    with pytest.raises(ValidationError, match="greater than 0"):
+        Architecture(**{**model["architecture"], "hidden_size": 0})
+
+
+def _schema_errors(doc: Any) -> ValidationError:
+    try:
+        schema(Family).model_validate(doc)
+    except ValidationError as exc:
+        return exc
+    raise AssertionError("the schema accepted it")
+
+
+def test_records_are_frozen_values() -> None:
+    cat = Catalog()
+    m = cat.get("llama-3-8b-instruct")
+    lic = License(
+        id="x", name="X", url="https://example.org", commercial_use="yes", conditions="none"
+    )
+    assert lic.url == "https://example.org/"  # normalised as pydantic's HttpUrl prints it
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        m.name = "other"  # type: ignore[misc]
+    assert m.architecture is not None and hash(m.architecture) == hash(
+        pickle.loads(pickle.dumps(m.architecture))
+    )
+    assert pickle.loads(pickle.dumps(m)) == m
+    copy = m.model_copy(update={"name": "renamed"})
+    assert copy.name == "renamed" and copy != m and m.name != "renamed"
+    assert repr(lic).startswith("License(id='x', name='X', url='https://example.org/'")
+
+
+def _imports(args: list[str], env: dict[str, str]) -> set[str]:
+    """Modules a real ``llmatlas`` process imports (from ``-X importtime``)."""
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "llmatlas", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in out.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+def test_catalog_answers_import_neither_pydantic_nor_yaml_nor_rich(isolated_home: Path) -> None:
+    env = {**os.environ, "LLMATLAS_HOME": str(isolated_home)}
+    subprocess.run(
+        [sys.executable, "-m", "llmatlas", "models", "--json"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )  # builds the snapshot
+    mods = _imports(["models", "--json"], env)
+    assert "llmatlas.catalog._load" in mods
+    assert not {m for m in mods if m.split(".")[0] in ("pydantic", "yaml", "rich")}
+    shown = _imports(["show", "llama-3-8b-instruct"], env)
+    assert "rich.console" in shown and "pydantic" not in shown
+
+
+def _random_value(rng: random.Random, depth: int = 0) -> Any:
+    kind = rng.randrange(12 if depth < 4 else 8)
+    if kind == 0:
+        return rng.choice([0.0, -0.0, 1e-05, 2.7e-05, 7.4e-07, -1.5e-12, 1e16, 1.5e300, 5e-324])
+    if kind == 1:
+        return 10.0 ** rng.randint(-12, 20) * rng.random()
+    if kind == 2:
+        return rng.choice(["", "x: 1e-7", "0.00001", 'a "q" \n\t é 中文 \u2028 1e-07,', "\x00\x1f"])
+    if kind == 3:
+        return rng.randint(-(2**63), 2**63 - 1)
+    if kind == 4:
+        return rng.choice([None, True, False])
+    if kind == 5:
+        import datetime as dt
+
+        return rng.choice([dt.date(2025, 1, 2), dt.datetime(2025, 1, 2, 3, 4, 5)])
+    if kind in (6, 7):
+        return rng.random() * rng.choice([1, 1e-6, 1e6])
+    if kind in (8, 9):
+        return [_random_value(rng, depth + 1) for _ in range(rng.randrange(4))]
+    keys = ["k", "1e-7", 'a": 1e-7', "0.00001", "中"]
+    return {
+        f"{rng.choice(keys)}{i}": _random_value(rng, depth + 1) for i in range(rng.randrange(4))
+    }
+
+
+def test_json_is_byte_for_byte_the_standard_librarys() -> None:
+    rng = random.Random(12)
+    for _ in range(3000):
+        value = _random_value(rng)
+        assert dumps_json(value) == json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    # what orjson refuses goes to the standard library
+    for value in ({1: "a", 2.5: None}, 2**70, {"x": [2**64]}):
+        assert dumps_json(value) == json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    cat = Catalog()
+    answer = [describe(cat, m) for m in cat.models]
+    assert dumps_json(answer) == json.dumps(answer, indent=2, ensure_ascii=False, default=str)
