@@ -12,7 +12,6 @@ Shapes come from the architecture; nothing is measured or fitted.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 from llmatlas.catalog._schema import Architecture
@@ -459,11 +458,23 @@ def compute_buffer(a: Architecture, s: Settings) -> int:
     layers (the last one gathers the outputs) give the same peak as all of them, in every run
     of the conformance matrix; models with interleaved windows are replayed in full.
     """
-    return _cached(a, s)
+    found = KNOWN.get((a, s))
+    if found is None:
+        if len(KNOWN) >= 4096:  # a long-running server asked about many contexts
+            KNOWN.clear()
+        found = KNOWN[a, s] = _replay(a, s)
+    return found
 
 
-@functools.lru_cache(maxsize=512)
-def _cached(a: Architecture, s: Settings) -> int:  # records hash by value
+KNOWN: dict[tuple[Architecture, Settings], int] = {}
+"""Buffers replayed so far, by (architecture, settings): one replay takes about 10 ms and
+``fit`` asks for one per architecture in the catalog.  The command line keeps a copy between
+runs (:func:`llmatlas._snapshot.remembered`); this module itself does no I/O."""
+SOURCES = ("sizing/llama_graph.py", "sizing/ggml_alloc.py", "catalog/_schema.py")
+"""The code a replay's result depends on (a saved copy is keyed by its bytes)."""
+
+
+def _replay(a: Architecture, s: Settings) -> int:
     iswa = bool(a.sliding_window) and a.model_type in SWA_ARCHS
     if not iswa and a.num_hidden_layers > 5:
         a = a.model_copy(update={"num_hidden_layers": 5})
