@@ -185,3 +185,45 @@ def test_fit_and_show_take_a_gguf_path(embedded_gguf: Path) -> None:
     d = json.loads(r.output)
     assert d["catalog_model"] == "gemma-3-270m" and d["quant"] == "Q4_K_M"
     assert d["architecture"]["num_hidden_layers"] == 18 and d["weights_by_type"]["Q8_0"] > 0
+
+
+def test_unknown_type_and_context_beyond_the_model_are_one_line(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    """The rest of the bad-input target: a tensor of a ggml type gguf does not know, and a
+    context above the model's maximum, in the library, the CLI (non-zero exit, one line,
+    no traceback) and the web API (a 4xx)."""
+    import struct
+
+    from fastapi.testclient import TestClient
+
+    from llmatlas.cli import app
+    from llmatlas.server.app import ServerConfig, create_app
+    from llmatlas.settings import Settings
+
+    a = catalog.get("pythia-70m").architecture
+    assert a is not None
+    path = synth_gguf(a, get_format("Q8_0", "llama.cpp"), tmp_path / "p.gguf")[0]
+    good = from_gguf(path, catalog)
+    data = bytearray(path.read_bytes())
+    name = b"token_embd.weight"
+    at = data.index(struct.pack("<Q", len(name)) + name) + 8 + len(name)
+    n_dims = struct.unpack_from("<I", data, at)[0]
+    struct.pack_into("<I", data, at + 4 + 8 * n_dims, 999)  # no ggml type has this code
+    odd = tmp_path / "odd.gguf"
+    odd.write_bytes(bytes(data))
+    with pytest.raises(BadInputError, match="unknown to gguf"):
+        from_gguf(odd, catalog)
+    runner = CliRunner()
+    for args, why in (
+        (["estimate", str(odd)], "unknown to gguf"),
+        (["estimate", str(path), "--ctx", str(10 * a.max_position_embeddings)], "maximum"),
+    ):
+        r = runner.invoke(app, args)
+        assert r.exit_code != 0 and why in r.output, r.output
+        assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+    assert good.architecture is not None
+    cfg = ServerConfig(settings=Settings.from_env(), models=[], n_slots=1, n_ctx=256)
+    with TestClient(create_app(cfg), base_url="http://127.0.0.1") as c:
+        r2 = c.get("/api/atlas/estimate", params={"model": "llama-3-8b", "ctx": 100_000})
+        assert r2.status_code == 400 and "maximum" in r2.json()["error"]["message"]

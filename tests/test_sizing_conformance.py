@@ -94,3 +94,22 @@ def test_allocator_reuses_an_input_in_place_and_keeps_outputs() -> None:
         b2 = g2.same("rms_norm", a2)
         g2.expand(g2.same("add", b2, x2))  # x2 stays alive until here
         assert reserve(g2) == peak
+
+
+@pytest.mark.parametrize(
+    "mid", ["llama-3-8b", "gemma-2-9b", "gemma-3-27b-it", "gpt-oss-20b", "deepseek-v3"]
+)
+def test_replaying_a_few_layers_gives_the_full_replays_peak(catalog: Catalog, mid: str) -> None:
+    from llmatlas.sizing import llama_graph as lg
+
+    a = catalog.get(mid).architecture
+    assert a is not None
+    for s in (
+        lg.Settings(4096),
+        lg.Settings(32768, flash_attn=True, kv_type="q8_0"),
+        lg.Settings(8192, flash_attn=True, swa_full=False),
+        lg.Settings(8192, n_tokens=100, n_outputs=1, used=3000),
+    ):
+        few = lg._Builder(a, s, lg.replayed_layers(a))
+        assert len(few.layers or []) < a.num_hidden_layers
+        assert reserve(few.build()) == reserve(lg._Builder(a, s).build()), s

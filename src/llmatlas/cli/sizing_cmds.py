@@ -550,15 +550,16 @@ def recommend_cmd(
     json_out: bool = JSON_OPT,
 ) -> None:
     """Common hardware classes (CPU only to several GPUs) x needs, each computed from the catalog."""
-    known = [t[0] for t in TIERS]
+    # a class by its English name (the API's value) or by its name in the output's language
+    known = {n: t[0] for t in TIERS for n in (t[0], _(t[0]))}
     for name in tier or []:
         if name not in known:
             raise BadInputError.translatable(
                 "unknown hardware class {name!r}; use one of: {known}",
                 name=name,
-                known=", ".join(known),
+                known=", ".join(dict.fromkeys(_(t[0]) for t in TIERS)),
             )
-    recs = recommend(tiers=tier or None)
+    recs = recommend(tiers=[known[n] for n in tier] if tier else None)
     if json_out:
         emit_json([r.__dict__ for r in recs])
         return

@@ -39,8 +39,12 @@ def peak_rss():
 
 path, n_ctx, threads, n_prompt, n_gen = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False)
-words = ("the quick brown fox jumps over the lazy dog while a model reads " * 400).encode()
-prompt = llm.tokenize(words)[:n_prompt]
+words = b"the quick brown fox jumps over the lazy dog while a model reads "
+# exactly n_prompt tokens: the sentence repeated (a file without a vocabulary, such as a
+# synthesised conformance GGUF, gets plain token ids)
+toks = llm.tokenize(words, add_bos=False) if llm.n_vocab() and llm._model.vocab_type() else []
+toks = toks or [(i * 7919) % (llm.n_vocab() - 16) + 8 for i in range(97)]
+prompt = (toks * (n_prompt // len(toks) + 1))[:n_prompt]
 t0 = time.perf_counter(); first = None; n = 0
 for tok in llm.generate(prompt, temp=0.0, top_k=1, reset=True):
     now = time.perf_counter()

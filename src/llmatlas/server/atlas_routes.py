@@ -25,6 +25,7 @@ from llmatlas.catalog import (
 from llmatlas.catalog._query import SORT_KEYS, parse_since
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import devices, find_device
+from llmatlas.i18n import _
 from llmatlas.server.security import offload
 from llmatlas.sizing import GGUF_LADDER, get_format
 from llmatlas.sizing.memory import estimate_memory
@@ -209,7 +210,7 @@ def sizing_table(
         "model": m.id,
         "contexts": ctxs,
         "rows": rows,
-        "note": "GPU memory with llama.cpp, all layers offloaded",
+        "note": _("GPU memory with llama.cpp, all layers offloaded"),
     }
 
 

@@ -43,9 +43,10 @@ def row_size(type_: str, n: int) -> int:
     return n // blck * size
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Tensor:
-    """A ggml tensor as the allocator sees it: shape, strides, sources, view base."""
+    """A ggml tensor as the allocator sees it: shape, strides, sources, view base (and,
+    while :func:`reserve` runs, its bookkeeping: readers left, views left, placement)."""
 
     op: str
     type: str
@@ -58,9 +59,15 @@ class Tensor:
     input: bool = False
     output: bool = False
     name: str = ""
+    n_children: int = 0
+    n_views: int = 0
+    allocated: bool = False
+    offset: int = 0
 
     @property
     def nbytes(self) -> int:
+        if 0 in self.ne:
+            return 0
         blck = TYPES[self.type][0]
         if blck == 1:
             n = TYPES[self.type][1]
@@ -201,14 +208,6 @@ class Graph:
 
 
 @dataclass
-class _Info:
-    n_children: int = 0
-    n_views: int = 0
-    allocated: bool = False
-    offset: int = 0
-
-
-@dataclass
 class _Allocator:
     """``ggml_dyn_tallocr``: free blocks sorted by offset, best fit, last block grows."""
 
@@ -256,86 +255,73 @@ class _Allocator:
 
 
 def reserve(g: Graph) -> int:
-    """Bytes ``ggml_gallocr_reserve`` sizes the compute buffer to for graph ``g``."""
-    info: dict[int, _Info] = {}
+    """Bytes ``ggml_gallocr_reserve`` sizes the compute buffer to for graph ``g``
+    (``ggml_gallocr_alloc_graph_impl``: leafs, then inputs, then every node in order, its
+    sources freed after their last reader)."""
     mem = _Allocator()
 
-    def hi(t: Tensor) -> _Info:
-        x = info.get(id(t))
-        if x is None:
-            x = info[id(t)] = _Info()
-        return x
-
-    def is_allocated(t: Tensor) -> bool:
-        return t.external or hi(t).allocated
-
-    def allocate(t: Tensor) -> None:
-        h = hi(t)
-        if is_allocated(t) or t.is_view:
-            return
-        h.allocated = True
-        if t.op in INPLACE:
-            for p in t.src:
-                ph = hi(p)
-                if not ph.allocated or p.external:
-                    continue
-                if p.output or (p.view_src is not None and p.view_src.output):
-                    continue
-                if not t.same_layout(p):
-                    continue
-                if ph.n_children == 1 and ph.n_views == 0:
-                    if p.view_src is not None:
-                        vs = p.view_src
-                        vh = hi(vs)
-                        if vh.n_views == 1 and vh.n_children == 0 and p.view_offs == 0:
-                            h.offset = vh.offset
-                            ph.allocated = False
-                            vh.allocated = False
-                            _free_extra(vs, t, vh.offset)
-                            return
-                    else:
-                        h.offset = ph.offset
-                        ph.allocated = False
-                        _free_extra(p, t, ph.offset)
-                        return
-        h.offset = mem.alloc(t.nbytes)
-
-    def _free_extra(parent: Tensor, node: Tensor, offset: int) -> None:
+    def free_extra(parent: Tensor, node: Tensor, offset: int) -> None:
         ps = -(-parent.nbytes // ALIGNMENT) * ALIGNMENT
         ns = -(-node.nbytes // ALIGNMENT) * ALIGNMENT
         if ps > ns:
             mem.free(offset + ns, ps - ns)
 
-    def free(t: Tensor) -> None:
-        if t.output:
+    def allocate(t: Tensor) -> None:
+        if t.external or t.allocated or t.view_src is not None:
             return
-        mem.free(hi(t).offset, t.nbytes)
-        hi(t).allocated = False
+        t.allocated = True
+        if t.op in INPLACE:
+            for p in t.src:
+                if not p.allocated or p.external:
+                    continue
+                if p.output or (p.view_src is not None and p.view_src.output):
+                    continue
+                if not t.same_layout(p):
+                    continue
+                if p.n_children == 1 and p.n_views == 0:
+                    vs = p.view_src
+                    if vs is not None:
+                        if vs.n_views == 1 and vs.n_children == 0 and p.view_offs == 0:
+                            t.offset = vs.offset
+                            p.allocated = False
+                            vs.allocated = False
+                            free_extra(vs, t, vs.offset)
+                            return
+                    else:
+                        t.offset = p.offset
+                        p.allocated = False
+                        free_extra(p, t, p.offset)
+                        return
+        t.offset = mem.alloc(t.nbytes)
+
+    def free(t: Tensor) -> None:
+        if not t.output:
+            mem.free(t.offset, t.nbytes)
+            t.allocated = False
 
     for leaf in g.leafs:
         allocate(leaf)
     for node in g.nodes:
         if node.view_src is not None:
-            hi(node.view_src).n_views += 1
+            node.view_src.n_views += 1
         if node.input:
             allocate(node)
-        for s in node.src:
-            hi(s).n_children += 1
-            if s.input:
-                allocate(s)
+        for src in node.src:
+            src.n_children += 1
+            if src.input:
+                allocate(src)
     for node in g.nodes:
-        for s in node.src:
-            allocate(s)
+        for src in node.src:
+            allocate(src)
         allocate(node)
         for p in node.src:
-            ph = hi(p)
-            ph.n_children -= 1
-            if ph.n_children == 0 and ph.n_views == 0:
-                if p.view_src is not None:
-                    vh = hi(p.view_src)
-                    vh.n_views -= 1
-                    if vh.n_views == 0 and vh.n_children == 0 and vh.allocated:
-                        free(p.view_src)
-                elif ph.allocated:
+            p.n_children -= 1
+            if p.n_children == 0 and p.n_views == 0:
+                vs = p.view_src
+                if vs is not None:
+                    vs.n_views -= 1
+                    if vs.n_views == 0 and vs.n_children == 0 and vs.allocated:
+                        free(vs)
+                elif p.allocated:
                     free(p)
     return mem.max_size

@@ -12,7 +12,7 @@ Shapes come from the architecture; nothing is measured or fitted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llmatlas.catalog._schema import Architecture
 from llmatlas.sizing.ggml_alloc import TYPES, Graph, Tensor, reserve, row_size
@@ -28,6 +28,13 @@ class Settings:
     kv_type: str = "f16"
     swa_full: bool = True
     n_seq: int = 1
+    n_tokens: int | None = None
+    """Tokens in this ubatch (default: a full ubatch, what llama.cpp reserves for)."""
+    n_outputs: int | None = None
+    """Rows of logits computed (default: every token, the reserve's worst case)."""
+    used: int | None = None
+    """Cells holding tokens (default: the whole cache, as at reserve time); at run time the
+    attention spans ``max(256, pad256(used))`` cells of the cache."""
 
 
 def _pad(n: int, to: int) -> int:
@@ -41,14 +48,18 @@ def kv_cells(a: Architecture, s: Settings) -> tuple[int, int]:
     swa = full
     if a.sliding_window and a.model_type in SWA_ARCHS and not s.swa_full:
         swa = min(full, _pad(a.sliding_window * s.n_seq + s.n_ubatch, 256))
+    if s.used is not None:
+        span = max(256, _pad(s.used, 256))
+        return min(full, span), min(swa, span)
     return full, swa
 
 
 class _Builder:
-    def __init__(self, a: Architecture, s: Settings) -> None:
+    def __init__(self, a: Architecture, s: Settings, layers: list[int] | None = None) -> None:
         self.a, self.s, self.g = a, s, Graph()
-        self.n_tok = min(s.n_ubatch, s.n_ctx * s.n_seq)
-        self.n_out = self.n_tok
+        self.layers = layers
+        self.n_tok = s.n_tokens or min(s.n_ubatch, s.n_ctx * s.n_seq)
+        self.n_out = self.n_tok if s.n_outputs is None else s.n_outputs
         self.h = a.hidden_size
         self.hd = a.resolved_head_dim
         self.n_head = a.num_attention_heads
@@ -328,7 +339,7 @@ class _Builder:
         out_ids = g.input("i32", self.n_out, name="out_ids")
         n_layer = a.num_hidden_layers
         swa_pattern = _swa_layers(a) if iswa else set()
-        for il in range(n_layer):
+        for il in self.layers or range(n_layer):
             inp = cur
             olmo2 = a.model_type == "olmo2"  # norms after attention and FFN, not before
             x = cur if olmo2 else self.norm(cur)
@@ -454,9 +465,8 @@ def supported(a: Architecture, s: Settings) -> bool:
 def compute_buffer(a: Architecture, s: Settings) -> int:
     """Bytes of the compute buffer llama.cpp's CPU backend reserves under ``s``.
 
-    Layers without a sliding window are identical, so the allocator's pattern repeats: five
-    layers (the last one gathers the outputs) give the same peak as all of them, in every run
-    of the conformance matrix; models with interleaved windows are replayed in full.
+    Only :func:`replayed_layers` are replayed; the result equals a full replay for every
+    architecture in the catalog (``tests/test_sizing_conformance.py`` checks a sample).
     """
     found = KNOWN.get((a, s))
     if found is None:
@@ -475,7 +485,35 @@ SOURCES = ("sizing/llama_graph.py", "sizing/ggml_alloc.py", "catalog/_schema.py"
 
 
 def _replay(a: Architecture, s: Settings) -> int:
-    iswa = bool(a.sliding_window) and a.model_type in SWA_ARCHS
-    if not iswa and a.num_hidden_layers > 5:
-        a = a.model_copy(update={"num_hidden_layers": 5})
-    return reserve(_Builder(a, s).build())
+    return reserve(_Builder(a, s, replayed_layers(a)).build())
+
+
+def replayed_layers(a: Architecture) -> list[int]:
+    """The layers worth replaying: the allocator's pattern repeats with the layers', so the
+    last few (the last one gathers the outputs) give the peak of all of them.  With
+    interleaved windows, at least two full periods, starting on a layer of the same kind as
+    layer 0 (the masks enter the graph in the same order); leading dense layers of a MoE
+    model are kept too."""
+    n = a.num_hidden_layers
+    period = 1
+    if a.sliding_window and a.model_type in SWA_ARCHS:
+        full = n - min(a.sliding_window_layers or n, n)
+        period = round(n / full) if full else 1
+    keep = max(2, 2 * period)
+    keep = min(n, keep + (n - keep) % period)
+    head = list(range(min(n - keep, (a.first_k_dense_layers or 0) + 2))) if a.is_moe else []
+    return head + list(range(n - keep, n))
+
+
+def touched(a: Architecture, s: Settings, filled: int) -> int:
+    """Compute-buffer bytes a CPU run writes to (its resident pages) after ``filled`` prompt
+    tokens: at run time llama.cpp lays out each graph afresh in the reserved buffer, over the
+    cells in use and with logits for the last token only, so the pages touched reach the
+    highest address of the largest graph run: the prompt's final (partial) ubatch or the full
+    one before it.  (A decode step, one token over as many cells, stays below both.)"""
+    ub = s.n_ubatch
+    last = filled - (filled - 1) // ub * ub
+    graphs = [replace(s, n_tokens=last, n_outputs=1, used=filled)]
+    if filled > ub:
+        graphs.append(replace(s, n_tokens=ub, n_outputs=0, used=filled - last))
+    return max(compute_buffer(a, g) for g in graphs)

@@ -11,11 +11,11 @@ How each engine allocates (what we model, and where it comes from):
   so Gemma 2/3 and gpt-oss pay full context on every layer unless the engine is
   told otherwise (``swa_full=False`` trims those layers to
   ``pad256(window * n_seq + n_ubatch)`` cells).  The compute buffer is reserved
-  for the worst case of one ubatch (512 tokens) with every output's logits
-  (``vocab * 512 * 4`` bytes) or the attention scores at full context, whichever
-  is larger.  On a GPU the reservation is real VRAM; on a CPU only the pages the
-  graph touches become resident: about ``2 * n_kv * n_tokens * heads * 4`` bytes
-  of attention scores plus the MLP activations of one ubatch.
+  for the worst-case graph: one ubatch (512 tokens), every output's logits, the
+  attention over the full cache; its size is the peak of ggml's allocator over
+  that graph (:mod:`llmatlas.sizing.llama_graph` replays both).  On a GPU the
+  reservation is real VRAM; on a CPU only the pages the run's own graphs touch
+  become resident (cells in use, one row of logits).
 * **vLLM** pre-allocates ``gpu_memory_utilization`` (default 0.9) of the GPU:
   weights + profiled activations + non-torch memory, and the rest becomes the
   paged KV pool; the number of concurrent full-length sequences follows.
@@ -346,8 +346,18 @@ def _llama_cpp_compute_reserved(
     return llama_cpp_compute_buffer(a, context, sequences, kv_type=kv_type)
 
 
-def _llama_cpp_compute_touched(a: Architecture, filled: int) -> int:
-    """Compute-buffer pages a CPU run actually touches with ``filled`` tokens in context."""
+def _llama_cpp_compute_touched(
+    a: Architecture, filled: int, context: int, kv_type: str = "f16", swa_full: bool = True
+) -> int:
+    """Compute-buffer pages a CPU run actually touches with ``filled`` tokens in context.
+
+    Replayed graphs (:func:`llmatlas.sizing.llama_graph.touched`): the highest address the
+    run's own graphs reach (cells in use, one row of logits); otherwise a closed form."""
+    from llmatlas.sizing import llama_graph
+
+    s = llama_graph.Settings(context, N_UBATCH, False, kv_type.lower(), swa_full)
+    if llama_graph.supported(a, s):
+        return llama_graph.touched(a, s, max(1, filled))
     n_tok = min(N_UBATCH, filled)
     n_kv = _pad(filled, 256)
     scores = 2 * n_kv * n_tok * a.num_attention_heads * 4
@@ -428,7 +438,7 @@ def estimate_memory(
             # anonymous copy ("CPU_REPACK model buffer"); the mapped originals were read to
             # build it and stay in RSS as clean page cache until the kernel needs the memory.
             page_cache = sum(w.by_type.get(k, 0) for k in REPACKED_TYPES)
-            buffers = _llama_cpp_compute_touched(a, filled)
+            buffers = _llama_cpp_compute_touched(a, filled, context * batch, kv_type, swa_full)
             overhead = LLAMA_CPP_PYTHON_RUNTIME + vocab_tables
             gpu_bytes = 0
             host_bytes = w.total + kv.bytes + buffers + overhead
