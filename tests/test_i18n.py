@@ -230,7 +230,7 @@ def _cells(text: str) -> list[str]:
         ),
         (("estimate", "--help"), 0, ("用法：", "[選項]", "選項", "引數", "顯示這則說明後結束。")),
         (("deploy", "llama-3.1-8b-instruct"), 2, ("用法：", "錯誤", "缺少選項 '--target'")),
-        (("fit", "--limit", "x"), 2, ("'--limit' 的值無效：應為有效的整數",)),
+        (("fit", "--limit", "x"), 2, ("'--limit' 的值無效：", "整數")),
         (
             ("estimate", "llama-3.1-8b-instruct", "--device", "rtx-9999"),
             1,

@@ -7,6 +7,7 @@ import base64
 import json
 import struct
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from llmatlas.runtime.modelfile import Modelfile, parse_modelfile, render_parame
 from llmatlas.server.gen import ToolPlan, chat_messages, parse_tool_calls, with_tool_calls
 from llmatlas.server.ollama import translate as ol
 from llmatlas.server.openai import translate as oa
+from llmatlas.server.openai.models import ChunkChoice, Usage
 from llmatlas.server.wire import OllamaChatRequest, OllamaGenerateRequest, OllamaOptions
 
 NAMES = ["get_weather", "get_time"]
@@ -142,7 +144,7 @@ def test_base64_embedding_is_little_endian_float32() -> None:
     enc = oa.encode_embedding([1.0, -0.5], "base64")
     assert isinstance(enc, str)
     assert struct.unpack("<2f", base64.b64decode(enc)) == (1.0, -0.5)
-    body = oa.embedding_response("m", [[0.25]], 3)
+    body = oa.embedding_response("m", [[0.25]], 3).model_dump()
     assert body["data"][0]["embedding"] == [0.25] and body["usage"]["prompt_tokens"] == 3
 
 
@@ -159,12 +161,16 @@ def test_logprobs_shapes() -> None:
     assert legacy["top_logprobs"][1] == {" you": -0.2, "x": -9.0}
 
 
+def _dumped(items: list[Any]) -> list[dict[str, Any]]:
+    return [i.model_dump() for i in items]
+
+
 def test_stream_of_parallel_calls_in_auto_mode() -> None:
     cs = oa.ChoiceStream(0, ToolPlan("auto", names=NAMES), logprobs=False)
-    assert cs.start()["delta"] == {"role": "assistant", "content": ""}
+    assert cs.start().model_dump()["delta"] == {"role": "assistant", "content": ""}
     assert cs.feed('[{"name": "get_time", "arguments": {"city": "A"}},', []) == []
     assert cs.feed(' {"name": "get_weather", "arguments": {"city": "B"}}]', []) == []
-    out = cs.finish("stop")
+    out = _dumped(cs.finish("stop"))
     calls = [c["delta"]["tool_calls"][0] for c in out[:-1]]
     assert [(c["index"], c["function"]["name"]) for c in calls] == [
         (0, "get_time"),
@@ -177,14 +183,14 @@ def test_stream_of_parallel_calls_in_auto_mode() -> None:
 def test_stream_text_that_only_looks_like_a_call() -> None:
     cs = oa.ChoiceStream(1, ToolPlan("auto", names=NAMES), logprobs=True)
     assert cs.feed("{not json", [_lp("{", -1.0)]) == []
-    out = cs.finish("length")
+    out = _dumped(cs.finish("length"))
     assert out[0]["delta"] == {"content": "{not json"} and out[0]["logprobs"] is not None
     assert out[-1]["finish_reason"] == "length" and out[-1]["index"] == 1
 
 
 def test_forced_call_streams_arguments() -> None:
     cs = oa.ChoiceStream(0, ToolPlan("forced", name="get_time", names=NAMES), logprobs=False)
-    out = cs.feed('{"city":', []) + cs.feed(' "Oslo"}', []) + cs.finish("stop")
+    out = _dumped(cs.feed('{"city":', []) + cs.feed(' "Oslo"}', []) + cs.finish("stop"))
     args = "".join(c["delta"]["tool_calls"][0]["function"]["arguments"] for c in out[:-1])
     assert json.loads(args) == {"city": "Oslo"} and out[-1]["finish_reason"] == "tool_calls"
 
@@ -192,10 +198,10 @@ def test_forced_call_streams_arguments() -> None:
 def test_whole_choice_with_calls() -> None:
     c = oa.chat_choice(
         0, '{"name": "get_time", "arguments": {}}', "stop", ToolPlan("auto", names=NAMES), None
-    )
+    ).model_dump()
     assert c["finish_reason"] == "tool_calls" and c["message"]["content"] is None
     assert c["message"]["tool_calls"][0]["function"] == {"name": "get_time", "arguments": "{}"}
-    plain = oa.chat_choice(0, "hello", "length", ToolPlan("none"), [])
+    plain = oa.chat_choice(0, "hello", "length", ToolPlan("none"), []).model_dump()
     assert plain["message"]["content"] == "hello" and plain["logprobs"] == {
         "content": [],
         "refusal": None,
@@ -272,8 +278,8 @@ def test_responses_stream_events() -> None:
         {"delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}},
         {"delta": {}, "finish_reason": "tool_calls"},
     ):
-        events += s.feed(item)
-    events += s.end({"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3})
+        events += s.feed(ChunkChoice.model_validate({"index": 0, **item}))
+    events += s.end(Usage.of(1, 2))
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     final = events[-1]["response"]
     assert events[-1]["type"] == "response.completed" and final["usage"]["output_tokens"] == 2
@@ -421,3 +427,34 @@ def test_engine_stream_chunks_as_events() -> None:
         None,
         {"prompt_tokens": 3},
     )
+
+
+def test_typed_responses_keep_openai_nulls_and_omit_absent_fields() -> None:
+    chunk = oa.chunk("c", "m", 1, "fp_x", [oa.ChoiceStream(0, ToolPlan("none"), False).start()])
+    assert json.loads(chunk.model_dump_json()) == {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "system_fingerprint": "fp_x",
+        "choices": [
+            {
+                "index": 0,
+                "delta": {"role": "assistant", "content": ""},
+                "logprobs": None,
+                "finish_reason": None,
+            }
+        ],
+    }
+    last = oa.completion("c", 1, "m", "fp_x", [], oa.usage_of([Event(prompt_tokens=4)]))
+    assert last.model_dump()["usage"] == {
+        "prompt_tokens": 4,
+        "completion_tokens": 0,
+        "total_tokens": 4,
+    }
+    assert (
+        "warnings" not in last.model_dump()
+        and "usage" not in oa.completion("c", 1, "m", "f", []).model_dump()
+    )
+    models = oa.model_list([("a", 1), ("b", 2), ("a", 3)]).model_dump()
+    assert [d["id"] for d in models["data"]] == ["a", "b"] and models["object"] == "list"

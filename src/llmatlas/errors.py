@@ -55,20 +55,32 @@ class UnknownModelError(AtlasError):
     http_status = 404
     code = "model_not_found"
 
-    def __init__(self, name: str, suggestions: list[str] | None = None, hint: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        suggestions: list[str] | None = None,
+        hint: str = "",
+        **hint_params: object,
+    ) -> None:
+        """``hint`` is a msgid (mark it with ``N_``) formatted with ``hint_params``, or a
+        fact's own text (an erratum's correction), shown as it is."""
         self.name = name
         self.suggestions = suggestions or []
         self.hint = hint
+        self.hint_params = hint_params
         super().__init__(self._message(lambda s: s))
 
     def _message(self, tr: Callable[[str], str]) -> str:
         msg = tr(N_("unknown model {name}")).format(name=repr(self.name))
         if self.hint:
-            msg += f"; {self.hint.rstrip('.')}"
+            hint = tr(self.hint).format(**self.hint_params) if self.hint_params else tr(self.hint)
+            msg += tr("; ") + hint.rstrip(".")
         if self.suggestions:
-            msg += "; " + tr(N_("did you mean: {names}?")).format(names=", ".join(self.suggestions))
+            msg += tr("; ") + tr(N_("did you mean: {names}?")).format(
+                names=", ".join(self.suggestions)
+            )
         else:
-            msg += "; " + tr(N_("see `llmatlas models` for the catalog"))
+            msg += tr("; ") + tr(N_("see `llmatlas models` for the catalog"))
         return msg
 
     def localized(self) -> str:

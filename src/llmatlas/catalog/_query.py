@@ -22,6 +22,7 @@ from typing import Literal
 from llmatlas.catalog._load import CatalogData, load
 from llmatlas.catalog._schema import TASKS, Erratum, Family, License, ModelEntry, Name
 from llmatlas.errors import BadInputError, UnknownModelError
+from llmatlas.i18n import N_
 
 
 def _norm(name: str) -> str:
@@ -198,7 +199,11 @@ class Catalog:
         dev = self._developer_families.get(key) or self._developer_families.get(_loose(name))
         if dev:
             raise UnknownModelError(
-                name, dev, hint=f"{name} is a developer with {len(dev)} families"
+                name,
+                dev,
+                hint=N_("{developer} is a developer with {n} families"),
+                developer=name,
+                n=len(dev),
             )
         raise UnknownModelError(name, self.suggest(name))
 
@@ -226,9 +231,9 @@ class Catalog:
             raise UnknownModelError(
                 name,
                 [f"{group.id}:{s}" for s in sizes][:6],
-                hint=f"{group.name} has no {m.group('size')}"
-                + (f" {' '.join(words)}" if words else "")
-                + " checkpoint",
+                hint=N_("{family} has no {size} checkpoint"),
+                family=group.name,
+                size=" ".join([m.group("size"), *words]),
             )
         return Resolved(name, model=min(members, key=_preference), group=group)
 

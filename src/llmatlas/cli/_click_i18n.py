@@ -77,6 +77,10 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"(?P<value>.+) is not a valid boolean\. Recognized values: (?P<states>.*)",
             N_("Input should be a valid boolean, unable to interpret input"),
         ),
+        (
+            r"(?P<value>'.*') is not a valid (?P<type>\w+)\.",
+            N_("{value} is not a valid {type}."),
+        ),  # other types
         # pydantic's words when typer (0.29) converts an option's value
         (
             r"Input should be a valid integer, unable to parse string as an integer",
@@ -92,6 +96,8 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
     )
 )
+TYPE_NAMES = (N_("int"), N_("integer"), N_("float"), N_("boolean"), N_("text"))
+"""Value types named in conversion errors ("'x' is not a valid int.")."""
 HELP_OPTION_HELP = N_("Show this message and exit.")
 USAGE = N_("Usage:")
 METAVARS = (N_("COMMAND [ARGS]..."), N_("[OPTIONS]"))
@@ -122,6 +128,8 @@ def translate(text: str) -> str:
             parts = m.groupdict()
             if "message" in parts:
                 parts["message"] = translate(parts["message"])
+            if "type" in parts:
+                parts["type"] = i18n.gettext(parts["type"])
             return i18n.gettext(msgid).format(**parts)
     return text
 

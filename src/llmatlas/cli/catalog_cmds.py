@@ -57,7 +57,12 @@ def register(app: typer.Typer) -> None:
     app.add_typer(catalog_app, name="catalog")
 
 
-@catalog_app.command("check")
+@catalog_app.command(
+    "check",
+    help=_(
+        "Validate the shipped catalog and your own entries: one line per problem, exit 1 if any."
+    ),
+)
 @handle_errors
 def catalog_check(json_out: bool = JSON_OPT) -> None:
     """Validate the shipped catalog and your own entries: one line per problem, exit 1 if any."""

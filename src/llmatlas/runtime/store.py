@@ -23,6 +23,7 @@ from typing import Any
 
 from llmatlas.catalog import Catalog, ModelEntry
 from llmatlas.errors import BadInputError, StoreError, UnknownModelError
+from llmatlas.i18n import N_
 from llmatlas.runtime.db import connect
 from llmatlas.settings import Settings, get_settings
 from llmatlas.sizing.quant import FORMATS
@@ -239,7 +240,7 @@ class ModelStore:
             raise UnknownModelError(
                 name,
                 [x.name for x in self.list()][:5],
-                hint="it is not in the local store (see `llmatlas list`)",
+                hint=N_("it is not in the local store (see `llmatlas list`)"),
             )
         with self._lock, self.conn:
             self.conn.execute("DELETE FROM models WHERE name = ?", (m.name,))

@@ -25,6 +25,7 @@ from llmatlas.catalog import (
 from llmatlas.catalog._query import SORT_KEYS, parse_since
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import devices, find_device
+from llmatlas.i18n import _
 from llmatlas.server.security import offload
 from llmatlas.sizing import GGUF_LADDER, get_format
 from llmatlas.sizing.memory import estimate_memory
@@ -209,7 +210,7 @@ def sizing_table(
         "model": m.id,
         "contexts": ctxs,
         "rows": rows,
-        "note": "GPU memory with llama.cpp, all layers offloaded",
+        "note": _("GPU memory with llama.cpp, all layers offloaded"),
     }
 
 
@@ -252,6 +253,31 @@ def fit_route(
         "pool": target.headroom_note,
         "rows": [r.to_dict() for r in rows],
     }
+
+
+@router.get("/deploy")
+def deploy_route(
+    request: Request,
+    model: ModelId,
+    target: Annotated[str, Query(max_length=40)] = "llama.cpp",
+    device: Text = None,
+    gpus: Annotated[int | None, Query(ge=1, le=1024)] = None,
+    nodes: Annotated[int | None, Query(ge=1, le=64)] = None,
+    ctx: Ctx = None,
+    quant: Text = None,
+    concurrency: Annotated[int | None, Query(ge=1, le=4096)] = None,
+) -> dict[str, Any]:
+    """``llmatlas deploy`` over HTTP: the plan (summary lines, notes), the steps with their
+    commands, the files, and the whole recipe as one shell script."""
+    from llmatlas.deploy import deploy
+
+    cat = _st(request).catalog
+    m = cat.get(model)
+    d = find_device(device) if device and device != "this" else None
+    r = deploy(
+        m, target, d, gpus=gpus, nodes=nodes, context=ctx, quant=quant, concurrency=concurrency
+    )
+    return {**r.to_dict(), "shell": r.shell()}
 
 
 @router.get("/hw")

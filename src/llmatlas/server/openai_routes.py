@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel
 
 from llmatlas.errors import AtlasError, EngineError, StoreError, UnknownModelError
 from llmatlas.runtime.deltas import Event, TokenLogprob
@@ -25,6 +26,15 @@ from llmatlas.server.gen import (
 from llmatlas.server.manager import Loaded, lease
 from llmatlas.server.openai import responses as rs
 from llmatlas.server.openai import translate as oa
+from llmatlas.server.openai.models import (
+    ChunkChoice,
+    Completion,
+    CompletionChoice,
+    EmbeddingList,
+    Model,
+    ModelList,
+    Usage,
+)
 from llmatlas.server.openai.translate import embedding_inputs, embedding_response
 from llmatlas.server.security import offload
 from llmatlas.server.wire import (
@@ -34,7 +44,6 @@ from llmatlas.server.wire import (
     new_id,
     now,
     openai_error,
-    usage,
 )
 
 router = APIRouter(tags=["openai"])
@@ -45,76 +54,43 @@ def _state(request: Request) -> Any:
     return request.app.state.atlas
 
 
-def _sse(obj: Any) -> str:
+def _sse(obj: BaseModel | dict[str, Any]) -> str:
+    if isinstance(obj, BaseModel):
+        return f"data: {obj.model_dump_json()}\n\n"
     return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
 
 
-def _messages(req: ChatCompletionRequest) -> list[dict[str, Any]]:
-    out = []
-    for m in req.messages:
-        d: dict[str, Any] = {
-            "role": "system" if m.role == "developer" else m.role,
-            "content": m.text(),
-        }
-        if m.tool_calls:
-            d["tool_calls"] = [
-                {
-                    "type": "function",
-                    "function": {
-                        "name": c.function.name,
-                        "arguments": _json_or_text(c.function.arguments),
-                    },
-                }
-                for c in m.tool_calls
-            ]
-        if m.tool_call_id:
-            d["tool_call_id"] = m.tool_call_id
-        out.append(d)
-    return out
-
-
-def _json_or_text(s: str | None) -> Any:
-    """Earlier tool-call arguments as an object for the chat template; left as text if not JSON."""
-    try:
-        return json.loads(s or "{}")
-    except ValueError:
-        return s
-
-
-def _model_objects(st: Any) -> list[dict[str, Any]]:
-    data = []
-    for m in st.store.list():
-        created = (
+def _models(st: Any) -> ModelList:
+    """Stored models (the embedded one even before its first use), then ``--alias`` names."""
+    names = [
+        (
+            m.name,
             int(time.mktime(time.strptime(m.pulled_at, "%Y-%m-%d %H:%M:%S")))
             if m.pulled_at
-            else now()
+            else now(),
         )
-        data.append({"id": m.name, "object": "model", "created": created, "owned_by": "llmatlas"})
-    if not any(d["id"] == "gemma-3-270m" for d in data):
-        data.append(
-            {"id": "gemma-3-270m", "object": "model", "created": now(), "owned_by": "llmatlas"}
-        )
-    for name in st.cfg.aliases:
-        data.append({"id": name, "object": "model", "created": now(), "owned_by": "llmatlas"})
-    return data
+        for m in st.store.list()
+    ]
+    names += [("gemma-3-270m", now())] + [(a, now()) for a in st.cfg.aliases]
+    return oa.model_list(names)
 
 
 @router.get("/v1/models")
-def list_models(request: Request) -> dict[str, Any]:
-    return {"object": "list", "data": _model_objects(_state(request))}
+def list_models(request: Request) -> ModelList:
+    return _models(_state(request))
 
 
 @router.get("/v1/models/{model_id:path}")
-def get_model(model_id: str, request: Request) -> dict[str, Any]:
+def get_model(model_id: str, request: Request) -> Model:
     st = _state(request)
-    for m in _model_objects(st):
-        if m["id"].lower() == model_id.lower():
+    for m in _models(st).data:
+        if m.id.lower() == model_id.lower():
             return m
     try:  # a catalog id or alias of a stored model; else 404 with suggestions
         st.manager.resolve(model_id)
     except StoreError:
         raise UnknownModelError(model_id, hint="it is in the catalog but not downloaded") from None
-    return {"id": model_id, "object": "model", "created": now(), "owned_by": "llmatlas"}
+    return Model(id=model_id, created=now())
 
 
 def plan_chat(lm: Loaded, req: ChatCompletionRequest) -> tuple[list[Prepared], ToolPlan]:
@@ -135,7 +111,7 @@ def plan_chat(lm: Loaded, req: ChatCompletionRequest) -> tuple[list[Prepared], T
     tool_defs = (
         [t.model_dump() for t in req.tools] if (req.tools and tools.mode != "none") else None
     )
-    msgs = chat_messages(_messages(req), tool_defs, lm.chat.template)
+    msgs = chat_messages(oa.chat_messages_of(req), tool_defs, lm.chat.template)
     prompt = lm.chat.render(msgs, True, tool_defs)
     sampling = lm.chat.with_turn_stops(sampling)
     prep = prepare(lm, prompt, sampling, add_special=not lm.chat.is_chat)
@@ -168,7 +144,8 @@ async def chat_completions(req: ChatCompletionRequest, request: Request) -> Any:
             oa.chat_choice(i, text, last.finish_reason or "stop", tools, lps if want_lp else None)
         )
     lasts = [r[1] for r in results]
-    return _whole("chat.completion", cid, created, req.model, fp, choices, lasts, warnings)
+    body = oa.chat_completion(cid, created, req.model, fp, choices, lasts, warnings)
+    return JSONResponse(body.model_dump(mode="json"), headers=_warn_headers(warnings))
 
 
 async def run_all(lm: Loaded, preps: list[Prepared]) -> list[tuple[str, Event, list[TokenLogprob]]]:
@@ -183,36 +160,6 @@ async def run_all(lm: Loaded, preps: list[Prepared]) -> list[tuple[str, Event, l
         lps[i] += ev.logprobs
         last[i] = ev
     return [("".join(t), e, lp) for t, e, lp in zip(texts, last, lps, strict=True)]
-
-
-def _usage_of(lasts: list[Event]) -> dict[str, int]:
-    prompt = lasts[0].prompt_tokens if lasts else 0
-    return usage(prompt, sum(e.completion_tokens for e in lasts))
-
-
-def _whole(
-    object_: str,
-    cid: str,
-    created: int,
-    model: str,
-    fp: str,
-    choices: list[dict[str, Any]],
-    lasts: list[Event],
-    warnings: list[str],
-) -> JSONResponse:
-    """A whole (not streamed) chat or text completion, with any adjustments said."""
-    body: dict[str, Any] = {
-        "id": cid,
-        "object": object_,
-        "created": created,
-        "model": model,
-        "system_fingerprint": fp,
-        "choices": choices,
-        "usage": _usage_of(lasts),
-    }
-    if warnings:
-        body["warnings"] = warnings
-    return JSONResponse(body, headers=_warn_headers(warnings))
 
 
 def _warn_headers(warnings: list[str]) -> dict[str, str]:
@@ -242,7 +189,7 @@ async def _chat_stream(
     t0 = time.perf_counter()
     streams = [oa.ChoiceStream(i, tools, want_lp) for i in range(len(preps))]
 
-    def sse(choices: list[dict[str, Any]], use: dict[str, int] | None = None) -> str:
+    def sse(choices: list[ChunkChoice], use: Usage | None = None) -> str:
         return _sse(oa.chunk(cid, model, created, fp, choices, use))
 
     for cs in streams:
@@ -263,7 +210,7 @@ async def _chat_stream(
         yield _sse(openai_error(str(exc)))
         return
     if include_usage:
-        yield sse([], _usage_of(lasts))
+        yield sse([], oa.usage_of(lasts))
     for last in lasts:
         _observe(st, lm.name, last, time.perf_counter() - t0, "chat")
     yield "data: [DONE]\n\n"
@@ -296,8 +243,12 @@ async def completions(req: CompletionRequest, request: Request) -> Any:
     warnings = preps[0].warnings
     st.metrics.requests.labels("completions", "200").inc()
 
-    def lp(k: int, lps: list[TokenLogprob], offset: int) -> dict[str, Any] | None:
+    def lp(lps: list[TokenLogprob], offset: int) -> dict[str, Any] | None:
         return oa.completion_logprobs(lps, offset) if req.logprobs is not None else None
+
+    def one(k: int, text: str, finish: str | None, logprobs: dict[str, Any] | None) -> Completion:
+        choice = CompletionChoice(index=k, text=text, logprobs=logprobs, finish_reason=finish)
+        return oa.completion(cid, created, req.model, fp, [choice])
 
     if req.stream:
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
@@ -308,38 +259,17 @@ async def completions(req: CompletionRequest, request: Request) -> Any:
             offsets = [len(e) for e in echo]
             for k, e in enumerate(echo):
                 if e:
-                    yield _sse(_cmpl_chunk(cid, created, req.model, fp, k, e, None, None))
+                    yield _sse(one(k, e, None, None))
             async for k, ev in merged_events(lm, preps):
                 lasts[k] = ev
                 if ev.error:
                     yield _sse(openai_error(ev.error, "server_error"))
                     return
                 if ev.text or ev.finish_reason:
-                    yield _sse(
-                        _cmpl_chunk(
-                            cid,
-                            created,
-                            req.model,
-                            fp,
-                            k,
-                            ev.text,
-                            ev.finish_reason,
-                            lp(k, ev.logprobs, offsets[k]),
-                        )
-                    )
+                    yield _sse(one(k, ev.text, ev.finish_reason, lp(ev.logprobs, offsets[k])))
                     offsets[k] += len(ev.text)
             if include_usage:
-                yield _sse(
-                    {
-                        "id": cid,
-                        "object": "text_completion",
-                        "created": created,
-                        "model": req.model,
-                        "system_fingerprint": fp,
-                        "choices": [],
-                        "usage": _usage_of(lasts),
-                    }
-                )
+                yield _sse(oa.completion(cid, created, req.model, fp, [], oa.usage_of(lasts)))
             for last in lasts:
                 _observe(st, lm.name, last, time.perf_counter() - t0, "completions")
             yield "data: [DONE]\n\n"
@@ -351,39 +281,20 @@ async def completions(req: CompletionRequest, request: Request) -> Any:
     for k, (text, last, lps) in enumerate(results):
         _observe(st, lm.name, last, time.perf_counter() - t0, "completions")
         choices.append(
-            {
-                "index": k,
-                "text": echo[k] + text,
-                "logprobs": lp(k, lps, len(echo[k])),
-                "finish_reason": last.finish_reason or "stop",
-            }
+            CompletionChoice(
+                index=k,
+                text=echo[k] + text,
+                logprobs=lp(lps, len(echo[k])),
+                finish_reason=last.finish_reason or "stop",
+            )
         )
-    lasts = [r[1] for r in results]
-    return _whole("text_completion", cid, created, req.model, fp, choices, lasts, warnings)
-
-
-def _cmpl_chunk(
-    cid: str,
-    created: int,
-    model: str,
-    fp: str,
-    index: int,
-    text: str,
-    finish: str | None,
-    logprobs: dict[str, Any] | None,
-) -> dict[str, Any]:
-    return {
-        "id": cid,
-        "object": "text_completion",
-        "created": created,
-        "model": model,
-        "system_fingerprint": fp,
-        "choices": [{"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish}],
-    }
+    use = oa.usage_of([r[1] for r in results])
+    body = oa.completion(cid, created, req.model, fp, choices, use, warnings)
+    return JSONResponse(body.model_dump(mode="json"), headers=_warn_headers(warnings))
 
 
 @router.post("/v1/embeddings")
-async def embeddings(req: EmbeddingRequest, request: Request) -> dict[str, Any]:
+async def embeddings(req: EmbeddingRequest, request: Request) -> EmbeddingList:
     st = _state(request)
     lm = await lease(request, req.model)
     emb = await offload(st.manager.embedder, lm)
@@ -398,7 +309,7 @@ async def embeddings(req: EmbeddingRequest, request: Request) -> dict[str, Any]:
 
 
 @router.post("/v1/responses", response_model=None)
-async def responses(req: rs.ResponsesRequest, request: Request) -> Any:
+async def responses(req: rs.ResponsesRequest, request: Request) -> Any:  # Response or SSE
     """The Responses API over the chat path (text, tools, structured output; streamed too)."""
     st = _state(request)
     chat = rs.to_chat_request(req)
@@ -429,14 +340,14 @@ async def responses(req: rs.ResponsesRequest, request: Request) -> Any:
             except AtlasError as exc:
                 yield _sse_event({"type": "error", "message": str(exc), "code": exc.code})
                 return
-            for out_ev in out.end(_usage_of([last])):
+            for out_ev in out.end(oa.usage_of([last])):
                 yield _sse_event(out_ev)
 
         return StreamingResponse(gen(), media_type=SSE)
     ((text, last, _lps),) = await run_all(lm, preps)
     choice = oa.chat_choice(0, text, last.finish_reason or "stop", tools, None)
     return rs.response_object(
-        req, resp_id, created, rs.output_of(choice), _usage_of([last]), last.finish_reason
+        req, resp_id, created, rs.output_of(choice), oa.usage_of([last]), last.finish_reason
     )
 
 

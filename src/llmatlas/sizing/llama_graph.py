@@ -12,7 +12,6 @@ Shapes come from the architecture; nothing is measured or fitted.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -540,11 +539,23 @@ def compute_buffer(a: Architecture, s: Settings) -> int:
     Only :func:`replayed_layers` are replayed; the result equals a full replay for every
     architecture in the catalog (``tests/test_sizing_conformance.py`` checks a sample).
     """
-    return _cached(a, s)
+    found = KNOWN.get((a, s))
+    if found is None:
+        if len(KNOWN) >= 4096:  # a long-running server asked about many contexts
+            KNOWN.clear()
+        found = KNOWN[a, s] = _replay(a, s)
+    return found
 
 
-@functools.lru_cache(maxsize=4096)
-def _cached(a: Architecture, s: Settings) -> int:  # records hash by value
+KNOWN: dict[tuple[Architecture, Settings], int] = {}
+"""Buffers replayed so far, by (architecture, settings): one replay takes about 10 ms and
+``fit`` asks for one per architecture in the catalog.  The command line keeps a copy between
+runs (:func:`llmatlas._snapshot.remembered`); this module itself does no I/O."""
+SOURCES = ("sizing/llama_graph.py", "sizing/ggml_alloc.py", "catalog/_schema.py")
+"""The code a replay's result depends on (a saved copy is keyed by its bytes)."""
+
+
+def _replay(a: Architecture, s: Settings) -> int:
     return reserve(_Builder(a, s, replayed_layers(a)).build())
 
 

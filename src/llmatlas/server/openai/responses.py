@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llmatlas.errors import BadInputError
+from llmatlas.server.openai import models as m
 from llmatlas.server.wire import MAX_TOKENS, ChatCompletionRequest, invalid
 
 
@@ -192,14 +193,14 @@ def call_item(
     }
 
 
-def output_of(choice: dict[str, Any]) -> list[dict[str, Any]]:
+def output_of(choice: m.ChatChoice) -> list[dict[str, Any]]:
     """A whole chat choice as Responses output items."""
-    msg = choice["message"]
+    msg = choice.message
     out: list[dict[str, Any]] = []
-    if msg.get("content"):
-        out.append(message_item(msg["content"]))
-    for c in msg.get("tool_calls") or []:
-        out.append(call_item(c["id"], c["function"]["name"], c["function"]["arguments"]))
+    if msg.content:
+        out.append(message_item(msg.content))
+    for c in msg.tool_calls or []:
+        out.append(call_item(c.id, c.function.name, c.function.arguments))
     if not out:
         out.append(message_item(""))
     return out
@@ -210,44 +211,31 @@ def response_object(
     resp_id: str,
     created: int,
     output: list[dict[str, Any]],
-    usage: dict[str, int] | None,
+    usage: m.Usage | None,
     finish: str | None,
-    status: str = "completed",
-) -> dict[str, Any]:
+    status: Literal["completed", "in_progress"] = "completed",
+) -> m.Response:
     incomplete = finish == "length" and status == "completed"
-    return {
-        "id": resp_id,
-        "object": "response",
-        "created_at": created,
-        "status": "incomplete" if incomplete else status,
-        "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None,
-        "error": None,
-        "instructions": req.instructions,
-        "max_output_tokens": req.max_output_tokens,
-        "model": req.model,
-        "output": output,
-        "parallel_tool_calls": req.parallel_tool_calls,
-        "previous_response_id": None,
-        "reasoning": {"effort": None, "summary": None},
-        "store": False,
-        "temperature": req.temperature,
-        "text": {"format": {"type": req.text.format.type}},
-        "tool_choice": req.tool_choice if req.tool_choice is not None else "auto",
-        "tools": [t.model_dump(exclude_none=True) for t in req.tools or []],
-        "top_p": req.top_p,
-        "truncation": "disabled",
-        "usage": None
-        if usage is None
-        else {
-            "input_tokens": usage["prompt_tokens"],
-            "input_tokens_details": {"cached_tokens": 0},
-            "output_tokens": usage["completion_tokens"],
-            "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": usage["total_tokens"],
-        },
-        "user": req.user,
-        "metadata": req.metadata or {},
-    }
+    return m.Response(
+        id=resp_id,
+        created_at=created,
+        status="incomplete" if incomplete else status,
+        incomplete_details={"reason": "max_output_tokens"} if incomplete else None,
+        instructions=req.instructions,
+        max_output_tokens=req.max_output_tokens,
+        model=req.model,
+        output=output,
+        parallel_tool_calls=req.parallel_tool_calls,
+        reasoning={"effort": None, "summary": None},
+        temperature=req.temperature,
+        text={"format": {"type": req.text.format.type}},
+        tool_choice=req.tool_choice if req.tool_choice is not None else "auto",
+        tools=[t.model_dump(exclude_none=True) for t in req.tools or []],
+        top_p=req.top_p,
+        usage=None if usage is None else m.ResponseUsage.of(usage),
+        user=req.user,
+        metadata=req.metadata or {},
+    )
 
 
 class ResponseStream:
@@ -272,7 +260,7 @@ class ResponseStream:
     def start(self) -> list[dict[str, Any]]:
         snapshot = response_object(
             self.req, self.resp_id, self.created, [], None, None, "in_progress"
-        )
+        ).model_dump()
         return [
             self._event("response.created", response=snapshot),
             self._event("response.in_progress", response=snapshot),
@@ -293,10 +281,9 @@ class ResponseStream:
             self._event("response.output_item.done", output_index=idx, item=item),
         ]
 
-    def feed(self, item: dict[str, Any]) -> list[dict[str, Any]]:
+    def feed(self, item: m.ChunkChoice) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        delta = item.get("delta") or {}
-        text = delta.get("content")
+        text = item.delta.content
         if text:
             if self.open_msg is None:
                 idx = len(self.output)
@@ -318,13 +305,12 @@ class ResponseStream:
                     logprobs=[],
                 )
             )
-        for d in delta.get("tool_calls") or []:
-            k = d.get("index", 0)
-            fn = d.get("function") or {}
+        for d in item.delta.tool_calls or []:
+            k = d.index
             if k not in self.calls:
                 out += self._close_message()
                 call = call_item(
-                    d.get("id") or _id("call"), fn.get("name", ""), "", status="in_progress"
+                    d.id or _id("call"), d.function.name or "", "", status="in_progress"
                 )
                 self.calls[k] = {**call, "output_index": len(self.output)}
                 self.output.append(call)
@@ -334,7 +320,7 @@ class ResponseStream:
                     )
                 )
             c = self.calls[k]
-            args = fn.get("arguments") or ""
+            args = d.function.arguments
             if args:
                 c["arguments"] += args
                 out.append(
@@ -345,11 +331,11 @@ class ResponseStream:
                         delta=args,
                     )
                 )
-        if item.get("finish_reason"):
-            self.finish = item["finish_reason"]
+        if item.finish_reason:
+            self.finish = item.finish_reason
         return out
 
-    def end(self, usage: dict[str, int]) -> list[dict[str, Any]]:
+    def end(self, usage: m.Usage) -> list[dict[str, Any]]:
         out = self._close_message()
         for c in self.calls.values():
             idx = c["output_index"]
@@ -368,6 +354,6 @@ class ResponseStream:
         final = response_object(
             self.req, self.resp_id, self.created, self.output, usage, self.finish
         )
-        kind = "response.incomplete" if final["status"] == "incomplete" else "response.completed"
-        out.append(self._event(kind, response=final))
+        kind = "response.incomplete" if final.status == "incomplete" else "response.completed"
+        out.append(self._event(kind, response=final.model_dump()))
         return out

@@ -1,8 +1,10 @@
-"""Pure translations between OpenAI's wire shapes and llmatlas's own objects (no I/O)."""
+"""Pure translations between OpenAI's wire shapes and llmatlas's own objects (no I/O):
+requests to native messages, events to the typed responses of ``server/openai/models.py``."""
 
 from __future__ import annotations
 
 import base64
+import json
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +18,8 @@ from llmatlas.server.gen import (
     calls_in,
     parse_tool_calls,
 )
-from llmatlas.server.wire import new_id
+from llmatlas.server.openai import models as m
+from llmatlas.server.wire import ChatCompletionRequest, new_id
 
 MAX_EMBED_INPUTS = 2048  # OpenAI's own limit on inputs per request
 
@@ -53,19 +56,67 @@ def encode_embedding(vec: list[float], fmt: str) -> list[float] | str:
 
 def embedding_response(
     model: str, vecs: list[list[float]], n_tokens: int, fmt: str = "float"
-) -> dict[str, Any]:
-    return {
-        "object": "list",
-        "model": model,
-        "data": [
-            {"object": "embedding", "index": i, "embedding": encode_embedding(v, fmt)}
-            for i, v in enumerate(vecs)
-        ],
-        "usage": {"prompt_tokens": n_tokens, "total_tokens": n_tokens},
-    }
+) -> m.EmbeddingList:
+    return m.EmbeddingList(
+        model=model,
+        data=[m.Embedding(index=i, embedding=encode_embedding(v, fmt)) for i, v in enumerate(vecs)],
+        usage=m.EmbeddingUsage(prompt_tokens=n_tokens, total_tokens=n_tokens),
+    )
+
+
+# ------------------------------------------------------------------------------ models
+def model_list(names: list[tuple[str, int]]) -> m.ModelList:
+    """``/v1/models`` from (id, created) pairs, each id once."""
+    seen: set[str] = set()
+    data = []
+    for name, created in names:
+        if name not in seen:
+            seen.add(name)
+            data.append(m.Model(id=name, created=created))
+    return m.ModelList(data=data)
 
 
 # ------------------------------------------------------------------------------ chat
+def _json_or_text(s: str | None) -> Any:
+    """Earlier tool-call arguments as an object for the chat template; left as text if not JSON."""
+    try:
+        return json.loads(s or "{}")
+    except ValueError:
+        return s
+
+
+def chat_messages_of(req: ChatCompletionRequest) -> list[dict[str, Any]]:
+    """A chat request's messages as the chat template takes them (``developer`` is the system
+    role; earlier calls' arguments as objects)."""
+    out = []
+    for msg in req.messages:
+        d: dict[str, Any] = {
+            "role": "system" if msg.role == "developer" else msg.role,
+            "content": msg.text(),
+        }
+        if msg.tool_calls:
+            d["tool_calls"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": c.function.name,
+                        "arguments": _json_or_text(c.function.arguments),
+                    },
+                }
+                for c in msg.tool_calls
+            ]
+        if msg.tool_call_id:
+            d["tool_call_id"] = msg.tool_call_id
+        out.append(d)
+    return out
+
+
+def usage_of(lasts: list[Event]) -> m.Usage:
+    """One request's usage from its choices' last events (they share the prompt)."""
+    prompt = lasts[0].prompt_tokens if lasts else 0
+    return m.Usage.of(prompt, sum(e.completion_tokens for e in lasts))
+
+
 def system_fingerprint(model_sha256: str) -> str:
     """Names the exact weights that answered (OpenAI: the backend configuration)."""
     return f"fp_{model_sha256[:12]}" if model_sha256 else "fp_unknown"
@@ -110,20 +161,20 @@ def completion_logprobs(lps: list[TokenLogprob], offset: int = 0) -> dict[str, A
     }
 
 
-def tool_call_delta(index: int, call_id: str | None, name: str | None, args: str) -> dict[str, Any]:
-    fn: dict[str, Any] = {"arguments": args}
-    if name is not None:
-        fn["name"] = name
-    d: dict[str, Any] = {"index": index, "function": fn}
-    if call_id is not None:
-        d["id"] = call_id
-        d["type"] = "function"
-    return d
+def tool_call_delta(
+    index: int, call_id: str | None, name: str | None, args: str
+) -> m.ToolCallDelta:
+    return m.ToolCallDelta(
+        index=index,
+        id=call_id,
+        type="function" if call_id is not None else None,
+        function=m.FunctionCallDelta(name=name, arguments=args),
+    )
 
 
-def tool_calls_message(calls: list[tuple[str, str]]) -> list[dict[str, Any]]:
+def tool_calls_message(calls: list[tuple[str, str]]) -> list[m.ToolCall]:
     return [
-        {"id": new_id("call"), "type": "function", "function": {"name": n, "arguments": a}}
+        m.ToolCall(id=new_id("call"), function=m.FunctionCall(name=n, arguments=a))
         for n, a in calls
     ]
 
@@ -134,24 +185,39 @@ def chat_choice(
     finish: str,
     tools: ToolPlan,
     lps: list[TokenLogprob] | None,
-) -> dict[str, Any]:
+) -> m.ChatChoice:
     """One choice of a whole chat completion."""
     calls = calls_in(text, tools)
-    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+    message = m.ChatMessage(content=text)
     if calls:
-        message = {
-            "role": "assistant",
-            "content": None,
-            "refusal": None,
-            "tool_calls": tool_calls_message(calls),
-        }
+        message = m.ChatMessage(content=None, tool_calls=tool_calls_message(calls))
         finish = "tool_calls"
-    return {
-        "index": index,
-        "message": message,
-        "logprobs": chat_logprobs(lps) if lps is not None else None,
-        "finish_reason": finish,
-    }
+    return m.ChatChoice(
+        index=index,
+        message=message,
+        logprobs=chat_logprobs(lps) if lps is not None else None,
+        finish_reason=finish,
+    )
+
+
+def chat_completion(
+    cid: str,
+    created: int,
+    model: str,
+    fingerprint: str,
+    choices: list[m.ChatChoice],
+    lasts: list[Event],
+    warnings: list[str],
+) -> m.ChatCompletion:
+    return m.ChatCompletion(
+        id=cid,
+        created=created,
+        model=model,
+        system_fingerprint=fingerprint,
+        choices=choices,
+        usage=usage_of(lasts),
+        warnings=warnings or None,
+    )
 
 
 class ChoiceStream:
@@ -175,24 +241,24 @@ class ChoiceStream:
 
     def _item(
         self,
-        delta: dict[str, Any],
+        delta: m.Delta,
         finish: str | None = None,
         lps: list[TokenLogprob] | None = None,
-    ) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "delta": delta,
-            "logprobs": chat_logprobs(lps) if (self.want_lp and lps) else None,
-            "finish_reason": finish,
-        }
+    ) -> m.ChunkChoice:
+        return m.ChunkChoice(
+            index=self.index,
+            delta=delta,
+            logprobs=chat_logprobs(lps) if (self.want_lp and lps) else None,
+            finish_reason=finish,
+        )
 
-    def start(self) -> dict[str, Any]:
-        return self._item({"role": "assistant", "content": ""})
+    def start(self) -> m.ChunkChoice:
+        return self._item(m.Delta(role="assistant", content=""))
 
-    def _call(self, delta: dict[str, Any]) -> dict[str, Any]:
-        return self._item({"tool_calls": [delta]})
+    def _call(self, delta: m.ToolCallDelta) -> m.ChunkChoice:
+        return self._item(m.Delta(tool_calls=[delta]))
 
-    def feed(self, text: str, lps: list[TokenLogprob]) -> list[dict[str, Any]]:
+    def feed(self, text: str, lps: list[TokenLogprob]) -> list[m.ChunkChoice]:
         if not text:
             return []
         out = []
@@ -212,10 +278,10 @@ class ChoiceStream:
             self.held.append(text)  # may be a tool call: decided at the end
             self.held_lp += lps
         else:
-            out.append(self._item({"content": text}, lps=lps))
+            out.append(self._item(m.Delta(content=text), lps=lps))
         return out
 
-    def finish(self, reason: str) -> list[dict[str, Any]]:
+    def finish(self, reason: str) -> list[m.ChunkChoice]:
         out = []
         if self.splitter is not None:
             rest = self.splitter.finish()
@@ -229,8 +295,8 @@ class ChoiceStream:
             if calls:
                 self.header_sent = True
             else:
-                out.append(self._item({"content": text}, lps=self.held_lp))
-        out.append(self._item({}, "tool_calls" if self.header_sent else reason))
+                out.append(self._item(m.Delta(content=text), lps=self.held_lp))
+        out.append(self._item(m.Delta(), "tool_calls" if self.header_sent else reason))
         return out
 
 
@@ -239,20 +305,39 @@ def chunk(
     model: str,
     created: int,
     fingerprint: str,
-    choices: list[dict[str, Any]],
-    usage: dict[str, int] | None = None,
-) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": cid,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": model,
-        "system_fingerprint": fingerprint,
-        "choices": choices,
-    }
-    if usage is not None:
-        out["usage"] = usage
-    return out
+    choices: list[m.ChunkChoice],
+    usage: m.Usage | None = None,
+) -> m.ChatCompletionChunk:
+    return m.ChatCompletionChunk(
+        id=cid,
+        created=created,
+        model=model,
+        system_fingerprint=fingerprint,
+        choices=choices,
+        usage=usage,
+    )
+
+
+# ------------------------------------------------------------------------ completions
+def completion(
+    cid: str,
+    created: int,
+    model: str,
+    fingerprint: str,
+    choices: list[m.CompletionChoice],
+    usage: m.Usage | None = None,
+    warnings: list[str] | None = None,
+) -> m.Completion:
+    """A whole text completion, or (no usage, one choice) a chunk of a streamed one."""
+    return m.Completion(
+        id=cid,
+        created=created,
+        model=model,
+        system_fingerprint=fingerprint,
+        choices=choices,
+        usage=usage,
+        warnings=warnings or None,
+    )
 
 
 def prompt_inputs(value: str | list[str] | list[int] | list[list[int]]) -> list[str | list[int]]:
