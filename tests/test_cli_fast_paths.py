@@ -172,3 +172,38 @@ def test_json_is_byte_for_byte_the_standard_librarys() -> None:
     cat = Catalog()
     answer = [describe(cat, m) for m in cat.models]
     assert dumps_json(answer) == json.dumps(answer, indent=2, ensure_ascii=False, default=str)
+
+
+def test_compute_buffers_are_remembered_between_runs(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`estimate` keeps the buffers it replayed; the next run (a fresh memo, as a new process
+    has) reads them back instead of replaying, and answers the same; an edit of the code that
+    computes them is a new key, never a stale answer."""
+    from typer.testing import CliRunner
+
+    from llmatlas._snapshot import remembered
+    from llmatlas.cli import app
+    from llmatlas.sizing import llama_graph
+
+    args = ["estimate", "llama-3-8b-instruct", "--device", "rtx-4090", "--json"]
+    monkeypatch.setattr(llama_graph, "KNOWN", {})
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert llama_graph.KNOWN  # something was replayed
+    saved = sorted((isolated_home / "cache").glob("compute-buffers-*.pickle"))
+    assert len(saved) == 1
+
+    def no_replay(*_: object) -> int:
+        raise AssertionError("replayed although the result was saved")
+
+    monkeypatch.setattr(llama_graph, "KNOWN", {})
+    monkeypatch.setattr(llama_graph, "_replay", no_replay)
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and again.stdout == first.stdout
+
+    edited = isolated_home / "llama_graph.py"  # stands for an edited source file
+    edited.write_text("# edited\n")
+    table: dict[object, object] = {}
+    with remembered("compute-buffers", table, [edited]):
+        assert table == {}  # another key: nothing saved under it

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import pickle
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -78,3 +78,25 @@ def compiled(name: str, paths: list[Path], build: Callable[[dict[str, bytes]], T
         write_snapshot(path, key, data)
     _memo[name, key] = data
     return cast(T, data)
+
+
+@contextlib.contextmanager
+def remembered(name: str, table: dict[Any, Any], sources: Iterable[Path]) -> Iterator[None]:
+    """Fill ``table``, the memo of a pure function, from its copy saved by an earlier run; run
+    the block; save the table again when the block added to it.  The copy is keyed by the
+    version and the bytes of the ``sources`` computing it, so an edit never reads a stale one.
+    """
+    from llmatlas.settings import get_settings
+
+    key = snapshot_key((p.name, p.read_bytes(), False) for p in sources)
+    path = get_settings().cache_dir / f"{name}-{key}.pickle"
+    saved = read_snapshot(path, key)
+    if isinstance(saved, dict):
+        for k, v in saved.items():
+            table.setdefault(k, v)
+    size = len(table)
+    try:
+        yield
+    finally:
+        if len(table) > size:
+            write_snapshot(path, key, dict(table))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
 import typer
-from rich.table import Table
 
 from llmatlas.advisor import (
     REQUIRED_TPS,
@@ -26,8 +30,28 @@ from llmatlas.hardware import detect, devices, find_device
 from llmatlas.i18n import N_, _
 from llmatlas.sizing import ENGINES, get_format
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 # The advisor's speed grades, shown translated (JSON keeps them as they are).
 SPEED_GRADES = {"good": N_("good"), "usable": N_("usable"), "too slow": N_("too slow")}
+
+
+def _remembering(fn: Callable[P, R]) -> Callable[P, R]:
+    """Keep the llama.cpp compute buffers a command replayed for the next run: a replay costs
+    about 10 ms, and ``fit`` needs one per architecture (see ``llama_graph.KNOWN``)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from llmatlas._snapshot import remembered
+        from llmatlas.sizing import llama_graph
+
+        root = Path(llama_graph.__file__).parents[1]
+        code = [root / source for source in llama_graph.SOURCES]
+        with remembered("compute-buffers", llama_graph.KNOWN, code):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def register(app: typer.Typer) -> None:
@@ -94,6 +118,8 @@ def hw(
         if json_out:
             emit_json([d.model_dump(mode="json") for d in table.values()])
             return
+        from rich.table import Table
+
         t = Table(title=_("devices"))
         for c in (_("id"), _("name"), _("memory"), _("bandwidth"), "FP16 TFLOPS"):
             t.add_column(c)
@@ -160,6 +186,7 @@ def hw(
 
 
 @handle_errors
+@_remembering
 def estimate_cmd(
     model: str = typer.Argument(
         ..., help=_("Catalog name, a .gguf path (split files too), or a Hub repo (hf:org/repo).")
@@ -284,6 +311,8 @@ def estimate_cmd(
             quant=e.quant, engine=e.engine, ctx=f"{e.context:,}", batch=e.batch
         )
     )
+    from rich.table import Table
+
     t = Table(show_header=False, box=None)
     t.add_row(_("weights"), gib(e.weights_bytes))
     t.add_row(_("KV cache"), f"{gib(e.kv_cache_bytes)} ({e.kv_type})")
@@ -396,6 +425,7 @@ def _budget_target(spec: str) -> Target:
 
 
 @handle_errors
+@_remembering
 def fit_cmd(
     model: str = typer.Argument(
         None,
@@ -489,6 +519,8 @@ def fit_cmd(
     score_cols = [
         n for n in ("MMLU", "TMMLU+", "C-Eval", "CMMLU") if any(n in r.scores for r in rows)
     ]
+    from rich.table import Table
+
     t = Table()
     for c in ("#", _("model"), _("quant"), _("memory"), "tok/s", _("grade"), *score_cols, _("why")):
         # the id is what a user copies: never cut or folded; the reasons wrap instead
@@ -510,6 +542,7 @@ def fit_cmd(
 
 
 @handle_errors
+@_remembering
 def recommend_cmd(
     tier: list[str] = typer.Option(
         None, "--tier", help=_("Only these hardware classes (repeatable), e.g. '8 GB GPU'.")
@@ -517,18 +550,21 @@ def recommend_cmd(
     json_out: bool = JSON_OPT,
 ) -> None:
     """Common hardware classes (CPU only to several GPUs) x needs, each computed from the catalog."""
-    known = [t[0] for t in TIERS]
+    # a class by its English name (the API's value) or by its name in the output's language
+    known = {n: t[0] for t in TIERS for n in (t[0], _(t[0]))}
     for name in tier or []:
         if name not in known:
             raise BadInputError.translatable(
                 "unknown hardware class {name!r}; use one of: {known}",
                 name=name,
-                known=", ".join(known),
+                known=", ".join(dict.fromkeys(_(t[0]) for t in TIERS)),
             )
-    recs = recommend(tiers=tier or None)
+    recs = recommend(tiers=[known[n] for n in tier] if tier else None)
     if json_out:
         emit_json([r.__dict__ for r in recs])
         return
+    from rich.table import Table
+
     t = Table(show_lines=False)
     for c in (_("hardware"), _("need"), _("pick"), _("quant"), "tok/s", _("engine")):
         # the pick is an id a user copies: never cut
