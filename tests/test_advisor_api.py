@@ -53,6 +53,20 @@ def test_atlas_sentences_follow_accept_language_and_other_apis_stay_english() ->
         bad = c.get("/api/atlas/fit", params={"ram_gb": 16, "sort": "vibes"}, headers=zh)
         assert bad.status_code == 400
         assert bad.json()["error"]["message"].startswith("不明的 --sort 'vibes'")
+        plan = c.get(
+            "/api/atlas/deploy",
+            params={"model": "llama-3.1-70b-instruct", "target": "vllm", "device": "h100-sxm"},
+            headers=zh,
+        ).json()
+        assert plan["plan"]["tensor_parallel"] == 2  # numbers and field names as in English
+        assert "張量平行 2 × 管線平行 1" in plan["plan"]["summary"][0]
+        assert plan["steps"][0]["title"].startswith("提供服務") and "vllm serve" in plan["shell"]
+        wrong = c.get(
+            "/api/atlas/deploy", params={"model": "llama-3.1-8b-instruct", "target": "nope"}
+        )
+        assert (
+            wrong.status_code == 400 and "unknown target 'nope'" in wrong.json()["error"]["message"]
+        )
         gone = c.get("/api/atlas/models/no-such-model", headers=zh)
         assert gone.status_code == 404 and "找不到模型" in gone.json()["error"]["message"]
         # the same question in English, and the OpenAI API in English whatever the header

@@ -29,6 +29,8 @@ CASES = [
     ),
     # DeepSeek-V3: MLA (absorbed queries, one latent KV head), sigmoid-routed MoE
     ("deepseek-v3", "Q4_K_M", [RunSettings(2048), RunSettings(4096, flash_attn=True)]),
+    # Falcon-40B: parallel attention/FFN, a LayerNorm per branch (the closed form said +62%)
+    ("falcon-40b", "Q4_K_M", [RunSettings(2048, flash_attn=True)]),
     # Granite 4.0-H: Mamba-2 layers keep a fixed recurrent state, 4 attention layers a KV cache
     ("granite-4.0-h-micro", "Q4_K_M", [RunSettings(4096)]),
 ]

@@ -485,6 +485,8 @@ PAGES = [
     # split note), and an API error shown by the page
     ("estimate", "#/model/llama-3.1-8b-instruct?device=rtx-4090&gpus=2", "#est-total"),
     ("error", "#/model/no-such-model", "p.error"),
+    # a deployment plan: its memory lines, notes and steps are the server's words
+    ("deploy", "#/deploy/llama-3.1-8b-instruct?target=vllm&device=h100-sxm", "#deploy-plan li"),
 ]
 # every text node and user-visible attribute, outside code (ids, commands, config keys)
 VISIBLE_TEXT_JS = """() => {
@@ -541,7 +543,7 @@ def test_every_page_in_traditional_chinese(browser: Any, server: dict[str, Any])
             page = u.go(hash_)
             page.wait_for_selector(sel, timeout=SLOW_MS)
             assert page.evaluate("document.documentElement.lang") == "zh-Hant-TW"
-            if name not in ("model", "family", "estimate", "error"):  # h1: a model's name
+            if name not in ("model", "family", "estimate", "error"):  # h1 holds a model's name
                 assert CJK.search(page.locator("h1").first.inner_text())
             texts = page.evaluate(VISIBLE_TEXT_JS)
             left = sorted({s for s in texts if any(p.fullmatch(s) for p in english)})
@@ -562,6 +564,10 @@ def test_every_page_in_traditional_chinese(browser: Any, server: dict[str, Any])
         page = u.go("#/model/llama-3.1-8b-instruct?device=rtx-4090&gpus=2")
         page.wait_for_selector("#est-total", timeout=SLOW_MS)
         assert "llama.cpp 把各層分到 2 張 GPU" in page.locator("main").inner_text()
+        page = u.go("#/deploy/llama-3.1-8b-instruct?target=vllm&device=h100-sxm")
+        page.wait_for_selector("#deploy-plan li", timeout=SLOW_MS)
+        assert "張量平行" in page.locator("#deploy-plan").inner_text()
+        assert "# 提供服務" in page.locator("#deploy-shell").inner_text()
         page = u.go("#/model/no-such-model")
         assert "找不到模型 'no-such-model'" in page.locator("p.error").inner_text()
         u.errors = [e for e in u.errors if "404 (Not Found)" not in e]

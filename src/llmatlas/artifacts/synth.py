@@ -123,6 +123,9 @@ def layout(a: Architecture) -> list[Spec]:
             add("attn_norm.weight", (h,))
         if ln:
             add("attn_norm.bias", (h,))
+        if arch == "falcon" and nkv > 1:  # Falcon-40B/180B's new decoder: a norm per branch
+            add("attn_norm_2.weight", (h,))
+            add("attn_norm_2.bias", (h,))
         if arch == "granitehybrid" and i not in attention_layers(a):
             inner, state, groups, heads, conv = _ssm_dims(a)
             add("ssm_in.weight", (h, 2 * inner + 2 * groups * state + heads))

@@ -255,6 +255,31 @@ def fit_route(
     }
 
 
+@router.get("/deploy")
+def deploy_route(
+    request: Request,
+    model: ModelId,
+    target: Annotated[str, Query(max_length=40)] = "llama.cpp",
+    device: Text = None,
+    gpus: Annotated[int | None, Query(ge=1, le=1024)] = None,
+    nodes: Annotated[int | None, Query(ge=1, le=64)] = None,
+    ctx: Ctx = None,
+    quant: Text = None,
+    concurrency: Annotated[int | None, Query(ge=1, le=4096)] = None,
+) -> dict[str, Any]:
+    """``llmatlas deploy`` over HTTP: the plan (summary lines, notes), the steps with their
+    commands, the files, and the whole recipe as one shell script."""
+    from llmatlas.deploy import deploy
+
+    cat = _st(request).catalog
+    m = cat.get(model)
+    d = find_device(device) if device and device != "this" else None
+    r = deploy(
+        m, target, d, gpus=gpus, nodes=nodes, context=ctx, quant=quant, concurrency=concurrency
+    )
+    return {**r.to_dict(), "shell": r.shell()}
+
+
 @router.get("/hw")
 def hw(request: Request) -> dict[str, Any]:
     return {

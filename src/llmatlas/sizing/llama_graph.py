@@ -13,11 +13,13 @@ Shapes come from the architecture; nothing is measured or fitted.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from llmatlas.catalog._schema import Architecture
 from llmatlas.sizing.ggml_alloc import TYPES, Graph, Tensor, reserve, row_size
 
 SWA_ARCHS = ("gemma2", "gemma3", "gemma3_text", "gpt_oss")
+PARALLEL = ("gpt_neox", "falcon", "bloom")  # LayerNorm with bias, one fused QKV
 
 
 @dataclass(frozen=True)
@@ -246,7 +248,7 @@ class _Builder:
         g.expand(cur)
         return g.mul_mat(g.weight(nh * vd, self.h), cur)
 
-    def ffn(self, x: Tensor, layer: int, ff: int | None = None) -> Tensor:
+    def ffn(self, x: Tensor, layer: int, ff: int | None = None, bias: bool = False) -> Tensor:
         g, a = self.g, self.a
         ff = ff or a.intermediate_size
         fused = a.model_type == "phi3"
@@ -254,12 +256,65 @@ class _Builder:
             up = g.mul_mat(g.weight(self.h, 2 * ff), x)
             return g.mul_mat(g.weight(ff, self.h), g.op("glu", "f32", (ff, up.ne[1]), up))
         tmp = g.mul_mat(g.weight(self.h, ff), x)
+        if bias:
+            tmp = g.same("add", tmp, g.weight(ff, type_="f32"))
         if a.mlp == "gated":
             gate = g.mul_mat(g.weight(self.h, ff), x)
             cur = g.op("glu", "f32", gate.ne, gate, tmp)
         else:
             cur = g.same("unary", tmp)
-        return g.mul_mat(g.weight(ff, self.h), cur)
+        out = g.mul_mat(g.weight(ff, self.h), cur)
+        return g.same("add", out, g.weight(self.h, type_="f32")) if bias else out
+
+    def fused_qkv(self, x: Tensor, bias: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+        """``build_qkv`` with one ``wqkv``: Q, K and V are strided views of its output."""
+        g, hd, nh, nkv, nt = self.g, self.hd, self.n_head, self.n_kv_head, self.n_tok
+        qkv = g.mul_mat(g.weight(self.h, hd * (nh + 2 * nkv)), x)
+        if bias:
+            qkv = g.same("add", qkv, g.weight(qkv.ne[0], type_="f32"))
+        nb = (0, hd * 4, qkv.nb[1])
+        q = g.view(qkv, (hd, nh, nt), nb)
+        k = g.view(qkv, (hd, nkv, nt), nb, hd * nh * 4)
+        v = g.view(qkv, (hd, nkv, nt), nb, hd * (nh + nkv) * 4)
+        return q, k, v
+
+    def bloom_layer(self, il: int, inp: Tensor, attend: Any) -> Tensor:
+        """BLOOM (``bloom.cpp``): LayerNorm with bias, fused QKV with bias, ALiBi (no rope:
+        the masks' slopes live in the softmax), every linear layer biased."""
+        g = self.g
+        q, k, v = self.fused_qkv(self.norm(inp, rms=False, bias=True), bias=True)
+        cur = g.mul_mat(g.weight(self.n_head * self.hd, self.h), attend(q, k, v))
+        cur = g.same("add", cur, g.weight(self.h, type_="f32"))
+        if il == self.a.num_hidden_layers - 1:
+            cur = g.get_rows(cur, self.out_ids)
+            inp = g.get_rows(inp, self.out_ids)
+        ffn_inp = g.same("add", cur, inp)
+        ffn = self.ffn(self.norm(ffn_inp, rms=False, bias=True), il, bias=True)
+        return g.same("add", ffn, ffn_inp)
+
+    def parallel_layer(self, il: int, inp: Tensor, pos: Tensor, attend: Any) -> Tensor:
+        """GPT-NeoX (``gptneox.cpp``, parallel residual) and Falcon (``falcon.cpp``): LayerNorm
+        with bias, one fused QKV, attention and FFN both fed from the layer's input."""
+        g, a = self.g, self.a
+        neox = a.model_type == "gpt_neox"
+        attn_norm = self.norm(inp, rms=False, bias=True)
+        # Falcon-40B/180B (several KV heads) norm the QKV input separately (attn_norm_2)
+        x = self.norm(inp, rms=False, bias=True) if not neox and self.n_kv_head > 1 else attn_norm
+        q, k, v = self.fused_qkv(x, bias=neox)
+        cur = attend(self.rope(q, pos), self.rope(k, pos), v)
+        cur = g.mul_mat(g.weight(self.n_head * self.hd, self.h), cur)
+        if neox:
+            cur = g.same("add", cur, g.weight(self.h, type_="f32"))
+        if il == a.num_hidden_layers - 1:
+            cur = g.get_rows(cur, self.out_ids)
+            inp = g.get_rows(inp, self.out_ids)
+            if not neox:
+                attn_norm = g.get_rows(attn_norm, self.out_ids)
+        if neox:
+            ffn = self.ffn(self.norm(inp, rms=False, bias=True), il, bias=True)
+            return g.same("add", g.same("add", ffn, inp), cur)
+        ffn = self.ffn(attn_norm, il)
+        return g.same("add", g.same("add", ffn, cur), inp)
 
     def moe(self, x: Tensor) -> Tensor:
         """``build_moe_ffn``: router, top-k, weights, three ``mul_mat_id``, weighted sum."""
@@ -321,6 +376,8 @@ class _Builder:
         g, a, s = self.g, self.a, self.s
         self.inputs()
         cur = self.embed()
+        if a.model_type == "bloom":  # token_embd_norm
+            cur = self.norm(cur, rms=False, bias=True)
         pos = g.input("i32", self.n_tok, name="inp_pos")
         full, swa = kv_cells(a, s)
         mtype = "f16" if self.fa else "f32"
@@ -339,8 +396,19 @@ class _Builder:
         out_ids = g.input("i32", self.n_out, name="out_ids")
         n_layer = a.num_hidden_layers
         swa_pattern = _swa_layers(a) if iswa else set()
+        self.out_ids = out_ids
         for il in self.layers or range(n_layer):
             inp = cur
+            if a.model_type in PARALLEL:
+
+                def attend(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+                    return self.attention(q, k, v, mask, full, k_idx, v_idx)
+
+                if a.model_type == "bloom":
+                    cur = self.bloom_layer(il, cur, attend)
+                else:
+                    cur = self.parallel_layer(il, cur, pos, attend)
+                continue
             olmo2 = a.model_type == "olmo2"  # norms after attention and FFN, not before
             x = cur if olmo2 else self.norm(cur)
             if a.is_mla:
@@ -415,7 +483,7 @@ class _Builder:
             # state as a graph output (``t_h_nextn``): the allocator never frees it
             cur.output = True
             cur = g.get_rows(cur, out_ids)
-        cur = self.norm(cur)
+        cur = self.norm(cur, rms=a.model_type not in PARALLEL, bias=a.model_type in PARALLEL)
         cur.output = True  # t_embd
         logits = g.mul_mat(g.weight(self.h, a.vocab_size), cur)
         logits.output = True
@@ -448,6 +516,9 @@ GRAPHED = (
     "gpt_oss",
     "deepseek_v2",
     "deepseek_v3",
+    "gpt_neox",
+    "falcon",
+    "bloom",
 )
 """Model types whose graph this module builds as llama.cpp does (checked, run by run, against
 llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""

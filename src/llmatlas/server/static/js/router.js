@@ -30,7 +30,7 @@ export function route() {
   const name = parts[0] || "";
   const fn = routes.get(name);
   const app = clear(document.getElementById("app"));
-  const navKey = { "": "catalog", model: "catalog", family: "catalog" }[name] || name;
+  const navKey = { "": "catalog", model: "catalog", family: "catalog", deploy: "catalog" }[name] || name;
   for (const a of document.querySelectorAll("nav a")) {
     if (a.dataset.nav === navKey) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");

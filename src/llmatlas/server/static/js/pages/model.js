@@ -23,6 +23,7 @@ export async function renderModel(app, parts, query, alive) {
       commercialEl(m.commercial_use), gradeEl(m.openness.grade),
       h("span", { class: "muted" }, `${m.developer} · `, h("a", { href: `#/family/${encodeURIComponent(m.family)}` }, m.family_name), " · ", t("released {date}", { date: fmtDate(m.released) })),
       h("a", { class: "btn", href: `#/compare?ids=${encodeURIComponent(m.id)}` }, t("Compare…")),
+      m.architecture && (m.hf_repos || []).length ? h("a", { class: "btn", href: `#/deploy/${encodeURIComponent(m.id)}` }, t("Deploy…")) : null,
       h("a", { class: "btn", href: `#/tree/${encodeURIComponent((m.ancestors && m.ancestors.length) ? m.ancestors[m.ancestors.length - 1] : m.id)}` }, t("Family tree"))),
   );
 
