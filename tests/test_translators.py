@@ -459,3 +459,31 @@ def test_typed_responses_keep_openai_nulls_and_omit_absent_fields() -> None:
     )
     models = oa.model_list([("a", 1), ("b", 2), ("a", 3)]).model_dump()
     assert [d["id"] for d in models["data"]] == ["a", "b"] and models["object"] == "list"
+
+
+@pytest.mark.parametrize(
+    ("template", "why"),
+    [
+        ("{{ if .System }}{{ .System }}{{ end }}{{ .Prompt }}", r"Go template syntax \(\{\{ if \."),
+        ("<|user|>{{ .Prompt }}<|assistant|>", r"Go template syntax \(\{\{ \.P"),
+        ("{% for m in messages %}{{ m.content }}{% endfor", "Jinja syntax error on line 1"),
+    ],
+)
+def test_modelfile_templates_are_checked_at_create_time(template: str, why: str) -> None:
+    from llmatlas.runtime.templates import check_template
+    from llmatlas.server.ollama.routes import modelfile_of
+    from llmatlas.server.ollama.wire import CreateRequest
+
+    with pytest.raises(BadInputError, match=why):
+        check_template(template)
+    req = CreateRequest.model_validate({"model": "x", "from": "gemma-3-270m", "template": template})
+    with pytest.raises(BadInputError, match=why):
+        modelfile_of(req)
+    text = f'FROM gemma-3-270m\nTEMPLATE """{template}"""'
+    with pytest.raises(BadInputError, match=why):
+        modelfile_of(CreateRequest.model_validate({"model": "x", "modelfile": text}))
+    jinja = "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}"
+    check_template(jinja)
+    assert modelfile_of(
+        CreateRequest.model_validate({"model": "x", "from": "a", "template": jinja})
+    )

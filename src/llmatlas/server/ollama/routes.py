@@ -23,6 +23,7 @@ from llmatlas.errors import AtlasError, BadInputError, StoreError
 from llmatlas.runtime import modelfile
 from llmatlas.runtime.deltas import Event
 from llmatlas.runtime.modelfile import Modelfile, add_parameter, check_name, parse_modelfile
+from llmatlas.runtime.templates import check_template
 from llmatlas.server.manager import lease, parse_keep_alive
 from llmatlas.server.ollama import translate as tr
 from llmatlas.server.ollama.wire import (
@@ -254,6 +255,8 @@ def modelfile_of(req: CreateRequest) -> Modelfile:
         add_parameter(mf.parameters, k, v)
     for m in req.messages or []:
         mf.messages.append({"role": str(m.get("role", "")), "content": str(m.get("content", ""))})
+    if mf.template:
+        check_template(mf.template)  # a 400 now, not at the model's first chat
     return mf
 
 
