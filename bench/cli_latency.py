@@ -18,7 +18,11 @@ same run:
 The web API: ``--api`` also starts ``llmatlas serve`` and times ``/api/atlas/models``
 and ``/api/atlas/fit`` over HTTP, the first call and the median of the next ones.
 
-    python bench/cli_latency.py [--runs 5] [--api] [--llmfit PATH] [--json]
+``--before PYTHONPATH`` also times each command with another llmatlas (an older checkout's
+``src``, with its own dependencies first on the path if they differ), right after this
+one's runs of the same command and with a home of its own, so both see the same load.
+
+    python bench/cli_latency.py [--runs 5] [--api] [--llmfit PATH] [--before PATH] [--json]
 """
 
 from __future__ import annotations
@@ -182,6 +186,9 @@ def main() -> int:
     ap.add_argument("--llmfit", help="path to an llmfit binary (default: llmfit on PATH)")
     ap.add_argument("--api", action="store_true", help="also time the web API over HTTP")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ap.add_argument(
+        "--before", metavar="PYTHONPATH", help="also time an older llmatlas (its src directory)"
+    )
     args = ap.parse_args()
     load_before = os.getloadavg()[0]
     home = tempfile.mkdtemp(prefix="llmatlas-bench-")
@@ -201,10 +208,19 @@ def main() -> int:
             fresh_home=True,
         )
         rows.append(cold)
+        old_env = None
+        if args.before:
+            old_env = dict(env, LLMATLAS_HOME=os.path.join(home, "before"), PYTHONPATH=args.before)
         for label, argv, target_s, target_mb in COMMANDS:
             t = measure(label, [*CMD, *argv], env, args.runs)
             t.target_s, t.target_mb = target_s, target_mb
             rows.append(t)
+            if old_env is not None:
+                old = measure(f"{label} (before)", [*CMD, *argv], old_env, args.runs)
+                old.note = (
+                    f"now {t.cpu_s / old.cpu_s:.2f}x its CPU, {t.wall_s / old.wall_s:.2f}x wall"
+                )
+                rows.append(old)
         llmfit = find_llmfit(args.llmfit)
         peer: Timing | None = None
         if llmfit:
@@ -217,6 +233,8 @@ def main() -> int:
     warm_models = next(r for r in rows if r.label == "models --json")
     for r in rows:
         parts = []
+        if r.note:
+            parts.append(r.note)
         if peer and r is not peer and r.cpu_s == r.cpu_s:  # not NaN
             parts.append(
                 f"{r.wall_s / peer.wall_s:.2f}x llmfit wall, {r.cpu_s / peer.cpu_s:.2f}x CPU"

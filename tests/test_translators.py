@@ -167,7 +167,7 @@ def _dumped(items: list[Any]) -> list[dict[str, Any]]:
 
 def test_stream_of_parallel_calls_in_auto_mode() -> None:
     cs = oa.ChoiceStream(0, ToolPlan("auto", names=NAMES), logprobs=False)
-    assert cs.start().model_dump()["delta"] == {"role": "assistant", "content": ""}
+    assert cs.start().model_dump()["delta"] == {"role": "assistant", "content": None}
     assert cs.feed('[{"name": "get_time", "arguments": {"city": "A"}},', []) == []
     assert cs.feed(' {"name": "get_weather", "arguments": {"city": "B"}}]', []) == []
     out = _dumped(cs.finish("stop"))
@@ -184,7 +184,8 @@ def test_stream_text_that_only_looks_like_a_call() -> None:
     cs = oa.ChoiceStream(1, ToolPlan("auto", names=NAMES), logprobs=True)
     assert cs.feed("{not json", [_lp("{", -1.0)]) == []
     out = _dumped(cs.finish("length"))
-    assert out[0]["delta"] == {"content": "{not json"} and out[0]["logprobs"] is not None
+    assert out[0]["delta"] == {"content": "{not json"}
+    assert out[-1]["delta"] == {"content": None} and out[0]["logprobs"] is not None
     assert out[-1]["finish_reason"] == "length" and out[-1]["index"] == 1
 
 
@@ -440,7 +441,7 @@ def test_typed_responses_keep_openai_nulls_and_omit_absent_fields() -> None:
         "choices": [
             {
                 "index": 0,
-                "delta": {"role": "assistant", "content": ""},
+                "delta": {"role": "assistant", "content": None},
                 "logprobs": None,
                 "finish_reason": None,
             }
@@ -458,3 +459,31 @@ def test_typed_responses_keep_openai_nulls_and_omit_absent_fields() -> None:
     )
     models = oa.model_list([("a", 1), ("b", 2), ("a", 3)]).model_dump()
     assert [d["id"] for d in models["data"]] == ["a", "b"] and models["object"] == "list"
+
+
+@pytest.mark.parametrize(
+    ("template", "why"),
+    [
+        ("{{ if .System }}{{ .System }}{{ end }}{{ .Prompt }}", r"Go template syntax \(\{\{ if \."),
+        ("<|user|>{{ .Prompt }}<|assistant|>", r"Go template syntax \(\{\{ \.P"),
+        ("{% for m in messages %}{{ m.content }}{% endfor", "Jinja syntax error on line 1"),
+    ],
+)
+def test_modelfile_templates_are_checked_at_create_time(template: str, why: str) -> None:
+    from llmatlas.runtime.templates import check_template
+    from llmatlas.server.ollama.routes import modelfile_of
+    from llmatlas.server.ollama.wire import CreateRequest
+
+    with pytest.raises(BadInputError, match=why):
+        check_template(template)
+    req = CreateRequest.model_validate({"model": "x", "from": "gemma-3-270m", "template": template})
+    with pytest.raises(BadInputError, match=why):
+        modelfile_of(req)
+    text = f'FROM gemma-3-270m\nTEMPLATE """{template}"""'
+    with pytest.raises(BadInputError, match=why):
+        modelfile_of(CreateRequest.model_validate({"model": "x", "modelfile": text}))
+    jinja = "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}"
+    check_template(jinja)
+    assert modelfile_of(
+        CreateRequest.model_validate({"model": "x", "from": "a", "template": jinja})
+    )

@@ -123,20 +123,15 @@ class Record:
     ) -> dict[str, Any]:
         """The fields (and :attr:`COMPUTED` properties) as a dict, nested records as dicts;
         ``mode="json"`` turns dates into ISO strings and tuples into lists."""
-        defaults = _defaults(type(self)) if exclude_defaults else {}
-        out: dict[str, Any] = {}
-        values = self.__dict__
-        for name in _field_names(type(self)):
-            value = values[name]
-            if value is None and exclude_none:
-                continue
-            if exclude_defaults and name in defaults and value == defaults[name]:
-                continue
-            out[name] = (
-                value
-                if type(value) in _SCALARS
-                else _dump(value, mode, exclude_none, exclude_defaults)
-            )
+        cls = type(self)
+        items = zip(_field_names(cls), _values_of(cls)(self.__dict__), strict=True)
+        out = {k: v for k, v in items if v is not None} if exclude_none else dict(items)
+        if exclude_defaults:
+            defaults = _defaults(cls)
+            out = {k: v for k, v in out.items() if k not in defaults or v != defaults[k]}
+        for name, value in out.items():
+            if type(value) not in _SCALARS:  # nested records, lists, dicts, dates
+                out[name] = _dump(value, mode, exclude_none, exclude_defaults)
         for name in self.COMPUTED:
             value = getattr(self, name)
             if not (exclude_none and value is None):

@@ -111,7 +111,7 @@ def resolve_artifact(spec: str, cat: Catalog | None = None) -> Artifact:
     catalog model.  One clear :class:`BadInputError`/:class:`UnknownModelError` otherwise."""
     spec = spec.strip()
     if not spec:
-        raise BadInputError("give a model: a catalog name, a .gguf path or a Hub repo")
+        raise BadInputError.translatable("give a model: a catalog name, a .gguf path or a Hub repo")
     if cat is None:
         from llmatlas.catalog import Catalog
 
@@ -121,10 +121,12 @@ def resolve_artifact(spec: str, cat: Catalog | None = None) -> Artifact:
         if p.is_dir():
             ggufs = sorted(p.glob("*.gguf"))
             if len(ggufs) != 1:
-                raise BadInputError(f"{p} is a folder with {len(ggufs)} .gguf files; name the file")
+                raise BadInputError.translatable(
+                    "{path} is a folder with {n} .gguf files; name the file", path=p, n=len(ggufs)
+                )
             p = ggufs[0]
         if not p.exists():
-            raise BadInputError(f"no such file: {p}")
+            raise BadInputError.translatable("no such file: {path}", path=p)
         return from_gguf(p, cat)
     if spec.startswith("hf:"):
         from llmatlas.artifacts._hub import from_hub

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmatlas.errors import BadInputError, UnknownModelError
+from llmatlas.i18n import N_
 from llmatlas.sizing.quant import WeightBytes
 
 if TYPE_CHECKING:
@@ -55,9 +56,12 @@ def _save(path: Path, data: bytes) -> None:
 
 
 def _offline(repo: str, exc: Exception) -> BadInputError:
-    return BadInputError(
-        f"cannot reach the Hub at {_endpoint()} ({type(exc).__name__}) and {repo} is not "
-        "cached under LLMATLAS_HOME/hub; sizing it needs its config.json and file list once"
+    return BadInputError.translatable(
+        "cannot reach the Hub at {endpoint} ({error}) and {repo} is not cached under "
+        "LLMATLAS_HOME/hub; sizing it needs its config.json and file list once",
+        endpoint=_endpoint(),
+        error=type(exc).__name__,
+        repo=repo,
     )
 
 
@@ -67,7 +71,9 @@ def repo_metadata(repo: str) -> dict[str, Any]:
     from huggingface_hub.errors import EntryNotFoundError, GatedRepoError, RepositoryNotFoundError
 
     if not _REPO.match(repo):
-        raise BadInputError(f"{repo!r} is not a Hub repository id (owner/name)")
+        raise BadInputError.translatable(
+            "{repo!r} is not a Hub repository id (owner/name)", repo=repo
+        )
     cache = _cache_path(repo, "metadata.json")
     api = HfApi(endpoint=_endpoint(), token=os.environ.get("HF_TOKEN"))
     try:
@@ -83,7 +89,9 @@ def repo_metadata(repo: str) -> dict[str, Any]:
             except (GatedRepoError, EntryNotFoundError):
                 config = None
             except ValueError:
-                raise BadInputError(f"{repo}: config.json is not valid JSON") from None
+                raise BadInputError.translatable(
+                    "{repo}: config.json is not valid JSON", repo=repo
+                ) from None
         params = None
         if info.safetensors is not None:
             params = int(info.safetensors.total or 0) or None
@@ -97,7 +105,7 @@ def repo_metadata(repo: str) -> dict[str, Any]:
         }
     except RepositoryNotFoundError:
         raise UnknownModelError(
-            repo, [], hint=f"no such model repository on {_endpoint()}"
+            repo, [], hint=N_("no such model repository on {endpoint}"), endpoint=_endpoint()
         ) from None
     except BadInputError:
         raise
@@ -120,7 +128,12 @@ def _range(repo: str, sha: str, filename: str, end: int) -> bytes:
     headers["Range"] = f"bytes=0-{end - 1}"
     r = get_session().get(url, headers=headers, follow_redirects=True)
     if r.status_code not in (200, 206):
-        raise BadInputError(f"{repo}/{filename}: the Hub answered HTTP {r.status_code}")
+        raise BadInputError.translatable(
+            "{repo}/{filename}: the Hub answered HTTP {status}",
+            repo=repo,
+            filename=filename,
+            status=r.status_code,
+        )
     return bytes(r.content[:end])
 
 
@@ -143,7 +156,9 @@ def remote_header(repo: str, meta: dict[str, Any], filename: str) -> GGUFHeader:
         names = [f"{stem}-{i:05d}-of-{n:05d}.gguf" for i in range(1, n + 1)]
         missing = [x for x in names if x not in files]
         if missing:
-            raise BadInputError(f"{repo}: split GGUF is missing {', '.join(missing[:3])}")
+            raise BadInputError.translatable(
+                "{repo}: split GGUF is missing {files}", repo=repo, files=", ".join(missing[:3])
+            )
     tensors: list[GGUFTensor] = []
     metadata: dict[str, Any] = {}
     vocab = 0
@@ -165,7 +180,9 @@ def remote_header(repo: str, meta: dict[str, Any], filename: str) -> GGUFHeader:
                 break
             except HeaderTooShort:
                 if want >= size:
-                    raise BadInputError(f"{repo}/{name} is truncated inside its header") from None
+                    raise BadInputError.translatable(
+                        "{repo}/{name} is truncated inside its header", repo=repo, name=name
+                    ) from None
                 want = min(size, want * 4)
         _save(cache, buf)
         tensors += part_tensors
@@ -181,18 +198,30 @@ def _pick_gguf(repo: str, files: dict[str, int], quant: str | None, filename: st
     ggufs = [f for f in files if f.lower().endswith(".gguf")]
     if filename:
         if filename not in files:
-            raise BadInputError(
-                f"{repo} has no file {filename}; GGUF files: {', '.join(ggufs[:6])}"
+            raise BadInputError.translatable(
+                "{repo} has no file {filename}; GGUF files: {files}",
+                repo=repo,
+                filename=filename,
+                files=", ".join(ggufs[:6]),
             )
         return filename
     if not ggufs:
-        raise BadInputError(f"{repo} has no GGUF files; drop :{quant} to size its safetensors")
+        raise BadInputError.translatable(
+            "{repo} has no GGUF files; drop :{quant} to size its safetensors",
+            repo=repo,
+            quant=quant,
+        )
     assert quant is not None
     q = quant.lower().replace("-", "_")
     hits = [f for f in ggufs if re.search(rf"(^|[^a-z0-9]){re.escape(q)}([^a-z0-9]|$)", f.lower())]
     firsts = [f for f in hits if not _SPLIT.search(f) or "-00001-of-" in f]
     if not firsts:
-        raise BadInputError(f"{repo} has no {quant} GGUF; it has: {', '.join(ggufs[:8])}")
+        raise BadInputError.translatable(
+            "{repo} has no {quant} GGUF; it has: {files}",
+            repo=repo,
+            quant=quant,
+            files=", ".join(ggufs[:8]),
+        )
     return sorted(firsts, key=len)[0]
 
 

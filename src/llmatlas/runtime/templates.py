@@ -3,10 +3,11 @@ or a family default from the catalog; base models run in completion mode."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2.exceptions import TemplateError
+from jinja2.exceptions import TemplateError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from llmatlas.errors import BadInputError
@@ -116,3 +117,29 @@ def chat_format(
         key = FAMILY_TO_TEMPLATE[family]
         return ChatFormat(FAMILY_TEMPLATES[key], f"family default ({key})", bos, eos)
     return ChatFormat(None, "none (base model: completion mode)", bos, eos)
+
+
+# Go's text/template (Ollama's Modelfile TEMPLATE): fields start with a dot ({{ .Prompt }}),
+# blocks end with {{ end }}; Jinja has neither.
+_GO_TEMPLATE = re.compile(
+    r"\{\{-?\s*(?:\.[A-Za-z]|(?:if|range|with|else if)\s+[.$]|end\s*-?\}\}|template\s|block\s)"
+)
+
+
+def check_template(text: str) -> None:
+    """A Modelfile TEMPLATE must be a Jinja chat template (as GGUF files carry); refuse one in
+    Go's template syntax, or with a Jinja syntax error, when the model is created rather
+    than at its first chat."""
+    go = _GO_TEMPLATE.search(text)
+    if go:
+        raise BadInputError(
+            f"TEMPLATE uses Go template syntax ({go.group(0).strip()}...); llmatlas renders "
+            "Jinja chat templates over `messages`, as in a GGUF's tokenizer.chat_template: "
+            "write it in Jinja, or leave TEMPLATE out to use the model's own"
+        )
+    try:
+        ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True).parse(text)
+    except TemplateSyntaxError as exc:
+        raise BadInputError(
+            f"TEMPLATE: Jinja syntax error on line {exc.lineno}: {exc.message}"
+        ) from None

@@ -58,8 +58,11 @@ async def chat(req: OllamaChatRequest, request: Request) -> Any:
         )
     options = tr.options_with_defaults(req.options, lm.modelfile.parameters)
     sampling = options.sampling(default_max=lm.n_ctx)
-    tools = plan_tools(req.tools, (req.tool_choice or "auto") if req.tools else None)
-    grammar = tools.grammar if tools.mode == "forced" else _format_grammar(req.format)
+    # JSON schema -> grammar compilation is CPU work: off the event loop
+    tools = await offload(plan_tools, req.tools, (req.tool_choice or "auto") if req.tools else None)
+    grammar = (
+        tools.grammar if tools.mode == "forced" else await offload(_format_grammar, req.format)
+    )
     if grammar:
         sampling = sampling.model_copy(update={"grammar": grammar})
     msgs = tr.with_system([m.model_dump(exclude_none=True) for m in req.messages], lm.modelfile)
@@ -92,7 +95,7 @@ async def generate(req: OllamaGenerateRequest, request: Request) -> Any:
     options = tr.options_with_defaults(req.options, lm.modelfile.parameters)
     sampling = options.sampling(default_max=lm.n_ctx)
     system = req.system if req.system is not None else lm.modelfile.system
-    grammar = _format_grammar(req.format)
+    grammar = await offload(_format_grammar, req.format)
     if grammar:
         sampling = sampling.model_copy(update={"grammar": grammar})
     if req.raw or not lm.chat.is_chat:

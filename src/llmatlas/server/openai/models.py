@@ -89,7 +89,10 @@ class ChatCompletion(_Wire):
 
 
 class Delta(_Wire):
-    _omit_none = frozenset({"role", "content", "tool_calls"})
+    """What a chunk adds; ``content`` is null when it adds no text (the role chunk, tool-call
+    pieces, the finish), as llama-server and vLLM send it."""
+
+    _omit_none = frozenset({"role", "tool_calls"})
     role: Literal["assistant"] | None = None
     content: str | None = None
     tool_calls: list[ToolCallDelta] | None = None

@@ -253,7 +253,7 @@ class ChoiceStream:
         )
 
     def start(self) -> m.ChunkChoice:
-        return self._item(m.Delta(role="assistant", content=""))
+        return self._item(m.Delta(role="assistant"))
 
     def _call(self, delta: m.ToolCallDelta) -> m.ChunkChoice:
         return self._item(m.Delta(tool_calls=[delta]))
