@@ -105,3 +105,32 @@ def test_missing_quant_says_where_it_looked(hub: tuple[FakeHub, bytes]) -> None:
 def test_embedded_pull_needs_no_network(home_with_model: Path) -> None:
     m = pull_model("gemma-3-270m", say=lambda s: None)
     assert m.source == "embedded"
+
+
+def test_ollama_pull_progress_says_digest_and_total(hub: tuple[FakeHub, bytes]) -> None:
+    """/api/pull's progress (server/ollama/routes.pull_work) names the file's full digest and
+    its size before the bytes arrive, as Ollama's does."""
+    import hashlib
+    import json
+    from types import SimpleNamespace
+
+    from llmatlas.server.ollama.routes import pull_work
+
+    _, data = hub
+    store = ModelStore()
+    lines: list[str] = []
+    pull_work(
+        SimpleNamespace(store=store, cfg=SimpleNamespace(settings=store.settings)),
+        "smollm2-135m-instruct:Q8_0",
+        lines.append,
+    )
+    progress = [json.loads(x) for x in lines if x.startswith("{")]
+    sha = hashlib.sha256(data).hexdigest()
+    assert progress[0] == {
+        "status": f"pulling {sha[:12]}",
+        "digest": f"sha256:{sha}",
+        "total": len(data),
+        "completed": 0,
+    }
+    assert progress[-1]["completed"] == progress[-1]["total"] == len(data)
+    assert lines[0] == "pulling manifest" and lines[-1] == "writing manifest"

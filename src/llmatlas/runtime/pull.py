@@ -75,7 +75,11 @@ def pull_model(
     store: ModelStore | None = None,
     say: Callable[[str], None] = print,
     settings: Settings | None = None,
+    on_file: Callable[[str, int | None], None] | None = None,
 ) -> StoredModel:
+    """Resolve ``spec``, check the license policy and fit, download and register it.
+    ``on_file(sha256, size)`` hears of the file before its bytes are fetched (the server's
+    pull progress; either may be unknown: "" / None)."""
     st = store or ModelStore(settings)
     cat = st.catalog
     model, quant = split_spec(spec, cat)
@@ -113,6 +117,10 @@ def pull_model(
     quant = quant or "Q4_K_M"
     found_repo, filename, (sibling, revision) = st.find_gguf(entry, repo, quant)
     say(_("downloading {repo}/{filename}").format(repo=found_repo, filename=filename))
+    if on_file is not None:
+        lfs = getattr(sibling, "lfs", None)
+        size = getattr(sibling, "size", None) or getattr(lfs, "size", None)
+        on_file(getattr(lfs, "sha256", None) or "", size)
     local = name or (entry.id if entry else found_repo.split("/")[-1].lower())
     catalog_id = entry.id if entry else st.match_catalog({}, filename)
     return st.download(found_repo, filename, sibling, revision, local, catalog_id, quant)

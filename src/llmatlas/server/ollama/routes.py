@@ -340,7 +340,8 @@ def _json(s: str) -> str:
 
 # ------------------------------------------------------------------------------ pull / push
 def pull_work(st: Any, spec: str, say: Callable[[str], None]) -> None:
-    """Pull through the store; while bytes arrive, report the partial file's size."""
+    """Pull through the store with Ollama's progress lines: the file's digest and ``total``
+    as soon as they are known, then ``completed`` as the partial file grows."""
     from llmatlas.runtime.pull import pull_model
 
     say("pulling manifest")
@@ -350,21 +351,32 @@ def pull_work(st: Any, spec: str, say: Callable[[str], None]) -> None:
         return
     partial = Path(st.cfg.settings.models_dir) / ".partial"
     done = threading.Event()
+    file: dict[str, Any] = {}
+
+    def line(completed: int) -> None:
+        sha = file["sha256"]
+        status = f"pulling {sha[:12]}" if sha else "pulling"
+        digest = f"sha256:{sha}" if sha else None
+        progress = tr.progress(status, digest=digest, total=file["size"], completed=completed)
+        say(tr.ndjson(progress).strip())
+
+    def on_file(sha256: str, size: int | None) -> None:
+        file.update(sha256=sha256, size=size)
+        line(0)
 
     def watch() -> None:
         while not done.wait(0.5):
-            parts = sorted(partial.glob("*.part"), key=lambda p: p.stat().st_mtime)
+            if not file:
+                continue
+            # the store names a partial file by the first 40 hex digits of its sha256
+            parts = list(partial.glob(f"{file['sha256'][:40]}*.part")) if file["sha256"] else []
             if parts:
-                p = parts[-1]
-                line = tr.progress(
-                    f"pulling {p.stem[:12]}", digest=f"sha256:{p.stem}", completed=p.stat().st_size
-                )
-                say(tr.ndjson(line).strip())
+                line(parts[0].stat().st_size)
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        stored = pull_model(spec, store=st.store, say=say)
+        stored = pull_model(spec, store=st.store, say=say, on_file=on_file)
     finally:
         done.set()
     say("verifying sha256 digest")
