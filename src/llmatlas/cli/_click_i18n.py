@@ -64,15 +64,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"(?P<message>.*)\. Did you mean (?P<suggestions>.*)\?",
             N_("{message} Did you mean {suggestions}?"),
         ),
-        # click's words when typer (below 0.29) converts an option's value, said as pydantic's
-        (
-            r"(?P<value>.+) is not a valid int\.",
-            N_("Input should be a valid integer, unable to parse string as an integer"),
-        ),
-        (
-            r"(?P<value>.+) is not a valid float\.",
-            N_("Input should be a valid number, unable to parse string as a number"),
-        ),
+        # click's words for a flag value (typer below 0.29), said as pydantic's
         (
             r"(?P<value>.+) is not a valid boolean\. Recognized values: (?P<states>.*)",
             N_("Input should be a valid boolean, unable to interpret input"),
