@@ -207,3 +207,16 @@ def test_compute_buffers_are_remembered_between_runs(
     table: dict[object, object] = {}
     with remembered("compute-buffers", table, [edited]):
         assert table == {}  # another key: nothing saved under it
+
+
+def test_records_nest_in_what_is_validated() -> None:
+    """A record given where a nested one is expected is validated again, as pydantic does
+    with a model instance; an invalid one still fails."""
+    cat = Catalog()
+    m = cat.get("llama-3-8b-instruct")
+    raw = _raw(DATA / "llama3.yaml")
+    fam = Family.model_validate({**raw, "models": [m]})
+    assert fam.models[0] == m and fam.models[0] is not m
+    broken = m.model_copy(update={"params_b": -1.0})  # model_copy does not validate
+    with pytest.raises(ValidationError, match="greater than 0"):
+        Family.model_validate({**raw, "models": [broken]})
