@@ -266,10 +266,6 @@ TEST_REASONS = {
     "test_chat_template_continue_final_message_mutual_exclusion": (
         "sends the add_generation_prompt/continue_final_message extension fields (not OpenAI's)"
     ),
-    "test_completion_with_invalid_grammar": (
-        "sends llama-server's raw GBNF `grammar` field (OpenAI has none; llmatlas constrains "
-        "output through response_format)"
-    ),
     "test_invalid_chat_completion_req": (
         "expects two assistant turns in a row to be refused; OpenAI's API accepts them"
     ),

@@ -160,6 +160,26 @@ def test_json_response_format_parses(oa: openai.OpenAI) -> None:
     assert isinstance(obj["city"], str) and isinstance(obj["population"], int)
 
 
+def test_llama_server_grammar_and_schema_extensions(server: ServerProcess) -> None:
+    """llama-server's `grammar` (GBNF) and `json_schema` fields, and a schema on json_object."""
+
+    def chat(**extra: object) -> httpx.Response:
+        body = {"model": MODEL, "messages": [{"role": "user", "content": "Say it"}], **extra}
+        return httpx.post(server.url + "/v1/chat/completions", json=body, timeout=120)
+
+    r = chat(grammar='root ::= "a"{5,5}', max_tokens=8)
+    assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "aaaaa"
+    bad = chat(grammar="root ::= this is (not valid GBNF", max_tokens=8)
+    assert bad.status_code == 400 and "grammar" in bad.json()["error"]["message"]
+    for extra in (
+        {"json_schema": {"const": "42"}},
+        {"response_format": {"type": "json_object", "schema": {"const": "42"}}},
+    ):
+        r = chat(max_tokens=6, **extra)
+        assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == '"42"'
+    assert chat(response_format={"type": "json_object", "schema": 123}).status_code == 400
+
+
 TOOLS = [
     {
         "type": "function",

@@ -188,6 +188,13 @@ class BatchScheduler:
         self.model.close()
 
     # -- worker ---------------------------------------------------------------------
+    def check_grammar(self, grammar: str) -> None:
+        """A 400 for GBNF llama.cpp cannot parse, before the request is queued."""
+        g = L.llama_sampler_init_grammar(self.vocab, grammar.encode(), b"root")
+        if not g:
+            raise BadInputError("grammar: llama.cpp cannot parse this GBNF (its rule `root` first)")
+        L.llama_sampler_free(g)
+
     def _make_sampler(self, s: SamplingOptions) -> Any:
         params = L.llama_sampler_chain_default_params()
         chain = L.llama_sampler_chain_init(params)

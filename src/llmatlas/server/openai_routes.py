@@ -98,10 +98,10 @@ def plan_chat(lm: Loaded, req: ChatCompletionRequest) -> tuple[list[Prepared], T
     (CPU work: template rendering and tokenizing; run it off the event loop)."""
     sampling = req.sampling(default_max=lm.n_ctx)
     tools = plan_tools(req.tools, req.tool_choice)
-    rf = req.response_format
-    grammar = grammar_for_format(
-        rf.type if rf else None, (rf.json_schema or {}).get("schema") if rf else None
-    )
+    grammar = grammar_for_format(*req.output_schema())
+    if req.grammar is not None:
+        lm.sched.check_grammar(req.grammar)
+        grammar = req.grammar
     if tools.mode == "forced":
         grammar = tools.grammar
     if grammar:

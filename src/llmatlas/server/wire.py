@@ -76,6 +76,8 @@ class ChatMessage(_Loose):
 class ResponseFormat(_Loose):
     type: Literal["text", "json_object", "json_schema"] = "text"
     json_schema: dict[str, Any] | None = None
+    # json_object with a schema: an extension llama-server, vLLM and Together accept
+    object_schema: dict[str, Any] | None = Field(default=None, alias="schema")
 
 
 class StreamOptions(_Loose):
@@ -122,6 +124,21 @@ class ChatCompletionRequest(_SamplingFields):
     response_format: ResponseFormat | None = None
     logprobs: bool = False
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    # llama-server's (and llama-cpp-python's) extensions: a GBNF grammar, a JSON schema
+    grammar: Annotated[str, Field(min_length=1, max_length=1 << 16)] | None = None
+    json_schema: dict[str, Any] | None = None
+
+    def output_schema(self) -> tuple[str | None, dict[str, Any] | None]:
+        """What the answer must be: (response_format kind, JSON schema) from
+        ``response_format`` or the ``json_schema`` extension."""
+        if self.json_schema is not None:
+            return "json_schema", self.json_schema
+        rf = self.response_format
+        if rf is None:
+            return None, None
+        if rf.type == "json_object" and rf.object_schema is not None:
+            return "json_schema", rf.object_schema
+        return rf.type, (rf.json_schema or {}).get("schema")
 
 
 class CompletionRequest(_SamplingFields):
