@@ -8,7 +8,7 @@ and small GGUFs of other architectures synthesised from their catalog entries
 computes them like any others, and a Q8_0 file is not repacked by the CPU backend, so the
 figures do not depend on whether this CPU repacks).  Target: within 5% everywhere.
 
-    .venv/bin/python bench/sizing_accuracy.py [--threads 2] [--quick]
+    .venv/bin/python bench/sizing_accuracy.py [--threads 2] [--quick] [--ids pythia-160m]
 """
 
 from __future__ import annotations
@@ -51,12 +51,15 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="two embedded cases, one per model")
+    ap.add_argument("--ids", default="", help="comma-separated models (default: all)")
     args = ap.parse_args()
+    ids = set(args.ids.split(",")) if args.ids else None
     cat = Catalog()
     runs: list[tuple[str, str, Path, int, int]] = []
     path = Path(pkg.assemble())
     for n_ctx, n_prompt in EMBEDDED[1:3] if args.quick else EMBEDDED:
-        runs.append(("gemma-3-270m", "Q4_K_M", path, n_ctx, n_prompt))
+        if ids is None or "gemma-3-270m" in ids:
+            runs.append(("gemma-3-270m", "Q4_K_M", path, n_ctx, n_prompt))
     worst = 0.0
     print(f"# {llama_cpp_version()}, CPU, {args.threads} threads; peak RSS (VmHWM) of the child")
     print(
@@ -65,6 +68,8 @@ def main() -> int:
     )
     with tempfile.TemporaryDirectory() as d:
         for mid, _ in SYNTH:
+            if ids is not None and mid not in ids:
+                continue
             a0 = cat.get(mid).architecture
             assert a0 is not None
             p = synth_gguf(a0, get_format("Q8_0", "llama.cpp"), Path(d) / f"{mid}.gguf")[0]

@@ -32,7 +32,11 @@ CASES = [
     # Falcon-40B: parallel attention/FFN, a LayerNorm per branch (the closed form said +62%)
     ("falcon-40b", "Q4_K_M", [RunSettings(2048, flash_attn=True)]),
     # Granite 4.0-H: Mamba-2 layers keep a fixed recurrent state, 4 attention layers a KV cache
-    ("granite-4.0-h-micro", "Q4_K_M", [RunSettings(4096)]),
+    (
+        "granite-4.0-h-micro",
+        "Q4_K_M",
+        [RunSettings(4096), RunSettings(32768, "q8_0", flash_attn=True)],
+    ),
 ]
 
 
@@ -99,7 +103,16 @@ def test_allocator_reuses_an_input_in_place_and_keeps_outputs() -> None:
 
 
 @pytest.mark.parametrize(
-    "mid", ["llama-3-8b", "gemma-2-9b", "gemma-3-27b-it", "gpt-oss-20b", "deepseek-v3"]
+    "mid",
+    [
+        "llama-3-8b",
+        "gemma-2-9b",
+        "gemma-3-27b-it",
+        "gpt-oss-20b",
+        "deepseek-v3",
+        "falcon-40b",
+        "granite-4.0-h-micro",
+    ],
 )
 def test_replaying_a_few_layers_gives_the_full_replays_peak(catalog: Catalog, mid: str) -> None:
     from llmatlas.sizing import llama_graph as lg

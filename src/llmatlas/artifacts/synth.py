@@ -16,6 +16,7 @@ from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFWriter
 
 from llmatlas.catalog._schema import Architecture
 from llmatlas.errors import BadInputError
+from llmatlas.sizing.llama_graph import attention_layers, ssm_dims
 from llmatlas.sizing.params import Tensor
 from llmatlas.sizing.quant import QuantFormat, gguf_tensor_type
 
@@ -70,32 +71,6 @@ def _t(name: str, layer: int | None, ne: tuple[int, ...], cat: str = "attention"
     return Spec(name, ne, role)
 
 
-def attention_layers(a: Architecture) -> set[int]:
-    """Which layers attend (the rest are recurrent).  The catalog keeps the count, not the
-    positions; they are spread evenly, the last layer of each group attending (Granite 4.0-H
-    stacks nine Mamba-2 blocks then one attention block).  Positions change neither the KV
-    cache nor the recurrent state, only the order of the graph."""
-    n = a.num_hidden_layers
-    if a.num_attention_layers is None:
-        return set(range(n))
-    k = max(1, a.num_attention_layers)
-    step = n // k
-    return {step * (j + 1) - 1 for j in range(k)}
-
-
-def _ssm_dims(a: Architecture) -> tuple[int, int, int, int, int]:
-    """(d_inner, d_state, n_group, n_ssm_head, d_conv) of a Mamba-2 layer."""
-    heads = a.linear_num_value_heads or 1
-    inner = heads * (a.linear_value_head_dim or 1)
-    return (
-        inner,
-        a.linear_key_head_dim or 128,
-        a.linear_num_key_heads or 1,
-        heads,
-        a.conv1d_width or 4,
-    )
-
-
 def layout(a: Architecture) -> list[Spec]:
     """Every tensor llama.cpp expects for ``a``, with its ggml shape."""
     arch = gguf_arch(a)
@@ -127,7 +102,7 @@ def layout(a: Architecture) -> list[Spec]:
             add("attn_norm_2.weight", (h,))
             add("attn_norm_2.bias", (h,))
         if arch == "granitehybrid" and i not in attention_layers(a):
-            inner, state, groups, heads, conv = _ssm_dims(a)
+            inner, state, groups, heads, conv = ssm_dims(a)
             add("ssm_in.weight", (h, 2 * inner + 2 * groups * state + heads))
             add("ssm_conv1d.weight", (conv, inner + 2 * groups * state))
             add("ssm_conv1d.bias", (inner + 2 * groups * state,))
@@ -239,7 +214,7 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
         w.add_head_count_kv(
             [a.num_key_value_heads if i in attn else 0 for i in range(a.num_hidden_layers)]
         )
-        inner, state, groups, heads, conv = _ssm_dims(a)
+        inner, state, groups, heads, conv = ssm_dims(a)
         w.add_ssm_conv_kernel(conv)
         w.add_ssm_inner_size(inner)
         w.add_ssm_state_size(state)

@@ -191,6 +191,11 @@ class Graph:
         base = dst.view_src or dst
         return Tensor("set_rows", dst.type, dst.ne, dst.nb, (dst, src, idx), base, dst.view_offs)
 
+    def into(self, name: str, dst: Tensor, *src: Tensor) -> Tensor:
+        """An op that writes into ``dst`` (``ggml_cpy``, ``ggml_*_inplace``): a view of it."""
+        base = dst.view_src or dst
+        return Tensor(name, dst.type, dst.ne, dst.nb, src, base, dst.view_offs)
+
     def cpy(self, a: Tensor, type_: str) -> Tensor:
         return self.op("cpy", type_, a.ne, a)
 

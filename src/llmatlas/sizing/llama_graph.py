@@ -43,6 +43,32 @@ def _pad(n: int, to: int) -> int:
     return -(-n // to) * to
 
 
+def attention_layers(a: Architecture) -> set[int]:
+    """Which layers attend (the rest are recurrent).  The catalog keeps the count, not the
+    positions; they are spread evenly, the last layer of each group attending (Granite 4.0-H
+    stacks nine Mamba-2 blocks then one attention block).  Positions change neither the KV
+    cache nor the recurrent state, only the order of the graph."""
+    n = a.num_hidden_layers
+    if a.num_attention_layers is None:
+        return set(range(n))
+    k = max(1, a.num_attention_layers)
+    step = n // k
+    return {step * (j + 1) - 1 for j in range(k)}
+
+
+def ssm_dims(a: Architecture) -> tuple[int, int, int, int, int]:
+    """(d_inner, d_state, n_group, n_ssm_head, d_conv) of a Mamba-2 layer."""
+    heads = a.linear_num_value_heads or 1
+    inner = heads * (a.linear_value_head_dim or 1)
+    return (
+        inner,
+        a.linear_key_head_dim or 128,
+        a.linear_num_key_heads or 1,
+        heads,
+        a.conv1d_width or 4,
+    )
+
+
 def kv_cells(a: Architecture, s: Settings) -> tuple[int, int]:
     """(cells of the full-attention cache, cells of the sliding-window cache)."""
     total = s.n_ctx * s.n_seq
@@ -278,6 +304,80 @@ class _Builder:
         v = g.view(qkv, (hd, nkv, nt), nb, hd * (nh + nkv) * 4)
         return q, k, v
 
+    def mamba2(self, x: Tensor) -> Tensor:
+        """A Mamba-2 layer (``mamba-base.cpp`` build_mamba2_layer, one sequence): in-projection
+        split into z / xBC / dt, the conv state prepended and the causal conv, the selective
+        scan (output and new state in one tensor), D skip, gate, grouped RMS norm, out-proj."""
+        g, nt = self.g, self.n_tok
+        inner, state, groups, heads, conv = ssm_dims(self.a)
+        hd = inner // heads
+        width = inner + 2 * groups * state
+        s_copy = self.s_copy
+        main = g.view(s_copy, (1,))
+        extra = g.view(s_copy, (0,), offset=4)
+        # build_rs for the conv state: zero the empty slot, gather the sequence's row, copy
+        # the other sequences' rows (none here)
+        conv_all = g.weight((conv - 1) * width, 1, type_="f32")
+        g.expand(g.into("scale", g.view(conv_all, ((conv - 1) * width,))))
+        conv_rows = g.get_rows(conv_all, main)
+        g.expand(conv_rows)
+        g.expand(
+            g.into("cpy", g.view(conv_all, ((conv - 1) * width, 0)), g.get_rows(conv_all, extra))
+        )
+        conv_st = g.reshape(conv_rows, conv - 1, width, 1)
+        mm = g.mul_mat(g.weight(self.h, 2 * inner + 2 * groups * state + heads), x)
+        zx = g.reshape(mm, mm.ne[0], nt, 1)
+        f = 4
+        z = g.view(zx, (hd, heads, nt, 1), (0, hd * f, zx.nb[1], zx.nb[2]))
+        xbc = g.view(zx, (width, nt, 1), (0, zx.nb[1], zx.nb[2]), inner * f)
+        dt = g.view(
+            zx, (heads, nt, 1), (0, zx.nb[1], zx.nb[2]), (2 * inner + 2 * groups * state) * f
+        )
+        conv_x = g.op("concat", "f32", (conv - 1 + nt, width, 1), conv_st, g.transpose(xbc))
+        last = g.view(conv_x, (conv - 1, width, 1), (0, conv_x.nb[1], conv_x.nb[2]), nt * f)
+        g.expand(g.into("cpy", g.view(conv_all, ((conv - 1) * width, 1)), last))
+        xbc = g.op("ssm_conv", "f32", (width, nt, 1), conv_x, g.weight(conv, width, type_="f32"))
+        xbc = g.same("unary", g.same("add", xbc, g.weight(width, type_="f32")))
+        xs = g.view(xbc, (hd, heads, nt, 1), (0, hd * f, xbc.nb[1], xbc.nb[2]))
+        b_ = g.view(xbc, (state, groups, nt, 1), (0, state * f, xbc.nb[1], xbc.nb[2]), inner * f)
+        c_ = g.view(
+            xbc,
+            (state, groups, nt, 1),
+            (0, state * f, xbc.nb[1], xbc.nb[2]),
+            (inner + groups * state) * f,
+        )
+        dt = g.same("add", g.cont(dt), g.weight(heads, type_="f32"))
+        ssm_all = g.weight(state * inner, 1, type_="f32")
+        g.expand(g.into("scale", g.view(ssm_all, (state * inner,))))
+        ssm = g.reshape(ssm_all, state, hd, heads, 1)
+        y_ssm = g.op(
+            "ssm_scan",
+            "f32",
+            (nt * inner + state * inner,),
+            ssm,
+            xs,
+            dt,
+            g.weight(1, heads, type_="f32"),
+            b_,
+            c_,
+            main,
+        )
+        g.expand(y_ssm)
+        g.expand(g.into("cpy", g.view(ssm_all, (state * inner, 0)), g.get_rows(ssm_all, extra)))
+        st = g.view(
+            y_ssm,
+            (state * inner, 1, 1),
+            (0, (state * inner) * f, (state * inner) * f),
+            nt * inner * f,
+        )
+        g.expand(g.into("cpy", g.view(ssm_all, (state * inner, 1)), st))
+        y = g.view(y_ssm, (hd, heads, nt, 1), (0, hd * f, inner * f, nt * inner * f))
+        y = g.same("add", y, g.same("mul", xs, g.weight(1, heads, type_="f32")))
+        y = g.op("glu", "f32", (hd, heads, nt, 1), g.cont(z), y)
+        y = self.norm(g.reshape(y, inner // groups, groups, nt, 1))
+        y = g.reshape(y, inner, nt)
+        return g.mul_mat(g.weight(inner, self.h), y)
+
     def bloom_layer(self, il: int, inp: Tensor, attend: Any) -> Tensor:
         """BLOOM (``bloom.cpp``): LayerNorm with bias, fused QKV with bias, ALiBi (no rope:
         the masks' slopes live in the softmax), every linear layer biased."""
@@ -397,6 +497,8 @@ class _Builder:
         n_layer = a.num_hidden_layers
         swa_pattern = _swa_layers(a) if iswa else set()
         self.out_ids = out_ids
+        attn_layers = attention_layers(a)
+        self.s_copy = g.input("i32", 1, name="rs_s_copy")
         for il in self.layers or range(n_layer):
             inp = cur
             if a.model_type in PARALLEL:
@@ -411,7 +513,9 @@ class _Builder:
                 continue
             olmo2 = a.model_type == "olmo2"  # norms after attention and FFN, not before
             x = cur if olmo2 else self.norm(cur)
-            if a.is_mla:
+            if il not in attn_layers:
+                cur = self.mamba2(x)
+            elif a.is_mla:
                 cur = self.mla_attention(x, pos, mask, full, k_idx)
             else:
                 if a.model_type == "phi3":
@@ -519,6 +623,7 @@ GRAPHED = (
     "gpt_neox",
     "falcon",
     "bloom",
+    "granitemoehybrid",
 )
 """Model types whose graph this module builds as llama.cpp does (checked, run by run, against
 llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""
@@ -529,7 +634,7 @@ def supported(a: Architecture, s: Settings) -> bool:
         a.model_type in GRAPHED
         and s.kv_type in TYPES
         and s.n_seq == 1
-        and a.num_attention_layers is None
+        and (a.num_attention_layers is None or (a.recurrent_kind == "mamba2" and not a.is_moe))
     )
 
 
@@ -567,7 +672,9 @@ def replayed_layers(a: Architecture) -> list[int]:
     model are kept too."""
     n = a.num_hidden_layers
     period = 1
-    if a.sliding_window and a.model_type in SWA_ARCHS:
+    if a.num_attention_layers:  # hybrids: one attention layer per group
+        period = a.num_hidden_layers // a.num_attention_layers
+    elif a.sliding_window and a.model_type in SWA_ARCHS:
         full = n - min(a.sliding_window_layers or n, n)
         period = round(n / full) if full else 1
     keep = max(2, 2 * period)
