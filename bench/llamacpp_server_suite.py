@@ -10,6 +10,8 @@ start ``llama-server``:
   through ``--alias``), one server per distinct setting, reused across tests;
 - requests without a ``model`` get the served one (llama-server ignores the field; llmatlas,
   like OpenAI, requires it), and the OpenAI paths the tests call without ``/v1`` get it;
+- requests without a token limit get the test's ``n_predict``, which llama-server applies as
+  its default (llmatlas's default is the rest of the context);
 - no model downloads (``wget`` is stubbed) and no preset loading.
 
 A test applies when it calls an OpenAI-compatible endpoint (``/v1/chat/completions``,
@@ -132,6 +134,11 @@ def _with_model(fn):
     def wrapped(self, method, path, data=None, *args, **kwargs):
         if isinstance(data, dict) and not data.get("model"):
             data = {**data, "model": self.model_alias or MODEL}
+        # llama-server's --n-predict (the test's server.n_predict) is its default max_tokens
+        limits = ("max_tokens", "max_completion_tokens", "max_output_tokens", "n_predict")
+        if isinstance(data, dict) and self.n_predict and not any(k in data for k in limits):
+            key = "max_output_tokens" if path.endswith("/responses") else "max_tokens"
+            data = {**data, key: self.n_predict}
         return fn(self, method, path, data, *args, **kwargs)
     return wrapped
 

@@ -207,3 +207,35 @@ def test_compute_buffers_are_remembered_between_runs(
     table: dict[object, object] = {}
     with remembered("compute-buffers", table, [edited]):
         assert table == {}  # another key: nothing saved under it
+
+
+def test_records_nest_in_what_is_validated() -> None:
+    """A record given where a nested one is expected is validated again, as pydantic does
+    with a model instance; an invalid one still fails."""
+    cat = Catalog()
+    m = cat.get("llama-3-8b-instruct")
+    raw = _raw(DATA / "llama3.yaml")
+    fam = Family.model_validate({**raw, "models": [m]})
+    assert fam.models[0] == m and fam.models[0] is not m
+    broken = m.model_copy(update={"params_b": -1.0})  # model_copy does not validate
+    with pytest.raises(ValidationError, match="greater than 0"):
+        Family.model_validate({**raw, "models": [broken]})
+
+
+def test_gguf_quant_types_from_the_compiled_copy_are_ggufs(isolated_home: Path) -> None:
+    """The rebuilt enum and block sizes (cold: compiled now; warm: read back) are gguf's own."""
+    code = (
+        "import sys\n"
+        "from llmatlas._gguf_constants import quant_types\n"
+        "types, sizes = quant_types()\n"
+        "assert 'gguf.constants' not in sys.modules\n"
+        "import gguf.constants as g\n"
+        "assert types.__name__ == 'GGMLQuantizationType'\n"
+        "assert [(m.name, int(m)) for m in types] == [(m.name, int(m)) for m in g.GGMLQuantizationType]\n"
+        "assert {int(t): b for t, b in sizes.items()} == {int(t): tuple(b) for t, b in g.GGML_QUANT_SIZES.items()}\n"
+        "assert sizes[g.GGMLQuantizationType.Q4_K] == g.GGML_QUANT_SIZES[g.GGMLQuantizationType.Q4_K]\n"
+    )
+    env = {**os.environ, "LLMATLAS_HOME": str(isolated_home)}
+    for _ in ("cold", "warm"):
+        subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+    assert len(list((isolated_home / "cache").glob("gguf-types-*.pickle"))) == 1

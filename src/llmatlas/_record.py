@@ -104,7 +104,7 @@ class Record:
         """``obj`` (a mapping, as parsed from YAML) checked against the schema, as a record."""
         if isinstance(obj, cls):
             return obj
-        return typing.cast(R, _to_record(schema(cls).model_validate(obj)))
+        return typing.cast(R, _to_record(schema(cls).model_validate(_as_input(obj))))
 
     def model_copy(self: R, *, update: Mapping[str, Any] | None = None) -> R:
         """A copy with ``update`` applied, not validated again (as pydantic's ``model_copy``)."""
@@ -140,6 +140,18 @@ class Record:
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _as_input(value: Any) -> Any:
+    """``value`` with the records inside it as dicts (validated again, as a pydantic model
+    validates a nested model given as an instance of it)."""
+    if isinstance(value, Record):
+        return {k: _as_input(v) for k, v in value.__dict__.items()}
+    if isinstance(value, list):
+        return [_as_input(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_input(v) for k, v in value.items()}
+    return value
 
 
 def _dump(value: Any, mode: str, exclude_none: bool, exclude_defaults: bool) -> Any:

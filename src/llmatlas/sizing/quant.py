@@ -26,10 +26,9 @@ from llmatlas.sizing.params import Tensor, tensors
 if TYPE_CHECKING:
     from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
 else:  # the table without `import gguf` (numpy): see llmatlas._gguf_constants
-    from llmatlas._gguf_constants import gguf_constants
+    from llmatlas._gguf_constants import quant_types
 
-    GGML_QUANT_SIZES = gguf_constants().GGML_QUANT_SIZES
-    GGMLQuantizationType = gguf_constants().GGMLQuantizationType
+    GGMLQuantizationType, GGML_QUANT_SIZES = quant_types()
 
 T = GGMLQuantizationType
 Kind = Literal["float", "gguf", "gptq", "awq", "bnb", "fp8", "int8", "mxfp4", "nvfp4"]
