@@ -209,15 +209,15 @@ def chat_completion(
     lasts: list[Event],
     warnings: list[str],
 ) -> m.ChatCompletion:
+    head = _head(cid, created, model, fingerprint)
     return m.ChatCompletion(
-        id=cid,
-        created=created,
-        model=model,
-        system_fingerprint=fingerprint,
-        choices=choices,
-        usage=usage_of(lasts),
-        warnings=warnings or None,
+        **head, choices=choices, usage=usage_of(lasts), warnings=warnings or None
     )
+
+
+def _head(cid: str, created: int, model: str, fingerprint: str) -> dict[str, Any]:
+    """The fields every completion object and chunk starts with."""
+    return {"id": cid, "created": created, "model": model, "system_fingerprint": fingerprint}
 
 
 class ChoiceStream:
@@ -308,14 +308,8 @@ def chunk(
     choices: list[m.ChunkChoice],
     usage: m.Usage | None = None,
 ) -> m.ChatCompletionChunk:
-    return m.ChatCompletionChunk(
-        id=cid,
-        created=created,
-        model=model,
-        system_fingerprint=fingerprint,
-        choices=choices,
-        usage=usage,
-    )
+    head = _head(cid, created, model, fingerprint)
+    return m.ChatCompletionChunk(**head, choices=choices, usage=usage)
 
 
 # ------------------------------------------------------------------------ completions
@@ -329,15 +323,8 @@ def completion(
     warnings: list[str] | None = None,
 ) -> m.Completion:
     """A whole text completion, or (no usage, one choice) a chunk of a streamed one."""
-    return m.Completion(
-        id=cid,
-        created=created,
-        model=model,
-        system_fingerprint=fingerprint,
-        choices=choices,
-        usage=usage,
-        warnings=warnings or None,
-    )
+    head = _head(cid, created, model, fingerprint)
+    return m.Completion(**head, choices=choices, usage=usage, warnings=warnings or None)
 
 
 def prompt_inputs(value: str | list[str] | list[int] | list[list[int]]) -> list[str | list[int]]:
