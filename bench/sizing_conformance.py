@@ -39,6 +39,7 @@ MODELS = [
     ("qwen2.5-7b", "Qwen2.5"),
     ("qwen3-8b", "Qwen3 dense"),
     ("qwen3-30b-a3b", "Qwen3 MoE"),
+    ("qwen1.5-moe-a2.7b", "Qwen1.5 / Qwen2 MoE (shared expert)"),
     ("gemma-7b", "Gemma 1"),
     ("gemma-2-9b", "Gemma 2 (SWA)"),
     ("gemma-3-4b-it", "Gemma 3 (SWA)"),

@@ -112,6 +112,7 @@ def test_allocator_reuses_an_input_in_place_and_keeps_outputs() -> None:
         "deepseek-v3",
         "falcon-40b",
         "granite-4.0-h-micro",
+        "qwen2-57b-a14b",
     ],
 )
 def test_replaying_a_few_layers_gives_the_full_replays_peak(catalog: Catalog, mid: str) -> None:

@@ -7,6 +7,7 @@ responses with an OpenAI-shaped body.  Anything else is a bug.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Self
 
 from llmatlas.i18n import N_
 
@@ -28,7 +29,7 @@ class AtlasError(Exception):
         self.params: dict[str, object] = {}
 
     @classmethod
-    def translatable(cls, template: str, **params: object) -> AtlasError:
+    def translatable(cls, template: str, **params: object) -> Self:
         """An error whose message is ``template.format(**params)``; the template is a msgid
         of the ``cli`` catalog (params are values, never translated)."""
         err = cls(template.format(**params))

@@ -30,6 +30,7 @@ GGUF_ARCH = {
     "qwen2": "qwen2",
     "qwen3": "qwen3",
     "qwen3_moe": "qwen3moe",
+    "qwen2_moe": "qwen2moe",
     "gemma": "gemma",
     "gemma2": "gemma2",
     "gemma3": "gemma3",
@@ -188,6 +189,8 @@ def layout(a: Architecture) -> list[Spec]:
                 add("exp_probs_b.bias", (ne_,))
             if a.num_shared_experts:
                 sf = (a.shared_expert_intermediate_size or fe) * a.num_shared_experts
+                if arch == "qwen2moe":  # the shared expert's sigmoid gate
+                    add("ffn_gate_inp_shexp.weight", (h,))
                 add("ffn_gate_shexp.weight", (h, sf), "ffn")
                 add("ffn_up_shexp.weight", (h, sf), "ffn")
                 add("ffn_down_shexp.weight", (sf, h), "ffn")
@@ -259,6 +262,9 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
             w.add_uint32(p + "expert_feed_forward_length", a.moe_intermediate_size)
         if a.num_shared_experts:
             w.add_uint32(p + "expert_shared_count", a.num_shared_experts)
+        if arch == "qwen2moe" and a.shared_expert_intermediate_size:
+            sf = a.shared_expert_intermediate_size * (a.num_shared_experts or 1)
+            w.add_uint32(p + "expert_shared_feed_forward_length", sf)
     if arch == "gptneox":
         w.add_bool(p + "use_parallel_residual", True)
     w.add_string("tokenizer.ggml.model", "none")

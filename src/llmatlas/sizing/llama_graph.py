@@ -439,7 +439,7 @@ class _Builder:
         w = g.get_rows(g.reshape(probs, 1, ne, nt), sel)
         if oai:
             w = g.reshape(g.same("soft_max", g.reshape(w, k, nt)), 1, k, nt)
-        else:
+        elif a.model_type != "qwen2_moe":  # norm_w: the chosen experts' weights sum to 1
             w2 = g.reshape(w, k, nt)
             total = g.same("clamp", g.op("sum_rows", "f32", (1, nt), w2))
             w = g.reshape(g.same("div", w2, total), 1, k, nt)
@@ -574,6 +574,12 @@ class _Builder:
                 if a.is_mla and a.num_shared_experts:
                     sf = a.shared_expert_intermediate_size or a.moe_intermediate_size or 0
                     cur = g.same("add", cur, self.ffn(x, il, sf * a.num_shared_experts))
+                elif a.model_type == "qwen2_moe" and a.num_shared_experts:
+                    # qwen2moe.cpp: the shared expert scaled by sigmoid(x . w) as silu(z) / z
+                    sf = (a.shared_expert_intermediate_size or 0) * a.num_shared_experts
+                    z = g.mul_mat(g.weight(self.h, 1, type_="f32"), x)
+                    gate = g.same("div", g.same("unary", z), z)
+                    cur = g.same("add", cur, g.same("mul", self.ffn(x, il, sf), gate))
             else:
                 cur = self.ffn(x, il)
             if olmo2:
@@ -624,6 +630,7 @@ GRAPHED = (
     "falcon",
     "bloom",
     "granitemoehybrid",
+    "qwen2_moe",
 )
 """Model types whose graph this module builds as llama.cpp does (checked, run by run, against
 llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""

@@ -286,8 +286,9 @@ def llama_cpp_compute_buffer(
     """Compute buffer llama.cpp reserves for its worst-case graph (one ubatch, every output).
 
     For the architectures :mod:`llmatlas.sizing.llama_graph` builds (``GRAPHED``: Llama,
-    Mistral, Mixtral, Qwen2/3 dense and MoE, Gemma 1/2/3, Phi-3, OLMo 2, gpt-oss, DeepSeek
-    MLA, GPT-NeoX, Falcon, BLOOM), the graph llama.cpp would build is replayed through a
+    Mistral, Mixtral, Qwen2/3 dense and MoE, Qwen2-MoE, Gemma 1/2/3, Phi-3, OLMo 2, gpt-oss,
+    DeepSeek MLA, GPT-NeoX, Falcon, BLOOM, the Granite 4.0-H hybrid), the graph llama.cpp
+    would build is replayed through a
     model of ggml's allocator (:mod:`llmatlas.sizing.ggml_alloc`): the buffer is the
     allocator's highest address, holes and in-place reuse included.
 
