@@ -24,6 +24,7 @@ from llmatlas.artifacts import from_gguf
 from llmatlas.artifacts.dryrun import llama_cpp_version
 from llmatlas.artifacts.synth import synth_gguf
 from llmatlas.catalog import Catalog
+from llmatlas.runtime._llama_log import has_amx
 from llmatlas.runtime.bench import measure_once
 from llmatlas.sizing import MiB, estimate_memory, get_format
 
@@ -83,7 +84,12 @@ def main() -> int:
             assert a is not None
             m = measure_once(str(p), n_ctx, args.threads, n_prompt, n_gen)["peak_rss_bytes"]
             e = estimate_memory(
-                a, get_format(quant), n_ctx, filled=n_prompt + n_gen, weights=art.weights
+                a,
+                get_format(quant),
+                n_ctx,
+                filled=n_prompt + n_gen,
+                weights=art.weights,
+                cpu_repack=not has_amx(),  # llmatlas turns repacking off where AMX is
             ).peak_rss_bytes
             err = e / m - 1
             worst = max(worst, abs(err))

@@ -11,8 +11,8 @@ from llmatlas.artifacts import from_gguf
 from llmatlas.artifacts.dryrun import RunSettings, dry_run
 from llmatlas.artifacts.synth import synth_gguf
 from llmatlas.catalog import Catalog
-from llmatlas.sizing.ggml_alloc import ALIGNMENT, Graph, reserve
-from llmatlas.sizing.memory import kv_cache, llama_cpp_compute_buffer
+from llmatlas.sizing.ggml_alloc import ALIGNMENT, Graph, reserve, work_size
+from llmatlas.sizing.memory import estimate_memory, kv_cache, llama_cpp_compute_buffer
 from llmatlas.sizing.quant import get_format
 
 # each case includes a setting the closed form missed by 3-16% before the graph was replayed
@@ -100,6 +100,41 @@ def test_allocator_reuses_an_input_in_place_and_keeps_outputs() -> None:
         b2 = g2.same("rms_norm", a2)
         g2.expand(g2.same("add", b2, x2))  # x2 stays alive until here
         assert reserve(g2) == peak
+
+
+def test_work_buffer_is_the_largest_conversion_to_the_weights_vec_dot_type() -> None:
+    """ggml_graph_plan: f32 scores times an f16 V become an f16 copy (2 bytes a value); a
+    Q8_0 weight converts its input to Q8_0 (34 bytes per 32); f32 x f32 converts nothing."""
+    g = Graph()
+    scores = g.input("f32", 1024, 100, 4)
+    v = g.weight(64, 1024, 4, type_="f16")  # a transposed V view: n_kv along ne[0]
+    x = g.input("f32", 512, 100)
+    q8 = g.mul_mat(g.weight(512, 2048, type_="q8_0"), x)
+    g.expand(g.mul_mat(v, scores))
+    g.expand(g.mul_mat(g.weight(2048, 8, type_="f32"), q8))
+    assert work_size(g) == 2 * 1024 * 100 * 4
+    g2 = Graph()
+    g2.expand(g2.mul_mat(g2.weight(512, 2048, type_="q8_0"), g2.input("f32", 512, 100)))
+    assert work_size(g2) == -(-512 // 32 * 34 * 100 // 64) * 64
+
+
+def test_cpu_run_counts_the_work_buffer_and_repacked_pages_only_where_repacked(
+    catalog: Catalog,
+) -> None:
+    from llmatlas.sizing import llama_graph as lg
+
+    a = catalog.get("gemma-3-270m").architecture
+    assert a is not None
+    fmt = get_format("Q4_K_M")
+    on = estimate_memory(a, fmt, 32768, filled=8008)
+    off = estimate_memory(a, fmt, 32768, filled=8008, cpu_repack=False)
+    assert on.page_cache_bytes > 0 and off.page_cache_bytes == 0
+    assert on.total_bytes == off.total_bytes
+    s = lg.Settings(32768)
+    work = lg.work_touched(a, s, 8008)
+    # the full ubatch before the last: 512 tokens over 7,680 cells, 4 heads, f16 copy
+    assert work == 7680 * 512 * a.num_attention_heads * 2
+    assert off.buffers_bytes == lg.touched(a, s, 8008) + work
 
 
 @pytest.mark.parametrize(

@@ -161,9 +161,16 @@ def run_bench(
         target = Target.from_machine(detect())
         est = estimate(entry, target, stored.quant, n_ctx, 1, calibration=None)
         filled = n_prompt + n_gen
+        from llmatlas.runtime._llama_log import has_amx
         from llmatlas.sizing import estimate_memory, get_format
 
-        mem = estimate_memory(entry.architecture, get_format(stored.quant), n_ctx, filled=filled)
+        mem = estimate_memory(
+            entry.architecture,
+            get_format(stored.quant),
+            n_ctx,
+            filled=filled,
+            cpu_repack=not has_amx(),  # this process's loads: no repacking where AMX is
+        )
         out["est_tg_tps"], out["est_pp_tps"] = est.decode_tps, est.prefill_tps
         out["est_total_bytes"] = mem.peak_rss_bytes
         d0 = DEFAULT_DECODE_EFFICIENCY[target.kind]

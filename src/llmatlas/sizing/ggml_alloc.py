@@ -31,7 +31,12 @@ TYPES: dict[str, tuple[int, int]] = {
     "q4_1": (32, 20),
     "q5_0": (32, 22),
     "q5_1": (32, 24),
+    "q8_1": (32, 36),
 }
+
+# the type a matrix multiply converts its f32 activations to (ggml-cpu's ``vec_dot_type``)
+VEC_DOT = {"f32": "f32", "f16": "f16", "bf16": "bf16", "q8_0": "q8_0", "q4_0": "q8_0"}
+VEC_DOT |= {"q4_1": "q8_1", "q5_0": "q8_0", "q5_1": "q8_1"}
 
 # ops whose output may take an input's memory (ggml_op_can_inplace)
 INPLACE = {"scale", "add", "add_id", "add1", "sub", "mul", "div", "sqr", "sqrt", "log", "unary"}
@@ -257,6 +262,23 @@ class _Allocator:
         while j < len(bl) and bl[j][0] < offset:
             j += 1
         bl.insert(j, [offset, size])
+
+
+def work_size(g: Graph) -> int:
+    """Bytes of the CPU backend's work buffer the graph writes (``ggml_graph_plan`` in
+    ``ggml-cpu.c``): the largest matrix multiply whose f32 input must first be converted to
+    its weight's ``vec_dot_type`` (without flash attention: the softmaxed scores converted to
+    the V cache's type for ``kqv``).  The buffer is a plain heap block (``new uint8_t[]``)
+    kept across graphs and regrown only when a larger plan needs it, so the pages touched
+    are those of the largest conversion; per-thread scratch of a few KiB is left out."""
+    peak = 0
+    for t in g.nodes:
+        if t.op == "mul_mat":
+            w, x = t.src[0], t.src[1]
+            vec = VEC_DOT.get(w.type, "f16")
+            if x.type != vec:
+                peak = max(peak, row_size(vec, x.ne[0]) * x.ne[1] * x.ne[2] * x.ne[3])
+    return -(-peak // 64) * 64
 
 
 def reserve(g: Graph) -> int:

@@ -12,11 +12,12 @@ Shapes come from the architecture; nothing is measured or fitted.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from typing import Any
 
 from llmatlas.catalog._schema import Architecture
-from llmatlas.sizing.ggml_alloc import TYPES, Graph, Tensor, reserve, row_size
+from llmatlas.sizing.ggml_alloc import TYPES, Graph, Tensor, reserve, row_size, work_size
 
 SWA_ARCHS = ("gemma2", "gemma3", "gemma3_text", "gpt_oss")
 PARALLEL = ("gpt_neox", "falcon", "bloom")  # LayerNorm with bias, one fused QKV
@@ -696,9 +697,27 @@ def touched(a: Architecture, s: Settings, filled: int) -> int:
     cells in use and with logits for the last token only, so the pages touched reach the
     highest address of the largest graph run: the prompt's final (partial) ubatch or the full
     one before it.  (A decode step, one token over as many cells, stays below both.)"""
+    return max(compute_buffer(a, g) for g in _run_graphs(s, filled))
+
+
+def _run_graphs(s: Settings, filled: int) -> list[Settings]:
     ub = s.n_ubatch
     last = filled - (filled - 1) // ub * ub
     graphs = [replace(s, n_tokens=last, n_outputs=1, used=filled)]
     if filled > ub:
         graphs.append(replace(s, n_tokens=ub, n_outputs=0, used=filled - last))
-    return max(compute_buffer(a, g) for g in graphs)
+    return graphs
+
+
+def work_touched(a: Architecture, s: Settings, filled: int) -> int:
+    """Work-buffer bytes (:func:`llmatlas.sizing.ggml_alloc.work_size`) a CPU run writes after
+    ``filled`` prompt tokens: the largest of the same graphs :func:`touched` replays.  Weights
+    count as f16 (an f16 copy of the activations; K-quant weights take ggml's tiled kernels
+    and ~1 byte per value instead), so the term is exact where it matters: the scores of a
+    long context."""
+    return max(_work(a, g) for g in _run_graphs(s, filled))
+
+
+@functools.lru_cache(maxsize=1024)
+def _work(a: Architecture, s: Settings) -> int:
+    return work_size(_Builder(a, s, replayed_layers(a)).build())

@@ -354,12 +354,15 @@ def _llama_cpp_compute_touched(
     """Compute-buffer pages a CPU run actually touches with ``filled`` tokens in context.
 
     Replayed graphs (:func:`llmatlas.sizing.llama_graph.touched`): the highest address the
-    run's own graphs reach (cells in use, one row of logits); otherwise a closed form."""
+    run's own graphs reach (cells in use, one row of logits), plus the CPU backend's work
+    buffer those graphs write (the scores converted to f16 for the V product); otherwise a
+    closed form."""
     from llmatlas.sizing import llama_graph
 
     s = llama_graph.Settings(context, N_UBATCH, False, kv_type.lower(), swa_full)
     if llama_graph.supported(a, s):
-        return llama_graph.touched(a, s, max(1, filled))
+        filled = max(1, filled)
+        return llama_graph.touched(a, s, filled) + llama_graph.work_touched(a, s, filled)
     n_tok = min(N_UBATCH, filled)
     n_kv = _pad(filled, 256)
     scores = 2 * n_kv * n_tok * a.num_attention_heads * 4
@@ -380,6 +383,7 @@ def estimate_memory(
     swa_full: bool = True,
     gpu_memory_utilization: float = 0.9,
     weights: WeightBytes | None = None,
+    cpu_repack: bool = True,
 ) -> MemoryEstimate:
     """Memory for ``batch`` sequences of ``context`` tokens on ``engine``.
 
@@ -387,6 +391,9 @@ def estimate_memory(
     = all when ``vram_bytes`` is given, else a CPU-only run).  ``filled``: tokens
     actually in the context (default: full, the worst case a long chat reaches).  ``weights``:
     the exact bytes of a real file's tensors (read from its header) instead of the prediction.
+    ``cpu_repack``: whether llama.cpp's CPU backend repacks Q4_0/Q4_K/IQ4_NL weights at load
+    (its default on x86 with AVX2 and on ARM; ``False`` where the extra buffer types are off,
+    as llmatlas's runtime does on AMX CPUs: ``runtime._llama_log.has_amx``).
     """
     if engine not in ENGINES:
         raise BadInputError.translatable(
@@ -439,7 +446,8 @@ def estimate_memory(
             # x86 AVX2 / ARM builds repack Q4_0/Q4_K/IQ4_NL tensors into an interleaved,
             # anonymous copy ("CPU_REPACK model buffer"); the mapped originals were read to
             # build it and stay in RSS as clean page cache until the kernel needs the memory.
-            page_cache = sum(w.by_type.get(k, 0) for k in REPACKED_TYPES)
+            if cpu_repack:
+                page_cache = sum(w.by_type.get(k, 0) for k in REPACKED_TYPES)
             buffers = _llama_cpp_compute_touched(a, filled, context * batch, kv_type, swa_full)
             overhead = LLAMA_CPP_PYTHON_RUNTIME + vocab_tables
             gpu_bytes = 0
