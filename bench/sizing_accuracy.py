@@ -90,6 +90,8 @@ def main() -> int:
                 filled=n_prompt + n_gen,
                 weights=art.weights,
                 cpu_repack=not has_amx(),  # llmatlas turns repacking off where AMX is
+                tokenizer=art.header is None
+                or art.header.metadata.get("tokenizer.ggml.model") != "none",
             ).peak_rss_bytes
             err = e / m - 1
             worst = max(worst, abs(err))

@@ -130,6 +130,9 @@ def test_cpu_run_counts_the_work_buffer_and_repacked_pages_only_where_repacked(
     off = estimate_memory(a, fmt, 32768, filled=8008, cpu_repack=False)
     assert on.page_cache_bytes > 0 and off.page_cache_bytes == 0
     assert on.total_bytes == off.total_bytes
+    # a file without a vocabulary (synthesised test files): no token tables
+    bare = estimate_memory(a, fmt, 32768, filled=8008, cpu_repack=False, tokenizer=False)
+    assert off.overhead_bytes - bare.overhead_bytes == a.vocab_size * 128
     s = lg.Settings(32768)
     work = lg.work_touched(a, s, 8008)
     # the full ubatch before the last: 512 tokens over 7,680 cells, 4 heads, f16 copy

@@ -384,6 +384,7 @@ def estimate_memory(
     gpu_memory_utilization: float = 0.9,
     weights: WeightBytes | None = None,
     cpu_repack: bool = True,
+    tokenizer: bool = True,
 ) -> MemoryEstimate:
     """Memory for ``batch`` sequences of ``context`` tokens on ``engine``.
 
@@ -394,6 +395,8 @@ def estimate_memory(
     ``cpu_repack``: whether llama.cpp's CPU backend repacks Q4_0/Q4_K/IQ4_NL weights at load
     (its default on x86 with AVX2 and on ARM; ``False`` where the extra buffer types are off,
     as llmatlas's runtime does on AMX CPUs: ``runtime._llama_log.has_amx``).
+    ``tokenizer``: ``False`` for a GGUF without a vocabulary (``tokenizer.ggml.model`` is
+    ``none``, as in synthesised test files): llama.cpp then builds no token tables.
     """
     if engine not in ENGINES:
         raise BadInputError.translatable(
@@ -434,7 +437,9 @@ def estimate_memory(
         on_gpu = layers if (gpu_layers is None and vram_bytes) else (gpu_layers or 0)
         on_gpu = max(0, min(on_gpu, layers))
         frac = on_gpu / layers
-        vocab_tables = a.vocab_size * LLAMA_CPP_VOCAB_BYTES_PER_TOKEN + LLAMA_CPP_LOAD_FIXED
+        vocab_tables = LLAMA_CPP_LOAD_FIXED
+        if tokenizer:
+            vocab_tables += a.vocab_size * LLAMA_CPP_VOCAB_BYTES_PER_TOKEN
         page_cache = 0
         if on_gpu:
             buffers = _llama_cpp_compute_reserved(a, context, batch, kv_type)
