@@ -16,22 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from llmatlas.sizing.graph_memo import TYPES  # ggml types: (block elements, block bytes)
+
 ALIGNMENT = 32
 """ggml's CPU buffer alignment (``TENSOR_ALIGNMENT``)."""
-
-# ggml types: (block size in elements, bytes per block)
-TYPES: dict[str, tuple[int, int]] = {
-    "f32": (1, 4),
-    "f16": (1, 2),
-    "bf16": (1, 2),
-    "i32": (1, 4),
-    "i64": (1, 8),
-    "q8_0": (32, 34),
-    "q4_0": (32, 18),
-    "q4_1": (32, 20),
-    "q5_0": (32, 22),
-    "q5_1": (32, 24),
-}
 
 # ops whose output may take an input's memory (ggml_op_can_inplace)
 INPLACE = {"scale", "add", "add_id", "add1", "sub", "mul", "div", "sqr", "sqrt", "log", "unary"}
