@@ -184,21 +184,21 @@ def test_compute_buffers_are_remembered_between_runs(
 
     from llmatlas._snapshot import remembered
     from llmatlas.cli import app
-    from llmatlas.sizing import llama_graph
+    from llmatlas.sizing import graph_memo, llama_graph
 
     args = ["estimate", "llama-3-8b-instruct", "--device", "rtx-4090", "--json"]
-    monkeypatch.setattr(llama_graph, "KNOWN", {})
+    monkeypatch.setattr(graph_memo, "KNOWN", {})
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
-    assert llama_graph.KNOWN  # something was replayed
+    assert graph_memo.KNOWN  # something was replayed
     saved = sorted((isolated_home / "cache").glob("compute-buffers-*.pickle"))
     assert len(saved) == 1
 
     def no_replay(*_: object) -> int:
         raise AssertionError("replayed although the result was saved")
 
-    monkeypatch.setattr(llama_graph, "KNOWN", {})
-    monkeypatch.setattr(llama_graph, "_replay", no_replay)
+    monkeypatch.setattr(graph_memo, "KNOWN", {})
+    monkeypatch.setattr(llama_graph, "replay", no_replay)
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and again.stdout == first.stdout
 

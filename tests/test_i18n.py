@@ -91,6 +91,23 @@ def test_gettext_follows_the_current_language() -> None:
         assert i18n._("a string no catalog has") == "a string no catalog has"
 
 
+def test_modelfile_errors_keep_english_text_and_translate() -> None:
+    from llmatlas.errors import BadInputError
+    from llmatlas.runtime.modelfile import check_name, parse_modelfile
+
+    with pytest.raises(BadInputError) as bad:
+        parse_modelfile("FROM tiny\nFOO bar")
+    assert str(bad.value) == "Modelfile line 2: unknown instruction 'FOO'"
+    with pytest.raises(BadInputError) as name:
+        check_name("a b")
+    with i18n.using("zh_TW"):
+        assert bad.value.localized() == "Modelfile 第 2 行：不明的指令 'FOO'"
+        assert name.value.localized().startswith("模型名稱 'a b'：")
+    with i18n.using("zh_CN"):
+        assert bad.value.localized() == "Modelfile 第 2 行：未知的指令 'FOO'"
+    assert str(name.value) == "model name 'a b': use letters, digits and - _ . : /"
+
+
 def test_formatting_per_locale() -> None:
     d = dt.date(2024, 1, 12)
     assert i18n.format_date(d, lang="en") == "Jan 12, 2024"

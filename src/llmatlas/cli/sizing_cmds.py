@@ -39,16 +39,16 @@ SPEED_GRADES = {"good": N_("good"), "usable": N_("usable"), "too slow": N_("too 
 
 def _remembering(fn: Callable[P, R]) -> Callable[P, R]:
     """Keep the llama.cpp compute buffers a command replayed for the next run: a replay costs
-    about 10 ms, and ``fit`` needs one per architecture (see ``llama_graph.KNOWN``)."""
+    about 10 ms, and ``fit`` needs one per architecture (see ``graph_memo.KNOWN``)."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         from llmatlas._snapshot import remembered
-        from llmatlas.sizing import llama_graph
+        from llmatlas.sizing import graph_memo
 
-        root = Path(llama_graph.__file__).parents[1]
-        code = [root / source for source in llama_graph.SOURCES]
-        with remembered("compute-buffers", llama_graph.KNOWN, code):
+        root = Path(graph_memo.__file__).parents[1]
+        code = [root / source for source in graph_memo.SOURCES]
+        with remembered("compute-buffers", graph_memo.KNOWN, code):
             return fn(*args, **kwargs)
 
     return wrapper

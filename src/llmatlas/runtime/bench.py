@@ -80,7 +80,7 @@ def measure_once(
     )
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise EngineError(f"benchmark run failed: {tail}")
+        raise EngineError.translatable("benchmark run failed: {tail}", tail=tail)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

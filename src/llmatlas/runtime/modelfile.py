@@ -50,13 +50,20 @@ class Modelfile:
 def coerce_parameter(name: str, value: Any) -> Any:
     kind = PARAMETER_TYPES.get(name)
     if kind is None:
-        raise BadInputError(
-            f"PARAMETER {name}: unknown parameter; use one of {', '.join(PARAMETER_TYPES)}"
+        raise BadInputError.translatable(
+            "PARAMETER {name}: unknown parameter; use one of {known}",
+            name=name,
+            known=", ".join(PARAMETER_TYPES),
         )
     try:
         return kind(value)
     except (TypeError, ValueError):
-        raise BadInputError(f"PARAMETER {name} {value!r}: expected {kind.__name__}") from None
+        raise BadInputError.translatable(
+            "PARAMETER {name} {value!r}: expected {kind}",
+            name=name,
+            value=value,
+            kind=kind.__name__,
+        ) from None
 
 
 def add_parameter(params: dict[str, Any], name: str, value: Any) -> None:
@@ -98,7 +105,9 @@ def parse_modelfile(text: str) -> Modelfile:
                 block.append(lines[i])
                 i += 1
             if i >= len(lines):
-                raise BadInputError(f'Modelfile: {cmd} opens """ but never closes it')
+                raise BadInputError.translatable(
+                    'Modelfile: {cmd} opens """ but never closes it', cmd=cmd
+                )
             block.append(lines[i].rstrip())
             i += 1
             rest = "\n".join(block)
@@ -116,16 +125,22 @@ def parse_modelfile(text: str) -> Modelfile:
         elif cmd == "MESSAGE":
             role, _, content = rest.strip().partition(" ")
             if role not in ("system", "user", "assistant"):
-                raise BadInputError(
-                    f"Modelfile: MESSAGE role {role!r}: use system, user or assistant"
+                raise BadInputError.translatable(
+                    "Modelfile: MESSAGE role {role!r}: use system, user or assistant", role=role
                 )
             mf.messages.append({"role": role, "content": _value(content)})
         elif cmd == "ADAPTER":
-            raise BadInputError("Modelfile: ADAPTER (LoRA) is not supported by llmatlas")
+            raise BadInputError.translatable(
+                "Modelfile: ADAPTER (LoRA) is not supported by llmatlas"
+            )
         else:
-            raise BadInputError(f"Modelfile line {i}: unknown instruction {word!r}")
+            raise BadInputError.translatable(
+                "Modelfile line {line}: unknown instruction {word!r}", line=i, word=word
+            )
     if not mf.from_:
-        raise BadInputError("Modelfile: FROM is required (a model name, a GGUF path or a blob)")
+        raise BadInputError.translatable(
+            "Modelfile: FROM is required (a model name, a GGUF path or a blob)"
+        )
     return mf
 
 
@@ -223,5 +238,7 @@ def check_name(name: str) -> str:
     """A name for a new model: what Ollama accepts (namespace/model:tag), no spaces or controls."""
     name = name.strip()
     if not name or len(name) > 200 or any(c.isspace() or ord(c) < 32 for c in name):
-        raise BadInputError(f"model name {name!r}: use letters, digits and - _ . : /")
+        raise BadInputError.translatable(
+            "model name {name!r}: use letters, digits and - _ . : /", name=name
+        )
     return name

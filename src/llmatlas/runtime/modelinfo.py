@@ -34,7 +34,9 @@ def read_gguf_header(path: Path, verbose: bool = False) -> dict[str, Any]:
         with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
             meta, tensors = parse_header(buf, path.name, size, keep_arrays=verbose)
     except (OSError, ValueError) as exc:
-        raise StoreError(f"{path} is not a readable GGUF file: {type(exc).__name__}") from None
+        raise StoreError.translatable(
+            "{path} is not a readable GGUF file: {reason}", path=path, reason=type(exc).__name__
+        ) from None
     except BadInputError as exc:
         raise StoreError(str(exc)) from None
     info = {k: None if _elided(v, verbose) else v for k, v in meta.items()}

@@ -16,27 +16,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ALIGNMENT = 32
-"""ggml's CPU buffer alignment (``TENSOR_ALIGNMENT``)."""
-
-# ggml types: (block size in elements, bytes per block)
-TYPES: dict[str, tuple[int, int]] = {
-    "f32": (1, 4),
-    "f16": (1, 2),
-    "bf16": (1, 2),
-    "i32": (1, 4),
-    "i64": (1, 8),
-    "q8_0": (32, 34),
-    "q4_0": (32, 18),
-    "q4_1": (32, 20),
-    "q5_0": (32, 22),
-    "q5_1": (32, 24),
-    "q8_1": (32, 36),
-}
+from llmatlas.sizing.graph_memo import TYPES  # ggml types: (block elements, block bytes)
 
 # the type a matrix multiply converts its f32 activations to (ggml-cpu's ``vec_dot_type``)
 VEC_DOT = {"f32": "f32", "f16": "f16", "bf16": "bf16", "q8_0": "q8_0", "q4_0": "q8_0"}
 VEC_DOT |= {"q4_1": "q8_1", "q5_0": "q8_0", "q5_1": "q8_1"}
+_VEC_DOT_TYPES = {**TYPES, "q8_1": (32, 36)}
+
+ALIGNMENT = 32
+"""ggml's CPU buffer alignment (``TENSOR_ALIGNMENT``)."""
 
 # ops whose output may take an input's memory (ggml_op_can_inplace)
 INPLACE = {"scale", "add", "add_id", "add1", "sub", "mul", "div", "sqr", "sqrt", "log", "unary"}
@@ -277,7 +265,8 @@ def work_size(g: Graph) -> int:
             w, x = t.src[0], t.src[1]
             vec = VEC_DOT.get(w.type, "f16")
             if x.type != vec:
-                peak = max(peak, row_size(vec, x.ne[0]) * x.ne[1] * x.ne[2] * x.ne[3])
+                blck, size = _VEC_DOT_TYPES[vec]
+                peak = max(peak, x.ne[0] // blck * size * x.ne[1] * x.ne[2] * x.ne[3])
     return -(-peak // 64) * 64
 
 

@@ -13,31 +13,29 @@ Shapes come from the architecture; nothing is measured or fitted.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from llmatlas.catalog._schema import Architecture
-from llmatlas.sizing.ggml_alloc import TYPES, Graph, Tensor, reserve, row_size, work_size
+from llmatlas.sizing.ggml_alloc import Graph, Tensor, reserve, row_size, work_size
+from llmatlas.sizing.graph_memo import GRAPHED, Settings, compute_buffer, supported
+
+__all__ = [  # supported/compute_buffer/Settings/GRAPHED live in graph_memo, named here too
+    "GRAPHED",
+    "Settings",
+    "attention_layers",
+    "compute_buffer",
+    "kv_cells",
+    "replay",
+    "replayed_layers",
+    "ssm_dims",
+    "supported",
+    "touched",
+    "work_touched",
+]
 
 SWA_ARCHS = ("gemma2", "gemma3", "gemma3_text", "gpt_oss")
 PARALLEL = ("gpt_neox", "falcon", "bloom")  # LayerNorm with bias, one fused QKV
-
-
-@dataclass(frozen=True)
-class Settings:
-    n_ctx: int
-    n_ubatch: int = 512
-    flash_attn: bool = False
-    kv_type: str = "f16"
-    swa_full: bool = True
-    n_seq: int = 1
-    n_tokens: int | None = None
-    """Tokens in this ubatch (default: a full ubatch, what llama.cpp reserves for)."""
-    n_outputs: int | None = None
-    """Rows of logits computed (default: every token, the reserve's worst case)."""
-    used: int | None = None
-    """Cells holding tokens (default: the whole cache, as at reserve time); at run time the
-    attention spans ``max(256, pad256(used))`` cells of the cache."""
 
 
 def _pad(n: int, to: int) -> int:
@@ -611,64 +609,8 @@ def _swa_layers(a: Architecture) -> set[int]:
     return {i for i in range(n) if (i + 1) % period != 0}
 
 
-GRAPHED = (
-    "llama",
-    "mistral",
-    "mixtral",
-    "qwen2",
-    "qwen3",
-    "qwen3_moe",
-    "gemma",
-    "gemma2",
-    "gemma3",
-    "gemma3_text",
-    "phi3",
-    "olmo2",
-    "gpt_oss",
-    "deepseek_v2",
-    "deepseek_v3",
-    "gpt_neox",
-    "falcon",
-    "bloom",
-    "granitemoehybrid",
-    "qwen2_moe",
-)
-"""Model types whose graph this module builds as llama.cpp does (checked, run by run, against
-llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""
-
-
-def supported(a: Architecture, s: Settings) -> bool:
-    return (
-        a.model_type in GRAPHED
-        and s.kv_type in TYPES
-        and s.n_seq == 1
-        and (a.num_attention_layers is None or (a.recurrent_kind == "mamba2" and not a.is_moe))
-    )
-
-
-def compute_buffer(a: Architecture, s: Settings) -> int:
-    """Bytes of the compute buffer llama.cpp's CPU backend reserves under ``s``.
-
-    Only :func:`replayed_layers` are replayed; the result equals a full replay for every
-    architecture in the catalog (``tests/test_sizing_conformance.py`` checks a sample).
-    """
-    found = KNOWN.get((a, s))
-    if found is None:
-        if len(KNOWN) >= 4096:  # a long-running server asked about many contexts
-            KNOWN.clear()
-        found = KNOWN[a, s] = _replay(a, s)
-    return found
-
-
-KNOWN: dict[tuple[Architecture, Settings], int] = {}
-"""Buffers replayed so far, by (architecture, settings): one replay takes about 10 ms and
-``fit`` asks for one per architecture in the catalog.  The command line keeps a copy between
-runs (:func:`llmatlas._snapshot.remembered`); this module itself does no I/O."""
-SOURCES = ("sizing/llama_graph.py", "sizing/ggml_alloc.py", "catalog/_schema.py")
-"""The code a replay's result depends on (a saved copy is keyed by its bytes)."""
-
-
-def _replay(a: Architecture, s: Settings) -> int:
+def replay(a: Architecture, s: Settings) -> int:
+    """The compute buffer of ``s``, replayed now (:func:`graph_memo.compute_buffer` remembers it)."""
     return reserve(_Builder(a, s, replayed_layers(a)).build())
 
 

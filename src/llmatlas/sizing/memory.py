@@ -303,13 +303,13 @@ def llama_cpp_compute_buffer(
       gate, up and activation at FFN width plus four hidden states (MoE: at the routed
       experts' width times experts per token).
     """
-    from llmatlas.sizing import llama_graph
+    from llmatlas.sizing import graph_memo
 
-    settings = llama_graph.Settings(
+    settings = graph_memo.Settings(
         context, n_ubatch, flash_attn, kv_type.lower(), swa_full, sequences
     )
-    if llama_graph.supported(a, settings):
-        return llama_graph.compute_buffer(a, settings)
+    if graph_memo.supported(a, settings):
+        return graph_memo.compute_buffer(a, settings)
     ub = min(n_ubatch, context * sequences)
     n_kv = _pad(context * sequences, 256) if context * sequences > 256 else context * sequences
     h = a.hidden_size

@@ -1,0 +1,108 @@
+"""What a llama.cpp compute-buffer replay is keyed by, and the replays remembered.
+
+Split from :mod:`llmatlas.sizing.llama_graph` so that a command whose buffers are already
+known (read back from the previous run's copy) never imports the graph builder and the
+allocator model: the settings of a replay, the model types it covers, ggml's tensor types
+and the memo itself live here; the replay is imported on a miss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llmatlas.catalog._schema import Architecture
+
+# ggml types: (block size in elements, bytes per block)
+TYPES: dict[str, tuple[int, int]] = {
+    "f32": (1, 4),
+    "f16": (1, 2),
+    "bf16": (1, 2),
+    "i32": (1, 4),
+    "i64": (1, 8),
+    "q8_0": (32, 34),
+    "q4_0": (32, 18),
+    "q4_1": (32, 20),
+    "q5_0": (32, 22),
+    "q5_1": (32, 24),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    n_ctx: int
+    n_ubatch: int = 512
+    flash_attn: bool = False
+    kv_type: str = "f16"
+    swa_full: bool = True
+    n_seq: int = 1
+    n_tokens: int | None = None
+    """Tokens in this ubatch (default: a full ubatch, what llama.cpp reserves for)."""
+    n_outputs: int | None = None
+    """Rows of logits computed (default: every token, the reserve's worst case)."""
+    used: int | None = None
+    """Cells holding tokens (default: the whole cache, as at reserve time); at run time the
+    attention spans ``max(256, pad256(used))`` cells of the cache."""
+
+
+GRAPHED = (
+    "llama",
+    "mistral",
+    "mixtral",
+    "qwen2",
+    "qwen3",
+    "qwen3_moe",
+    "gemma",
+    "gemma2",
+    "gemma3",
+    "gemma3_text",
+    "phi3",
+    "olmo2",
+    "gpt_oss",
+    "deepseek_v2",
+    "deepseek_v3",
+    "gpt_neox",
+    "falcon",
+    "bloom",
+    "granitemoehybrid",
+    "qwen2_moe",
+)
+"""Model types whose graph :mod:`llmatlas.sizing.llama_graph` builds as llama.cpp does (checked, run by run, against
+llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""
+
+
+def supported(a: Architecture, s: Settings) -> bool:
+    return (
+        a.model_type in GRAPHED
+        and s.kv_type in TYPES
+        and s.n_seq == 1
+        and (a.num_attention_layers is None or (a.recurrent_kind == "mamba2" and not a.is_moe))
+    )
+
+
+def compute_buffer(a: Architecture, s: Settings) -> int:
+    """Bytes of the compute buffer llama.cpp's CPU backend reserves under ``s``.
+
+    Remembered in :data:`KNOWN`; only :func:`llama_graph.replayed_layers` are replayed; the result equals a full replay for every
+    architecture in the catalog (``tests/test_sizing_conformance.py`` checks a sample).
+    """
+    found = KNOWN.get((a, s))
+    if found is None:
+        if len(KNOWN) >= 4096:  # a long-running server asked about many contexts
+            KNOWN.clear()
+        from llmatlas.sizing.llama_graph import replay  # the replay itself: only on a miss
+
+        found = KNOWN[a, s] = replay(a, s)
+    return found
+
+
+KNOWN: dict[tuple[Architecture, Settings], int] = {}
+"""Buffers replayed so far, by (architecture, settings): one replay takes about 10 ms and
+``fit`` asks for one per architecture in the catalog.  The command line keeps a copy between
+runs (:func:`llmatlas._snapshot.remembered`); this module itself does no I/O."""
+SOURCES = (
+    "sizing/graph_memo.py",
+    "sizing/llama_graph.py",
+    "sizing/ggml_alloc.py",
+    "catalog/_schema.py",
+)
+"""The code a replay's result depends on (a saved copy is keyed by its bytes)."""
