@@ -288,6 +288,12 @@ def test_responses_stream_events() -> None:
     assert final["output"][0]["content"][0]["text"] == "Hello"
     assert final["output"][1]["arguments"] == "{}" and final["output"][1]["call_id"] == "c"
     assert "response.output_text.done" in [e["type"] for e in events]
+    # the output items are typed: the final object reads back into the model (extra fields
+    # forbidden), and the OpenAPI schema names both item kinds
+    back = rs.m.Response.model_validate(final)
+    assert [type(o).__name__ for o in back.output] == ["OutputMessage", "FunctionCallItem"]
+    schema = json.dumps(rs.m.Response.model_json_schema())
+    assert "FunctionCallItem" in schema and "OutputText" in schema
 
 
 def test_a_request_the_native_model_refuses_is_a_client_error() -> None:

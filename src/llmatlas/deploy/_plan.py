@@ -145,10 +145,12 @@ class DeployPlan:
                     host=f"{self.host_bytes / GiB:.1f}",
                 ),
             ]
-        split = _("{n} x {device} ({gb} GB): tensor parallel {tp} x pipeline parallel {pp}").format(
+        split = _(
+            "{n} x {device} ({gib} GiB): tensor parallel {tp} x pipeline parallel {pp}"
+        ).format(
             n=self.gpus,
             device=self.device_name,
-            gb=f"{self.gpu_bytes / 1e9:g}",
+            gib=f"{self.gpu_bytes / GiB:.1f}",
             tp=self.tensor_parallel,
             pp=self.pipeline_parallel,
         )

@@ -5,9 +5,15 @@ value is listed in ``_omit_none`` (sent as ``null`` otherwise, as OpenAI does)."
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 
 class _Wire(BaseModel):
@@ -188,6 +194,37 @@ class ResponseUsage(_Wire):
         )
 
 
+class OutputText(_Wire):
+    type: Literal["output_text"] = "output_text"
+    text: str
+    annotations: list[dict[str, Any]] = []
+    logprobs: list[dict[str, Any]] = []
+
+
+class OutputMessage(_Wire):
+    """An assistant message among a response's output items (no content while in progress)."""
+
+    type: Literal["message"] = "message"
+    id: str
+    status: Literal["completed", "in_progress", "incomplete"]
+    role: Literal["assistant"] = "assistant"
+    content: list[OutputText]
+
+
+class FunctionCallItem(_Wire):
+    """A tool call among a response's output items (``arguments``: JSON text, streamed)."""
+
+    type: Literal["function_call"] = "function_call"
+    id: str
+    call_id: str
+    name: str
+    arguments: str
+    status: Literal["completed", "in_progress", "incomplete"]
+
+
+OutputItem = Annotated[OutputMessage | FunctionCallItem, Field(discriminator="type")]
+
+
 class Response(_Wire):
     """The Responses API's response object (output items: message and function_call)."""
 
@@ -200,7 +237,7 @@ class Response(_Wire):
     instructions: str | None = None
     max_output_tokens: int | None = None
     model: str
-    output: list[dict[str, Any]]
+    output: list[OutputItem]
     parallel_tool_calls: bool | None = None
     previous_response_id: str | None = None
     reasoning: dict[str, Any]

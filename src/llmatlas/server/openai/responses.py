@@ -167,36 +167,33 @@ def to_chat_request(req: ResponsesRequest) -> ChatCompletionRequest:
 
 
 def message_item(
-    text: str, item_id: str | None = None, status: str = "completed"
-) -> dict[str, Any]:
-    return {
-        "type": "message",
-        "id": item_id or _id("msg"),
-        "status": status,
-        "role": "assistant",
-        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]
-        if status == "completed"
-        else [],
-    }
+    text: str,
+    item_id: str | None = None,
+    status: Literal["completed", "in_progress"] = "completed",
+) -> m.OutputMessage:
+    return m.OutputMessage(
+        id=item_id or _id("msg"),
+        status=status,
+        content=[m.OutputText(text=text)] if status == "completed" else [],
+    )
 
 
 def call_item(
-    call_id: str, name: str, arguments: str, item_id: str | None = None, status: str = "completed"
-) -> dict[str, Any]:
-    return {
-        "type": "function_call",
-        "id": item_id or _id("fc"),
-        "call_id": call_id,
-        "name": name,
-        "arguments": arguments,
-        "status": status,
-    }
+    call_id: str,
+    name: str,
+    arguments: str,
+    item_id: str | None = None,
+    status: Literal["completed", "in_progress"] = "completed",
+) -> m.FunctionCallItem:
+    return m.FunctionCallItem(
+        id=item_id or _id("fc"), call_id=call_id, name=name, arguments=arguments, status=status
+    )
 
 
-def output_of(choice: m.ChatChoice) -> list[dict[str, Any]]:
+def output_of(choice: m.ChatChoice) -> list[m.OutputMessage | m.FunctionCallItem]:
     """A whole chat choice as Responses output items."""
     msg = choice.message
-    out: list[dict[str, Any]] = []
+    out: list[m.OutputMessage | m.FunctionCallItem] = []
     if msg.content:
         out.append(message_item(msg.content))
     for c in msg.tool_calls or []:
@@ -210,7 +207,7 @@ def response_object(
     req: ResponsesRequest,
     resp_id: str,
     created: int,
-    output: list[dict[str, Any]],
+    output: list[m.OutputMessage | m.FunctionCallItem],
     usage: m.Usage | None,
     finish: str | None,
     status: Literal["completed", "in_progress"] = "completed",
@@ -246,10 +243,10 @@ class ResponseStream:
         self.resp_id = resp_id
         self.created = created
         self.seq = 0
-        self.output: list[dict[str, Any]] = []
-        self.open_msg: dict[str, Any] | None = None
+        self.output: list[m.OutputMessage | m.FunctionCallItem] = []
+        self.open_msg: tuple[str, int] | None = None  # (item id, output index)
         self.text = ""
-        self.calls: dict[int, dict[str, Any]] = {}  # chat tool-call index -> item
+        self.calls: dict[int, tuple[m.FunctionCallItem, int]] = {}  # chat index -> item, index
         self.finish: str | None = None
 
     def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
@@ -269,16 +266,16 @@ class ResponseStream:
     def _close_message(self) -> list[dict[str, Any]]:
         if self.open_msg is None:
             return []
-        item = message_item(self.text, self.open_msg["id"])
-        idx = self.open_msg["output_index"]
+        item_id, idx = self.open_msg
+        item = message_item(self.text, item_id)
         self.output[idx] = item
-        part = item["content"][0]
-        where = {"item_id": item["id"], "output_index": idx, "content_index": 0}
+        part = item.content[0].model_dump()
+        where = {"item_id": item_id, "output_index": idx, "content_index": 0}
         self.open_msg = None
         return [
             self._event("response.output_text.done", **where, text=self.text, logprobs=[]),
             self._event("response.content_part.done", **where, part=part),
-            self._event("response.output_item.done", output_index=idx, item=item),
+            self._event("response.output_item.done", output_index=idx, item=item.model_dump()),
         ]
 
     def feed(self, item: m.ChunkChoice) -> list[dict[str, Any]]:
@@ -289,17 +286,22 @@ class ResponseStream:
                 idx = len(self.output)
                 msg = message_item("", status="in_progress")
                 self.output.append(msg)
-                self.open_msg = {"id": msg["id"], "output_index": idx}
-                where = {"item_id": msg["id"], "output_index": idx, "content_index": 0}
-                part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-                out.append(self._event("response.output_item.added", output_index=idx, item=msg))
+                self.open_msg = (msg.id, idx)
+                where = {"item_id": msg.id, "output_index": idx, "content_index": 0}
+                part = m.OutputText(text="").model_dump()
+                out.append(
+                    self._event(
+                        "response.output_item.added", output_index=idx, item=msg.model_dump()
+                    )
+                )
                 out.append(self._event("response.content_part.added", **where, part=part))
             self.text += text
+            item_id, idx = self.open_msg
             out.append(
                 self._event(
                     "response.output_text.delta",
-                    item_id=self.open_msg["id"],
-                    output_index=self.open_msg["output_index"],
+                    item_id=item_id,
+                    output_index=idx,
                     content_index=0,
                     delta=text,
                     logprobs=[],
@@ -312,22 +314,24 @@ class ResponseStream:
                 call = call_item(
                     d.id or _id("call"), d.function.name or "", "", status="in_progress"
                 )
-                self.calls[k] = {**call, "output_index": len(self.output)}
+                self.calls[k] = (call, len(self.output))
                 self.output.append(call)
                 out.append(
                     self._event(
-                        "response.output_item.added", output_index=len(self.output) - 1, item=call
+                        "response.output_item.added",
+                        output_index=len(self.output) - 1,
+                        item=call.model_dump(),
                     )
                 )
-            c = self.calls[k]
+            c, idx = self.calls[k]
             args = d.function.arguments
             if args:
-                c["arguments"] += args
+                c.arguments += args
                 out.append(
                     self._event(
                         "response.function_call_arguments.delta",
-                        item_id=c["id"],
-                        output_index=c["output_index"],
+                        item_id=c.id,
+                        output_index=idx,
                         delta=args,
                     )
                 )
@@ -337,20 +341,21 @@ class ResponseStream:
 
     def end(self, usage: m.Usage) -> list[dict[str, Any]]:
         out = self._close_message()
-        for c in self.calls.values():
-            idx = c["output_index"]
-            done = call_item(c["call_id"], c["name"], c["arguments"], c["id"])
+        for c, idx in self.calls.values():
+            done = call_item(c.call_id, c.name, c.arguments, c.id)
             self.output[idx] = done
             out.append(
                 self._event(
                     "response.function_call_arguments.done",
-                    item_id=c["id"],
+                    item_id=c.id,
                     output_index=idx,
-                    name=c["name"],
-                    arguments=c["arguments"],
+                    name=c.name,
+                    arguments=c.arguments,
                 )
             )
-            out.append(self._event("response.output_item.done", output_index=idx, item=done))
+            out.append(
+                self._event("response.output_item.done", output_index=idx, item=done.model_dump())
+            )
         final = response_object(
             self.req, self.resp_id, self.created, self.output, usage, self.finish
         )
