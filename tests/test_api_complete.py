@@ -102,6 +102,51 @@ def test_copy_create_and_delete(ol: ollama.Client, server: ServerProcess) -> Non
     assert MODEL in [m.model for m in ol.list().models]  # the shared file stays
 
 
+# Gemma's turns in Ollama's Go template syntax, and the same turns in Jinja
+GO_GEMMA = (
+    "<bos>{{ range .Messages }}<start_of_turn>"
+    '{{ if eq .Role "assistant" }}model{{ else }}user{{ end }}\n'
+    "{{ .Content }}<end_of_turn>\n{{ end }}<start_of_turn>model\n"
+)
+JINJA_GEMMA = (
+    "<bos>{% for m in messages %}<start_of_turn>"
+    "{{ 'model' if m.role == 'assistant' else 'user' }}\n"
+    "{{ m.content }}<end_of_turn>\n{% endfor %}<start_of_turn>model{{ '\\n' }}"
+)  # (Jinja drops a template's final newline; Go keeps it)
+
+
+def test_create_with_an_ollama_go_template(ol: ollama.Client, server: ServerProcess) -> None:
+    extra = GO_GEMMA.replace("<bos>", "<bos><start_of_turn>user\nReply in French.<end_of_turn>\n")
+    ol.create(model="go-gemma", from_=MODEL, template=GO_GEMMA)
+    ol.create(model="jinja-gemma", from_=MODEL, template=JINJA_GEMMA)
+    ol.create(model="go-french", from_=MODEL, template=extra)
+    show = httpx.post(server.url + "/api/show", json={"model": "go-gemma"}, timeout=60).json()
+    assert show["template"] == GO_GEMMA  # shown as written, rendered through its translation
+    msgs = [{"role": "user", "content": "Name a colour."}]
+    opts = {"temperature": 0, "num_predict": 4}
+    base, go, french = (
+        ol.chat(model=m, messages=msgs, options=opts)
+        for m in ("jinja-gemma", "go-gemma", "go-french")
+    )
+    # the same prompt tokens give the same greedy answer; the extra turn is really rendered
+    assert go.prompt_eval_count == base.prompt_eval_count
+    assert go.message.content == base.message.content
+    assert (french.prompt_eval_count or 0) > (base.prompt_eval_count or 0) + 5
+    bad = httpx.post(
+        server.url + "/api/create",
+        json={
+            "model": "go-bad",
+            "from": MODEL,
+            "template": "{{ .Prompt | html }}",
+            "stream": False,
+        },
+        timeout=60,
+    )
+    assert bad.status_code == 400 and "function 'html'" in bad.json()["error"]
+    for m in ("jinja-gemma", "go-gemma", "go-french"):
+        ol.delete(m)
+
+
 def _tiny_gguf(path: Path) -> Path:
     """A small valid GGUF (one tensor): enough to register and show, too small to load."""
     import numpy as np

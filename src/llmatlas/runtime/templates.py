@@ -3,7 +3,6 @@ or a family default from the catalog; base models run in completion mode."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +10,7 @@ from jinja2.exceptions import TemplateError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from llmatlas.errors import BadInputError
+from llmatlas.runtime import gotemplate
 from llmatlas.runtime.engines import SamplingOptions
 
 # Family defaults, used only when an instruct model's GGUF carries no template.
@@ -57,6 +57,7 @@ class ChatFormat:
     origin: str  # "gguf", "family default (gemma)", "none (base model)"
     bos_token: str = ""
     eos_token: str = ""
+    go: bool = False  # translated from an Ollama (Go) template: renders over Ollama's values
 
     @property
     def is_chat(self) -> bool:
@@ -84,6 +85,12 @@ class ChatFormat:
         if self.template is None:
             # completion mode: a base model continues plain text
             return "\n\n".join(str(m.get("content") or "") for m in messages)
+        if self.go:
+            try:
+                tpl = gotemplate.environment().from_string(self.template)
+                return tpl.render(_go=gotemplate.values(messages, tools))
+            except TemplateError as exc:
+                raise BadInputError(f"the chat template rejected these messages: {exc}") from None
         env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
 
         def raise_exception(msg: str) -> None:
@@ -119,24 +126,20 @@ def chat_format(
     return ChatFormat(None, "none (base model: completion mode)", bos, eos)
 
 
-# Go's text/template (Ollama's Modelfile TEMPLATE): fields start with a dot ({{ .Prompt }}),
-# blocks end with {{ end }}; Jinja has neither.
-_GO_TEMPLATE = re.compile(
-    r"\{\{-?\s*(?:\.[A-Za-z]|(?:if|range|with|else if)\s+[.$]|end\s*-?\}\}|template\s|block\s)"
-)
+def modelfile_format(template: str, bos: str = "", eos: str = "") -> ChatFormat:
+    """A Modelfile's TEMPLATE as a chat format: Jinja as written, or Ollama's Go template
+    translated to Jinja."""
+    if gotemplate.is_go_template(template):
+        return ChatFormat(gotemplate.translate(template), "modelfile (Go template)", bos, eos, True)
+    return ChatFormat(template, "modelfile", bos, eos)
 
 
 def check_template(text: str) -> None:
-    """A Modelfile TEMPLATE must be a Jinja chat template (as GGUF files carry); refuse one in
-    Go's template syntax, or with a Jinja syntax error, when the model is created rather
-    than at its first chat."""
-    go = _GO_TEMPLATE.search(text)
-    if go:
-        raise BadInputError(
-            f"TEMPLATE uses Go template syntax ({go.group(0).strip()}...); llmatlas renders "
-            "Jinja chat templates over `messages`, as in a GGUF's tokenizer.chat_template: "
-            "write it in Jinja, or leave TEMPLATE out to use the model's own"
-        )
+    """A Modelfile TEMPLATE must be a Jinja chat template (as GGUF files carry) or a Go
+    template in the subset Ollama's templates use; refuse anything else when the model is
+    created rather than at its first chat."""
+    if gotemplate.is_go_template(text):
+        text = gotemplate.translate(text)  # raises, naming a construct it cannot translate
     try:
         ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True).parse(text)
     except TemplateSyntaxError as exc:

@@ -22,7 +22,7 @@ from llmatlas.runtime.engines import LoadOptions, load_engine
 from llmatlas.runtime.modelfile import Modelfile
 from llmatlas.runtime.scheduler import DEFAULT_KEEP_ALIVE, ModelScheduler, Plan, Runner
 from llmatlas.runtime.store import ModelStore, StoredModel
-from llmatlas.runtime.templates import ChatFormat, chat_format
+from llmatlas.runtime.templates import ChatFormat, chat_format, modelfile_format
 from llmatlas.sizing import estimate_memory, get_format
 
 __all__ = ["DEFAULT_KEEP_ALIVE", "Loaded", "ModelManager", "lease", "parse_keep_alive"]
@@ -172,7 +172,7 @@ class ModelManager:
             engine.unload()
             raise
         if mf.template:
-            fmt = ChatFormat(mf.template, "modelfile", fmt.bos_token, fmt.eos_token)
+            fmt = modelfile_format(mf.template, fmt.bos_token, fmt.eos_token)
         # account at the context the engine really opened (capped by the model's training)
         held = self.planned_bytes(stored, entry, engine.n_ctx)
         return Loaded(
