@@ -53,8 +53,8 @@ def test_no_server_errors(fuzz_server: ServerProcess) -> None:
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
             if response.status_code >= 500 and (case.path, response.status_code) not in DECLINED:
                 failures.append(
-                    f"{case.method.upper()} {case.path} -> {response.status_code}: "
-                    f"{str(case.body)[:300]}"
+                    f"{case.method.upper()} {case.path} -> {response.status_code} "
+                    f"{response.text[:300]}: {str(case.body)[:600]}"
                 )
 
         run()

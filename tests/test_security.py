@@ -179,11 +179,14 @@ def test_security_headers_on_every_response(server: ServerProcess) -> None:
     assert r.status_code == 403 and r.headers["x-frame-options"] == "DENY"
 
 
-def test_unexpected_500_keeps_security_headers(tmp_path: Path) -> None:
+def test_unexpected_500_keeps_security_headers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Starlette answers an unhandled error from outside every middleware: the 500 still
-    carries the headers (and no traceback)."""
+    carries the headers (and no traceback); an engine's 500 is logged for the operator."""
     from fastapi.testclient import TestClient
 
+    from llmatlas.errors import EngineError
     from llmatlas.server.app import ServerConfig, create_app
 
     app = create_app(ServerConfig(settings=Settings(home=tmp_path), models=[]))
@@ -192,8 +195,14 @@ def test_unexpected_500_keeps_security_headers(tmp_path: Path) -> None:
     def boom() -> None:
         raise RuntimeError("secret detail")
 
+    @app.get("/v1/engine-boom")
+    def engine_boom() -> None:
+        raise EngineError("llama_decode returned 1")
+
     with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as c:
+        e = c.get("/v1/engine-boom")
         r = c.get("/v1/boom")
+    assert e.status_code == 500 and "llama_decode returned 1" in caplog.text
     assert r.status_code == 500 and "secret" not in r.text
     assert r.json()["error"]["message"] == "internal server error"
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]

@@ -181,6 +181,10 @@ def create_app(cfg: ServerConfig) -> FastAPI:
 
     @app.exception_handler(AtlasError)
     async def atlas_error(request: Request, exc: AtlasError) -> JSONResponse:
+        if exc.http_status >= 500:  # the server's fault: say so where its operator looks
+            log.error(
+                "%s %s answered %d: %s", request.method, request.url.path, exc.http_status, exc
+            )
         headers = {"Retry-After": "1"} if exc.http_status == 429 else None
         type_ = "invalid_request_error" if exc.http_status < 500 else "server_error"
         # in the request's language on /api/atlas (server.language), English elsewhere
