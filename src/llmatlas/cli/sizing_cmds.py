@@ -48,7 +48,10 @@ def _remembering(fn: Callable[P, R]) -> Callable[P, R]:
 
         root = Path(graph_memo.__file__).parents[1]
         code = [root / source for source in graph_memo.SOURCES]
-        with remembered("compute-buffers", graph_memo.KNOWN, code):
+        with (
+            remembered("compute-buffers", graph_memo.KNOWN, code),
+            remembered("work-buffers", graph_memo.WORK, code),
+        ):
             return fn(*args, **kwargs)
 
     return wrapper

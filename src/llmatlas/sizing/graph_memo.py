@@ -106,3 +106,21 @@ SOURCES = (
     "catalog/_schema.py",
 )
 """The code a replay's result depends on (a saved copy is keyed by its bytes)."""
+
+
+def work_buffer(a: Architecture, s: Settings) -> int:
+    """Bytes of the CPU backend's work buffer the graph of ``s`` writes
+    (:func:`llmatlas.sizing.ggml_alloc.work_size`), remembered in :data:`WORK` as buffers are."""
+    found = WORK.get((a, s))
+    if found is None:
+        if len(WORK) >= 4096:
+            WORK.clear()
+        from llmatlas.sizing.llama_graph import replay_work  # only on a miss
+
+        found = WORK[a, s] = replay_work(a, s)
+    return found
+
+
+WORK: dict[tuple[Architecture, Settings], int] = {}
+"""Work buffers computed so far (``fit`` on a CPU asks for hundreds); saved between runs like
+:data:`KNOWN`."""

@@ -12,13 +12,12 @@ Shapes come from the architecture; nothing is measured or fitted.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import replace
 from typing import Any
 
 from llmatlas.catalog._schema import Architecture
 from llmatlas.sizing.ggml_alloc import Graph, Tensor, reserve, row_size, work_size
-from llmatlas.sizing.graph_memo import GRAPHED, Settings, compute_buffer, supported
+from llmatlas.sizing.graph_memo import GRAPHED, Settings, compute_buffer, supported, work_buffer
 
 __all__ = [  # supported/compute_buffer/Settings/GRAPHED live in graph_memo, named here too
     "GRAPHED",
@@ -27,6 +26,7 @@ __all__ = [  # supported/compute_buffer/Settings/GRAPHED live in graph_memo, nam
     "compute_buffer",
     "kv_cells",
     "replay",
+    "replay_work",
     "replayed_layers",
     "ssm_dims",
     "supported",
@@ -657,9 +657,10 @@ def work_touched(a: Architecture, s: Settings, filled: int) -> int:
     count as f16 (an f16 copy of the activations; K-quant weights take ggml's tiled kernels
     and ~1 byte per value instead), so the term is exact where it matters: the scores of a
     long context."""
-    return max(_work(a, g) for g in _run_graphs(s, filled))
+    return max(work_buffer(a, g) for g in _run_graphs(s, filled))
 
 
-@functools.lru_cache(maxsize=1024)
-def _work(a: Architecture, s: Settings) -> int:
+def replay_work(a: Architecture, s: Settings) -> int:
+    """The work buffer of ``s``'s graph, computed now (:func:`graph_memo.work_buffer`
+    remembers it)."""
     return work_size(_Builder(a, s, replayed_layers(a)).build())
