@@ -90,3 +90,19 @@ def test_openapi_lists_every_route(fuzz_server: ServerProcess) -> None:
     ):
         assert p in paths, p
     _ = Path
+
+
+def test_more_sequences_than_the_server_holds_is_a_client_error(
+    fuzz_server: ServerProcess,
+) -> None:
+    """Prompts x n beyond slots + queue (4 + 16 here) can never all run: a 400 that says the
+    limit, before anything is queued, streaming or not (the fuzzer once got a 500 here)."""
+    import httpx
+
+    body = {"model": "gemma-3-270m", "prompt": ["a", "b"], "n": 16, "max_tokens": 2}
+    for stream in (False, True):
+        r = httpx.post(fuzz_server.url + "/v1/completions", json={**body, "stream": stream})
+        assert r.status_code == 400, r.text
+        assert "at most 20" in r.json()["error"]["message"]
+    ok = httpx.post(fuzz_server.url + "/v1/completions", json={**body, "n": 10}, timeout=120)
+    assert ok.status_code == 200 and len(ok.json()["choices"]) == 20

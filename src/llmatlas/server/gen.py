@@ -15,7 +15,7 @@ from typing import Any
 
 from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
 
-from llmatlas.errors import BadInputError
+from llmatlas.errors import AtlasError, BadInputError
 from llmatlas.runtime.batching import Event, GenRequest
 from llmatlas.runtime.deltas import ToolCallDelta
 from llmatlas.runtime.engines import SamplingOptions
@@ -374,24 +374,34 @@ class ForcedCallSplitter:
         return out
 
 
-async def merged_events(lm: Loaded, preps: list[Prepared]) -> AsyncIterator[tuple[int, Event]]:
+async def merged_events(
+    lm: Loaded, preps: list[Prepared], raise_refusals: bool = False
+) -> AsyncIterator[tuple[int, Event]]:
     """Several requests (OpenAI's ``n``, several prompts) run side by side on the scheduler;
-    their events interleave as (request index, event)."""
+    their events interleave as (request index, event).  A submission the scheduler refuses
+    (its queue full) is an error event on that choice, or with ``raise_refusals`` (an answer
+    not yet started) the refusal itself, so the client gets its 429."""
     if len(preps) == 1:
         async for ev in events(lm, preps[0]):
             yield 0, ev
         return
     q: asyncio.Queue[tuple[int, Event | None]] = asyncio.Queue()
 
+    refused: list[AtlasError] = []
+
     async def pump(i: int, prep: Prepared) -> None:
         try:
             async for ev in events(lm, prep):
                 await q.put((i, ev))
-        except Exception as exc:  # e.g. the queue is full: report it on this choice
+        except AtlasError as exc:  # e.g. the queue filled meanwhile: a 429, not a 500
+            refused.append(exc)
+            await q.put((i, Event(finish_reason="error", error=str(exc))))
+        except Exception as exc:
             await q.put((i, Event(finish_reason="error", error=str(exc))))
         finally:
             await q.put((i, None))
 
+    check_capacity(lm, preps)
     tasks = [asyncio.create_task(pump(i, p)) for i, p in enumerate(preps)]
     remaining = len(tasks)
     try:
@@ -400,10 +410,27 @@ async def merged_events(lm: Loaded, preps: list[Prepared]) -> AsyncIterator[tupl
             if ev is None:
                 remaining -= 1
                 continue
+            if refused and raise_refusals:
+                raise refused[0]
             yield i, ev
     finally:
         for t in tasks:
             t.cancel()
+
+
+def check_capacity(lm: Loaded, preps: list[Prepared]) -> None:
+    """One request's sequences (prompts x ``n``) must fit what the model's scheduler holds at
+    once (slots + queue): more could never all run, so it is the client's error, said before
+    anything is queued (not a 429 to retry, nor a failure halfway)."""
+    slots = getattr(lm.sched, "n_slots", None)
+    queue = getattr(lm.sched, "queue_max", None)
+    if slots is None or queue is None:
+        return
+    if len(preps) > slots + queue:
+        raise BadInputError(
+            f"this request asks for {len(preps)} sequences (prompts x n); this server runs "
+            f"{slots} at once and queues {queue} more: ask for at most {slots + queue}"
+        )
 
 
 def copies(prep: Prepared, n: int) -> list[Prepared]:

@@ -17,6 +17,7 @@ from llmatlas.server.gen import (
     Prepared,
     ToolPlan,
     chat_messages,
+    check_capacity,
     copies,
     grammar_for_format,
     merged_events,
@@ -115,7 +116,9 @@ def plan_chat(lm: Loaded, req: ChatCompletionRequest) -> tuple[list[Prepared], T
     prompt = lm.chat.render(msgs, True, tool_defs)
     sampling = lm.chat.with_turn_stops(sampling)
     prep = prepare(lm, prompt, sampling, add_special=not lm.chat.is_chat)
-    return copies(prep, req.n), tools
+    preps = copies(prep, req.n)
+    check_capacity(lm, preps)
+    return preps, tools
 
 
 @router.post("/v1/chat/completions", response_model=None)
@@ -153,7 +156,7 @@ async def run_all(lm: Loaded, preps: list[Prepared]) -> list[tuple[str, Event, l
     texts: list[list[str]] = [[] for _ in preps]
     lps: list[list[TokenLogprob]] = [[] for _ in preps]
     last: list[Event] = [Event() for _ in preps]
-    async for i, ev in merged_events(lm, preps):
+    async for i, ev in merged_events(lm, preps, raise_refusals=True):
         if ev.error:
             raise EngineError(ev.error)
         texts[i].append(ev.text)
@@ -236,6 +239,7 @@ async def completions(req: CompletionRequest, request: Request) -> Any:
         return preps
 
     preps = await offload(plan)
+    check_capacity(lm, preps)  # before a stream starts: a 400, not an error chunk
     texts = [p if isinstance(p, str) else lm.sched.detokenize(p) for p in prompts]
     echo = [texts[k // req.n] if req.echo else "" for k in range(len(preps))]
     cid, created = new_id("cmpl"), now()
