@@ -197,3 +197,30 @@ def test_finetune_memory(catalog: Catalog) -> None:
     assert qlora.total_bytes < lora.total_bytes < full.total_bytes
     with pytest.raises(BadInputError):
         estimate_finetune(a, "dpo")
+
+
+def test_int4_expert_checkpoint_is_priced_as_published(catalog: Catalog) -> None:
+    """Kimi K2 Thinking ships compressed-tensors INT4 on its routed experts only (groups of 32,
+    one BF16 scale each: 4.5 bits); attention, shared experts, the dense layer and the head stay
+    BF16.  The sizing prices exactly that, and vLLM sizes the model in it by default."""
+    from llmatlas.advisor import Target, estimate
+    from llmatlas.hardware import find_device
+    from llmatlas.sizing.quant import native_format, resolve_quant
+
+    a = arch(catalog, "kimi-k2-thinking")
+    fmt = get_format("INT4-G32-EXPERTS")
+    assert native_format(a, "vllm") == fmt and native_format(a, "llama.cpp") is None
+    moe_layers = a.num_hidden_layers - (a.first_k_dense_layers or 0)
+    experts = moe_layers * (a.num_experts or 0) * 3 * a.hidden_size * (a.moe_intermediate_size or 0)
+    assert experts == 60 * 384 * 3 * 7168 * 2048
+    w = weight_bytes(a, fmt)
+    assert w.by_type["INT4-G32-EXPERTS"] == experts * 9 // 16  # 4 bits + 16 / 32
+    assert w.by_type["BF16"] == 2 * (param_count(a) - experts)
+    assert w.total == pytest.approx(594.2e9, rel=1e-3)  # vs 1,030 GB in FP8, 2,053 GB in BF16
+    eight_h200 = Target.from_device(find_device("h200"), 8)
+    e = estimate(catalog.get("kimi-k2-thinking"), eight_h200, engine="vllm")
+    assert e.quant == "INT4-G32-EXPERTS" and e.fits
+    with pytest.raises(BadInputError, match="Q4_K_M"):
+        resolve_quant("INT4-G32-EXPERTS", "llama.cpp")
+    with pytest.raises(BadInputError, match="vllm"):
+        resolve_quant("INT4-G32-EXPERTS", "transformers")

@@ -173,7 +173,8 @@ class Architecture(Record):
     extra_params: Annotated[int, Field(ge=0)] = 0
     extra_params_note: str | None = None
     # The checkpoint's own weight format when it is not 16-bit (config.json's
-    # quantization_config.quant_method: "mxfp4" for gpt-oss, "fp8" for DeepSeek-V3).
+    # quantization_config.quant_method: "mxfp4" for gpt-oss, "fp8" for DeepSeek-V3; a format name
+    # where quant_method alone is ambiguous: "INT4-G32-EXPERTS" for compressed-tensors INT4 experts).
     quantization: str | None = None
 
     @property
