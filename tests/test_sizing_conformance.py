@@ -37,6 +37,16 @@ CASES = [
         "Q4_K_M",
         [RunSettings(4096), RunSettings(32768, "q8_0", flash_attn=True)],
     ),
+    # Qwen (1st generation): one biased QKV projection, Q/K/V views of it; halved FFN width
+    ("qwen-1.8b", "Q4_K_M", [RunSettings(4096)]),
+    # MPT: ALiBi (no rope), LayerNorm without bias, plain GELU FFN
+    ("mpt-7b", "Q4_K_M", [RunSettings(2048, flash_attn=True)]),
+    # GPT-2: learned positions added to the input, every layer biased
+    ("gpt2", "Q8_0", [RunSettings(1024)]),
+    # Phi-2: attention and FFN in parallel from one LayerNorm, Q scaled, biased logits
+    ("phi-2", "Q4_K_M", [RunSettings(2048)]),
+    # OLMo 3: OLMo 2's post-norms with sliding windows on 3 layers in 4
+    ("olmo-3-1025-7b", "Q4_K_M", [RunSettings(16384, flash_attn=True, swa_full=False)]),
 ]
 
 

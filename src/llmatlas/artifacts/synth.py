@@ -44,10 +44,19 @@ GGUF_ARCH = {
     "gpt_neox": "gptneox",
     "olmo2": "olmo2",
     "granitemoehybrid": "granitehybrid",
+    "internlm2": "internlm2",  # the converter splits InternLM2's wqkv into Q, K and V
+    "mistral3": "mistral3",  # the text decoder of Mistral Small 3.x / Ministral 3
+    "kimi_k2": "deepseek2",
+    "qwen": "qwen",
+    "mpt": "mpt",
+    "gpt2": "gpt2",
+    "phi": "phi2",  # Phi-1/1.5/2
+    "stablelm": "stablelm",
+    "olmo3": "olmo2",  # OLMo 3: OLMo 2 with sliding windows on 3 layers in 4
 }
-_LAYERNORM = {"falcon", "bloom", "gptneox"}
-_FUSED = {"falcon", "bloom", "gptneox"}
-_BIASED = {"bloom", "gptneox"}  # every linear layer and norm has a bias
+_LAYERNORM = {"falcon", "bloom", "gptneox", "mpt", "gpt2", "phi2", "stablelm"}
+_FUSED = {"falcon", "bloom", "gptneox", "qwen", "mpt", "gpt2"}
+_BIASED = {"bloom", "gptneox", "gpt2", "phi2"}  # every linear layer and norm has a bias
 
 
 def gguf_arch(a: Architecture) -> str:
@@ -77,9 +86,11 @@ def layout(a: Architecture) -> list[Spec]:
     arch = gguf_arch(a)
     h, v, nh, nkv = a.hidden_size, a.vocab_size, a.num_attention_heads, a.num_key_value_heads
     hd = a.resolved_head_dim
-    ln = arch in _LAYERNORM
+    ln = arch in _LAYERNORM and a.norm != "layernorm-nobias"  # LayerNorm with a bias (not MPT's)
     biased = arch in _BIASED
     out: list[Spec] = [_t("token_embd.weight", None, (h, v), "embedding")]
+    if arch == "gpt2":  # learned positions
+        out.append(_t("position_embd.weight", None, (h, a.max_position_embeddings), "embedding"))
     if arch == "bloom":
         out += [_t("token_embd_norm.weight", None, (h,)), _t("token_embd_norm.bias", None, (h,))]
     out.append(_t("output_norm.weight", None, (h,)))
@@ -87,6 +98,8 @@ def layout(a: Architecture) -> list[Spec]:
         out.append(_t("output_norm.bias", None, (h,)))
     if not a.tie_word_embeddings and arch != "bloom":
         out.append(_t("output.weight", None, (h, v), "output"))
+    if arch == "phi2":
+        out.append(_t("output.bias", None, (v,)))
     for i in range(a.num_hidden_layers):
         b = f"blk.{i}."
 
@@ -130,7 +143,7 @@ def layout(a: Architecture) -> list[Spec]:
             q, k = nh * hd, nkv * hd
             if arch in _FUSED:
                 add("attn_qkv.weight", (h, q + 2 * k))
-                if biased:
+                if biased or (arch == "qwen" and a.attention_bias):
                     add("attn_qkv.bias", (q + 2 * k,))
             elif arch == "phi3":
                 add("attn_qkv.weight", (h, q + 2 * k))
@@ -138,7 +151,7 @@ def layout(a: Architecture) -> list[Spec]:
                 add("attn_q.weight", (h, q))
                 add("attn_k.weight", (h, k))
                 add("attn_v.weight", (h, k))
-                if a.attention_bias:
+                if a.attention_bias or biased:
                     add("attn_q.bias", (q,))
                     add("attn_k.bias", (k,))
                     add("attn_v.bias", (k,))
@@ -155,12 +168,12 @@ def layout(a: Architecture) -> list[Spec]:
                 add("attn_sinks.weight", (nh,))
         if arch in ("gemma2", "gemma3", "olmo2", "gpt-oss"):
             add("post_attention_norm.weight", (h,))
-        if arch not in ("olmo2", "gpt-oss") and arch != "falcon":
+        if arch not in ("olmo2", "gpt-oss", "falcon", "phi2"):
             add("ffn_norm.weight", (h,))
             if ln:
                 add("ffn_norm.bias", (h,))
         dense = not a.is_moe or i < (a.first_k_dense_layers or 0)
-        ff = a.intermediate_size
+        ff = a.intermediate_size  # (Qwen-1's config says twice this: llama.cpp halves it)
         if dense:
             if arch == "phi3":
                 add("ffn_up.weight", (h, 2 * ff), "ffn")
@@ -209,7 +222,8 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
     w.add_uint32(p + "context_length", a.max_position_embeddings)
     w.add_uint32(p + "embedding_length", a.hidden_size)
     w.add_uint32(p + "block_count", a.num_hidden_layers)
-    w.add_uint32(p + "feed_forward_length", a.intermediate_size)
+    # Qwen-1's config (and so its GGUF) gives twice the FFN width; llama.cpp's qwen.cpp halves it
+    w.add_uint32(p + "feed_forward_length", a.intermediate_size * (2 if arch == "qwen" else 1))
     w.add_uint32(p + "attention.head_count", a.num_attention_heads)
     # MLA files declare one KV head: the shared latent (llama.cpp's DeepSeek-V2/V3 conversion)
     if arch == "granitehybrid":  # per layer: 0 marks a recurrent (Mamba-2) layer
@@ -267,6 +281,15 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
             w.add_uint32(p + "expert_shared_feed_forward_length", sf)
     if arch == "gptneox":
         w.add_bool(p + "use_parallel_residual", True)
+    if arch == "mpt":
+        w.add_float32(p + "attention.max_alibi_bias", 8.0)
+    if arch == "olmo2" and a.sliding_window:  # OLMo 3: which layers slide (llama_graph's choice)
+        from llmatlas.sizing.llama_graph import swa_layers
+
+        slide = swa_layers(a)
+        w.add_array(
+            p + "attention.sliding_window_pattern", [i in slide for i in range(a.num_hidden_layers)]
+        )
     w.add_string("tokenizer.ggml.model", "none")
     w.add_string("general.name", f"synthetic {a.model_type}")
     code = {"MXFP4": "MOSTLY_MXFP4_MOE", "F32": "ALL_F32"}.get(ftype_name, "MOSTLY_" + ftype_name)

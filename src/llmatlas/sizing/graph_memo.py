@@ -65,6 +65,15 @@ GRAPHED = (
     "bloom",
     "granitemoehybrid",
     "qwen2_moe",
+    "internlm2",
+    "mistral3",
+    "kimi_k2",
+    "qwen",
+    "mpt",
+    "gpt2",
+    "phi",
+    "stablelm",
+    "olmo3",
 )
 """Model types whose graph :mod:`llmatlas.sizing.llama_graph` builds as llama.cpp does (checked, run by run, against
 llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""

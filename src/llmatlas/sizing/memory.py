@@ -59,6 +59,7 @@ LLAMA_CPP_SWA_ARCHS = (
     "gemma4",
     "gemma4_text",
     "gpt_oss",
+    "olmo3",
     "cohere2",
     "llama4",  # chunked attention: an iSWA cache of chunk-sized windows
 )
