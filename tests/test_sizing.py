@@ -224,3 +224,17 @@ def test_int4_expert_checkpoint_is_priced_as_published(catalog: Catalog) -> None
         resolve_quant("INT4-G32-EXPERTS", "llama.cpp")
     with pytest.raises(BadInputError, match="vllm"):
         resolve_quant("INT4-G32-EXPERTS", "transformers")
+
+
+@pytest.mark.parametrize("mid,effective_b", [("gemma-3n-e4b", 3.98), ("gemma-3n-e2b", 1.91)])
+def test_gemma3n_decoder_matches_googles_effective_size(
+    catalog: Catalog, mid: str, effective_b: float
+) -> None:
+    """Google's slicing table (google/gemma3n-slicing-configs) gives each Gemma 3n's effective
+    parameters: the text decoder without its token and per-layer embedding tables.  The
+    catalog's config.json fields must reproduce them; the towers sit in ``extra_params``."""
+    a = arch(catalog, mid)
+    decoder = param_count(a) - a.extra_params
+    token_table = a.vocab_size * a.hidden_size
+    per_layer_table = a.vocab_size * a.num_hidden_layers * (a.per_layer_input_size or 0)
+    assert (decoder - token_table - per_layer_table) / 1e9 == pytest.approx(effective_b, abs=0.005)
