@@ -76,6 +76,7 @@ class Row:
     kv_type: str
     flash: bool
     swa_full: bool
+    seqs: int
     errors: dict[str, float]
     actual: dict[str, int]
 
@@ -95,6 +96,7 @@ def run_model(
     kv_types: list[str],
     tmp: Path,
     refused: list[str] | None = None,
+    seqs: int = 4,
 ) -> list[Row]:
     a0 = cat.get(mid).architecture
     assert a0 is not None
@@ -117,6 +119,12 @@ def run_model(
                     settings.append(RunSettings(c, kv, flash_attn=True))
                 if a.sliding_window and kv == "f16":
                     settings.append(RunSettings(c, kv, flash_attn=True, swa_full=False))
+        if q == quants[0] and seqs > 1:
+            # the server's slots: n_seq sequences over one unified cache (llama-server's and
+            # llmatlas's default), 2k tokens each
+            per = min(2048, a.max_position_embeddings)
+            for fa in (False, True):
+                settings.append(RunSettings(per * seqs, n_seq=seqs, flash_attn=fa, kv_unified=True))
         settings = settings or [RunSettings(min(2048, a.max_position_embeddings))]
         for r in dry_run(path, settings, timeout=600):
             s = r.settings
@@ -126,9 +134,10 @@ def run_model(
                     why = "; ".join(r.log_tail) or r.error
                     refused.append(f"{mid} {name} ctx {s.n_ctx} kv {s.kv_type}: {why}")
                 continue
-            kv = kv_cache(a, s.n_ctx, 1, s.kv_type, "llama.cpp", s.swa_full)
+            per = s.n_ctx // s.n_seq
+            kv = kv_cache(a, per, s.n_seq, s.kv_type, "llama.cpp", s.swa_full)
             comp = llama_cpp_compute_buffer(
-                a, s.n_ctx, 1, bool(s.flash_attn), s.n_ubatch, s.swa_full, s.kv_type
+                a, per, s.n_seq, bool(s.flash_attn), s.n_ubatch, s.swa_full, s.kv_type
             )
             rows.append(
                 Row(
@@ -138,6 +147,7 @@ def run_model(
                     s.kv_type,
                     bool(s.flash_attn),
                     s.swa_full,
+                    s.n_seq,
                     {
                         "model": _err(art.weights.total, r.model_bytes),
                         "kv": _err(kv.bytes - kv.state_bytes, r.kv_bytes),
@@ -161,6 +171,9 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="5 architectures, Q4_K_M, 2k/32k")
     ap.add_argument("--ids", default="", help="comma-separated catalog ids (default: all)")
     ap.add_argument("--quants", default="", help="comma-separated GGUF types (default: 4)")
+    ap.add_argument(
+        "--seqs", type=int, default=4, help="parallel sequences of the slot rows (1: none)"
+    )
     args = ap.parse_args()
     cat = Catalog()
     ids = args.ids.split(",") if args.ids else [m for m, _ in MODELS]
@@ -177,11 +190,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as d:
         for mid in ids:
             try:
-                rows += run_model(cat, mid, quants, ctxs, kv_types, Path(d), refused)
+                rows += run_model(cat, mid, quants, ctxs, kv_types, Path(d), refused, args.seqs)
             except Exception as exc:  # one architecture llama.cpp refuses does not stop the table
                 failed.append(f"{mid}: {exc}")
     print(f"# {llama_cpp_version()}; CPU backend; errors are llmatlas / llama.cpp - 1")
-    head = f"{'model':24} {'quant':7} {'ctx':>7} {'kv':5} {'FA':3} {'SWA':5} "
+    head = f"{'model':24} {'quant':7} {'ctx':>7} {'seq':>3} {'kv':5} {'FA':3} {'SWA':5} "
     head += f"{'model MiB':>10} {'err':>7} {'KV MiB':>9} {'err':>7} {'state MiB':>9} {'err':>7} "
     head += f"{'compute MiB':>11} {'err':>7}"
     print(head)
@@ -191,7 +204,8 @@ def main() -> int:
         for k in worst:
             worst[k] = max(worst[k], abs(r.errors[k]))
         print(
-            f"{r.model:24} {r.quant:7} {r.ctx:>7} {r.kv_type:5} {'on' if r.flash else 'off':3} "
+            f"{r.model:24} {r.quant:7} {r.ctx:>7} {r.seqs:>3} {r.kv_type:5} "
+            f"{'on' if r.flash else 'off':3} "
             f"{'full' if r.swa_full else 'win':5} "
             f"{r.actual['model'] / MiB:>10.1f} {r.errors['model']:>+7.2%} "
             f"{r.actual['kv'] / MiB:>9.1f} {r.errors['kv']:>+7.2%} "

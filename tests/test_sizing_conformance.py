@@ -25,7 +25,11 @@ CASES = [
     (
         "gemma-3-4b-it",
         "Q8_0",
-        [RunSettings(32768, flash_attn=True), RunSettings(8192, flash_attn=True, swa_full=False)],
+        [
+            RunSettings(32768, flash_attn=True),
+            RunSettings(8192, flash_attn=True, swa_full=False),
+            RunSettings(4 * 4096, n_seq=4, kv_unified=True),
+        ],
     ),
     # DeepSeek-V3: MLA (absorbed queries, one latent KV head), sigmoid-routed MoE
     ("deepseek-v3", "Q4_K_M", [RunSettings(2048), RunSettings(4096, flash_attn=True)]),
@@ -38,7 +42,12 @@ CASES = [
         [RunSettings(4096), RunSettings(32768, "q8_0", flash_attn=True)],
     ),
     # Qwen (1st generation): one biased QKV projection, Q/K/V views of it; halved FFN width
-    ("qwen-1.8b", "Q4_K_M", [RunSettings(4096)]),
+    # and the server's slots: 3 sequences over one unified cache (the ubatch rounds to 513)
+    (
+        "qwen-1.8b",
+        "Q4_K_M",
+        [RunSettings(4096), RunSettings(3 * 2048, n_seq=3, kv_unified=True, flash_attn=True)],
+    ),
     # MPT: ALiBi (no rope), LayerNorm without bias, plain GELU FFN
     ("mpt-7b", "Q4_K_M", [RunSettings(2048, flash_attn=True)]),
     # GPT-2: learned positions added to the input, every layer biased
@@ -65,14 +74,15 @@ def test_components_match_llama_cpp_dry_run(
         s = r.settings
         assert r.error is None, r.log_tail
         assert art.weights.total == r.model_bytes
-        kv = kv_cache(a, s.n_ctx, 1, s.kv_type, "llama.cpp", s.swa_full)
+        per = s.n_ctx // s.n_seq
+        kv = kv_cache(a, per, s.n_seq, s.kv_type, "llama.cpp", s.swa_full)
         assert kv.bytes - kv.state_bytes == pytest.approx(r.kv_bytes, rel=0.001), s
         # llama.cpp logs the recurrent state in MiB with two decimals
         assert abs(kv.state_bytes - r.recurrent_bytes) <= 2**20 // 200, s
         if a.num_attention_layers is not None:
             assert r.recurrent_bytes > 0
         comp = llama_cpp_compute_buffer(
-            a, s.n_ctx, 1, bool(s.flash_attn), 512, s.swa_full, s.kv_type
+            a, per, s.n_seq, bool(s.flash_attn), 512, s.swa_full, s.kv_type
         )
         assert comp == pytest.approx(r.compute_total, rel=0.001), s
 

@@ -88,8 +88,11 @@ class _Builder:
     def __init__(self, a: Architecture, s: Settings, layers: list[int] | None = None) -> None:
         self.a, self.s, self.g = a, s, Graph()
         self.layers = layers
-        self.n_tok = s.n_tokens or min(s.n_ubatch, s.n_ctx * s.n_seq)
-        self.n_out = self.n_tok if s.n_outputs is None else s.n_outputs
+        # graph_reserve: min(n_ctx, n_ubatch) outputs over as many tokens rounded up to a
+        # multiple of the sequences (one unified KV stream: the graph is otherwise the same)
+        reserve_tok = min(s.n_ubatch, s.n_ctx * s.n_seq)
+        self.n_tok = s.n_tokens or _pad(reserve_tok, s.n_seq)
+        self.n_out = reserve_tok if s.n_outputs is None else s.n_outputs
         self.h = a.hidden_size
         self.hd = a.resolved_head_dim
         self.n_head = a.num_attention_heads

@@ -64,6 +64,19 @@ LLAMA_CPP_SWA_ARCHS = (
     "llama4",  # chunked attention: an iSWA cache of chunk-sized windows
 )
 
+LLAMA_CPP_UNLOADABLE = (
+    "opt",
+    "gpt_neo",
+    "gptj",
+    "internlm",
+    "recurrent_gemma",
+    "mllama",
+    "phi3small",
+)
+"""Catalog model types the llama.cpp in llama-cpp-python 0.3.36 cannot run: its converter
+(``conversion/__init__.py``) has no class for them and ``src/models/`` no graph (GPT-J has an
+architecture name but no graph)."""
+
 N_UBATCH = 512
 """llama.cpp's default physical batch (tokens per compute step)."""
 
@@ -427,7 +440,25 @@ def estimate_memory(
     layers = a.num_hidden_layers
 
     if engine == "llama.cpp":
+        from llmatlas.sizing import graph_memo
+
         kv = kv_cache(a, context, batch, kv_type, engine, swa_full)
+        if a.model_type in LLAMA_CPP_UNLOADABLE:
+            notes.append(
+                _(
+                    "llama.cpp (llama-cpp-python 0.3.36) cannot load {model_type} models: "
+                    "these figures are for a file it would not run"
+                ).format(model_type=a.model_type)
+            )
+        elif not graph_memo.supported(
+            a, graph_memo.Settings(context, N_UBATCH, False, kv_type.lower(), swa_full, batch)
+        ):
+            notes.append(
+                _(
+                    "compute buffer: a closed-form estimate, not llama.cpp's own graph "
+                    "replayed ({model_type}); such estimates have been off by tens of percent"
+                ).format(model_type=a.model_type)
+            )
         if a.sliding_window and not swa_honoured(a, engine, swa_full):
             notes.append(
                 _(
