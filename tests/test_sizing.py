@@ -238,3 +238,41 @@ def test_gemma3n_decoder_matches_googles_effective_size(
     token_table = a.vocab_size * a.hidden_size
     per_layer_table = a.vocab_size * a.num_hidden_layers * (a.per_layer_input_size or 0)
     assert (decoder - token_table - per_layer_table) / 1e9 == pytest.approx(effective_b, abs=0.005)
+
+
+def test_nemotron_h_layers_hold_one_mixer_or_one_mlp(catalog: Catalog) -> None:
+    """Nemotron Nano 9B v2 (config.json's hybrid_override_pattern: 27 Mamba-2, 25 MLP, 4
+    attention layers; one norm each): counted by hand from its config, and only the 4
+    attention layers grow a KV cache while the 27 Mamba-2 layers keep a fixed state."""
+    from llmatlas.catalog._schema import Architecture
+
+    a = arch(catalog, "nemotron-nano-9b-v2")
+    h, inner, groups, state, heads, conv = 4480, 128 * 80, 8, 128, 128, 4
+    mamba = h * (2 * inner + 2 * groups * state + heads)  # in_proj: z, x, B, C, dt
+    mamba += (
+        (inner + 2 * groups * state) * (conv + 1) + 3 * heads + inner
+    )  # conv+bias, dt/A/D, norm
+    mamba += inner * h  # out_proj
+    mlp = 2 * h * 15680  # up and down, squared ReLU (not gated)
+    attention = h * 40 * 128 + 2 * h * 8 * 128 + 40 * 128 * h
+    by_hand = 2 * 131072 * h + 27 * mamba + 25 * mlp + 4 * attention + 56 * h + h
+    assert param_count(a) == by_hand
+    assert round(by_hand / 1e9, 2) == catalog.get("nemotron-nano-9b-v2").params_b
+    cache = kv_cache(a, 131072)
+    per_seq_state = 4 * (heads * state * 80 + (2 * groups * state + inner) * (conv - 1))
+    assert cache.state_bytes == 27 * per_seq_state
+    assert cache.bytes - cache.state_bytes == 4 * 2 * 8 * 128 * 131072 * 2  # f16, 4 layers
+    with pytest.raises(ValueError, match="num_attention_layers"):
+        Architecture(**{**a.__dict__, "num_attention_layers": None, "recurrent_kind": "rglru"})
+    # NVIDIA sized the model to serve 128K tokens in bfloat16 on one 22 GiB A10G (arXiv 2508.14444)
+    from llmatlas.advisor import Target, estimate
+    from llmatlas.hardware import find_device
+
+    e = estimate(
+        catalog.get("nemotron-nano-9b-v2"),
+        Target.from_device(find_device("a10g")),
+        "BF16",
+        context=131072,
+        engine="vllm",
+    )
+    assert e.fits

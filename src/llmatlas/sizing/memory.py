@@ -30,7 +30,7 @@ from typing import Literal
 from llmatlas.catalog._schema import Architecture
 from llmatlas.errors import BadInputError
 from llmatlas.i18n import _
-from llmatlas.sizing.params import global_layer_ids
+from llmatlas.sizing.params import global_layer_ids, recurrent_layer_count
 from llmatlas.sizing.quant import QuantFormat, WeightBytes, weight_bytes
 
 MiB = 1024**2
@@ -250,7 +250,7 @@ def kv_cache(
     # cross-attention layers hold the encoder's tokens (one image per sequence), not the context
     kv += cross_layers * elts * (a.cross_attention_tokens or 0) * sequences
     state = 0
-    recurrent_layers = a.num_hidden_layers - attn_layers - cross_layers
+    recurrent_layers = recurrent_layer_count(a)
     if recurrent_layers:
         state = recurrent_layers * sequences * recurrent_state_bytes_per_layer(a)
     return KVCache(
