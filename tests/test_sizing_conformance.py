@@ -56,6 +56,10 @@ CASES = [
     ("phi-2", "Q4_K_M", [RunSettings(2048)]),
     # OLMo 3: OLMo 2's post-norms with sliding windows on 3 layers in 4
     ("olmo-3-1025-7b", "Q4_K_M", [RunSettings(16384, flash_attn=True, swa_full=False)]),
+    # ChatGLM3 / GLM-4 9B: biased fused QKV, gate and up in one tensor (SWIGLU)
+    ("chatglm3-6b", "Q4_K_M", [RunSettings(8192)]),
+    # GLM-4.5-Air: sigmoid-routed MoE with exp_probs_b and a shared expert, a leading dense layer
+    ("glm-4.5-air", "Q4_K_M", [RunSettings(2048, flash_attn=True)]),
 ]
 
 
@@ -171,6 +175,9 @@ def test_cpu_run_counts_the_work_buffer_and_repacked_pages_only_where_repacked(
         "falcon-40b",
         "granite-4.0-h-micro",
         "qwen2-57b-a14b",
+        "olmo-3-1025-7b",
+        "glm-4.5-air",
+        "phi-2",
     ],
 )
 def test_replaying_a_few_layers_gives_the_full_replays_peak(catalog: Catalog, mid: str) -> None:
@@ -187,3 +194,24 @@ def test_replaying_a_few_layers_gives_the_full_replays_peak(catalog: Catalog, mi
         few = lg._Builder(a, s, lg.replayed_layers(a))
         assert len(few.layers or []) < a.num_hidden_layers
         assert reserve(few.build()) == reserve(lg._Builder(a, s).build()), s
+
+
+def test_estimate_says_when_llama_cpp_cannot_load_or_the_graph_is_not_replayed(
+    catalog: Catalog,
+) -> None:
+    """No silent closed form: llama.cpp 0.3.36 has no OPT and no first ChatGLM; a replayed
+    architecture carries neither note."""
+    fmt = get_format("Q4_K_M", "llama.cpp")
+
+    def notes(mid: str, batch: int = 1) -> str:
+        a = catalog.get(mid).architecture
+        assert a is not None
+        return " ".join(estimate_memory(a, fmt, 2048, batch).notes)
+
+    assert "cannot load opt models" in notes("opt-1.3b")
+    assert "cannot load chatglm models" in notes("chatglm-6b")
+    assert "cannot load" not in notes("chatglm3-6b")
+    for mid in ("chatglm3-6b", "glm-4.5-air", "qwen-7b", "llama-3-8b"):
+        assert "closed-form" not in notes(mid, batch=4), mid
+    assert "closed-form estimate" in notes("granite-4.0-h-micro", batch=4)
+    assert "closed-form" not in notes("granite-4.0-h-micro")

@@ -37,6 +37,7 @@ MODEL_TYPES = {
     "olmo2": "olmo2",
     "granitehybrid": "granitemoehybrid",
     "phi2": "phi",  # Phi-1/1.5/2
+    "glm4moe": "glm4_moe",
 }
 # How many layers use the sliding window when the file does not list them per layer.
 _SWA_EVERY = {"gemma2": 2, "gpt_oss": 2, "gemma3": 6, "cohere2": 4}

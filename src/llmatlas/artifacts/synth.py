@@ -53,9 +53,11 @@ GGUF_ARCH = {
     "phi": "phi2",  # Phi-1/1.5/2
     "stablelm": "stablelm",
     "olmo3": "olmo2",  # OLMo 3: OLMo 2 with sliding windows on 3 layers in 4
+    "chatglm": "chatglm",  # ChatGLM2/3 and GLM-4 (9B)
+    "glm4_moe": "glm4moe",  # GLM-4.5/4.6/4.7 (written without the MTP block llama.cpp skips)
 }
 _LAYERNORM = {"falcon", "bloom", "gptneox", "mpt", "gpt2", "phi2", "stablelm"}
-_FUSED = {"falcon", "bloom", "gptneox", "qwen", "mpt", "gpt2"}
+_FUSED = {"falcon", "bloom", "gptneox", "qwen", "mpt", "gpt2", "chatglm"}
 _BIASED = {"bloom", "gptneox", "gpt2", "phi2"}  # every linear layer and norm has a bias
 
 
@@ -143,7 +145,7 @@ def layout(a: Architecture) -> list[Spec]:
             q, k = nh * hd, nkv * hd
             if arch in _FUSED:
                 add("attn_qkv.weight", (h, q + 2 * k))
-                if biased or (arch == "qwen" and a.attention_bias):
+                if biased or (arch in ("qwen", "chatglm") and a.attention_bias):
                     add("attn_qkv.bias", (q + 2 * k,))
             elif arch == "phi3":
                 add("attn_qkv.weight", (h, q + 2 * k))
@@ -158,7 +160,7 @@ def layout(a: Architecture) -> list[Spec]:
             add("attn_output.weight", (q, h))
             if biased or (arch == "gpt-oss"):
                 add("attn_output.bias", (h,))
-            if arch in ("qwen3", "qwen3moe", "gemma3"):
+            if arch in ("qwen3", "qwen3moe", "gemma3") or (arch == "glm4moe" and a.qk_norm):
                 add("attn_q_norm.weight", (hd,))
                 add("attn_k_norm.weight", (hd,))
             if arch == "olmo2":
@@ -168,14 +170,16 @@ def layout(a: Architecture) -> list[Spec]:
                 add("attn_sinks.weight", (nh,))
         if arch in ("gemma2", "gemma3", "olmo2", "gpt-oss"):
             add("post_attention_norm.weight", (h,))
-        if arch not in ("olmo2", "gpt-oss", "falcon", "phi2"):
+        if arch == "glm4moe":  # the FFN's norm
+            add("post_attention_norm.weight", (h,))
+        elif arch not in ("olmo2", "gpt-oss", "falcon", "phi2"):
             add("ffn_norm.weight", (h,))
             if ln:
                 add("ffn_norm.bias", (h,))
         dense = not a.is_moe or i < (a.first_k_dense_layers or 0)
         ff = a.intermediate_size  # (Qwen-1's config says twice this: llama.cpp halves it)
         if dense:
-            if arch == "phi3":
+            if arch in ("phi3", "chatglm"):  # gate and up in one tensor
                 add("ffn_up.weight", (h, 2 * ff), "ffn")
             else:
                 if a.mlp == "gated":
@@ -198,7 +202,7 @@ def layout(a: Architecture) -> list[Spec]:
                 add("ffn_gate_exps.bias", (fe, ne_))
                 add("ffn_up_exps.bias", (fe, ne_))
                 add("ffn_down_exps.bias", (h, ne_))
-            if arch == "deepseek2":
+            if arch in ("deepseek2", "glm4moe"):
                 add("exp_probs_b.bias", (ne_,))
             if a.num_shared_experts:
                 sf = (a.shared_expert_intermediate_size or fe) * a.num_shared_experts
@@ -281,6 +285,10 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
             w.add_uint32(p + "expert_shared_feed_forward_length", sf)
     if arch == "gptneox":
         w.add_bool(p + "use_parallel_residual", True)
+    if arch == "glm4moe":
+        w.add_uint32(p + "leading_dense_block_count", a.first_k_dense_layers or 0)
+        w.add_bool(p + "expert_weights_norm", True)
+        w.add_uint32(p + "expert_gating_func", 2)  # sigmoid
     if arch == "mpt":
         w.add_float32(p + "attention.max_alibi_bias", 8.0)
     if arch == "olmo2" and a.sliding_window:  # OLMo 3: which layers slide (llama_graph's choice)

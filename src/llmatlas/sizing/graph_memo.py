@@ -76,6 +76,8 @@ GRAPHED = (
     "phi",
     "stablelm",
     "olmo3",
+    "chatglm",
+    "glm4_moe",
 )
 """Model types whose graph :mod:`llmatlas.sizing.llama_graph` builds as llama.cpp does (checked, run by run, against
 llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""
@@ -84,6 +86,7 @@ llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""
 def supported(a: Architecture, s: Settings) -> bool:
     return (
         a.model_type in GRAPHED
+        and not (a.model_type == "chatglm" and a.norm != "rmsnorm")  # ChatGLM-6B (v1): no
         and s.kv_type in TYPES
         and (
             a.num_attention_layers is None

@@ -37,7 +37,13 @@ __all__ = [  # supported/compute_buffer/Settings/GRAPHED live in graph_memo, nam
 
 SWA_ARCHS = ("gemma2", "gemma3", "gemma3_text", "gpt_oss", "olmo3")
 PARALLEL = ("gpt_neox", "falcon", "bloom")  # LayerNorm with bias, one fused QKV
-FUSED_QKV = ("phi3", "qwen", "mpt", "gpt2")  # one wqkv whose output Q, K and V are views of
+FUSED_QKV = (
+    "phi3",
+    "qwen",
+    "mpt",
+    "gpt2",
+    "chatglm",
+)  # one wqkv whose output Q, K and V are views of
 POST_NORM = ("olmo2", "olmo3")  # norms after attention and FFN, not before
 
 
@@ -107,7 +113,7 @@ class _Builder:
         self.ln_bias = mt in PARALLEL or a.norm == "layernorm"
         # (Granite 4.0-H, "none", still ropes: granite-hybrid.cpp's switch is rope.scaling.finetuned)
         self.roped = a.position_embedding not in ("alibi", "learned")
-        self.qkv_bias = a.attention_bias and mt not in ("phi3", "mpt")
+        self.qkv_bias = a.attention_bias and mt not in ("phi3", "mpt")  # (ChatGLM: wqkv_b)
         self.wo_bias = a.attention_out_bias and mt in ("gpt2", "phi")
         self.ffn_bias = a.mlp_bias and mt in ("gpt2", "phi")
 
@@ -291,7 +297,7 @@ class _Builder:
     def ffn(self, x: Tensor, layer: int, ff: int | None = None, bias: bool = False) -> Tensor:
         g, a = self.g, self.a
         ff = ff or a.intermediate_size
-        fused = a.model_type == "phi3"
+        fused = a.model_type in ("phi3", "chatglm")  # one up tensor of gate and up: SWIGLU
         if fused:
             up = g.mul_mat(g.weight(self.h, 2 * ff), x)
             return g.mul_mat(g.weight(ff, self.h), g.op("glu", "f32", (ff, up.ne[1]), up))
@@ -483,7 +489,7 @@ class _Builder:
         oai = a.model_type == "gpt_oss"
         nt = x.ne[1]
         logits = g.mul_mat(g.weight(self.h, ne, type_="f32"), x)
-        mla = a.is_mla
+        mla = a.is_mla or a.model_type == "glm4_moe"  # sigmoid-routed, exp_probs_b
         if oai:  # router bias; SOFTMAX_WEIGHT gating: the softmax is over the chosen k
             logits = g.same("add", logits, g.weight(ne, type_="f32"))
             probs = logits
@@ -501,7 +507,7 @@ class _Builder:
             w2 = g.reshape(w, k, nt)
             total = g.same("clamp", g.op("sum_rows", "f32", (1, nt), w2))
             w = g.reshape(g.same("div", w2, total), 1, k, nt)
-        if mla:
+        if a.is_mla:
             w = g.same("scale", w)  # expert_weights_scale
         g.expand(w)
         cur = g.reshape(x, self.h, 1, nt)
@@ -609,7 +615,7 @@ class _Builder:
             x = ffn_inp if olmo2 else self.norm(ffn_inp, rms=not self.ln, bias=self.ln_bias)
             if a.is_moe and il >= (a.first_k_dense_layers or 0):
                 cur = self.moe(x)
-                if a.is_mla and a.num_shared_experts:
+                if (a.is_mla or a.model_type == "glm4_moe") and a.num_shared_experts:
                     sf = a.shared_expert_intermediate_size or a.moe_intermediate_size or 0
                     cur = g.same("add", cur, self.ffn(x, il, sf * a.num_shared_experts))
                 elif a.model_type == "qwen2_moe" and a.num_shared_experts:

@@ -77,6 +77,15 @@ LLAMA_CPP_UNLOADABLE = (
 (``conversion/__init__.py``) has no class for them and ``src/models/`` no graph (GPT-J has an
 architecture name but no graph)."""
 
+
+def llama_cpp_loadable(a: Architecture) -> bool:
+    """Whether llama.cpp 0.3.36 runs ``a`` at all (ChatGLM-6B, the first ChatGLM, shares its
+    model type with ChatGLM2/3 but not their layout: LayerNorm, GELU, 2-D positions)."""
+    return a.model_type not in LLAMA_CPP_UNLOADABLE and not (
+        a.model_type == "chatglm" and a.norm != "rmsnorm"
+    )
+
+
 N_UBATCH = 512
 """llama.cpp's default physical batch (tokens per compute step)."""
 
@@ -443,7 +452,7 @@ def estimate_memory(
         from llmatlas.sizing import graph_memo
 
         kv = kv_cache(a, context, batch, kv_type, engine, swa_full)
-        if a.model_type in LLAMA_CPP_UNLOADABLE:
+        if not llama_cpp_loadable(a):
             notes.append(
                 _(
                     "llama.cpp (llama-cpp-python 0.3.36) cannot load {model_type} models: "
