@@ -276,3 +276,14 @@ def test_nemotron_h_layers_hold_one_mixer_or_one_mlp(catalog: Catalog) -> None:
         engine="vllm",
     )
     assert e.fits
+
+
+def test_mistral_large_3_decoder_matches_the_card(catalog: Catalog) -> None:
+    """params.json's DeepSeek-V3-style decoder computes to the card's 673B language model; the
+    checkpoint's block FP8 is the format vLLM estimates start from."""
+    from llmatlas.sizing.quant import native_format
+
+    a = arch(catalog, "mistral-large-3-675b-instruct-2512")
+    assert (param_count(a) - a.extra_params) / 1e9 == pytest.approx(673, rel=0.001)
+    native = native_format(a, "vllm")
+    assert native is not None and native.name == "FP8"
