@@ -65,6 +65,7 @@ MODELS = [
     ("stablelm-2-1.6b", "StableLM 2"),
     ("glm-4-9b", "GLM-4 9B / ChatGLM2-3 (chatglm)"),
     ("glm-4.5-air", "GLM-4.5 (MoE, sigmoid routing)"),
+    ("granite-4.0-h-small", "Granite 4.0-H Small (Mamba-2 + MoE hybrid)"),
 ]
 QUANTS = ["Q4_K_M", "Q8_0", "Q4_1", "IQ4_XS"]
 QUICK = ["llama-3-8b", "qwen3-30b-a3b", "gemma-3-4b-it", "gpt-oss-20b", "phi-3-mini-4k-instruct"]

@@ -60,6 +60,8 @@ CASES = [
     ("chatglm3-6b", "Q4_K_M", [RunSettings(8192)]),
     # GLM-4.5-Air: sigmoid-routed MoE with exp_probs_b and a shared expert, a leading dense layer
     ("glm-4.5-air", "Q4_K_M", [RunSettings(2048, flash_attn=True)]),
+    # Granite 4.0-H Small: Mamba-2 hybrid with MoE and a shared expert; 4 slots, a state each
+    ("granite-4.0-h-small", "Q4_K_M", [RunSettings(4 * 2048, n_seq=4, kv_unified=True)]),
 ]
 
 
@@ -213,5 +215,4 @@ def test_estimate_says_when_llama_cpp_cannot_load_or_the_graph_is_not_replayed(
     assert "cannot load" not in notes("chatglm3-6b")
     for mid in ("chatglm3-6b", "glm-4.5-air", "qwen-7b", "llama-3-8b"):
         assert "closed-form" not in notes(mid, batch=4), mid
-    assert "closed-form estimate" in notes("granite-4.0-h-micro", batch=4)
-    assert "closed-form" not in notes("granite-4.0-h-micro")
+    assert "closed-form estimate" in notes("llama-4-scout-17b-16e")

@@ -280,7 +280,7 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
             w.add_uint32(p + "expert_feed_forward_length", a.moe_intermediate_size)
         if a.num_shared_experts:
             w.add_uint32(p + "expert_shared_count", a.num_shared_experts)
-        if arch == "qwen2moe" and a.shared_expert_intermediate_size:
+        if arch in ("qwen2moe", "granitehybrid") and a.shared_expert_intermediate_size:
             sf = a.shared_expert_intermediate_size * (a.num_shared_experts or 1)
             w.add_uint32(p + "expert_shared_feed_forward_length", sf)
     if arch == "gptneox":

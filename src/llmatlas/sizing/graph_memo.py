@@ -36,7 +36,7 @@ class Settings:
     swa_full: bool = True
     n_seq: int = 1
     """Parallel sequences sharing one unified KV cache of ``n_ctx * n_seq`` cells (llmatlas's
-    server and llama-server's default slots); not modelled for recurrent layers."""
+    server and llama-server's default slots); recurrent layers keep one state per sequence."""
     n_tokens: int | None = None
     """Tokens in this ubatch (default: a full ubatch, what llama.cpp reserves for)."""
     n_outputs: int | None = None
@@ -88,10 +88,7 @@ def supported(a: Architecture, s: Settings) -> bool:
         a.model_type in GRAPHED
         and not (a.model_type == "chatglm" and a.norm != "rmsnorm")  # ChatGLM-6B (v1): no
         and s.kv_type in TYPES
-        and (
-            a.num_attention_layers is None
-            or (a.recurrent_kind == "mamba2" and not a.is_moe and s.n_seq == 1)
-        )
+        and (a.num_attention_layers is None or a.recurrent_kind == "mamba2")
     )
 
 

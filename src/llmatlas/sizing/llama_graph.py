@@ -335,55 +335,57 @@ class _Builder:
         return q, k, v
 
     def mamba2(self, x: Tensor) -> Tensor:
-        """A Mamba-2 layer (``mamba-base.cpp`` build_mamba2_layer, one sequence): in-projection
-        split into z / xBC / dt, the conv state prepended and the causal conv, the selective
-        scan (output and new state in one tensor), D skip, gate, grouped RMS norm, out-proj."""
-        g, nt = self.g, self.n_tok
+        """A Mamba-2 layer (``mamba-base.cpp`` build_mamba2_layer, ``ns`` sequences of
+        ``nt / ns`` tokens): in-projection split into z / xBC / dt, the conv state prepended
+        and the causal conv, the selective scan (output and new states in one tensor), D skip,
+        gate, grouped RMS norm, out-proj."""
+        g, nt, ns = self.g, self.n_tok, self.s.n_seq
+        st = nt // ns  # tokens per sequence (the reserve's ubatch is split evenly)
         inner, state, groups, heads, conv = ssm_dims(self.a)
         hd = inner // heads
         width = inner + 2 * groups * state
         s_copy = self.s_copy
-        main = g.view(s_copy, (1,))
-        extra = g.view(s_copy, (0,), offset=4)
-        # build_rs for the conv state: zero the empty slot, gather the sequence's row, copy
-        # the other sequences' rows (none here)
-        conv_all = g.cache((conv - 1) * width, 1, type_="f32")
+        main = g.view(s_copy, (ns,))
+        extra = g.view(s_copy, (0,), offset=4 * ns)
+        # build_rs for the conv state: zero the empty slot, gather the sequences' rows, copy
+        # the other cells' rows (none: every cell is a sequence here)
+        conv_all = g.cache((conv - 1) * width, ns, type_="f32")
         g.expand(g.into("scale", g.view(conv_all, ((conv - 1) * width,))))
         conv_rows = g.get_rows(conv_all, main)
         g.expand(conv_rows)
         g.expand(
             g.into("cpy", g.view(conv_all, ((conv - 1) * width, 0)), g.get_rows(conv_all, extra))
         )
-        conv_st = g.reshape(conv_rows, conv - 1, width, 1)
+        conv_st = g.reshape(conv_rows, conv - 1, width, ns)
         mm = g.mul_mat(g.weight(self.h, 2 * inner + 2 * groups * state + heads), x)
-        zx = g.reshape(mm, mm.ne[0], nt, 1)
+        zx = g.reshape(mm, mm.ne[0], st, ns)
         f = 4
-        z = g.view(zx, (hd, heads, nt, 1), (0, hd * f, zx.nb[1], zx.nb[2]))
-        xbc = g.view(zx, (width, nt, 1), (0, zx.nb[1], zx.nb[2]), inner * f)
+        z = g.view(zx, (hd, heads, st, ns), (0, hd * f, zx.nb[1], zx.nb[2]))
+        xbc = g.view(zx, (width, st, ns), (0, zx.nb[1], zx.nb[2]), inner * f)
         dt = g.view(
-            zx, (heads, nt, 1), (0, zx.nb[1], zx.nb[2]), (2 * inner + 2 * groups * state) * f
+            zx, (heads, st, ns), (0, zx.nb[1], zx.nb[2]), (2 * inner + 2 * groups * state) * f
         )
-        conv_x = g.op("concat", "f32", (conv - 1 + nt, width, 1), conv_st, g.transpose(xbc))
-        last = g.view(conv_x, (conv - 1, width, 1), (0, conv_x.nb[1], conv_x.nb[2]), nt * f)
-        g.expand(g.into("cpy", g.view(conv_all, ((conv - 1) * width, 1)), last))
-        xbc = g.op("ssm_conv", "f32", (width, nt, 1), conv_x, g.weight(conv, width, type_="f32"))
+        conv_x = g.op("concat", "f32", (conv - 1 + st, width, ns), conv_st, g.transpose(xbc))
+        last = g.view(conv_x, (conv - 1, width, ns), (0, conv_x.nb[1], conv_x.nb[2]), st * f)
+        g.expand(g.into("cpy", g.view(conv_all, ((conv - 1) * width, ns)), last))
+        xbc = g.op("ssm_conv", "f32", (width, st, ns), conv_x, g.weight(conv, width, type_="f32"))
         xbc = g.same("unary", g.same("add", xbc, g.weight(width, type_="f32")))
-        xs = g.view(xbc, (hd, heads, nt, 1), (0, hd * f, xbc.nb[1], xbc.nb[2]))
-        b_ = g.view(xbc, (state, groups, nt, 1), (0, state * f, xbc.nb[1], xbc.nb[2]), inner * f)
+        xs = g.view(xbc, (hd, heads, st, ns), (0, hd * f, xbc.nb[1], xbc.nb[2]))
+        b_ = g.view(xbc, (state, groups, st, ns), (0, state * f, xbc.nb[1], xbc.nb[2]), inner * f)
         c_ = g.view(
             xbc,
-            (state, groups, nt, 1),
+            (state, groups, st, ns),
             (0, state * f, xbc.nb[1], xbc.nb[2]),
             (inner + groups * state) * f,
         )
         dt = g.same("add", g.cont(dt), g.weight(heads, type_="f32"))
-        ssm_all = g.cache(state * inner, 1, type_="f32")
+        ssm_all = g.cache(state * inner, ns, type_="f32")
         g.expand(g.into("scale", g.view(ssm_all, (state * inner,))))
-        ssm = g.reshape(ssm_all, state, hd, heads, 1)
+        ssm = g.reshape(ssm_all, state, hd, heads, ns)
         y_ssm = g.op(
             "ssm_scan",
             "f32",
-            (nt * inner + state * inner,),
+            (nt * inner + state * inner * ns,),
             ssm,
             xs,
             dt,
@@ -394,17 +396,17 @@ class _Builder:
         )
         g.expand(y_ssm)
         g.expand(g.into("cpy", g.view(ssm_all, (state * inner, 0)), g.get_rows(ssm_all, extra)))
-        st = g.view(
+        states = g.view(
             y_ssm,
-            (state * inner, 1, 1),
-            (0, (state * inner) * f, (state * inner) * f),
+            (state * inner, ns, 1),
+            (0, (state * inner) * f, (state * inner) * f * ns),
             nt * inner * f,
         )
-        g.expand(g.into("cpy", g.view(ssm_all, (state * inner, 1)), st))
-        y = g.view(y_ssm, (hd, heads, nt, 1), (0, hd * f, inner * f, nt * inner * f))
+        g.expand(g.into("cpy", g.view(ssm_all, (state * inner, ns, 1)), states))
+        y = g.view(y_ssm, (hd, heads, st, ns), (0, hd * f, inner * f, st * inner * f))
         y = g.same("add", y, g.same("mul", xs, g.weight(1, heads, type_="f32")))
-        y = g.op("glu", "f32", (hd, heads, nt, 1), g.cont(z), y)
-        y = self.norm(g.reshape(y, inner // groups, groups, nt, 1))
+        y = g.op("glu", "f32", (hd, heads, st, ns), g.cont(z), y)
+        y = self.norm(g.reshape(y, inner // groups, groups, st, ns))
         y = g.reshape(y, inner, nt)
         return g.mul_mat(g.weight(inner, self.h), y)
 
@@ -576,7 +578,7 @@ class _Builder:
         swa_pattern = swa_layers(a) if iswa else set()
         self.out_ids = out_ids
         attn_layers = attention_layers(a)
-        self.s_copy = g.input("i32", 1, name="rs_s_copy")
+        self.s_copy = g.input("i32", s.n_seq, name="rs_s_copy")
         for il in self.layers or range(n_layer):
             if dev_layer:
                 g.backend = g.layer_backend = dev_layer[il]
@@ -629,7 +631,9 @@ class _Builder:
             x = ffn_inp if olmo2 else self.norm(ffn_inp, rms=not self.ln, bias=self.ln_bias)
             if a.is_moe and il >= (a.first_k_dense_layers or 0):
                 cur = self.moe(x)
-                if (a.is_mla or a.model_type == "glm4_moe") and a.num_shared_experts:
+                if a.num_shared_experts and (
+                    a.is_mla or a.model_type in ("glm4_moe", "granitemoehybrid")
+                ):
                     sf = a.shared_expert_intermediate_size or a.moe_intermediate_size or 0
                     cur = g.same("add", cur, self.ffn(x, il, sf * a.num_shared_experts))
                 elif a.model_type == "qwen2_moe" and a.num_shared_experts:
