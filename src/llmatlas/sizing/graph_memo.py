@@ -78,6 +78,9 @@ GRAPHED = (
     "olmo3",
     "chatglm",
     "glm4_moe",
+    "qwen3_next",
+    "qwen3_5",
+    "qwen3_5_moe",
 )
 """Model types whose graph :mod:`llmatlas.sizing.llama_graph` builds as llama.cpp does (checked, run by run, against
 llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""
@@ -88,7 +91,7 @@ def supported(a: Architecture, s: Settings) -> bool:
         a.model_type in GRAPHED
         and not (a.model_type == "chatglm" and a.norm != "rmsnorm")  # ChatGLM-6B (v1): no
         and s.kv_type in TYPES
-        and (a.num_attention_layers is None or a.recurrent_kind == "mamba2")
+        and (a.num_attention_layers is None or a.recurrent_kind in ("mamba2", "gated-deltanet"))
     )
 
 
