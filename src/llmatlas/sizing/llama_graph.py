@@ -102,6 +102,7 @@ class _Builder:
     ) -> None:
         self.a, self.s, self.g = a, s, Graph()
         self.layers = layers
+        self.rots: dict[tuple[str, int], Tensor] = {}
         self.devices = devices
         """(device of each layer, device of the output head, the CPU's id) for a multi-device
         replay (:mod:`llmatlas.sizing.ggml_sched`); None: one device."""
@@ -158,9 +159,14 @@ class _Builder:
     def rope(self, x: Tensor, pos: Tensor) -> Tensor:
         return self.g.same("rope", x, pos)
 
-    def hadamard(self, x: Tensor, n: int) -> Tensor:
+    def hadamard(self, x: Tensor, n: int, which: tuple[str, int]) -> Tensor:
+        """``llama_mul_mat_hadamard``: ``x`` rotated by an n x n matrix that is a graph input
+        (``attn_inp_k_rot`` / ``attn_inp_v_rot``, one of each per cache: ``which`` names it),
+        shared by every layer."""
         g = self.g
-        rot = g.weight(n, n, type_="f32")
+        rot = self.rots.get(which)
+        if rot is None:
+            rot = self.rots[which] = g.input("f32", n, n, name=f"attn_inp_{which[0]}_rot")
         contiguous = x.nb == g.new(x.type, *x.ne).nb
         total = x.ne[0] * x.ne[1] * x.ne[2] * x.ne[3]
         r = g.reshape(x, n, total // n) if contiguous else g.cont(x, n, total // n)
@@ -186,9 +192,9 @@ class _Builder:
             nrot = 64
             while hd % (nrot * 2) == 0:
                 nrot *= 2
-            q = self.hadamard(q, nrot)
-            k_cur = self.hadamard(k_cur, nrot)
-            v_cur = self.hadamard(v_cur, 64 if hd % 64 == 0 else hd)
+            q = self.hadamard(q, nrot, ("k", id(mask)))
+            k_cur = self.hadamard(k_cur, nrot, ("k", id(mask)))
+            v_cur = self.hadamard(v_cur, 64 if hd % 64 == 0 else hd, ("v", id(mask)))
         g.expand(q)
         g.expand(v_cur)
         g.expand(k_cur)
@@ -238,7 +244,7 @@ class _Builder:
             cur = g.cont(cur, cur.ne[0] * cur.ne[1], cur.ne[2] * cur.ne[3])
         g.expand(cur)
         if self.quant_kv and hd % 64 == 0:
-            cur = self.hadamard(cur, 64)
+            cur = self.hadamard(cur, 64, ("v", id(mask)))
         return cur
 
     def mla_attention(
