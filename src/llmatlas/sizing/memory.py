@@ -24,9 +24,10 @@ How each engine allocates (what we model, and where it comes from):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
+from llmatlas._record import Value, value
 from llmatlas.catalog._schema import Architecture
 from llmatlas.errors import BadInputError
 from llmatlas.i18n import _
@@ -154,8 +155,8 @@ def swa_honoured(a: Architecture, engine: str, swa_full: bool) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class KVCache:
+@value
+class KVCache(Value):
     bytes: int
     full_layers: int
     window_layers: int
@@ -239,8 +240,8 @@ def kv_cache(
     )
 
 
-@dataclass(frozen=True)
-class MemoryEstimate:
+@value
+class MemoryEstimate(Value):
     """What running a model takes, in bytes, split the way engines report it."""
 
     engine: str

@@ -10,9 +10,9 @@ the size of each quantized file.  Counts are exact integers in parameters.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Literal
 
+from llmatlas._record import Value, value
 from llmatlas.catalog._schema import Architecture
 
 Category = Literal["embedding", "output", "attention", "ffn", "experts", "norm", "other"]
@@ -26,8 +26,8 @@ FUSED_QKV = frozenset(
 SHARED_EXPERT_GATE = ("qwen2_moe", "qwen3_next")
 
 
-@dataclass(frozen=True)
-class Tensor:
+@value
+class Tensor(Value):
     """One weight tensor: ``row`` is its row length (GGUF ne[0], the input dimension)."""
 
     name: str
@@ -42,8 +42,8 @@ class Tensor:
         return self.category not in ("norm",) and self.name != "ffn_gate_inp"
 
 
-@dataclass(frozen=True)
-class ParamBreakdown:
+@value
+class ParamBreakdown(Value):
     """Parameters by role.  ``ffn`` holds every expert of an MoE; ``ffn_active`` the routed share."""
 
     embedding: int

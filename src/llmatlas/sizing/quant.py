@@ -16,9 +16,9 @@ and the LM head stay 16-bit in those formats.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from llmatlas._record import Value, value
 from llmatlas.catalog._schema import Architecture
 from llmatlas.errors import BadInputError
 from llmatlas.sizing.params import Tensor, tensors
@@ -34,8 +34,8 @@ T = GGMLQuantizationType
 Kind = Literal["float", "gguf", "gptq", "awq", "bnb", "fp8", "int8", "mxfp4", "nvfp4"]
 
 
-@dataclass(frozen=True)
-class QuantFormat:
+@value
+class QuantFormat(Value):
     """A weight format.  ``bits`` is the nominal bits per weight of its main tensors."""
 
     name: str
@@ -450,8 +450,8 @@ def tensor_bytes(t: Tensor, ggml_type: GGMLQuantizationType) -> int:
     return t.n * size // block
 
 
-@dataclass(frozen=True)
-class WeightBytes:
+@value
+class WeightBytes(Value):
     """Bytes of the weights in a format; ``active`` are those read per token (MoE)."""
 
     total: int
