@@ -376,3 +376,40 @@ def test_gemma4_global_layers_match_the_catalog_and_card(
     per_token = 2 * (arch.num_global_key_value_heads or 0) * 512 * 2
     assert long.bytes - short.bytes == (layers // 6) * per_token * 16384
     assert kv_cache(arch, 4096).bytes == kv_cache(entry, 4096).bytes
+
+
+def test_nemotron_h_pattern_matches_the_catalog(catalog: Catalog) -> None:
+    """NVIDIA-Nemotron-Nano-9B-v2's config.json: hybrid_override_pattern gives each layer one
+    kind (27 Mamba-2, 25 MLP, 4 attention); an E (MoE-only layer) is refused in one line."""
+    pattern = "M-M-M-MM-M-M-M*-M-M-M*-M-M-M-M*-M-M-M-M*-M-MM-M-M-M-M-M-"
+    config = {
+        "architectures": ["NemotronHForCausalLM"],
+        "model_type": "nemotron_h",
+        "vocab_size": 131072,
+        "hidden_size": 4480,
+        "intermediate_size": 15680,
+        "num_hidden_layers": 56,
+        "num_attention_heads": 40,
+        "num_key_value_heads": 8,
+        "head_dim": 128,
+        "max_position_embeddings": 131072,
+        "hybrid_override_pattern": pattern,
+        "mamba_num_heads": 128,
+        "mamba_head_dim": 80,
+        "n_groups": 8,
+        "ssm_state_size": 128,
+        "conv_kernel": 4,
+        "tie_word_embeddings": False,
+    }
+    arch = architecture_from_config(config)
+    entry = catalog.get("nemotron-nano-9b-v2").architecture
+    assert entry is not None
+    assert (arch.num_attention_layers, arch.mlp_only_layers) == (4, 25)
+    assert arch.mlp == "plain" and arch.position_embedding == "none"
+    assert param_count(arch) == param_count(entry)
+    assert kv_cache(arch, 4096) == kv_cache(entry, 4096)
+    moe = {**config, "hybrid_override_pattern": pattern[:-1] + "E"}
+    with pytest.raises(ConfigMappingError, match="mixture of experts"):
+        architecture_from_config(moe)
+    with pytest.raises(ConfigMappingError, match="does not describe 56 layers"):
+        architecture_from_config({**config, "hybrid_override_pattern": pattern[:-1]})

@@ -36,11 +36,14 @@ MODEL_TYPES = {
     "starcoder2": "starcoder2",
     "olmo2": "olmo2",
     "granitehybrid": "granitemoehybrid",
+    "phi2": "phi",  # Phi-1/1.5/2
+    "glm4moe": "glm4_moe",
 }
 # How many layers use the sliding window when the file does not list them per layer.
 _SWA_EVERY = {"gemma2": 2, "gpt_oss": 2, "gemma3": 6, "cohere2": 4}
-_NORM = {"bloom": "layernorm", "falcon": "layernorm", "gpt_neox": "layernorm", "phi2": "layernorm"}
-_PLAIN_MLP = {"bloom", "falcon", "gpt_neox", "gpt2", "phi2", "starcoder", "mpt"}
+_NORM = {"bloom": "layernorm", "falcon": "layernorm", "gpt_neox": "layernorm", "phi": "layernorm"}
+_LAYERNORM = {"gpt2", "mpt", "stablelm", "starcoder"}  # with a bias where the file has one
+_PLAIN_MLP = {"bloom", "falcon", "gpt_neox", "gpt2", "phi", "starcoder", "mpt"}
 _LEARNED_POS = {"gpt2", "starcoder"}
 _ALIBI = {"bloom", "mpt"}
 
@@ -368,6 +371,11 @@ def architecture(h: GGUFHeader) -> Architecture:
     n_exp = _scalar(h.get("expert_count"))
     exp_ff = _scalar(h.get("expert_feed_forward_length"))
     ff = _scalar(h.get("feed_forward_length")) or exp_ff or 4 * hidden
+    if mt == "qwen":  # Qwen-1 files give twice the width of each FFN matrix (qwen.cpp halves it)
+        ff //= 2
+    norm = _NORM.get(mt, "rmsnorm")
+    if mt in _LAYERNORM:
+        norm = "layernorm" if "blk.0.attn_norm.bias" in names else "layernorm-nobias"
     fields: dict[str, Any] = dict(
         model_type=mt,
         num_hidden_layers=layers,
@@ -378,7 +386,7 @@ def architecture(h: GGUFHeader) -> Architecture:
         vocab_size=h.vocab_size,
         max_position_embeddings=_scalar(h.get("context_length")) or 2048,
         tie_word_embeddings="output.weight" not in names,
-        norm=_NORM.get(mt, "rmsnorm"),
+        norm=norm,
         mlp="plain" if mt in _PLAIN_MLP else "gated",
     )
     if mt in _LEARNED_POS:
@@ -411,6 +419,8 @@ def architecture(h: GGUFHeader) -> Architecture:
         else:
             swa_layers = layers
         fields.update(sliding_window=window, sliding_window_layers=swa_layers)
+        if mt == "olmo2":  # OLMo 3 is OLMo 2 with sliding windows
+            fields["model_type"] = "olmo3"
     if n_exp and n_exp > 1:
         fields.update(
             num_experts=n_exp,
@@ -447,6 +457,8 @@ def architecture(h: GGUFHeader) -> Architecture:
     fields["attention_bias"] = any(n.endswith("attn_q.bias") for n in names) or any(
         n.endswith("attn_qkv.bias") for n in names
     )
+    fields["attention_out_bias"] = any(n.endswith("attn_output.bias") for n in names)
+    fields["mlp_bias"] = any(n.endswith("ffn_up.bias") for n in names)
     fields["qk_norm"] = any(n.endswith("attn_q_norm.weight") for n in names)
     try:
         return Architecture(**{k: v for k, v in fields.items() if v is not None})

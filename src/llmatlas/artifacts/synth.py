@@ -44,10 +44,21 @@ GGUF_ARCH = {
     "gpt_neox": "gptneox",
     "olmo2": "olmo2",
     "granitemoehybrid": "granitehybrid",
+    "internlm2": "internlm2",  # the converter splits InternLM2's wqkv into Q, K and V
+    "mistral3": "mistral3",  # the text decoder of Mistral Small 3.x / Ministral 3
+    "kimi_k2": "deepseek2",
+    "qwen": "qwen",
+    "mpt": "mpt",
+    "gpt2": "gpt2",
+    "phi": "phi2",  # Phi-1/1.5/2
+    "stablelm": "stablelm",
+    "olmo3": "olmo2",  # OLMo 3: OLMo 2 with sliding windows on 3 layers in 4
+    "chatglm": "chatglm",  # ChatGLM2/3 and GLM-4 (9B)
+    "glm4_moe": "glm4moe",  # GLM-4.5/4.6/4.7 (written without the MTP block llama.cpp skips)
 }
-_LAYERNORM = {"falcon", "bloom", "gptneox"}
-_FUSED = {"falcon", "bloom", "gptneox"}
-_BIASED = {"bloom", "gptneox"}  # every linear layer and norm has a bias
+_LAYERNORM = {"falcon", "bloom", "gptneox", "mpt", "gpt2", "phi2", "stablelm"}
+_FUSED = {"falcon", "bloom", "gptneox", "qwen", "mpt", "gpt2", "chatglm"}
+_BIASED = {"bloom", "gptneox", "gpt2", "phi2"}  # every linear layer and norm has a bias
 
 
 def gguf_arch(a: Architecture) -> str:
@@ -77,9 +88,11 @@ def layout(a: Architecture) -> list[Spec]:
     arch = gguf_arch(a)
     h, v, nh, nkv = a.hidden_size, a.vocab_size, a.num_attention_heads, a.num_key_value_heads
     hd = a.resolved_head_dim
-    ln = arch in _LAYERNORM
+    ln = arch in _LAYERNORM and a.norm != "layernorm-nobias"  # LayerNorm with a bias (not MPT's)
     biased = arch in _BIASED
     out: list[Spec] = [_t("token_embd.weight", None, (h, v), "embedding")]
+    if arch == "gpt2":  # learned positions
+        out.append(_t("position_embd.weight", None, (h, a.max_position_embeddings), "embedding"))
     if arch == "bloom":
         out += [_t("token_embd_norm.weight", None, (h,)), _t("token_embd_norm.bias", None, (h,))]
     out.append(_t("output_norm.weight", None, (h,)))
@@ -87,6 +100,8 @@ def layout(a: Architecture) -> list[Spec]:
         out.append(_t("output_norm.bias", None, (h,)))
     if not a.tie_word_embeddings and arch != "bloom":
         out.append(_t("output.weight", None, (h, v), "output"))
+    if arch == "phi2":
+        out.append(_t("output.bias", None, (v,)))
     for i in range(a.num_hidden_layers):
         b = f"blk.{i}."
 
@@ -130,7 +145,7 @@ def layout(a: Architecture) -> list[Spec]:
             q, k = nh * hd, nkv * hd
             if arch in _FUSED:
                 add("attn_qkv.weight", (h, q + 2 * k))
-                if biased:
+                if biased or (arch in ("qwen", "chatglm") and a.attention_bias):
                     add("attn_qkv.bias", (q + 2 * k,))
             elif arch == "phi3":
                 add("attn_qkv.weight", (h, q + 2 * k))
@@ -138,14 +153,14 @@ def layout(a: Architecture) -> list[Spec]:
                 add("attn_q.weight", (h, q))
                 add("attn_k.weight", (h, k))
                 add("attn_v.weight", (h, k))
-                if a.attention_bias:
+                if a.attention_bias or biased:
                     add("attn_q.bias", (q,))
                     add("attn_k.bias", (k,))
                     add("attn_v.bias", (k,))
             add("attn_output.weight", (q, h))
             if biased or (arch == "gpt-oss"):
                 add("attn_output.bias", (h,))
-            if arch in ("qwen3", "qwen3moe", "gemma3"):
+            if arch in ("qwen3", "qwen3moe", "gemma3") or (arch == "glm4moe" and a.qk_norm):
                 add("attn_q_norm.weight", (hd,))
                 add("attn_k_norm.weight", (hd,))
             if arch == "olmo2":
@@ -155,14 +170,16 @@ def layout(a: Architecture) -> list[Spec]:
                 add("attn_sinks.weight", (nh,))
         if arch in ("gemma2", "gemma3", "olmo2", "gpt-oss"):
             add("post_attention_norm.weight", (h,))
-        if arch not in ("olmo2", "gpt-oss") and arch != "falcon":
+        if arch == "glm4moe":  # the FFN's norm
+            add("post_attention_norm.weight", (h,))
+        elif arch not in ("olmo2", "gpt-oss", "falcon", "phi2"):
             add("ffn_norm.weight", (h,))
             if ln:
                 add("ffn_norm.bias", (h,))
         dense = not a.is_moe or i < (a.first_k_dense_layers or 0)
-        ff = a.intermediate_size
+        ff = a.intermediate_size  # (Qwen-1's config says twice this: llama.cpp halves it)
         if dense:
-            if arch == "phi3":
+            if arch in ("phi3", "chatglm"):  # gate and up in one tensor
                 add("ffn_up.weight", (h, 2 * ff), "ffn")
             else:
                 if a.mlp == "gated":
@@ -185,7 +202,7 @@ def layout(a: Architecture) -> list[Spec]:
                 add("ffn_gate_exps.bias", (fe, ne_))
                 add("ffn_up_exps.bias", (fe, ne_))
                 add("ffn_down_exps.bias", (h, ne_))
-            if arch == "deepseek2":
+            if arch in ("deepseek2", "glm4moe"):
                 add("exp_probs_b.bias", (ne_,))
             if a.num_shared_experts:
                 sf = (a.shared_expert_intermediate_size or fe) * a.num_shared_experts
@@ -209,7 +226,8 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
     w.add_uint32(p + "context_length", a.max_position_embeddings)
     w.add_uint32(p + "embedding_length", a.hidden_size)
     w.add_uint32(p + "block_count", a.num_hidden_layers)
-    w.add_uint32(p + "feed_forward_length", a.intermediate_size)
+    # Qwen-1's config (and so its GGUF) gives twice the FFN width; llama.cpp's qwen.cpp halves it
+    w.add_uint32(p + "feed_forward_length", a.intermediate_size * (2 if arch == "qwen" else 1))
     w.add_uint32(p + "attention.head_count", a.num_attention_heads)
     # MLA files declare one KV head: the shared latent (llama.cpp's DeepSeek-V2/V3 conversion)
     if arch == "granitehybrid":  # per layer: 0 marks a recurrent (Mamba-2) layer
@@ -267,6 +285,19 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
             w.add_uint32(p + "expert_shared_feed_forward_length", sf)
     if arch == "gptneox":
         w.add_bool(p + "use_parallel_residual", True)
+    if arch == "glm4moe":
+        w.add_uint32(p + "leading_dense_block_count", a.first_k_dense_layers or 0)
+        w.add_bool(p + "expert_weights_norm", True)
+        w.add_uint32(p + "expert_gating_func", 2)  # sigmoid
+    if arch == "mpt":
+        w.add_float32(p + "attention.max_alibi_bias", 8.0)
+    if arch == "olmo2" and a.sliding_window:  # OLMo 3: which layers slide (llama_graph's choice)
+        from llmatlas.sizing.llama_graph import swa_layers
+
+        slide = swa_layers(a)
+        w.add_array(
+            p + "attention.sliding_window_pattern", [i in slide for i in range(a.num_hidden_layers)]
+        )
     w.add_string("tokenizer.ggml.model", "none")
     w.add_string("general.name", f"synthetic {a.model_type}")
     code = {"MXFP4": "MOSTLY_MXFP4_MOE", "F32": "ALL_F32"}.get(ftype_name, "MOSTLY_" + ftype_name)

@@ -34,6 +34,8 @@ class Settings(Value):
     kv_type: str = "f16"
     swa_full: bool = True
     n_seq: int = 1
+    """Parallel sequences sharing one unified KV cache of ``n_ctx * n_seq`` cells (llmatlas's
+    server and llama-server's default slots); not modelled for recurrent layers."""
     n_tokens: int | None = None
     """Tokens in this ubatch (default: a full ubatch, what llama.cpp reserves for)."""
     n_outputs: int | None = None
@@ -64,6 +66,17 @@ GRAPHED = (
     "bloom",
     "granitemoehybrid",
     "qwen2_moe",
+    "internlm2",
+    "mistral3",
+    "kimi_k2",
+    "qwen",
+    "mpt",
+    "gpt2",
+    "phi",
+    "stablelm",
+    "olmo3",
+    "chatglm",
+    "glm4_moe",
 )
 """Model types whose graph :mod:`llmatlas.sizing.llama_graph` builds as llama.cpp does (checked, run by run, against
 llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""
@@ -72,9 +85,12 @@ llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""
 def supported(a: Architecture, s: Settings) -> bool:
     return (
         a.model_type in GRAPHED
+        and not (a.model_type == "chatglm" and a.norm != "rmsnorm")  # ChatGLM-6B (v1): no
         and s.kv_type in TYPES
-        and s.n_seq == 1
-        and (a.num_attention_layers is None or (a.recurrent_kind == "mamba2" and not a.is_moe))
+        and (
+            a.num_attention_layers is None
+            or (a.recurrent_kind == "mamba2" and not a.is_moe and s.n_seq == 1)
+        )
     )
 
 

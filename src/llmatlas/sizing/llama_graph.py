@@ -30,12 +30,21 @@ __all__ = [  # supported/compute_buffer/Settings/GRAPHED live in graph_memo, nam
     "replayed_layers",
     "ssm_dims",
     "supported",
+    "swa_layers",
     "touched",
     "work_touched",
 ]
 
-SWA_ARCHS = ("gemma2", "gemma3", "gemma3_text", "gpt_oss")
+SWA_ARCHS = ("gemma2", "gemma3", "gemma3_text", "gpt_oss", "olmo3")
 PARALLEL = ("gpt_neox", "falcon", "bloom")  # LayerNorm with bias, one fused QKV
+FUSED_QKV = (
+    "phi3",
+    "qwen",
+    "mpt",
+    "gpt2",
+    "chatglm",
+)  # one wqkv whose output Q, K and V are views of
+POST_NORM = ("olmo2", "olmo3")  # norms after attention and FFN, not before
 
 
 def _pad(n: int, to: int) -> int:
@@ -85,8 +94,11 @@ class _Builder:
     def __init__(self, a: Architecture, s: Settings, layers: list[int] | None = None) -> None:
         self.a, self.s, self.g = a, s, Graph()
         self.layers = layers
-        self.n_tok = s.n_tokens or min(s.n_ubatch, s.n_ctx * s.n_seq)
-        self.n_out = self.n_tok if s.n_outputs is None else s.n_outputs
+        # graph_reserve: min(n_ctx, n_ubatch) outputs over as many tokens rounded up to a
+        # multiple of the sequences (one unified KV stream: the graph is otherwise the same)
+        reserve_tok = min(s.n_ubatch, s.n_ctx * s.n_seq)
+        self.n_tok = s.n_tokens or _pad(reserve_tok, s.n_seq)
+        self.n_out = reserve_tok if s.n_outputs is None else s.n_outputs
         self.h = a.hidden_size
         self.hd = a.resolved_head_dim
         self.n_head = a.num_attention_heads
@@ -95,6 +107,15 @@ class _Builder:
         self.v_trans = not s.flash_attn
         self.kv_type = s.kv_type
         self.quant_kv = s.kv_type not in ("f16", "f32", "bf16")
+        # the layer's flavour, from the fields llama.cpp's loader reads (biases, norms, rope)
+        mt = a.model_type
+        self.ln = mt in PARALLEL or a.norm != "rmsnorm"  # LayerNorm (phi2, gpt2, mpt, stablelm)
+        self.ln_bias = mt in PARALLEL or a.norm == "layernorm"
+        # (Granite 4.0-H, "none", still ropes: granite-hybrid.cpp's switch is rope.scaling.finetuned)
+        self.roped = a.position_embedding not in ("alibi", "learned")
+        self.qkv_bias = a.attention_bias and mt not in ("phi3", "mpt")  # (ChatGLM: wqkv_b)
+        self.wo_bias = a.attention_out_bias and mt in ("gpt2", "phi")
+        self.ffn_bias = a.mlp_bias and mt in ("gpt2", "phi")
 
     # -- inputs -----------------------------------------------------------------------
     def inputs(self) -> None:
@@ -276,7 +297,7 @@ class _Builder:
     def ffn(self, x: Tensor, layer: int, ff: int | None = None, bias: bool = False) -> Tensor:
         g, a = self.g, self.a
         ff = ff or a.intermediate_size
-        fused = a.model_type == "phi3"
+        fused = a.model_type in ("phi3", "chatglm")  # one up tensor of gate and up: SWIGLU
         if fused:
             up = g.mul_mat(g.weight(self.h, 2 * ff), x)
             return g.mul_mat(g.weight(ff, self.h), g.op("glu", "f32", (ff, up.ne[1]), up))
@@ -377,6 +398,50 @@ class _Builder:
         y = g.reshape(y, inner, nt)
         return g.mul_mat(g.weight(inner, self.h), y)
 
+    def qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``build_qkv``: one fused projection (views of it) or three, biased or not, as
+        ``(head_dim, heads, tokens)`` tensors."""
+        g, hd, nt = self.g, self.hd, self.n_tok
+        if self.a.model_type in FUSED_QKV:
+            return self.fused_qkv(x, bias=self.qkv_bias)
+        out = []
+        for heads in (self.n_head, self.n_kv_head, self.n_kv_head):
+            t = g.mul_mat(g.weight(self.h, heads * hd), x)
+            if self.qkv_bias:
+                t = g.same("add", t, g.weight(heads * hd, type_="f32"))
+            out.append(g.reshape(t, hd, heads, nt))
+        return out[0], out[1], out[2]
+
+    def out_proj(self, cur: Tensor) -> Tensor:
+        """``build_attn``'s output projection ``wo`` (and its bias)."""
+        g = self.g
+        cur = g.mul_mat(g.weight(self.n_head * self.hd, self.h), cur)
+        return g.same("add", cur, g.weight(self.h, type_="f32")) if self.wo_bias else cur
+
+    def phi2_layer(
+        self,
+        il: int,
+        inp: Tensor,
+        pos: Tensor,
+        mask: Tensor,
+        n_kv: int,
+        k_idx: Tensor,
+        v_idx: Tensor,
+    ) -> Tensor:
+        """Phi-1/1.5/2 (``phi2.cpp``): one LayerNorm feeds attention and the FFN in parallel;
+        Q is scaled before attention."""
+        g = self.g
+        x = self.norm(inp, rms=False, bias=True)
+        q, k, v = self.qkv(x)
+        q = g.same("scale", self.rope(q, pos))
+        cur = self.out_proj(self.attention(q, self.rope(k, pos), v, mask, n_kv, k_idx, v_idx))
+        if il == self.a.num_hidden_layers - 1:
+            cur = g.get_rows(cur, self.out_ids)
+            inp = g.get_rows(inp, self.out_ids)
+            x = g.get_rows(x, self.out_ids)
+        ffn = self.ffn(x, il, bias=True)
+        return g.same("add", g.same("add", cur, ffn), inp)
+
     def bloom_layer(self, il: int, inp: Tensor, attend: Any) -> Tensor:
         """BLOOM (``bloom.cpp``): LayerNorm with bias, fused QKV with bias, ALiBi (no rope:
         the masks' slopes live in the softmax), every linear layer biased."""
@@ -424,7 +489,7 @@ class _Builder:
         oai = a.model_type == "gpt_oss"
         nt = x.ne[1]
         logits = g.mul_mat(g.weight(self.h, ne, type_="f32"), x)
-        mla = a.is_mla
+        mla = a.is_mla or a.model_type == "glm4_moe"  # sigmoid-routed, exp_probs_b
         if oai:  # router bias; SOFTMAX_WEIGHT gating: the softmax is over the chosen k
             logits = g.same("add", logits, g.weight(ne, type_="f32"))
             probs = logits
@@ -442,7 +507,7 @@ class _Builder:
             w2 = g.reshape(w, k, nt)
             total = g.same("clamp", g.op("sum_rows", "f32", (1, nt), w2))
             w = g.reshape(g.same("div", w2, total), 1, k, nt)
-        if mla:
+        if a.is_mla:
             w = g.same("scale", w)  # expert_weights_scale
         g.expand(w)
         cur = g.reshape(x, self.h, 1, nt)
@@ -478,6 +543,8 @@ class _Builder:
         if a.model_type == "bloom":  # token_embd_norm
             cur = self.norm(cur, rms=False, bias=True)
         pos = g.input("i32", self.n_tok, name="inp_pos")
+        if a.position_embedding == "learned":  # gpt2.cpp: learned positions added to the input
+            cur = g.same("add", cur, g.get_rows(g.weight(self.h, a.max_position_embeddings), pos))
         full, swa = kv_cells(a, s)
         mtype = "f16" if self.fa else "f32"
         k_idx = g.input("i64", self.n_tok, name="k_idxs")
@@ -494,7 +561,7 @@ class _Builder:
             mask_swa = g.input(mtype, swa, self.n_tok, name="kq_mask_swa")
         out_ids = g.input("i32", self.n_out, name="out_ids")
         n_layer = a.num_hidden_layers
-        swa_pattern = _swa_layers(a) if iswa else set()
+        swa_pattern = swa_layers(a) if iswa else set()
         self.out_ids = out_ids
         attn_layers = attention_layers(a)
         self.s_copy = g.input("i32", 1, name="rs_s_copy")
@@ -510,45 +577,23 @@ class _Builder:
                 else:
                     cur = self.parallel_layer(il, cur, pos, attend)
                 continue
-            olmo2 = a.model_type == "olmo2"  # norms after attention and FFN, not before
-            x = cur if olmo2 else self.norm(cur)
+            if a.model_type == "phi":
+                cur = self.phi2_layer(il, cur, pos, mask, full, k_idx, v_idx)
+                continue
+            olmo2 = a.model_type in POST_NORM  # norms after attention and FFN, not before
+            x = cur if olmo2 else self.norm(cur, rms=not self.ln, bias=self.ln_bias)
             if il not in attn_layers:
                 cur = self.mamba2(x)
             elif a.is_mla:
                 cur = self.mla_attention(x, pos, mask, full, k_idx)
             else:
-                if a.model_type == "phi3":
-                    qkv = g.mul_mat(
-                        g.weight(self.h, self.hd * (self.n_head + 2 * self.n_kv_head)), x
-                    )
-                    fs = 4
-                    q = g.view(
-                        qkv, (self.hd, self.n_head, self.n_tok), (0, self.hd * fs, qkv.nb[1])
-                    )
-                    k = g.view(
-                        qkv,
-                        (self.hd, self.n_kv_head, self.n_tok),
-                        (0, self.hd * fs, qkv.nb[1]),
-                        self.hd * self.n_head * fs,
-                    )
-                    v = g.view(
-                        qkv,
-                        (self.hd, self.n_kv_head, self.n_tok),
-                        (0, self.hd * fs, qkv.nb[1]),
-                        self.hd * (self.n_head + self.n_kv_head) * fs,
-                    )
-                else:
-                    q = g.mul_mat(g.weight(self.h, self.n_head * self.hd), x)
-                    k = g.mul_mat(g.weight(self.h, self.n_kv_head * self.hd), x)
-                    v = g.mul_mat(g.weight(self.h, self.n_kv_head * self.hd), x)
-                    q = g.reshape(q, self.hd, self.n_head, self.n_tok)
-                    k = g.reshape(k, self.hd, self.n_kv_head, self.n_tok)
-                    v = g.reshape(v, self.hd, self.n_kv_head, self.n_tok)
+                q, k, v = self.qkv(x)
                 if a.qk_norm:
                     q = self.norm(q)
                     k = self.norm(k)
-                q = self.rope(q, pos)
-                k = self.rope(k, pos)
+                if self.roped:
+                    q = self.rope(q, pos)
+                    k = self.rope(k, pos)
                 in_swa = il in swa_pattern
                 cur = self.attention(
                     q,
@@ -560,17 +605,17 @@ class _Builder:
                     v_idx_swa if in_swa else v_idx,
                     sinks=g.weight(self.n_head, type_="f32") if a.model_type == "gpt_oss" else None,
                 )
-                cur = g.mul_mat(g.weight(self.n_head * self.hd, self.h), cur)
+                cur = self.out_proj(cur)
             if il == n_layer - 1 and a.model_type != "gpt_oss":
                 cur = g.get_rows(cur, out_ids)
                 inp = g.get_rows(inp, out_ids)
             if olmo2:
                 cur = self.norm(cur)
             ffn_inp = g.same("add", cur, inp)
-            x = ffn_inp if olmo2 else self.norm(ffn_inp)
+            x = ffn_inp if olmo2 else self.norm(ffn_inp, rms=not self.ln, bias=self.ln_bias)
             if a.is_moe and il >= (a.first_k_dense_layers or 0):
                 cur = self.moe(x)
-                if a.is_mla and a.num_shared_experts:
+                if (a.is_mla or a.model_type == "glm4_moe") and a.num_shared_experts:
                     sf = a.shared_expert_intermediate_size or a.moe_intermediate_size or 0
                     cur = g.same("add", cur, self.ffn(x, il, sf * a.num_shared_experts))
                 elif a.model_type == "qwen2_moe" and a.num_shared_experts:
@@ -580,7 +625,7 @@ class _Builder:
                     gate = g.same("div", g.same("unary", z), z)
                     cur = g.same("add", cur, g.same("mul", self.ffn(x, il, sf), gate))
             else:
-                cur = self.ffn(x, il)
+                cur = self.ffn(x, il, bias=self.ffn_bias)
             if olmo2:
                 cur = self.norm(cur)
             if a.model_type == "phi3":  # phi3.cpp adds the residual first
@@ -592,15 +637,18 @@ class _Builder:
             # state as a graph output (``t_h_nextn``): the allocator never frees it
             cur.output = True
             cur = g.get_rows(cur, out_ids)
-        cur = self.norm(cur, rms=a.model_type not in PARALLEL, bias=a.model_type in PARALLEL)
+        cur = self.norm(cur, rms=not self.ln, bias=self.ln_bias)
         cur.output = True  # t_embd
         logits = g.mul_mat(g.weight(self.h, a.vocab_size), cur)
+        if a.model_type == "phi":  # phi2.cpp: the output layer has a bias
+            logits = g.same("add", logits, g.weight(a.vocab_size, type_="f32"))
         logits.output = True
         g.expand(logits)
         return g
 
 
-def _swa_layers(a: Architecture) -> set[int]:
+def swa_layers(a: Architecture) -> set[int]:
+    """Which layers use the sliding window: all but every ``period``-th (Gemma 2/3, OLMo 3)."""
     n = a.num_hidden_layers
     n_swa = min(a.sliding_window_layers or n, n)
     if n_swa >= n:

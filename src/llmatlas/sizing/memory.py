@@ -31,7 +31,7 @@ from llmatlas._record import Value, value
 from llmatlas.catalog._schema import Architecture
 from llmatlas.errors import BadInputError
 from llmatlas.i18n import _
-from llmatlas.sizing.params import global_layer_ids
+from llmatlas.sizing.params import global_layer_ids, recurrent_layer_count
 from llmatlas.sizing.quant import QuantFormat, WeightBytes, weight_bytes
 
 MiB = 1024**2
@@ -60,9 +60,32 @@ LLAMA_CPP_SWA_ARCHS = (
     "gemma4",
     "gemma4_text",
     "gpt_oss",
+    "olmo3",
     "cohere2",
     "llama4",  # chunked attention: an iSWA cache of chunk-sized windows
 )
+
+LLAMA_CPP_UNLOADABLE = (
+    "opt",
+    "gpt_neo",
+    "gptj",
+    "internlm",
+    "recurrent_gemma",
+    "mllama",
+    "phi3small",
+)
+"""Catalog model types the llama.cpp in llama-cpp-python 0.3.36 cannot run: its converter
+(``conversion/__init__.py``) has no class for them and ``src/models/`` no graph (GPT-J has an
+architecture name but no graph)."""
+
+
+def llama_cpp_loadable(a: Architecture) -> bool:
+    """Whether llama.cpp 0.3.36 runs ``a`` at all (ChatGLM-6B, the first ChatGLM, shares its
+    model type with ChatGLM2/3 but not their layout: LayerNorm, GELU, 2-D positions)."""
+    return a.model_type not in LLAMA_CPP_UNLOADABLE and not (
+        a.model_type == "chatglm" and a.norm != "rmsnorm"
+    )
+
 
 N_UBATCH = 512
 """llama.cpp's default physical batch (tokens per compute step)."""
@@ -228,7 +251,7 @@ def kv_cache(
     # cross-attention layers hold the encoder's tokens (one image per sequence), not the context
     kv += cross_layers * elts * (a.cross_attention_tokens or 0) * sequences
     state = 0
-    recurrent_layers = a.num_hidden_layers - attn_layers - cross_layers
+    recurrent_layers = recurrent_layer_count(a)
     if recurrent_layers:
         state = recurrent_layers * sequences * recurrent_state_bytes_per_layer(a)
     return KVCache(
@@ -427,7 +450,25 @@ def estimate_memory(
     layers = a.num_hidden_layers
 
     if engine == "llama.cpp":
+        from llmatlas.sizing import graph_memo
+
         kv = kv_cache(a, context, batch, kv_type, engine, swa_full)
+        if not llama_cpp_loadable(a):
+            notes.append(
+                _(
+                    "llama.cpp (llama-cpp-python 0.3.36) cannot load {model_type} models: "
+                    "these figures are for a file it would not run"
+                ).format(model_type=a.model_type)
+            )
+        elif not graph_memo.supported(
+            a, graph_memo.Settings(context, N_UBATCH, False, kv_type.lower(), swa_full, batch)
+        ):
+            notes.append(
+                _(
+                    "compute buffer: a closed-form estimate, not llama.cpp's own graph "
+                    "replayed ({model_type}); such estimates have been off by tens of percent"
+                ).format(model_type=a.model_type)
+            )
         if a.sliding_window and not swa_honoured(a, engine, swa_full):
             notes.append(
                 _(
