@@ -110,17 +110,18 @@ class Value(Frozen):
     millisecond a class at every start of a short command."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        names, defaults, factories = _init_spec(type(self))
+        names, defaults, factories, post_init = _init_spec(type(self))
         if len(args) > len(names):
             raise TypeError(
                 f"{type(self).__qualname__}() takes {len(names)} arguments, {len(args)} given"
             )
-        values = dict(zip(names, args, strict=False))
-        for name, value in kwargs.items():
+        values = self.__dict__
+        values.update(zip(names, args, strict=False))
+        for name in kwargs:
             if name in values or name not in defaults:
                 problem = "got multiple values for" if name in values else "has no field"
                 raise TypeError(f"{type(self).__qualname__}() {problem} {name!r}")
-            values[name] = value
+        values.update(kwargs)
         if len(values) < len(names):
             for name in names:
                 if name not in values:
@@ -130,10 +131,8 @@ class Value(Frozen):
                             f"{type(self).__qualname__}() missing required argument {name!r}"
                         )
                     values[name] = factories[name]() if default is _FACTORY else default
-        self.__dict__.update(values)
-        post_init = getattr(self, "__post_init__", None)
         if post_init is not None:
-            post_init()
+            post_init(self)
 
 
 _REQUIRED, _FACTORY = object(), object()
@@ -142,8 +141,11 @@ _REQUIRED, _FACTORY = object(), object()
 @functools.cache
 def _init_spec(
     cls: type[Value],
-) -> tuple[tuple[str, ...], dict[str, Any], dict[str, Callable[[], Any]]]:
-    """Field names in order, each one's default (or a marker) and the default factories."""
+) -> tuple[
+    tuple[str, ...], dict[str, Any], dict[str, Callable[[], Any]], Callable[[Any], None] | None
+]:
+    """Field names in order, each one's default (or a marker), the default factories and
+    the class's ``__post_init__``."""
     defaults: dict[str, Any] = {}
     factories: dict[str, Callable[[], Any]] = {}
     for f in dataclasses.fields(typing.cast(Any, cls)):
@@ -154,7 +156,7 @@ def _init_spec(
             factories[f.name] = f.default_factory
         else:
             defaults[f.name] = _REQUIRED
-    return tuple(defaults), defaults, factories
+    return tuple(defaults), defaults, factories, getattr(cls, "__post_init__", None)
 
 
 class Record(Frozen):
