@@ -413,3 +413,37 @@ def test_nemotron_h_pattern_matches_the_catalog(catalog: Catalog) -> None:
         architecture_from_config(moe)
     with pytest.raises(ConfigMappingError, match="does not describe 56 layers"):
         architecture_from_config({**config, "hybrid_override_pattern": pattern[:-1]})
+
+
+def test_gemma4_e2b_double_wide_mlp_matches_the_catalog(catalog: Catalog) -> None:
+    """Gemma 4 E2B's text_config: per-layer embeddings, 20 KV-shared layers whose MLP is twice
+    as wide (use_double_wide_mlp) - 20 x 3 x 1536 x 6144 parameters more than without it."""
+    text = {
+        "model_type": "gemma4_text",
+        "hidden_size": 1536,
+        "num_hidden_layers": 35,
+        "intermediate_size": 6144,
+        "num_attention_heads": 8,
+        "num_key_value_heads": 1,
+        "head_dim": 256,
+        "global_head_dim": 512,
+        "vocab_size": 262144,
+        "vocab_size_per_layer_input": 262144,
+        "hidden_size_per_layer_input": 256,
+        "num_kv_shared_layers": 20,
+        "use_double_wide_mlp": True,
+        "attention_k_eq_v": False,
+        "sliding_window": 512,
+        "max_position_embeddings": 131072,
+        "tie_word_embeddings": True,
+        "layer_types": (["sliding_attention"] * 4 + ["full_attention"]) * 7,
+        "rope_parameters": {"full_attention": {"rope_theta": 1000000.0}},
+    }
+    arch = architecture_from_config({"model_type": "gemma4", "text_config": text})
+    entry = catalog.get("gemma-4-e2b").architecture
+    assert entry is not None
+    assert arch.use_double_wide_mlp and arch.kv_shared_layers == 20
+    assert param_count(arch) == param_count(entry) - entry.extra_params
+    narrow = arch.model_copy(update={"use_double_wide_mlp": False})
+    assert param_count(arch) - param_count(narrow) == 20 * 3 * 1536 * 6144
+    assert kv_cache(arch, 8192).bytes == kv_cache(entry, 8192).bytes

@@ -357,6 +357,7 @@ def _gemma3n(cfg: Mapping[str, Any]) -> dict[str, Any]:
         "altup_num_inputs": int(cfg.get("altup_num_inputs") or 1),
         "laurel_rank": int(cfg["laurel_rank"]) if cfg.get("laurel_rank") else None,
         "kv_shared_layers": int(cfg.get("num_kv_shared_layers") or 0) or None,
+        "use_double_wide_mlp": True if cfg.get("use_double_wide_mlp") else None,
     }
 
 

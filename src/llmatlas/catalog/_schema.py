@@ -160,6 +160,9 @@ class Architecture(Record):
     altup_num_inputs: Annotated[int | None, Field(gt=0)] = None
     laurel_rank: Annotated[int | None, Field(gt=0)] = None
     kv_shared_layers: Annotated[int | None, Field(ge=0)] = None
+    # Gemma 4 E2B: the KV-shared layers carry an MLP twice intermediate_size wide
+    # (config.json's use_double_wide_mlp).
+    use_double_wide_mlp: bool = False
     # Gemma 4: the full-attention (global) layers between sliding-window ones use their own
     # head width and KV head count, and with ``attention_k_eq_v`` their keys double as the
     # values (no v projection).  Which layers are global: those not in sliding_window_layers.
@@ -239,6 +242,10 @@ class Architecture(Record):
                 raise ValueError("mlp_only_layers describes dense MLP layers; MoE is not modelled")
         if (self.index_n_heads is None) != (self.index_head_dim is None):
             raise ValueError("index_n_heads and index_head_dim go together")
+        if self.use_double_wide_mlp and not self.kv_shared_layers:
+            raise ValueError(
+                "use_double_wide_mlp widens the KV-shared layers: it needs kv_shared_layers"
+            )
         if (self.kv_shared_layers or 0) >= self.num_hidden_layers:
             raise ValueError("kv_shared_layers must leave at least one layer with its own cache")
         if self.extra_params and not self.extra_params_note:

@@ -269,6 +269,14 @@ def recurrent_layer_count(a: Architecture) -> int:
     return a.num_hidden_layers - a.num_attention_layers - (a.mlp_only_layers or 0)
 
 
+def _dense_width(a: Architecture, layer: int) -> int:
+    """The dense MLP's width in ``layer``: doubled in Gemma 4 E2B's KV-shared (last) layers."""
+    shared = a.kv_shared_layers or 0
+    if a.use_double_wide_mlp and layer >= a.num_hidden_layers - shared:
+        return 2 * a.intermediate_size
+    return a.intermediate_size
+
+
 def is_moe_layer(a: Architecture, layer: int) -> bool:
     """Whether ``layer`` routes to experts (after the dense prefix, every ``moe_layer_step``-th)."""
     if not a.is_moe or layer < (a.first_k_dense_layers or 0):
@@ -324,7 +332,7 @@ def _tensors(a: Architecture) -> tuple[Tensor, ...]:
             out += _per_layer_tensors(a, i)
         dense_layer = not is_moe_layer(a, i)
         if dense_layer:
-            out += _mlp_tensors(a, i, a.intermediate_size, "", "ffn", 1.0)
+            out += _mlp_tensors(a, i, _dense_width(a, i), "", "ffn", 1.0)
             continue
         assert a.num_experts is not None and a.num_experts_per_tok is not None
         frac = a.num_experts_per_tok / a.num_experts
