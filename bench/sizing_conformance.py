@@ -66,6 +66,9 @@ MODELS = [
     ("glm-4-9b", "GLM-4 9B / ChatGLM2-3 (chatglm)"),
     ("glm-4.5-air", "GLM-4.5 (MoE, sigmoid routing)"),
     ("granite-4.0-h-small", "Granite 4.0-H Small (Mamba-2 + MoE hybrid)"),
+    ("qwen3.5-35b-a3b", "Qwen3.5 MoE (gated delta-net hybrid)"),
+    ("qwen3-next-80b-a3b-instruct", "Qwen3-Next (gated delta-net hybrid, MoE)"),
+    ("qwen3.5-9b", "Qwen3.5 dense (gated delta-net hybrid)"),
 ]
 QUANTS = ["Q4_K_M", "Q8_0", "Q4_1", "IQ4_XS"]
 QUICK = ["llama-3-8b", "qwen3-30b-a3b", "gemma-3-4b-it", "gpt-oss-20b", "phi-3-mini-4k-instruct"]
@@ -87,7 +90,9 @@ class Row:
 
 def _err(est: int, act: int, resolution: int = 0) -> float:
     """Relative error; ``resolution``: llama.cpp logs some sizes rounded to 0.01 MiB."""
-    if resolution and abs(est - act) <= resolution / 2:
+    if resolution and (
+        abs(est - act) <= resolution / 2 or f"{est / MiB:.2f}" == f"{act / MiB:.2f}"
+    ):  # what llama.cpp would print for ``est`` (printf rounds a tie like 75.375 to even)
         return 0.0
     return est / act - 1 if act else (0.0 if est == 0 else float("inf"))
 

@@ -38,6 +38,8 @@ MODEL_TYPES = {
     "granitehybrid": "granitemoehybrid",
     "phi2": "phi",  # Phi-1/1.5/2
     "glm4moe": "glm4_moe",
+    "qwen35": "qwen3_5",
+    "qwen35moe": "qwen3_5_moe",
 }
 # How many layers use the sliding window when the file does not list them per layer.
 _SWA_EVERY = {"gemma2": 2, "gpt_oss": 2, "gemma3": 6, "cohere2": 4}
@@ -368,6 +370,9 @@ def architecture(h: GGUFHeader) -> Architecture:
     attn_layers: int | None = None
     if isinstance(kv_raw, list) and any(int(x) == 0 for x in kv_raw):
         attn_layers = sum(1 for x in kv_raw if int(x))
+    interval = _scalar(h.get("full_attention_interval"))
+    if interval and h.get("ssm.inner_size") is not None:  # Qwen3-Next / Qwen3.5 hybrids
+        attn_layers = layers // interval
     n_exp = _scalar(h.get("expert_count"))
     exp_ff = _scalar(h.get("expert_feed_forward_length"))
     ff = _scalar(h.get("feed_forward_length")) or exp_ff or 4 * hidden

@@ -55,7 +55,11 @@ GGUF_ARCH = {
     "olmo3": "olmo2",  # OLMo 3: OLMo 2 with sliding windows on 3 layers in 4
     "chatglm": "chatglm",  # ChatGLM2/3 and GLM-4 (9B)
     "glm4_moe": "glm4moe",  # GLM-4.5/4.6/4.7 (written without the MTP block llama.cpp skips)
+    "qwen3_next": "qwen3next",  # gated delta-net hybrids (written without their MTP block)
+    "qwen3_5": "qwen35",
+    "qwen3_5_moe": "qwen35moe",
 }
+_GDN = {"qwen3next", "qwen35", "qwen35moe"}
 _LAYERNORM = {"falcon", "bloom", "gptneox", "mpt", "gpt2", "phi2", "stablelm"}
 _FUSED = {"falcon", "bloom", "gptneox", "qwen", "mpt", "gpt2", "chatglm"}
 _BIASED = {"bloom", "gptneox", "gpt2", "phi2"}  # every linear layer and norm has a bias
@@ -112,6 +116,8 @@ def layout(a: Architecture) -> list[Spec]:
 
         if arch != "olmo2":
             add("attn_norm.weight", (h,))
+        if arch in _GDN:
+            add("post_attention_norm.weight", (h,))  # the FFN's norm
         if ln:
             add("attn_norm.bias", (h,))
         if arch == "falcon" and nkv > 1:  # Falcon-40B/180B's new decoder: a norm per branch
@@ -127,6 +133,22 @@ def layout(a: Architecture) -> list[Spec]:
             out.append(_t(f"{b}ssm_d", i, (1, heads)))
             add("ssm_norm.weight", (inner // groups, groups))
             add("ssm_out.weight", (inner, h))
+        elif arch in _GDN and i not in attention_layers(a):
+            hk, nk = a.linear_key_head_dim or 128, a.linear_num_key_heads or 1
+            hv, nv = a.linear_value_head_dim or 128, a.linear_num_value_heads or 1
+            cdim = 2 * hk * nk + hv * nv
+            add("attn_qkv.weight", (h, cdim))
+            add("attn_gate.weight", (h, hv * nv))
+            add("ssm_conv1d.weight", (a.conv1d_width or 4, cdim))
+            add("ssm_dt.bias", (nv,))
+            out.append(_t(f"{b}ssm_a", i, (nv,)))
+            if arch == "qwen3next":
+                add("ssm_ba.weight", (h, 2 * nv))
+            else:
+                add("ssm_beta.weight", (h, nv))
+                add("ssm_alpha.weight", (h, nv))
+            add("ssm_norm.weight", (hv,))
+            add("ssm_out.weight", (hv * nv, h))
         elif a.is_mla:
             rope, nope = a.qk_rope_head_dim or 64, a.qk_nope_head_dim or 128
             vd, kvr = a.v_head_dim or 128, a.kv_lora_rank or 512
@@ -149,8 +171,8 @@ def layout(a: Architecture) -> list[Spec]:
                     add("attn_qkv.bias", (q + 2 * k,))
             elif arch == "phi3":
                 add("attn_qkv.weight", (h, q + 2 * k))
-            else:
-                add("attn_q.weight", (h, q))
+            else:  # (Qwen3-Next / Qwen3.5: Q and the output gate in one projection)
+                add("attn_q.weight", (h, 2 * q if arch in _GDN else q))
                 add("attn_k.weight", (h, k))
                 add("attn_v.weight", (h, k))
                 if a.attention_bias or biased:
@@ -160,7 +182,7 @@ def layout(a: Architecture) -> list[Spec]:
             add("attn_output.weight", (q, h))
             if biased or (arch == "gpt-oss"):
                 add("attn_output.bias", (h,))
-            if arch in ("qwen3", "qwen3moe", "gemma3") or (arch == "glm4moe" and a.qk_norm):
+            if arch in ("qwen3", "qwen3moe", "gemma3", *_GDN) or (arch == "glm4moe" and a.qk_norm):
                 add("attn_q_norm.weight", (hd,))
                 add("attn_k_norm.weight", (hd,))
             if arch == "olmo2":
@@ -172,7 +194,7 @@ def layout(a: Architecture) -> list[Spec]:
             add("post_attention_norm.weight", (h,))
         if arch == "glm4moe":  # the FFN's norm
             add("post_attention_norm.weight", (h,))
-        elif arch not in ("olmo2", "gpt-oss", "falcon", "phi2"):
+        elif arch not in ("olmo2", "gpt-oss", "falcon", "phi2", *_GDN):
             add("ffn_norm.weight", (h,))
             if ln:
                 add("ffn_norm.bias", (h,))
@@ -206,7 +228,7 @@ def layout(a: Architecture) -> list[Spec]:
                 add("exp_probs_b.bias", (ne_,))
             if a.num_shared_experts:
                 sf = (a.shared_expert_intermediate_size or fe) * a.num_shared_experts
-                if arch == "qwen2moe":  # the shared expert's sigmoid gate
+                if arch in ("qwen2moe", "qwen3next", "qwen35moe"):  # the shared expert's gate
                     add("ffn_gate_inp_shexp.weight", (h,))
                 add("ffn_gate_shexp.weight", (h, sf), "ffn")
                 add("ffn_up_shexp.weight", (h, sf), "ffn")
@@ -280,7 +302,9 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
             w.add_uint32(p + "expert_feed_forward_length", a.moe_intermediate_size)
         if a.num_shared_experts:
             w.add_uint32(p + "expert_shared_count", a.num_shared_experts)
-        if arch in ("qwen2moe", "granitehybrid") and a.shared_expert_intermediate_size:
+        if arch in ("qwen2moe", "granitehybrid", "qwen3next", "qwen35moe") and (
+            a.shared_expert_intermediate_size
+        ):
             sf = a.shared_expert_intermediate_size * (a.num_shared_experts or 1)
             w.add_uint32(p + "expert_shared_feed_forward_length", sf)
     if arch == "gptneox":
@@ -289,6 +313,18 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
         w.add_uint32(p + "leading_dense_block_count", a.first_k_dense_layers or 0)
         w.add_bool(p + "expert_weights_norm", True)
         w.add_uint32(p + "expert_gating_func", 2)  # sigmoid
+    if arch in _GDN:
+        hk, nk = a.linear_key_head_dim or 128, a.linear_num_key_heads or 1
+        hv, nv = a.linear_value_head_dim or 128, a.linear_num_value_heads or 1
+        w.add_ssm_conv_kernel(a.conv1d_width or 4)
+        w.add_ssm_inner_size(hv * nv)
+        w.add_ssm_state_size(hk)
+        w.add_ssm_time_step_rank(nv)
+        w.add_ssm_group_count(nk)
+        attn = attention_layers(a)
+        w.add_uint32(p + "full_attention_interval", a.num_hidden_layers // len(attn))
+        if arch != "qwen3next":  # M-RoPE sections (text only: which rotary pairs per axis)
+            w.add_array(p + "rope.dimension_sections", [rot // 2, 0, 0, 0])
     if arch == "mpt":
         w.add_float32(p + "attention.max_alibi_bias", 8.0)
     if arch == "olmo2" and a.sliding_window:  # OLMo 3: which layers slide (llama_graph's choice)

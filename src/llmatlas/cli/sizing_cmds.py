@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import typer
 
@@ -28,7 +28,7 @@ from llmatlas.cli._common import JSON_OPT, console, emit_json, gib, handle_error
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import detect, devices, find_device
 from llmatlas.i18n import N_, _
-from llmatlas.sizing import ENGINES, get_format
+from llmatlas.sizing import ENGINES, GiB, get_format
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -51,6 +51,7 @@ def _remembering(fn: Callable[P, R]) -> Callable[P, R]:
         with (
             remembered("compute-buffers", graph_memo.KNOWN, code),
             remembered("work-buffers", graph_memo.WORK, code),
+            remembered("device-buffers", graph_memo.DEVICES, code),
         ):
             return fn(*args, **kwargs)
 
@@ -338,6 +339,8 @@ def estimate_cmd(
         gib(e.total_bytes_at_max_context),
     )
     console.print(t)
+    if e.devices:
+        _print_cards(e.devices)
     verdict = "[green]" + _("fits") + "[/]" if e.fits else "[red]" + _("does not fit") + "[/]"
     console.print(
         _("{verdict} {device}: {size} usable ({pool})").format(
@@ -373,6 +376,45 @@ def estimate_cmd(
             ),
             highlight=False,
         )
+
+
+def _print_cards(rows: list[dict[str, Any]]) -> None:
+    """The per-card rows of a llama.cpp layer split (``Estimate.devices``)."""
+    from rich.table import Table
+
+    console.print(
+        _("per card, GiB (llama.cpp splits by layers; token embeddings stay in host RAM):")
+    )
+    t = Table(box=None)
+    for head in (
+        _("card"),
+        _("layers"),
+        _("weights"),
+        _("KV cache"),
+        _("compute buffer"),
+        _("CUDA context"),
+        _("total"),
+        _("usable"),
+    ):
+        t.add_column(head, justify="right")
+    for r in rows:
+        host = r["budget_bytes"] is None
+        name = _("host RAM") if host else f"GPU {r['device']}"
+        layers = _("{n} + head").format(n=r["layers"]) if r["output"] else str(r["layers"])
+        total = f"{r['total_bytes'] / GiB:.2f}"
+        if not host:
+            total = f"[{'green' if r['fits'] else 'red'}]{total}[/]"
+        t.add_row(
+            name,
+            layers,
+            f"{r['weights_bytes'] / GiB:.2f}",
+            f"{r['kv_cache_bytes'] / GiB:.2f}",
+            f"{r['compute_bytes'] / GiB:.2f}",
+            f"{r['overhead_bytes'] / GiB:.2f}",
+            total,
+            "" if host else f"{r['budget_bytes'] / GiB:.2f}",
+        )
+    console.print(t)
 
 
 def _fit_one(model: str, target: Target, ctx: int | None, engine: str, json_out: bool) -> None:

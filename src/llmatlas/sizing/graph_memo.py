@@ -78,6 +78,9 @@ GRAPHED = (
     "olmo3",
     "chatglm",
     "glm4_moe",
+    "qwen3_next",
+    "qwen3_5",
+    "qwen3_5_moe",
 )
 """Model types whose graph :mod:`llmatlas.sizing.llama_graph` builds as llama.cpp does (checked, run by run, against
 llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""
@@ -88,7 +91,7 @@ def supported(a: Architecture, s: Settings) -> bool:
         a.model_type in GRAPHED
         and not (a.model_type == "chatglm" and a.norm != "rmsnorm")  # ChatGLM-6B (v1): no
         and s.kv_type in TYPES
-        and (a.num_attention_layers is None or a.recurrent_kind == "mamba2")
+        and (a.num_attention_layers is None or a.recurrent_kind in ("mamba2", "gated-deltanet"))
     )
 
 
@@ -116,6 +119,7 @@ SOURCES = (
     "sizing/graph_memo.py",
     "sizing/llama_graph.py",
     "sizing/ggml_alloc.py",
+    "sizing/ggml_sched.py",
     "catalog/_schema.py",
 )
 """The code a replay's result depends on (a saved copy is keyed by its bytes)."""
@@ -136,4 +140,25 @@ def work_buffer(a: Architecture, s: Settings) -> int:
 
 WORK: dict[tuple[Architecture, Settings], int] = {}
 """Work buffers computed so far (``fit`` on a CPU asks for hundreds); saved between runs like
+:data:`KNOWN`."""
+
+
+def device_compute(
+    a: Architecture, s: Settings, dev_layer: tuple[int, ...], dev_out: int, n_devices: int
+) -> tuple[int, ...]:
+    """Compute buffer of each device (the host last) of a layer split
+    (:func:`llmatlas.sizing.llama_graph.device_buffers`), remembered in :data:`DEVICES`."""
+    key = (a, s, dev_layer, dev_out, n_devices)
+    found = DEVICES.get(key)
+    if found is None:
+        if len(DEVICES) >= 4096:
+            DEVICES.clear()
+        from llmatlas.sizing.llama_graph import device_buffers  # only on a miss
+
+        found = DEVICES[key] = tuple(device_buffers(a, s, list(dev_layer), dev_out, n_devices))
+    return found
+
+
+DEVICES: dict[tuple[Architecture, Settings, tuple[int, ...], int, int], tuple[int, ...]] = {}
+"""Per-device buffers replayed so far (a whole-model replay, ~30 ms): saved between runs like
 :data:`KNOWN`."""

@@ -45,6 +45,8 @@ FUSED_QKV = (
     "chatglm",
 )  # one wqkv whose output Q, K and V are views of
 POST_NORM = ("olmo2", "olmo3")  # norms after attention and FFN, not before
+GDN = ("qwen3_next", "qwen3_5", "qwen3_5_moe")  # gated delta-net layers + gated attention
+LATE_OUT = ("gpt_oss", *GDN)  # the outputs are gathered after the last layer, not in it
 
 
 def _pad(n: int, to: int) -> int:
@@ -91,9 +93,18 @@ def kv_cells(a: Architecture, s: Settings) -> tuple[int, int]:
 
 
 class _Builder:
-    def __init__(self, a: Architecture, s: Settings, layers: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        a: Architecture,
+        s: Settings,
+        layers: list[int] | None = None,
+        devices: tuple[list[int], int, int] | None = None,
+    ) -> None:
         self.a, self.s, self.g = a, s, Graph()
         self.layers = layers
+        self.devices = devices
+        """(device of each layer, device of the output head, the CPU's id) for a multi-device
+        replay (:mod:`llmatlas.sizing.ggml_sched`); None: one device."""
         # graph_reserve: min(n_ctx, n_ubatch) outputs over as many tokens rounded up to a
         # multiple of the sequences (one unified KV stream: the graph is otherwise the same)
         reserve_tok = min(s.n_ubatch, s.n_ctx * s.n_seq)
@@ -138,6 +149,7 @@ class _Builder:
     def norm(self, x: Tensor, rms: bool = True, bias: bool = False) -> Tensor:
         g = self.g
         cur = g.same("rms_norm" if rms else "norm", x)
+        cur.backend = g.layer_backend  # named "norm" with its layer: forced onto its device
         cur = g.same("mul", cur, g.weight(x.ne[0], type_="f32"))
         if bias:
             cur = g.same("add", cur, g.weight(x.ne[0], type_="f32"))
@@ -181,8 +193,8 @@ class _Builder:
         g.expand(v_cur)
         g.expand(k_cur)
         kt = self.kv_type
-        cache_k = g.weight(nkv * hd, n_kv, type_=kt)
-        cache_v = g.weight(nkv * hd, n_kv, type_=kt)
+        cache_k = g.cache(nkv * hd, n_kv, type_=kt)
+        cache_v = g.cache(nkv * hd, n_kv, type_=kt)
         kc = g.view(k_cur, (nkv * hd, nt), (0, k_cur.nb[2]))
         g.expand(g.set_rows(cache_k, kc, k_idx))
         if not self.v_trans:
@@ -265,7 +277,7 @@ class _Builder:
         g.expand(v_cur)
         g.expand(k_cur)
         kt = self.kv_type
-        cache = g.weight(kvr + rope, n_kv, type_=kt)
+        cache = g.cache(kvr + rope, n_kv, type_=kt)
         kc = g.view(k_cur, (kvr + rope, nt), (0, k_cur.nb[2]))
         g.expand(g.set_rows(cache, kc, k_idx))
         rs = row_size(kt, kvr + rope)
@@ -339,7 +351,7 @@ class _Builder:
         extra = g.view(s_copy, (0,), offset=4 * ns)
         # build_rs for the conv state: zero the empty slot, gather the sequences' rows, copy
         # the other cells' rows (none: every cell is a sequence here)
-        conv_all = g.weight((conv - 1) * width, ns, type_="f32")
+        conv_all = g.cache((conv - 1) * width, ns, type_="f32")
         g.expand(g.into("scale", g.view(conv_all, ((conv - 1) * width,))))
         conv_rows = g.get_rows(conv_all, main)
         g.expand(conv_rows)
@@ -369,7 +381,7 @@ class _Builder:
             (inner + groups * state) * f,
         )
         dt = g.same("add", g.cont(dt), g.weight(heads, type_="f32"))
-        ssm_all = g.weight(state * inner, ns, type_="f32")
+        ssm_all = g.cache(state * inner, ns, type_="f32")
         g.expand(g.into("scale", g.view(ssm_all, (state * inner,))))
         ssm = g.reshape(ssm_all, state, hd, heads, ns)
         y_ssm = g.op(
@@ -399,6 +411,122 @@ class _Builder:
         y = self.norm(g.reshape(y, inner // groups, groups, st, ns))
         y = g.reshape(y, inner, nt)
         return g.mul_mat(g.weight(inner, self.h), y)
+
+    def gated_attention(
+        self, x: Tensor, pos: Tensor, mask: Tensor, n_kv: int, k_idx: Tensor, v_idx: Tensor
+    ) -> Tensor:
+        """Qwen3-Next / Qwen3.5 attention layers (``qwen3next.cpp`` / ``qwen35*.cpp``
+        build_layer_attn): Q and a per-channel output gate from one projection, Q/K norms,
+        the gate's sigmoid applied to the attention output before ``wo``."""
+        g, hd, nh, nkv, nt = self.g, self.hd, self.n_head, self.n_kv_head, self.n_tok
+        f = 4
+        qf = g.mul_mat(g.weight(self.h, 2 * hd * nh), x)
+        k = g.mul_mat(g.weight(self.h, nkv * hd), x)
+        v = g.mul_mat(g.weight(self.h, nkv * hd), x)
+        if self.a.model_type == "qwen3_next":
+            qf = g.reshape(qf, 2 * hd, nh, nt, 1)
+            nb = (0, qf.nb[1], qf.nb[2], qf.nb[3])
+            q = g.view(qf, (hd, nh, nt, 1), nb)
+            gate = g.view(qf, (hd, nh, nt, 1), nb, hd * f)
+            k = g.reshape(k, hd, nkv, nt)
+            v = g.reshape(v, hd, nkv, nt)
+            q = self.norm(q)
+            k = self.norm(k)
+        else:
+            nb3 = (0, 2 * hd * f, 2 * hd * nh * f)
+            q = self.norm(g.view(qf, (hd, nh, nt), nb3))
+            k = self.norm(g.reshape(k, hd, nkv, nt))
+            gate = g.cont(g.view(qf, (hd, nh, nt), nb3, hd * f), hd * nh, nt)
+            v = g.reshape(v, hd, nkv, nt)
+        cur = self.attention(self.rope(q, pos), self.rope(k, pos), v, mask, n_kv, k_idx, v_idx)
+        if self.a.model_type == "qwen3_next":
+            gate = g.cont(gate, hd * nh, nt)
+        cur = g.same("mul", cur, g.same("unary", gate))
+        return g.mul_mat(g.weight(nh * hd, self.h), cur)
+
+    def recurrent_rows(self, width: int) -> tuple[Tensor, Tensor]:
+        """``build_rs``: a layer's states (``width`` floats per sequence), the empty slot
+        zeroed, the sequences' rows gathered, the other cells' rows copied (none here)."""
+        g, ns = self.g, self.s.n_seq
+        main = g.view(self.s_copy, (ns,))
+        extra = g.view(self.s_copy, (0,), offset=4 * ns)
+        states = g.weight(width, ns, type_="f32")
+        g.expand(g.into("scale", g.view(states, (width,))))
+        rows = g.get_rows(states, main)
+        g.expand(rows)
+        g.expand(g.into("cpy", g.view(states, (width, 0)), g.get_rows(states, extra)))
+        return states, rows
+
+    def gated_deltanet(self, x: Tensor) -> Tensor:
+        """A gated delta-net layer (``qwen3next.cpp`` / ``qwen35*.cpp`` build_layer_attn_linear,
+        ``delta-net-base.cpp`` with the fused GATED_DELTA_NET op the CPU backend takes):
+        Q/K/V and the output gate z, beta and the decay from the input, the conv state
+        prepended and the causal conv, L2-normed Q and K, one op giving the output and the new
+        state, a gated RMS norm, out-proj."""
+        g, a, nt, ns = self.g, self.a, self.n_tok, self.s.n_seq
+        st = nt // ns
+        hk, nk = a.linear_key_head_dim or 128, a.linear_num_key_heads or 1
+        hv, nv = a.linear_value_head_dim or 128, a.linear_num_value_heads or 1
+        conv = a.conv1d_width or 4
+        key, value = hk * nk, hv * nv
+        cdim = 2 * key + value
+        f = 4
+        nxt = a.model_type == "qwen3_next"
+        qkv = g.reshape(g.mul_mat(g.weight(self.h, cdim), x), cdim, st, ns)
+        z = g.mul_mat(g.weight(self.h, value), x)
+        dt_b, a_log = g.weight(nv, type_="f32"), g.weight(nv, type_="f32")
+        if nxt:  # beta and alpha from one projection, per key head
+            ba = g.mul_mat(g.weight(self.h, 2 * nv), x)
+            ba = g.reshape(ba, 2 * nv // nk, nk, st, ns)
+            nb = (0, ba.nb[1], ba.nb[2], ba.nb[3])
+            beta = g.same("unary", g.cont(g.view(ba, (nv // nk, nk, st, ns), nb)))
+            alpha = g.cont(g.view(ba, (nv // nk, nk, st, ns), nb, nv // nk * f), nv, st, ns)
+            decay = g.same("mul", g.same("unary", g.same("add", alpha, dt_b)), a_log)
+            beta = g.reshape(beta, 1, nv, st, ns)
+            decay = g.reshape(decay, 1, nv, st, ns)
+        else:
+            beta = g.mul_mat(g.weight(self.h, nv), x)
+            beta = g.same("unary", g.reshape(beta, 1, nv, st, ns))
+            alpha = g.reshape(g.mul_mat(g.weight(self.h, nv), x), nv, st, ns)
+            decay = g.same("mul", g.same("unary", g.same("add", alpha, dt_b)), a_log)
+            decay = g.reshape(decay, 1, nv, st, ns)
+        # build_conv_state
+        conv_all, conv_rows = self.recurrent_rows((conv - 1) * cdim)
+        conv_st = g.reshape(conv_rows, conv - 1, cdim, ns)
+        conv_in = g.op("concat", "f32", (conv - 1 + st, cdim, ns), conv_st, g.transpose(qkv))
+        last = g.view(conv_in, (conv - 1, cdim, ns), (0, conv_in.nb[1], conv_in.nb[2]), st * f)
+        g.expand(g.into("cpy", g.view(conv_all, ((conv - 1) * cdim, ns)), last))
+        ssm_all, state = self.recurrent_rows(hv * hv * nv)
+        state = g.reshape(state, hv, hv, nv, ns)
+        out = g.op("ssm_conv", "f32", (cdim, st, ns), conv_in, g.weight(conv, cdim, type_="f32"))
+        out = g.same("unary", out)
+        nb1 = cdim * f
+        q = g.view(out, (hk, nk, st, ns), (0, hk * f, nb1, nb1 * st))
+        k = g.view(out, (hk, nk, st, ns), (0, hk * f, nb1, nb1 * st), key * f)
+        v = g.view(out, (hv, nv, st, ns), (0, hv * f, nb1, nb1 * st), 2 * key * f)
+        q = g.same("scale", g.same("rms_norm", q))  # build_gdn_l2_norm
+        k = g.same("scale", g.same("rms_norm", k))
+        if nxt and nk != nv:  # Qwen3-Next repeats the key heads up to the value heads
+            rep = nv // nk
+            q = g.op("repeat", "f32", (hk, rep, nk, st * ns), g.reshape(q, hk, 1, nk, st * ns))
+            k = g.op("repeat", "f32", (hk, rep, nk, st * ns), g.reshape(k, hk, 1, nk, st * ns))
+            q = g.reshape(q, hk, nv, st, ns)
+            k = g.reshape(k, hk, nv, st, ns)
+        res = g.op(
+            "gated_delta_net", "f32", (hv * nv, st * ns + hv * ns), q, k, v, decay, beta, state
+        )
+        y = g.view(res, (hv, nv, st, ns), (0, hv * f, hv * nv * f, hv * nv * st * f))
+        new_state = g.view(
+            res,
+            (hv, hv, nv, ns),
+            (0, hv * f, hv * hv * f, hv * hv * nv * f),
+            hv * nv * st * ns * f,
+        )
+        g.expand(g.into("cpy", g.view(ssm_all, (hv * hv * nv, ns)), new_state))
+        normed = g.same("mul", g.same("rms_norm", y), g.weight(hv, type_="f32"))
+        y = g.same("mul", normed, g.same("unary", g.reshape(z, hv, nv, st, ns)))
+        cur = g.mul_mat(g.weight(value, self.h), g.reshape(y, value, st, ns))
+        return g.reshape(cur, self.h, nt)
 
     def qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """``build_qkv``: one fused projection (views of it) or three, biased or not, as
@@ -540,7 +668,9 @@ class _Builder:
     # -- the model ----------------------------------------------------------------------
     def build(self) -> Graph:
         g, a, s = self.g, self.a, self.s
+        dev_layer, dev_out, cpu = self.devices or ([], -1, -1)
         self.inputs()
+        g.backend = cpu  # the input layer (token embeddings) stays on the CPU
         cur = self.embed()
         if a.model_type == "bloom":  # token_embd_norm
             cur = self.norm(cur, rms=False, bias=True)
@@ -568,6 +698,8 @@ class _Builder:
         attn_layers = attention_layers(a)
         self.s_copy = g.input("i32", s.n_seq, name="rs_s_copy")
         for il in self.layers or range(n_layer):
+            if dev_layer:
+                g.backend = g.layer_backend = dev_layer[il]
             inp = cur
             if a.model_type in PARALLEL:
 
@@ -584,10 +716,14 @@ class _Builder:
                 continue
             olmo2 = a.model_type in POST_NORM  # norms after attention and FFN, not before
             x = cur if olmo2 else self.norm(cur, rms=not self.ln, bias=self.ln_bias)
+            if a.model_type in GDN:
+                g.expand(x)
             if il not in attn_layers:
-                cur = self.mamba2(x)
+                cur = self.mamba2(x) if a.recurrent_kind == "mamba2" else self.gated_deltanet(x)
             elif a.is_mla:
                 cur = self.mla_attention(x, pos, mask, full, k_idx)
+            elif a.model_type in GDN:
+                cur = self.gated_attention(x, pos, mask, full, k_idx, v_idx)
             else:
                 q, k, v = self.qkv(x)
                 if a.qk_norm:
@@ -608,7 +744,7 @@ class _Builder:
                     sinks=g.weight(self.n_head, type_="f32") if a.model_type == "gpt_oss" else None,
                 )
                 cur = self.out_proj(cur)
-            if il == n_layer - 1 and a.model_type != "gpt_oss":
+            if il == n_layer - 1 and a.model_type not in LATE_OUT:
                 cur = g.get_rows(cur, out_ids)
                 inp = g.get_rows(inp, out_ids)
             if olmo2:
@@ -622,6 +758,12 @@ class _Builder:
                 ):
                     sf = a.shared_expert_intermediate_size or a.moe_intermediate_size or 0
                     cur = g.same("add", cur, self.ffn(x, il, sf * a.num_shared_experts))
+                elif a.model_type in GDN and a.num_shared_experts:
+                    # qwen3next.cpp: the shared expert scaled by sigmoid(x . w)
+                    sf = (a.shared_expert_intermediate_size or 0) * a.num_shared_experts
+                    shexp = self.ffn(x, il, sf)
+                    gate = g.same("unary", g.mul_mat(g.weight(self.h, type_="f32"), x))
+                    cur = g.same("add", cur, g.same("mul", shexp, gate))
                 elif a.model_type == "qwen2_moe" and a.num_shared_experts:
                     # qwen2moe.cpp: the shared expert scaled by sigmoid(x . w) as silu(z) / z
                     sf = (a.shared_expert_intermediate_size or 0) * a.num_shared_experts
@@ -636,12 +778,16 @@ class _Builder:
                 cur = g.same("add", ffn_inp, cur)
             else:
                 cur = g.same("add", cur, ffn_inp)
+        g.backend, g.layer_backend = dev_out, -1
         if a.model_type == "gpt_oss":
             # openai-moe.cpp gathers the outputs after the layers, and keeps the last hidden
             # state as a graph output (``t_h_nextn``): the allocator never frees it
             cur.output = True
             cur = g.get_rows(cur, out_ids)
         cur = self.norm(cur, rms=not self.ln, bias=self.ln_bias)
+        if a.model_type in GDN:  # t_h_nextn: the normed hidden state of every token, kept
+            cur.output = True
+            cur = g.get_rows(cur, out_ids)
         cur.output = True  # t_embd
         logits = g.mul_mat(g.weight(self.h, a.vocab_size), cur)
         if a.model_type == "phi":  # phi2.cpp: the output layer has a bias
@@ -716,3 +862,19 @@ def replay_work(a: Architecture, s: Settings) -> int:
     """The work buffer of ``s``'s graph, computed now (:func:`graph_memo.work_buffer`
     remembers it)."""
     return work_size(_Builder(a, s, replayed_layers(a)).build())
+
+
+def device_buffers(
+    a: Architecture, s: Settings, dev_layer: list[int], dev_out: int, n_devices: int
+) -> list[int]:
+    """Compute buffer of each device (the host last) when the layers sit on devices
+    ``dev_layer`` and the output head on ``dev_out``: every layer replayed, scheduled as
+    ``ggml_backend_sched`` does (:func:`llmatlas.sizing.ggml_sched.schedule`), with the
+    scheduler's 4 input copies when more than one device runs the model (llama.cpp's
+    pipeline parallelism with every layer offloaded).  Unlike one device's buffer, a few
+    layers do not stand for all: where a slice starts and ends moves the allocator's holes
+    (:func:`graph_memo.device_compute` remembers the answers instead)."""
+    from llmatlas.sizing.ggml_sched import MAX_COPIES, schedule
+
+    g = _Builder(a, s, None, (dev_layer, dev_out, n_devices)).build()
+    return schedule(g, n_devices + 1, MAX_COPIES if n_devices > 1 else 1)
