@@ -8,8 +8,7 @@ and the memo itself live here; the replay is imported on a miss.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from llmatlas._record import Value, value
 from llmatlas.catalog._schema import Architecture
 
 # ggml types: (block size in elements, bytes per block)
@@ -27,8 +26,8 @@ TYPES: dict[str, tuple[int, int]] = {
 }
 
 
-@dataclass(frozen=True)
-class Settings:
+@value
+class Settings(Value):
     n_ctx: int
     n_ubatch: int = 512
     flash_attn: bool = False
@@ -120,6 +119,7 @@ SOURCES = (
     "sizing/graph_memo.py",
     "sizing/llama_graph.py",
     "sizing/ggml_alloc.py",
+    "sizing/ggml_sched.py",
     "catalog/_schema.py",
 )
 """The code a replay's result depends on (a saved copy is keyed by its bytes)."""
@@ -140,4 +140,25 @@ def work_buffer(a: Architecture, s: Settings) -> int:
 
 WORK: dict[tuple[Architecture, Settings], int] = {}
 """Work buffers computed so far (``fit`` on a CPU asks for hundreds); saved between runs like
+:data:`KNOWN`."""
+
+
+def device_compute(
+    a: Architecture, s: Settings, dev_layer: tuple[int, ...], dev_out: int, n_devices: int
+) -> tuple[int, ...]:
+    """Compute buffer of each device (the host last) of a layer split
+    (:func:`llmatlas.sizing.llama_graph.device_buffers`), remembered in :data:`DEVICES`."""
+    key = (a, s, dev_layer, dev_out, n_devices)
+    found = DEVICES.get(key)
+    if found is None:
+        if len(DEVICES) >= 4096:
+            DEVICES.clear()
+        from llmatlas.sizing.llama_graph import device_buffers  # only on a miss
+
+        found = DEVICES[key] = tuple(device_buffers(a, s, list(dev_layer), dev_out, n_devices))
+    return found
+
+
+DEVICES: dict[tuple[Architecture, Settings, tuple[int, ...], int, int], tuple[int, ...]] = {}
+"""Per-device buffers replayed so far (a whole-model replay, ~30 ms): saved between runs like
 :data:`KNOWN`."""

@@ -107,9 +107,18 @@ def kv_cells(a: Architecture, s: Settings) -> tuple[int, int]:
 
 
 class _Builder:
-    def __init__(self, a: Architecture, s: Settings, layers: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        a: Architecture,
+        s: Settings,
+        layers: list[int] | None = None,
+        devices: tuple[list[int], int, int] | None = None,
+    ) -> None:
         self.a, self.s, self.g = a, s, Graph()
         self.layers = layers
+        self.devices = devices
+        """(device of each layer, device of the output head, the CPU's id) for a multi-device
+        replay (:mod:`llmatlas.sizing.ggml_sched`); None: one device."""
         # graph_reserve: min(n_ctx, n_ubatch) outputs over as many tokens rounded up to a
         # multiple of the sequences (one unified KV stream: the graph is otherwise the same)
         reserve_tok = min(s.n_ubatch, s.n_ctx * s.n_seq)
@@ -155,6 +164,7 @@ class _Builder:
     def norm(self, x: Tensor, rms: bool = True, bias: bool = False) -> Tensor:
         g = self.g
         cur = g.same("rms_norm" if rms else "norm", x)
+        cur.backend = g.layer_backend  # named "norm" with its layer: forced onto its device
         cur = g.same("mul", cur, g.weight(x.ne[0], type_="f32"))
         if bias:
             cur = g.same("add", cur, g.weight(x.ne[0], type_="f32"))
@@ -204,8 +214,8 @@ class _Builder:
         g.expand(v_cur)
         g.expand(k_cur)
         kt = self.kv_type
-        cache_k = g.weight(nkv * hd, n_kv, type_=kt)
-        cache_v = g.weight(nkv * hd, n_kv, type_=kt)
+        cache_k = g.cache(nkv * hd, n_kv, type_=kt)
+        cache_v = g.cache(nkv * hd, n_kv, type_=kt)
         kc = g.view(k_cur, (nkv * hd, nt), (0, k_cur.nb[2]))
         g.expand(g.set_rows(cache_k, kc, k_idx))
         if not self.v_trans:
@@ -288,7 +298,7 @@ class _Builder:
         g.expand(v_cur)
         g.expand(k_cur)
         kt = self.kv_type
-        cache = g.weight(kvr + rope, n_kv, type_=kt)
+        cache = g.cache(kvr + rope, n_kv, type_=kt)
         kc = g.view(k_cur, (kvr + rope, nt), (0, k_cur.nb[2]))
         g.expand(g.set_rows(cache, kc, k_idx))
         rs = row_size(kt, kvr + rope)
@@ -362,7 +372,7 @@ class _Builder:
         extra = g.view(s_copy, (0,), offset=4 * ns)
         # build_rs for the conv state: zero the empty slot, gather the sequences' rows, copy
         # the other cells' rows (none: every cell is a sequence here)
-        conv_all = g.weight((conv - 1) * width, ns, type_="f32")
+        conv_all = g.cache((conv - 1) * width, ns, type_="f32")
         g.expand(g.into("scale", g.view(conv_all, ((conv - 1) * width,))))
         conv_rows = g.get_rows(conv_all, main)
         g.expand(conv_rows)
@@ -392,7 +402,7 @@ class _Builder:
             (inner + groups * state) * f,
         )
         dt = g.same("add", g.cont(dt), g.weight(heads, type_="f32"))
-        ssm_all = g.weight(state * inner, ns, type_="f32")
+        ssm_all = g.cache(state * inner, ns, type_="f32")
         g.expand(g.into("scale", g.view(ssm_all, (state * inner,))))
         ssm = g.reshape(ssm_all, state, hd, heads, ns)
         y_ssm = g.op(
@@ -715,7 +725,9 @@ class _Builder:
     # -- the model ----------------------------------------------------------------------
     def build(self) -> Graph:
         g, a, s = self.g, self.a, self.s
+        dev_layer, dev_out, cpu = self.devices or ([], -1, -1)
         self.inputs()
+        g.backend = cpu  # the input layer (token embeddings) stays on the CPU
         cur = self.embed()
         if a.model_type == "bloom":  # token_embd_norm
             cur = self.norm(cur, rms=False, bias=True)
@@ -744,6 +756,8 @@ class _Builder:
         attn_layers = attention_layers(a)
         self.s_copy = g.input("i32", s.n_seq, name="rs_s_copy")
         for il in self.layers or range(n_layer):
+            if dev_layer:
+                g.backend = g.layer_backend = dev_layer[il]
             inp = cur
             if a.model_type in PARALLEL:
 
@@ -826,6 +840,7 @@ class _Builder:
                 cur = g.same("add", ffn_inp, cur)
             else:
                 cur = g.same("add", cur, ffn_inp)
+        g.backend, g.layer_backend = dev_out, -1
         if a.model_type == "gpt_oss":
             # openai-moe.cpp gathers the outputs after the layers, and keeps the last hidden
             # state as a graph output (``t_h_nextn``): the allocator never frees it
@@ -911,3 +926,19 @@ def replay_work(a: Architecture, s: Settings) -> int:
     """The work buffer of ``s``'s graph, computed now (:func:`graph_memo.work_buffer`
     remembers it)."""
     return work_size(_Builder(a, s, replayed_layers(a)).build())
+
+
+def device_buffers(
+    a: Architecture, s: Settings, dev_layer: list[int], dev_out: int, n_devices: int
+) -> list[int]:
+    """Compute buffer of each device (the host last) when the layers sit on devices
+    ``dev_layer`` and the output head on ``dev_out``: every layer replayed, scheduled as
+    ``ggml_backend_sched`` does (:func:`llmatlas.sizing.ggml_sched.schedule`), with the
+    scheduler's 4 input copies when more than one device runs the model (llama.cpp's
+    pipeline parallelism with every layer offloaded).  Unlike one device's buffer, a few
+    layers do not stand for all: where a slice starts and ends moves the allocator's holes
+    (:func:`graph_memo.device_compute` remembers the answers instead)."""
+    from llmatlas.sizing.ggml_sched import MAX_COPIES, schedule
+
+    g = _Builder(a, s, None, (dev_layer, dev_out, n_devices)).build()
+    return schedule(g, n_devices + 1, MAX_COPIES if n_devices > 1 else 1)
