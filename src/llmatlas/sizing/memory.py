@@ -28,6 +28,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from llmatlas._record import Value, value
 from llmatlas.catalog._schema import Architecture
 from llmatlas.errors import BadInputError
 from llmatlas.i18n import _
@@ -178,8 +179,8 @@ def swa_honoured(a: Architecture, engine: str, swa_full: bool) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class KVCache:
+@value
+class KVCache(Value):
     bytes: int
     full_layers: int
     window_layers: int
@@ -263,8 +264,8 @@ def kv_cache(
     )
 
 
-@dataclass(frozen=True)
-class MemoryEstimate:
+@value
+class MemoryEstimate(Value):
     """What running a model takes, in bytes, split the way engines report it."""
 
     engine: str
