@@ -411,6 +411,18 @@ def architecture(h: GGUFHeader) -> Architecture:
             v_head_dim=_scalar(h.get("attention.value_length_mla"))
             or _scalar(h.get("attention.value_length")),
         )
+    elif mt == "gemma4":  # window layers' heads; global layers' own width and KV heads
+        fields["head_dim"] = _scalar(h.get("attention.key_length_swa")) or key_len
+        fields["global_head_dim"] = key_len
+        pattern = h.get("attention.sliding_window_pattern")
+        if isinstance(kv_raw, list) and isinstance(pattern, list) and len(pattern) == len(kv_raw):
+            pairs = list(zip(kv_raw, pattern, strict=True))
+            fields["num_key_value_heads"] = max((int(k) for k, w in pairs if w), default=kv_heads)
+            fields["num_global_key_value_heads"] = max(
+                (int(k) for k, w in pairs if not w), default=kv_heads
+            )
+            glob = [i for i, w in enumerate(pattern) if not w]
+            fields["attention_k_eq_v"] = bool(glob) and f"blk.{glob[0]}.attn_v.weight" not in names
     elif key_len:
         fields["head_dim"] = key_len
     window = _scalar(h.get("attention.sliding_window"))
