@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import functools
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from llmatlas._record import Value, value
 from llmatlas.artifacts import Artifact
 from llmatlas.catalog import Architecture, ModelEntry
 from llmatlas.errors import BadInputError
-from llmatlas.hardware import DeviceSpec, Machine
+from llmatlas.hardware._table import DeviceSpec
 from llmatlas.hardware._usable import apple_gpu_share, usable_gpu_bytes
 from llmatlas.i18n import _, get_language
 from llmatlas.sizing import (
@@ -43,6 +44,9 @@ from llmatlas.sizing.speed import (
     decode_bound_tps,
 )
 
+if TYPE_CHECKING:
+    from llmatlas.hardware._detect import Machine
+
 Subject = ModelEntry | Artifact
 """What can be sized: a catalog entry, or any artifact (a GGUF file, a Hub repo)."""
 
@@ -57,8 +61,8 @@ def ram_headroom_bytes(ram_bytes: int) -> int:
     return max(2 * GiB, ram_bytes // 10)
 
 
-@dataclass(frozen=True)
-class Target:
+@value
+class Target(Value):
     """Where a model would run: ``kind`` gpu/apple/cpu with its memory budget and speed figures.
 
     For GPUs the budget follows the engine's own rule (see ``hardware._usable``) applied to

@@ -222,7 +222,13 @@ def _moe(cfg: Mapping[str, Any], mtype: str, n: int) -> dict[str, Any]:
         "num_shared_expert",
         required=False,
     )
-    shared_width = _int(cfg, "shared width", "shared_expert_intermediate_size", required=False)
+    shared_width = _int(
+        cfg,
+        "shared width",
+        "shared_expert_intermediate_size",
+        "moe_shared_expert_intermediate_size",
+        required=False,
+    )
     if shared_width and not shared:
         shared = 1  # Qwen2-MoE / Qwen3-Next: one shared expert of its own width
     if shared:
@@ -281,13 +287,13 @@ def _hybrid(cfg: Mapping[str, Any], mtype: str, n: int, kinds: list[str] | None)
                 f"config.json ({mtype}): hybrid_override_pattern {pattern!r} does not describe "
                 f"{n} layers of M, *, - or E"
             )
-        if "E" in pattern:
+        if "E" in pattern and "-" in pattern:
             raise ConfigMappingError(
-                f"config.json ({mtype}): layers that are only a mixture of experts (E in "
-                "hybrid_override_pattern) are not modelled"
+                f"config.json ({mtype}): hybrid_override_pattern mixes MLP (-) and mixture-of-"
+                "experts (E) layers, which this catalog does not model"
             )
         attn = pattern.count("*")
-        out["mlp_only_layers"] = pattern.count("-")
+        out["ffn_only_layers"] = pattern.count("-") + pattern.count("E")
     elif kinds is not None:
         linear = [k for k in kinds if k in ("linear_attention", "mamba", "recurrent")]
         if linear:

@@ -145,10 +145,11 @@ class Architecture(Record):
     linear_num_value_heads: Annotated[int | None, Field(gt=0)] = None
     linear_key_head_dim: Annotated[int | None, Field(gt=0)] = None
     linear_value_head_dim: Annotated[int | None, Field(gt=0)] = None
-    # Nemotron-H: layers that hold only an MLP (config.json's hybrid_override_pattern "-");
-    # with it set, the Mamba-2 ("M") and attention ("*") layers hold no MLP of their own and
-    # every layer has one norm.  Recurrent layers = num_hidden_layers - attention - these.
-    mlp_only_layers: Annotated[int | None, Field(ge=0)] = None
+    # Nemotron-H: layers that hold only a feed-forward block (config.json's
+    # hybrid_override_pattern "-" for an MLP, "E" for a mixture of experts); with it set, the
+    # Mamba-2 ("M") and attention ("*") layers hold none of their own and every layer has one
+    # norm.  Recurrent layers = num_hidden_layers - attention - these.
+    ffn_only_layers: Annotated[int | None, Field(ge=0)] = None
     # Gated attention (Qwen3-Next): q_proj also emits a per-channel output gate.
     attention_output_gate: bool = False
     # MoE in every ``moe_layer_step``-th layer only (Llama 4 Maverick: 2); the rest are dense.
@@ -233,13 +234,11 @@ class Architecture(Record):
             self.num_attention_heads % self.num_global_key_value_heads
         ):
             raise ValueError("num_attention_heads must be a multiple of num_global_key_value_heads")
-        if self.mlp_only_layers is not None:
+        if self.ffn_only_layers is not None:
             if self.num_attention_layers is None:
-                raise ValueError("mlp_only_layers needs num_attention_layers (a hybrid's mix)")
-            if self.num_attention_layers + self.mlp_only_layers > self.num_hidden_layers:
-                raise ValueError("num_attention_layers + mlp_only_layers exceed num_hidden_layers")
-            if self.is_moe:
-                raise ValueError("mlp_only_layers describes dense MLP layers; MoE is not modelled")
+                raise ValueError("ffn_only_layers needs num_attention_layers (a hybrid's mix)")
+            if self.num_attention_layers + self.ffn_only_layers > self.num_hidden_layers:
+                raise ValueError("num_attention_layers + ffn_only_layers exceed num_hidden_layers")
         if (self.index_n_heads is None) != (self.index_head_dim is None):
             raise ValueError("index_n_heads and index_head_dim go together")
         if self.use_double_wide_mlp and not self.kv_shared_layers:

@@ -8,8 +8,7 @@ and the memo itself live here; the replay is imported on a miss.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from llmatlas._record import Value, value
 from llmatlas.catalog._schema import Architecture
 
 # ggml types: (block size in elements, bytes per block)
@@ -27,8 +26,8 @@ TYPES: dict[str, tuple[int, int]] = {
 }
 
 
-@dataclass(frozen=True)
-class Settings:
+@value
+class Settings(Value):
     n_ctx: int
     n_ubatch: int = 512
     flash_attn: bool = False
@@ -81,6 +80,10 @@ GRAPHED = (
     "qwen3_next",
     "qwen3_5",
     "qwen3_5_moe",
+    "gemma4",
+    "smollm3",
+    "seed_oss",
+    "olmo",
 )
 """Model types whose graph :mod:`llmatlas.sizing.llama_graph` builds as llama.cpp does (checked, run by run, against
 llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""

@@ -18,9 +18,9 @@ compressed-tensors INT4 (Kimi K2 Thinking: symmetric 4-bit integers with one BF1
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from llmatlas._record import Value, value
 from llmatlas.catalog._schema import Architecture
 from llmatlas.errors import BadInputError
 from llmatlas.sizing.params import Tensor, tensors
@@ -38,8 +38,8 @@ Kind = Literal[
 ]
 
 
-@dataclass(frozen=True)
-class QuantFormat:
+@value
+class QuantFormat(Value):
     """A weight format.  ``bits`` is the nominal bits per weight of its main tensors."""
 
     name: str
@@ -464,8 +464,8 @@ def tensor_bytes(t: Tensor, ggml_type: GGMLQuantizationType) -> int:
     return t.n * size // block
 
 
-@dataclass(frozen=True)
-class WeightBytes:
+@value
+class WeightBytes(Value):
     """Bytes of the weights in a format; ``active`` are those read per token (MoE)."""
 
     total: int
