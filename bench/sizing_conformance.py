@@ -71,6 +71,9 @@ MODELS = [
     ("qwen3.5-9b", "Qwen3.5 dense (gated delta-net hybrid)"),
     ("gemma-4-31b", "Gemma 4 (SWA, global layers of their own width, K = V)"),
     ("gemma-4-26b-a4b", "Gemma 4 MoE (dense FFN beside the experts)"),
+    ("smollm3-3b", "SmolLM3 (no rope on every 4th layer)"),
+    ("seed-oss-36b-base", "Seed-OSS"),
+    ("olmo-7b", "OLMo (LayerNorm without parameters)"),
 ]
 QUANTS = ["Q4_K_M", "Q8_0", "Q4_1", "IQ4_XS"]
 QUICK = ["llama-3-8b", "qwen3-30b-a3b", "gemma-3-4b-it", "gpt-oss-20b", "phi-3-mini-4k-instruct"]

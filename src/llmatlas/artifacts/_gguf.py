@@ -44,7 +44,7 @@ MODEL_TYPES = {
 # How many layers use the sliding window when the file does not list them per layer.
 _SWA_EVERY = {"gemma2": 2, "gpt_oss": 2, "gemma3": 6, "cohere2": 4}
 _NORM = {"bloom": "layernorm", "falcon": "layernorm", "gpt_neox": "layernorm", "phi": "layernorm"}
-_LAYERNORM = {"gpt2", "mpt", "stablelm", "starcoder"}  # with a bias where the file has one
+_LAYERNORM = {"gpt2", "mpt", "stablelm", "starcoder", "olmo"}  # with a bias where the file has one
 _PLAIN_MLP = {"bloom", "falcon", "gpt_neox", "gpt2", "phi", "starcoder", "mpt"}
 _LEARNED_POS = {"gpt2", "starcoder"}
 _ALIBI = {"bloom", "mpt"}

@@ -59,9 +59,12 @@ GGUF_ARCH = {
     "qwen3_5": "qwen35",
     "qwen3_5_moe": "qwen35moe",
     "gemma4": "gemma4",
+    "smollm3": "smollm3",  # Llama's layout; no rope on every 4th layer
+    "seed_oss": "seed_oss",
+    "olmo": "olmo",  # OLMo (1): LayerNorm without parameters
 }
 _GDN = {"qwen3next", "qwen35", "qwen35moe"}
-_LAYERNORM = {"falcon", "bloom", "gptneox", "mpt", "gpt2", "phi2", "stablelm"}
+_LAYERNORM = {"falcon", "bloom", "gptneox", "mpt", "gpt2", "phi2", "stablelm", "olmo"}
 _FUSED = {"falcon", "bloom", "gptneox", "qwen", "mpt", "gpt2", "chatglm"}
 _BIASED = {"bloom", "gptneox", "gpt2", "phi2"}  # every linear layer and norm has a bias
 
@@ -100,7 +103,8 @@ def layout(a: Architecture) -> list[Spec]:
         out.append(_t("position_embd.weight", None, (h, a.max_position_embeddings), "embedding"))
     if arch == "bloom":
         out += [_t("token_embd_norm.weight", None, (h,)), _t("token_embd_norm.bias", None, (h,))]
-    out.append(_t("output_norm.weight", None, (h,)))
+    if arch != "olmo":
+        out.append(_t("output_norm.weight", None, (h,)))
     if ln:
         out.append(_t("output_norm.bias", None, (h,)))
     if not a.tie_word_embeddings and arch != "bloom":
@@ -115,7 +119,7 @@ def layout(a: Architecture) -> list[Spec]:
         ) -> None:
             out.append(_t(b + name, i, ne, cat))
 
-        if arch != "olmo2":
+        if arch not in ("olmo2", "olmo"):
             add("attn_norm.weight", (h,))
         if arch in _GDN:
             add("post_attention_norm.weight", (h,))  # the FFN's norm
@@ -204,9 +208,9 @@ def layout(a: Architecture) -> list[Spec]:
                 add("attn_sinks.weight", (nh,))
         if arch in ("gemma2", "gemma3", "gemma4", "olmo2", "gpt-oss"):
             add("post_attention_norm.weight", (h,))
-        if arch == "glm4moe":  # the FFN's norm
+        if arch in ("glm4moe", "seed_oss"):  # the FFN's norm
             add("post_attention_norm.weight", (h,))
-        elif arch not in ("olmo2", "gpt-oss", "falcon", "phi2", *_GDN):
+        elif arch not in ("olmo2", "olmo", "gpt-oss", "falcon", "phi2", *_GDN):
             add("ffn_norm.weight", (h,))
             if ln:
                 add("ffn_norm.bias", (h,))

@@ -165,6 +165,8 @@ class _Builder:
         g = self.g
         cur = g.same("rms_norm" if rms else "norm", x)
         cur.backend = g.layer_backend  # named "norm" with its layer: forced onto its device
+        if self.a.model_type == "olmo" and not rms:  # OLMo (1): LayerNorm without parameters
+            return cur
         cur = g.same("mul", cur, g.weight(x.ne[0], type_="f32"))
         if bias:
             cur = g.same("add", cur, g.weight(x.ne[0], type_="f32"))
@@ -791,7 +793,8 @@ class _Builder:
                 if a.qk_norm:
                     q = self.norm(q)
                     k = self.norm(k)
-                if self.roped:
+                # (SmolLM3 leaves every 4th layer without rope: smollm3.cpp use_rope)
+                if self.roped and not (a.model_type == "smollm3" and (il + 1) % 4 == 0):
                     q = self.rope(q, pos)
                     k = self.rope(k, pos)
                 in_swa = il in swa_pattern
