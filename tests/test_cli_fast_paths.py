@@ -18,7 +18,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from llmatlas._record import schema
+from llmatlas._record import Value, schema, value
 from llmatlas.catalog import Architecture, Catalog, Family, License, describe
 from llmatlas.catalog._load import _data_dir
 from llmatlas.cli._common import dumps_json
@@ -102,6 +102,95 @@ def test_records_are_frozen_values() -> None:
     copy = m.model_copy(update={"name": "renamed"})
     assert copy.name == "renamed" and copy != m and m.name != "renamed"
     assert repr(lic).startswith("License(id='x', name='X', url='https://example.org/'")
+
+
+@value
+class _Point(Value):
+    x: int
+    y: float = 0.5
+    tags: list[str] = dataclasses.field(default_factory=list)
+    label: str = "p"
+
+
+@dataclasses.dataclass(frozen=True)
+class _RefPoint:
+    x: int
+    y: float = 0.5
+    tags: list[str] = dataclasses.field(default_factory=list)
+    label: str = "p"
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        ((1,), {}),
+        ((1, 2.0), {"label": "q"}),
+        ((), {"x": 3, "tags": ["a"]}),
+        ((1, 2, ["t"], "z"), {}),
+    ],
+)
+def test_values_behave_as_frozen_dataclasses(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """``Value`` is ``@dataclass(frozen=True)`` without generated code: the standard library's
+    frozen dataclass is the reference for every behaviour a caller can see."""
+    got, ref = _Point(*args, **kwargs), _RefPoint(*args, **kwargs)
+    assert dataclasses.asdict(got) == dataclasses.asdict(ref)
+    assert repr(got) == repr(ref).replace("_RefPoint", "_Point")
+    assert got == _Point(*args, **kwargs)
+    with pytest.raises(TypeError):  # a list field: unhashable, as the dataclass is
+        hash(ref)
+    with pytest.raises(TypeError):
+        hash(got)
+    assert hash(_Point(1, tags=())) == hash(_Point(1, tags=()))  # type: ignore[arg-type]
+    assert got != _Point(99) and got != ref  # another class is never equal, as dataclasses
+    assert dataclasses.replace(got, label="r").label == "r" and got.label == ref.label
+    assert pickle.loads(pickle.dumps(got)) == got
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got.x = 5  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del got.y  # type: ignore[misc]
+    assert _Point(1).tags is not _Point(1).tags  # a fresh default per instance
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [((), {}), ((1, 2, [], "a", 5), {}), ((1,), {"x": 2}), ((1,), {"nope": 1})],
+)
+def test_values_refuse_what_dataclasses_refuse(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    with pytest.raises(TypeError):
+        _RefPoint(*args, **kwargs)
+    with pytest.raises(TypeError):
+        _Point(*args, **kwargs)
+
+
+def test_estimate_imports_only_the_estimate_path(isolated_home: Path) -> None:
+    """``estimate`` loads neither the fit/recommend ranking, nor hardware detection, nor
+    fine-tuning sizing, nor pydantic or YAML (the catalog comes from its snapshot)."""
+    env = {**os.environ, "LLMATLAS_HOME": str(isolated_home)}
+    args = ["estimate", "llama-3-8b-instruct", "--device", "rtx-4090"]
+    subprocess.run(
+        [sys.executable, "-m", "llmatlas", *args], env=env, check=True, capture_output=True
+    )
+    code = (
+        "import sys, runpy; sys.argv = ['llmatlas', *sys.argv[1:]]; import atexit;"
+        "atexit.register(lambda: print(' '.join(sys.modules), file=sys.stderr));"
+        "runpy.run_module('llmatlas', run_name='__main__')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=True
+    )
+    mods = set(out.stderr.split())
+    assert {"llmatlas.advisor._estimate", "llmatlas.sizing.memory"} <= mods
+    unwanted = {
+        "llmatlas.advisor._fit",
+        "llmatlas.advisor._quant",
+        "llmatlas.hardware._detect",
+        "llmatlas.sizing.finetune",
+        "pydantic",
+        "yaml",
+    }
+    assert not mods & unwanted
 
 
 def _imports(args: list[str], env: dict[str, str]) -> set[str]:

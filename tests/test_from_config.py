@@ -376,3 +376,114 @@ def test_gemma4_global_layers_match_the_catalog_and_card(
     per_token = 2 * (arch.num_global_key_value_heads or 0) * 512 * 2
     assert long.bytes - short.bytes == (layers // 6) * per_token * 16384
     assert kv_cache(arch, 4096).bytes == kv_cache(entry, 4096).bytes
+
+
+def test_nemotron_h_pattern_matches_the_catalog(catalog: Catalog) -> None:
+    """NVIDIA-Nemotron-Nano-9B-v2's config.json: hybrid_override_pattern gives each layer one
+    kind (27 Mamba-2, 25 MLP, 4 attention); MLP and MoE layers mixed are refused in one line."""
+    pattern = "M-M-M-MM-M-M-M*-M-M-M*-M-M-M-M*-M-M-M-M*-M-MM-M-M-M-M-M-"
+    config = {
+        "architectures": ["NemotronHForCausalLM"],
+        "model_type": "nemotron_h",
+        "vocab_size": 131072,
+        "hidden_size": 4480,
+        "intermediate_size": 15680,
+        "num_hidden_layers": 56,
+        "num_attention_heads": 40,
+        "num_key_value_heads": 8,
+        "head_dim": 128,
+        "max_position_embeddings": 131072,
+        "hybrid_override_pattern": pattern,
+        "mamba_num_heads": 128,
+        "mamba_head_dim": 80,
+        "n_groups": 8,
+        "ssm_state_size": 128,
+        "conv_kernel": 4,
+        "tie_word_embeddings": False,
+    }
+    arch = architecture_from_config(config)
+    entry = catalog.get("nemotron-nano-9b-v2").architecture
+    assert entry is not None
+    assert (arch.num_attention_layers, arch.ffn_only_layers) == (4, 25)
+    assert arch.mlp == "plain" and arch.position_embedding == "none"
+    assert param_count(arch) == param_count(entry)
+    assert kv_cache(arch, 4096) == kv_cache(entry, 4096)
+    moe = {**config, "hybrid_override_pattern": pattern[:-1] + "E"}
+    with pytest.raises(ConfigMappingError, match="mixes MLP"):
+        architecture_from_config(moe)
+    with pytest.raises(ConfigMappingError, match="does not describe 56 layers"):
+        architecture_from_config({**config, "hybrid_override_pattern": pattern[:-1]})
+
+
+def test_gemma4_e2b_double_wide_mlp_matches_the_catalog(catalog: Catalog) -> None:
+    """Gemma 4 E2B's text_config: per-layer embeddings, 20 KV-shared layers whose MLP is twice
+    as wide (use_double_wide_mlp) - 20 x 3 x 1536 x 6144 parameters more than without it."""
+    text = {
+        "model_type": "gemma4_text",
+        "hidden_size": 1536,
+        "num_hidden_layers": 35,
+        "intermediate_size": 6144,
+        "num_attention_heads": 8,
+        "num_key_value_heads": 1,
+        "head_dim": 256,
+        "global_head_dim": 512,
+        "vocab_size": 262144,
+        "vocab_size_per_layer_input": 262144,
+        "hidden_size_per_layer_input": 256,
+        "num_kv_shared_layers": 20,
+        "use_double_wide_mlp": True,
+        "attention_k_eq_v": False,
+        "sliding_window": 512,
+        "max_position_embeddings": 131072,
+        "tie_word_embeddings": True,
+        "layer_types": (["sliding_attention"] * 4 + ["full_attention"]) * 7,
+        "rope_parameters": {"full_attention": {"rope_theta": 1000000.0}},
+    }
+    arch = architecture_from_config({"model_type": "gemma4", "text_config": text})
+    entry = catalog.get("gemma-4-e2b").architecture
+    assert entry is not None
+    assert arch.use_double_wide_mlp and arch.kv_shared_layers == 20
+    assert param_count(arch) == param_count(entry) - entry.extra_params
+    narrow = arch.model_copy(update={"use_double_wide_mlp": False})
+    assert param_count(arch) - param_count(narrow) == 20 * 3 * 1536 * 6144
+    assert kv_cache(arch, 8192).bytes == kv_cache(entry, 8192).bytes
+
+
+def test_nemotron_h_moe_layers_match_the_report(catalog: Catalog) -> None:
+    """Nemotron 3 Nano's config.json: its E layers are mixture-of-experts only (128 routed of
+    width 1856, 6 per token, one shared of 3712); the arXiv 2512.20848 report gives 31.6B total
+    and 3.2B active (3.6B with embeddings)."""
+    config = {
+        "model_type": "nemotron_h",
+        "hidden_size": 2688,
+        "num_hidden_layers": 52,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 2,
+        "head_dim": 128,
+        "intermediate_size": 1856,
+        "n_routed_experts": 128,
+        "num_experts_per_tok": 6,
+        "moe_intermediate_size": 1856,
+        "n_shared_experts": 1,
+        "moe_shared_expert_intermediate_size": 3712,
+        "vocab_size": 131072,
+        "hybrid_override_pattern": "MEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEMEM*EMEMEMEME",
+        "mamba_num_heads": 64,
+        "mamba_head_dim": 64,
+        "n_groups": 8,
+        "ssm_state_size": 128,
+        "conv_kernel": 4,
+        "max_position_embeddings": 262144,
+        "tie_word_embeddings": False,
+    }
+    arch = architecture_from_config(config)
+    entry = catalog.get("nemotron-3-nano-30b-a3b").architecture
+    assert entry is not None
+    assert (arch.num_attention_layers, arch.ffn_only_layers, arch.num_experts) == (6, 23, 128)
+    assert param_count(arch) == param_count(entry)
+    assert param_count(arch) / 1e9 == pytest.approx(31.6, rel=0.002)
+    assert active_param_count(arch) / 1e9 == pytest.approx(3.6, rel=0.01)
+    assert (active_param_count(arch) - 131072 * 2688) / 1e9 == pytest.approx(3.2, rel=0.01)
+    # 23 Mamba-2 layers of fixed state, 6 attention layers of KV
+    assert kv_cache(arch, 1024).state_bytes == kv_cache(arch, 2048).state_bytes > 0
+    assert kv_cache(arch, 2048).bytes - kv_cache(arch, 1024).bytes == 6 * 2 * 2 * 128 * 2 * 1024

@@ -197,3 +197,93 @@ def test_finetune_memory(catalog: Catalog) -> None:
     assert qlora.total_bytes < lora.total_bytes < full.total_bytes
     with pytest.raises(BadInputError):
         estimate_finetune(a, "dpo")
+
+
+def test_int4_expert_checkpoint_is_priced_as_published(catalog: Catalog) -> None:
+    """Kimi K2 Thinking ships compressed-tensors INT4 on its routed experts only (groups of 32,
+    one BF16 scale each: 4.5 bits); attention, shared experts, the dense layer and the head stay
+    BF16.  The sizing prices exactly that, and vLLM sizes the model in it by default."""
+    from llmatlas.advisor import Target, estimate
+    from llmatlas.hardware import find_device
+    from llmatlas.sizing.quant import native_format, resolve_quant
+
+    a = arch(catalog, "kimi-k2-thinking")
+    fmt = get_format("INT4-G32-EXPERTS")
+    assert native_format(a, "vllm") == fmt and native_format(a, "llama.cpp") is None
+    moe_layers = a.num_hidden_layers - (a.first_k_dense_layers or 0)
+    experts = moe_layers * (a.num_experts or 0) * 3 * a.hidden_size * (a.moe_intermediate_size or 0)
+    assert experts == 60 * 384 * 3 * 7168 * 2048
+    w = weight_bytes(a, fmt)
+    assert w.by_type["INT4-G32-EXPERTS"] == experts * 9 // 16  # 4 bits + 16 / 32
+    assert w.by_type["BF16"] == 2 * (param_count(a) - experts)
+    assert w.total == pytest.approx(594.2e9, rel=1e-3)  # vs 1,030 GB in FP8, 2,053 GB in BF16
+    eight_h200 = Target.from_device(find_device("h200"), 8)
+    e = estimate(catalog.get("kimi-k2-thinking"), eight_h200, engine="vllm")
+    assert e.quant == "INT4-G32-EXPERTS" and e.fits
+    with pytest.raises(BadInputError, match="Q4_K_M"):
+        resolve_quant("INT4-G32-EXPERTS", "llama.cpp")
+    with pytest.raises(BadInputError, match="vllm"):
+        resolve_quant("INT4-G32-EXPERTS", "transformers")
+
+
+@pytest.mark.parametrize("mid,effective_b", [("gemma-3n-e4b", 3.98), ("gemma-3n-e2b", 1.91)])
+def test_gemma3n_decoder_matches_googles_effective_size(
+    catalog: Catalog, mid: str, effective_b: float
+) -> None:
+    """Google's slicing table (google/gemma3n-slicing-configs) gives each Gemma 3n's effective
+    parameters: the text decoder without its token and per-layer embedding tables.  The
+    catalog's config.json fields must reproduce them; the towers sit in ``extra_params``."""
+    a = arch(catalog, mid)
+    decoder = param_count(a) - a.extra_params
+    token_table = a.vocab_size * a.hidden_size
+    per_layer_table = a.vocab_size * a.num_hidden_layers * (a.per_layer_input_size or 0)
+    assert (decoder - token_table - per_layer_table) / 1e9 == pytest.approx(effective_b, abs=0.005)
+
+
+def test_nemotron_h_layers_hold_one_mixer_or_one_mlp(catalog: Catalog) -> None:
+    """Nemotron Nano 9B v2 (config.json's hybrid_override_pattern: 27 Mamba-2, 25 MLP, 4
+    attention layers; one norm each): counted by hand from its config, and only the 4
+    attention layers grow a KV cache while the 27 Mamba-2 layers keep a fixed state."""
+    from llmatlas.catalog._schema import Architecture
+
+    a = arch(catalog, "nemotron-nano-9b-v2")
+    h, inner, groups, state, heads, conv = 4480, 128 * 80, 8, 128, 128, 4
+    mamba = h * (2 * inner + 2 * groups * state + heads)  # in_proj: z, x, B, C, dt
+    mamba += (
+        (inner + 2 * groups * state) * (conv + 1) + 3 * heads + inner
+    )  # conv+bias, dt/A/D, norm
+    mamba += inner * h  # out_proj
+    mlp = 2 * h * 15680  # up and down, squared ReLU (not gated)
+    attention = h * 40 * 128 + 2 * h * 8 * 128 + 40 * 128 * h
+    by_hand = 2 * 131072 * h + 27 * mamba + 25 * mlp + 4 * attention + 56 * h + h
+    assert param_count(a) == by_hand
+    assert round(by_hand / 1e9, 2) == catalog.get("nemotron-nano-9b-v2").params_b
+    cache = kv_cache(a, 131072)
+    per_seq_state = 4 * (heads * state * 80 + (2 * groups * state + inner) * (conv - 1))
+    assert cache.state_bytes == 27 * per_seq_state
+    assert cache.bytes - cache.state_bytes == 4 * 2 * 8 * 128 * 131072 * 2  # f16, 4 layers
+    with pytest.raises(ValueError, match="num_attention_layers"):
+        Architecture(**{**a.__dict__, "num_attention_layers": None, "recurrent_kind": "rglru"})
+    # NVIDIA sized the model to serve 128K tokens in bfloat16 on one 22 GiB A10G (arXiv 2508.14444)
+    from llmatlas.advisor import Target, estimate
+    from llmatlas.hardware import find_device
+
+    e = estimate(
+        catalog.get("nemotron-nano-9b-v2"),
+        Target.from_device(find_device("a10g")),
+        "BF16",
+        context=131072,
+        engine="vllm",
+    )
+    assert e.fits
+
+
+def test_mistral_large_3_decoder_matches_the_card(catalog: Catalog) -> None:
+    """params.json's DeepSeek-V3-style decoder computes to the card's 673B language model; the
+    checkpoint's block FP8 is the format vLLM estimates start from."""
+    from llmatlas.sizing.quant import native_format
+
+    a = arch(catalog, "mistral-large-3-675b-instruct-2512")
+    assert (param_count(a) - a.extra_params) / 1e9 == pytest.approx(673, rel=0.001)
+    native = native_format(a, "vllm")
+    assert native is not None and native.name == "FP8"

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
 R = TypeVar("R", bound="Record")
+V = TypeVar("V", bound="Value")
 F = TypeVar("F", bound=Callable[..., Any])
 
 Url = str
@@ -48,6 +49,13 @@ def record(cls: type[R]) -> type[R]:
     """Make ``cls`` a record: a dataclass (its fields), frozen, compared and hashed by value
     and printed as dataclasses are, by :class:`Record` itself (a frozen dataclass's generated
     methods cost 1 ms a class to build at every start)."""
+    return dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
+
+
+@typing.dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field,))
+def value(cls: type[V]) -> type[V]:
+    """Make ``cls`` (a :class:`Value`) a frozen dataclass whose methods are :class:`Value`'s;
+    type checkers see the ``__init__`` a dataclass would have."""
     return dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
 
 
@@ -67,22 +75,16 @@ def record_check(fn: F) -> F:
     return fn
 
 
-class Record:
-    """Base of the record classes (see the module docstring)."""
-
-    COMPUTED: ClassVar[tuple[str, ...]] = ()
-    """Properties that ``model_dump`` includes, after the fields (pydantic's computed fields)."""
-
-    def __init__(self, **data: Any) -> None:
-        built = type(self).model_validate(data)
-        self.__dict__.update(built.__dict__)
+class Frozen:
+    """Frozen, compared and hashed by value over its fields, printed as a dataclass is: what
+    ``@dataclass(frozen=True)`` generates, written once here for every such class."""
 
     def _values(self) -> tuple[Any, ...]:
         return _values_of(type(self))(self.__dict__)
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is self.__class__:
-            return self._values() == typing.cast(Record, other)._values()
+            return self._values() == typing.cast(Frozen, other)._values()
         return NotImplemented
 
     def __hash__(self) -> int:
@@ -98,6 +100,74 @@ class Record:
 
     def __delattr__(self, name: str) -> None:
         raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+class Value(Frozen):
+    """Base of the frozen values computed in code (a memory estimate, a quantization format):
+    with :func:`record` it behaves as ``@dataclass(frozen=True)`` (positional or keyword
+    arguments, defaults and default factories, ``__post_init__``, ``dataclasses.replace`` and
+    ``asdict``) without the code a dataclass generates and compiles for each class, about a
+    millisecond a class at every start of a short command."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        names, defaults, factories, post_init = _init_spec(type(self))
+        if len(args) > len(names):
+            raise TypeError(
+                f"{type(self).__qualname__}() takes {len(names)} arguments, {len(args)} given"
+            )
+        values = self.__dict__
+        values.update(zip(names, args, strict=False))
+        for name in kwargs:
+            if name in values or name not in defaults:
+                problem = "got multiple values for" if name in values else "has no field"
+                raise TypeError(f"{type(self).__qualname__}() {problem} {name!r}")
+        values.update(kwargs)
+        if len(values) < len(names):
+            for name in names:
+                if name not in values:
+                    default = defaults[name]
+                    if default is _REQUIRED:
+                        raise TypeError(
+                            f"{type(self).__qualname__}() missing required argument {name!r}"
+                        )
+                    values[name] = factories[name]() if default is _FACTORY else default
+        if post_init is not None:
+            post_init(self)
+
+
+_REQUIRED, _FACTORY = object(), object()
+
+
+@functools.cache
+def _init_spec(
+    cls: type[Value],
+) -> tuple[
+    tuple[str, ...], dict[str, Any], dict[str, Callable[[], Any]], Callable[[Any], None] | None
+]:
+    """Field names in order, each one's default (or a marker), the default factories and
+    the class's ``__post_init__``."""
+    defaults: dict[str, Any] = {}
+    factories: dict[str, Callable[[], Any]] = {}
+    for f in dataclasses.fields(typing.cast(Any, cls)):
+        if f.default is not dataclasses.MISSING:
+            defaults[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            defaults[f.name] = _FACTORY
+            factories[f.name] = f.default_factory
+        else:
+            defaults[f.name] = _REQUIRED
+    return tuple(defaults), defaults, factories, getattr(cls, "__post_init__", None)
+
+
+class Record(Frozen):
+    """Base of the record classes (see the module docstring)."""
+
+    COMPUTED: ClassVar[tuple[str, ...]] = ()
+    """Properties that ``model_dump`` includes, after the fields (pydantic's computed fields)."""
+
+    def __init__(self, **data: Any) -> None:
+        built = type(self).model_validate(data)
+        self.__dict__.update(built.__dict__)
 
     @classmethod
     def model_validate(cls: type[R], obj: Any) -> R:
@@ -172,12 +242,12 @@ def _dump(value: Any, mode: str, exclude_none: bool, exclude_defaults: bool) -> 
 
 
 @functools.cache
-def _field_names(cls: type[Record]) -> tuple[str, ...]:
+def _field_names(cls: type[Frozen]) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(typing.cast(Any, cls)))
 
 
 @functools.cache
-def _values_of(cls: type[Record]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+def _values_of(cls: type[Frozen]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     """The field values in order, from an instance's ``__dict__`` (in C: hashing an
     architecture is what the sizing memos do most)."""
     names = _field_names(cls)

@@ -6,10 +6,11 @@ Every field documents itself, and the CLI's flags take their defaults from here.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from pathlib import Path
 
 from llmatlas import i18n
+from llmatlas._record import Value, value
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -21,8 +22,8 @@ def _csv(name: str) -> tuple[str, ...]:
     return tuple(x.strip() for x in (_env(name, "") or "").split(",") if x.strip())
 
 
-@dataclass(frozen=True)
-class Settings:
+@value
+class Settings(Value):
     home: Path = field(
         metadata={"env": "LLMATLAS_HOME", "help": "Where models, the registry and results live."}
     )

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import functools
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from llmatlas._record import Value, value
 from llmatlas.artifacts import Artifact
 from llmatlas.catalog import Architecture, ModelEntry
 from llmatlas.errors import BadInputError
-from llmatlas.hardware import DeviceSpec, Machine
+from llmatlas.hardware._table import DeviceSpec
 from llmatlas.hardware._usable import apple_gpu_share, usable_gpu_bytes
 from llmatlas.i18n import _, get_language
 from llmatlas.sizing import (
@@ -26,7 +27,13 @@ from llmatlas.sizing import (
     smallest_plan,
     speed_verdict,
 )
-from llmatlas.sizing.memory import CUDA_CONTEXT, MemoryEstimate, kv_cache
+from llmatlas.sizing.memory import (
+    CUDA_CONTEXT,
+    DeviceMemory,
+    MemoryEstimate,
+    kv_cache,
+    llama_cpp_devices,
+)
 from llmatlas.sizing.quant import QuantFormat, WeightBytes, native_format
 from llmatlas.sizing.speed import (
     DEFAULT_DECODE_EFFICIENCY,
@@ -36,6 +43,9 @@ from llmatlas.sizing.speed import (
     bytes_read_per_token,
     decode_bound_tps,
 )
+
+if TYPE_CHECKING:
+    from llmatlas.hardware._detect import Machine
 
 Subject = ModelEntry | Artifact
 """What can be sized: a catalog entry, or any artifact (a GGUF file, a Hub repo)."""
@@ -51,8 +61,8 @@ def ram_headroom_bytes(ram_bytes: int) -> int:
     return max(2 * GiB, ram_bytes // 10)
 
 
-@dataclass(frozen=True)
-class Target:
+@value
+class Target(Value):
     """Where a model would run: ``kind`` gpu/apple/cpu with its memory budget and speed figures.
 
     For GPUs the budget follows the engine's own rule (see ``hardware._usable``) applied to
@@ -243,6 +253,9 @@ class Estimate:
     max_context: int
     total_bytes_at_max_context: int
     notes: list[str] = field(default_factory=list)
+    devices: list[dict[str, Any]] = field(default_factory=list)
+    """llama.cpp on several GPUs: one row per card in ``--tensor-split`` order, then the host
+    (what each holds under llama.cpp's default layer split; see :func:`card_rows`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -288,6 +301,13 @@ def exact_weights(m: Subject, fmt: QuantFormat) -> WeightBytes | None:
     """A real file's tensor bytes when ``m`` is a file of format ``fmt``."""
     if isinstance(m, Artifact) and m.weights is not None and m.quant == fmt.name:
         return m.weights
+    return None
+
+
+def _file_tensors(m: Subject, fmt: QuantFormat) -> tuple[tuple[str, int], ...] | None:
+    """A real file's (name, bytes) per tensor when ``m`` is that file, else None."""
+    if isinstance(m, Artifact) and m.header is not None and exact_weights(m, fmt) is not None:
+        return tuple((t.name, t.n_bytes) for t in m.header.tensors)
     return None
 
 
@@ -413,17 +433,35 @@ def _compute_estimate(
             _("architecture inherited from its base model {base}").format(base=m.architecture_from)
         )
     notes += mem.notes
-    pool = _pool_of(mem, a, engine, target)
+    tensors = _file_tensors(m, fmt)
+    pool = _pool_of(mem, a, engine, target, tensors)
     fits = pool <= target.budget_bytes
     gpus_needed: int | None = None
     gpu_layers: int | None = None
+    rows: list[dict[str, Any]] = []
+    if target.kind == "gpu" and engine == "llama.cpp" and target.count > 1:
+        cards = llama_cpp_cards(mem, a, target.count, tensors)
+        rows = card_rows(cards, target.per_device_budget)
+        tight = max(rows[:-1], key=lambda r: r["total_bytes"])
+        notes.append(
+            _(
+                "tightest card: GPU {n} holds {layers} layers and needs {need} GiB of its "
+                "{budget} GiB ({spare} GiB to spare)"
+            ).format(
+                n=tight["device"],
+                layers=tight["layers"],
+                need=f"{tight['total_bytes'] / GiB:.2f}",
+                budget=f"{target.per_device_budget / GiB:.2f}",
+                spare=f"{(target.per_device_budget - tight['total_bytes']) / GiB:.2f}",
+            )
+        )
     if target.kind == "gpu" and engine == "llama.cpp":
-        gpus_needed = llama_cpp_gpus_needed(mem, a, target.per_device_budget)
+        gpus_needed = llama_cpp_gpus_needed(mem, a, target.per_device_budget, tensors=tensors)
         if gpus_needed and gpus_needed > target.count:
             notes.append(
                 _("needs {n} GPUs of this type (llama.cpp splits by layers)").format(n=gpus_needed)
             )
-        elif fits:
+        elif fits and target.count == 1:
             notes.append(
                 _("fits with {size} GiB to spare").format(
                     size=f"{(target.budget_bytes - pool) / GiB:.1f}"
@@ -505,6 +543,7 @@ def _compute_estimate(
         max_context=a.max_position_embeddings,
         total_bytes_at_max_context=at_max.total_bytes,
         notes=notes,
+        devices=rows,
     )
 
 
@@ -560,30 +599,88 @@ def offload_decode_tps(
     return 1 / t
 
 
-def _split_overhead(mem: MemoryEstimate, a: Architecture) -> tuple[int, int]:
-    """What each extra GPU of a llama.cpp layer split costs: its own CUDA context and
-    compute buffer, and up to one layer of imbalance (layers are not cut in two)."""
-    layer = (mem.weights_bytes + mem.kv_cache_bytes) // max(a.num_hidden_layers, 1)
-    return CUDA_CONTEXT + mem.buffers_bytes, layer
+def llama_cpp_cards(
+    mem: MemoryEstimate,
+    a: Architecture,
+    count: int,
+    tensors: tuple[tuple[str, int], ...] | None = None,
+) -> list[DeviceMemory]:
+    """What each of ``count`` GPUs (then the host) holds when llama.cpp offloads every layer
+    in its default ``--split-mode layer`` over identical cards (equal free memory: an even
+    split of layers, the output head on the last card); see
+    :func:`llmatlas.sizing.memory.llama_cpp_devices`."""
+    return llama_cpp_devices(
+        a,
+        get_format(mem.quant, "llama.cpp"),
+        mem.context,
+        count,
+        batch=mem.batch,
+        kv_type=mem.kv_type,
+        weight_tensors=list(tensors) if tensors is not None else None,
+    )
+
+
+def card_rows(cards: list[DeviceMemory], budget: int) -> list[dict[str, Any]]:
+    """Per-card rows for the answer: each GPU's buffers plus its CUDA context against
+    ``budget`` (one card's usable memory); the host row last (RAM: no budget)."""
+    rows = []
+    for d in cards:
+        host = d is cards[-1]
+        overhead = 0 if host else CUDA_CONTEXT
+        total = d.total_bytes + overhead
+        rows.append(
+            {
+                "device": "host" if host else d.device,
+                "layers": d.layers,
+                "output": d.output,
+                "weights_bytes": d.weights_bytes,
+                "kv_cache_bytes": d.kv_cache_bytes,
+                "compute_bytes": d.compute_bytes,
+                "overhead_bytes": overhead,
+                "total_bytes": total,
+                "budget_bytes": None if host else budget,
+                "fits": None if host else total <= budget,
+            }
+        )
+    return rows
 
 
 def llama_cpp_gpus_needed(
-    mem: MemoryEstimate, a: Architecture, per_device_budget: int, max_gpus: int = 16
+    mem: MemoryEstimate,
+    a: Architecture,
+    per_device_budget: int,
+    max_gpus: int = 16,
+    tensors: tuple[tuple[str, int], ...] | None = None,
 ) -> int | None:
-    """Fewest GPUs a llama.cpp layer split (``--split-mode layer``) needs; None if > max."""
-    per_gpu, layer = _split_overhead(mem, a)
-    for n in range(1, max_gpus + 1):
-        if mem.gpu_bytes + (n - 1) * (per_gpu + layer) <= n * per_device_budget:
+    """Fewest GPUs a llama.cpp layer split (``--split-mode layer``) needs, every card within
+    ``per_device_budget``; None if more than ``max_gpus``."""
+    if mem.gpu_bytes <= per_device_budget:
+        return 1
+    for n in range(2, max_gpus + 1):
+        # no card can hold less than an even share of the layers: skip replays that cannot fit
+        if (mem.weights_bytes + mem.kv_cache_bytes) / n > per_device_budget:
+            continue
+        cards = llama_cpp_cards(mem, a, n, tensors)
+        if all(d.total_bytes + CUDA_CONTEXT <= per_device_budget for d in cards[:-1]):
             return n
     return None
 
 
-def _pool_of(mem: MemoryEstimate, a: Architecture, engine: str, target: Target) -> int:
-    """Bytes the target's budget must hold: GPU memory for llama.cpp offload (with every
-    extra GPU's own context and buffer), else the whole process."""
+def _pool_of(
+    mem: MemoryEstimate,
+    a: Architecture,
+    engine: str,
+    target: Target,
+    tensors: tuple[tuple[str, int], ...] | None = None,
+) -> int:
+    """Bytes the target's budget must hold: GPU memory for llama.cpp offload, else the whole
+    process.  Over several GPUs every card must fit on its own, so the pool is the tightest
+    card's need (its layers, KV cache, compute buffer and CUDA context) times the cards."""
     if target.kind in ("gpu", "apple") and engine == "llama.cpp":
-        per_gpu, layer = _split_overhead(mem, a)
-        return mem.gpu_bytes + (target.count - 1) * (per_gpu + layer)
+        if target.count > 1:
+            cards = llama_cpp_cards(mem, a, target.count, tensors)
+            return target.count * max(d.total_bytes + CUDA_CONTEXT for d in cards[:-1])
+        return mem.gpu_bytes
     return mem.total_bytes
 
 
@@ -592,7 +689,8 @@ def pool_bytes(
 ) -> int:
     """Bytes that must fit ``target.budget_bytes`` (see :func:`_pool_of`)."""
     if exact_weights(m, fmt) is not None:  # a file's own tensor bytes: not shared, not cached
-        return _pool_of(_memory(m, fmt, ctx, batch, engine, kv, target), _arch(m), engine, target)
+        mem = _memory(m, fmt, ctx, batch, engine, kv, target)
+        return _pool_of(mem, _arch(m), engine, target, _file_tensors(m, fmt))
     return _pool_bytes_of(_arch(m), fmt, ctx, batch, engine, kv, target)
 
 

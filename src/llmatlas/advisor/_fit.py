@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from llmatlas.advisor._estimate import DEFAULT_CONTEXT, Target, estimate
+from llmatlas.advisor._keys import SCORE_NAMES, SORT_KEYS
 from llmatlas.advisor._quant import REQUIRED_TPS, choose_quant
 from llmatlas.catalog import Catalog, ModelEntry
 from llmatlas.catalog._query import _lang_match
@@ -53,25 +54,6 @@ TASK_BENCHMARKS: dict[str, tuple[str, ...]] = {
     "math": ("MATH-500", "MATH"),
 }
 """Published benchmarks that rank models for a task need, preferred first."""
-SORT_KEYS = (
-    "rank",
-    "speed",
-    "memory",
-    "params",
-    "date",
-    "mmlu",
-    "tmmlu+",
-    "c-eval",
-    "cmmlu",
-    "humaneval",
-)
-SCORE_NAMES = {
-    "mmlu": "MMLU",
-    "tmmlu+": "TMMLU+",
-    "c-eval": "C-Eval",
-    "cmmlu": "CMMLU",
-    "humaneval": "HumanEval",
-}
 
 
 @dataclass

@@ -11,10 +11,11 @@ architecture to size, and, where a file is known, the exact bytes of its weights
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from llmatlas._record import Value, value
 from llmatlas.catalog._schema import Architecture, ModelEntry
 from llmatlas.errors import BadInputError, UnknownModelError
 
@@ -26,8 +27,8 @@ if TYPE_CHECKING:  # sizing is imported where an artifact is sized, not by `show
 Kind = Literal["catalog", "gguf", "hub"]
 
 
-@dataclass(frozen=True)
-class Artifact:
+@value
+class Artifact(Value):
     """Something to size.  ``weights`` are exact when a file was read, else ``None``."""
 
     id: str

@@ -36,11 +36,16 @@ MODEL_TYPES = {
     "starcoder2": "starcoder2",
     "olmo2": "olmo2",
     "granitehybrid": "granitemoehybrid",
+    "phi2": "phi",  # Phi-1/1.5/2
+    "glm4moe": "glm4_moe",
+    "qwen35": "qwen3_5",
+    "qwen35moe": "qwen3_5_moe",
 }
 # How many layers use the sliding window when the file does not list them per layer.
 _SWA_EVERY = {"gemma2": 2, "gpt_oss": 2, "gemma3": 6, "cohere2": 4}
-_NORM = {"bloom": "layernorm", "falcon": "layernorm", "gpt_neox": "layernorm", "phi2": "layernorm"}
-_PLAIN_MLP = {"bloom", "falcon", "gpt_neox", "gpt2", "phi2", "starcoder", "mpt"}
+_NORM = {"bloom": "layernorm", "falcon": "layernorm", "gpt_neox": "layernorm", "phi": "layernorm"}
+_LAYERNORM = {"gpt2", "mpt", "stablelm", "starcoder", "olmo"}  # with a bias where the file has one
+_PLAIN_MLP = {"bloom", "falcon", "gpt_neox", "gpt2", "phi", "starcoder", "mpt"}
 _LEARNED_POS = {"gpt2", "starcoder"}
 _ALIBI = {"bloom", "mpt"}
 
@@ -365,9 +370,17 @@ def architecture(h: GGUFHeader) -> Architecture:
     attn_layers: int | None = None
     if isinstance(kv_raw, list) and any(int(x) == 0 for x in kv_raw):
         attn_layers = sum(1 for x in kv_raw if int(x))
+    interval = _scalar(h.get("full_attention_interval"))
+    if interval and h.get("ssm.inner_size") is not None:  # Qwen3-Next / Qwen3.5 hybrids
+        attn_layers = layers // interval
     n_exp = _scalar(h.get("expert_count"))
     exp_ff = _scalar(h.get("expert_feed_forward_length"))
     ff = _scalar(h.get("feed_forward_length")) or exp_ff or 4 * hidden
+    if mt == "qwen":  # Qwen-1 files give twice the width of each FFN matrix (qwen.cpp halves it)
+        ff //= 2
+    norm = _NORM.get(mt, "rmsnorm")
+    if mt in _LAYERNORM:
+        norm = "layernorm" if "blk.0.attn_norm.bias" in names else "layernorm-nobias"
     fields: dict[str, Any] = dict(
         model_type=mt,
         num_hidden_layers=layers,
@@ -378,7 +391,7 @@ def architecture(h: GGUFHeader) -> Architecture:
         vocab_size=h.vocab_size,
         max_position_embeddings=_scalar(h.get("context_length")) or 2048,
         tie_word_embeddings="output.weight" not in names,
-        norm=_NORM.get(mt, "rmsnorm"),
+        norm=norm,
         mlp="plain" if mt in _PLAIN_MLP else "gated",
     )
     if mt in _LEARNED_POS:
@@ -398,6 +411,18 @@ def architecture(h: GGUFHeader) -> Architecture:
             v_head_dim=_scalar(h.get("attention.value_length_mla"))
             or _scalar(h.get("attention.value_length")),
         )
+    elif mt == "gemma4":  # window layers' heads; global layers' own width and KV heads
+        fields["head_dim"] = _scalar(h.get("attention.key_length_swa")) or key_len
+        fields["global_head_dim"] = key_len
+        pattern = h.get("attention.sliding_window_pattern")
+        if isinstance(kv_raw, list) and isinstance(pattern, list) and len(pattern) == len(kv_raw):
+            pairs = list(zip(kv_raw, pattern, strict=True))
+            fields["num_key_value_heads"] = max((int(k) for k, w in pairs if w), default=kv_heads)
+            fields["num_global_key_value_heads"] = max(
+                (int(k) for k, w in pairs if not w), default=kv_heads
+            )
+            glob = [i for i, w in enumerate(pattern) if not w]
+            fields["attention_k_eq_v"] = bool(glob) and f"blk.{glob[0]}.attn_v.weight" not in names
     elif key_len:
         fields["head_dim"] = key_len
     window = _scalar(h.get("attention.sliding_window"))
@@ -411,6 +436,8 @@ def architecture(h: GGUFHeader) -> Architecture:
         else:
             swa_layers = layers
         fields.update(sliding_window=window, sliding_window_layers=swa_layers)
+        if mt == "olmo2":  # OLMo 3 is OLMo 2 with sliding windows
+            fields["model_type"] = "olmo3"
     if n_exp and n_exp > 1:
         fields.update(
             num_experts=n_exp,
@@ -447,6 +474,8 @@ def architecture(h: GGUFHeader) -> Architecture:
     fields["attention_bias"] = any(n.endswith("attn_q.bias") for n in names) or any(
         n.endswith("attn_qkv.bias") for n in names
     )
+    fields["attention_out_bias"] = any(n.endswith("attn_output.bias") for n in names)
+    fields["mlp_bias"] = any(n.endswith("ffn_up.bias") for n in names)
     fields["qk_norm"] = any(n.endswith("attn_q_norm.weight") for n in names)
     try:
         return Architecture(**{k: v for k, v in fields.items() if v is not None})

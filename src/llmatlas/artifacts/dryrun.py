@@ -48,6 +48,9 @@ class RunSettings:
     flash_attn: bool | None = False
     swa_full: bool = True
     n_gpu_layers: int = 0
+    kv_unified: bool = False
+    """One KV stream shared by the ``n_seq`` sequences (llama-server's default slots,
+    llmatlas's server)."""
 
 
 @dataclass
@@ -138,6 +141,7 @@ def _child(path: str, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         cp.type_v = KV_GGML[s.kv_type]
         cp.flash_attn_type = -1 if s.flash_attn is None else int(s.flash_attn)
         cp.swa_full = s.swa_full
+        cp.kv_unified = s.kv_unified
         lines.clear()
         ctx = L.llama_init_from_model(model, cp)
         text = "".join(lines)
@@ -199,8 +203,12 @@ def exact(
     from llmatlas.sizing.quant import get_format
 
     runs = [
-        RunSettings(context * batch, kv_type, n_seq=batch, flash_attn=kv_type != "f16" or False),
-        RunSettings(context * batch, kv_type, n_seq=batch, flash_attn=None, swa_full=False),
+        RunSettings(
+            context * batch, kv_type, n_seq=batch, flash_attn=kv_type != "f16", kv_unified=True
+        ),
+        RunSettings(
+            context * batch, kv_type, n_seq=batch, flash_attn=None, swa_full=False, kv_unified=True
+        ),
     ]
     if getattr(art, "paths", ()):
         results = dry_run(art.paths[0], runs)

@@ -16,7 +16,7 @@ from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFWriter
 
 from llmatlas.catalog._schema import Architecture
 from llmatlas.errors import BadInputError
-from llmatlas.sizing.llama_graph import attention_layers, ssm_dims
+from llmatlas.sizing.llama_graph import attention_layers, gemma4_heads, ssm_dims, swa_layers
 from llmatlas.sizing.params import Tensor
 from llmatlas.sizing.quant import QuantFormat, gguf_tensor_type
 
@@ -44,10 +44,29 @@ GGUF_ARCH = {
     "gpt_neox": "gptneox",
     "olmo2": "olmo2",
     "granitemoehybrid": "granitehybrid",
+    "internlm2": "internlm2",  # the converter splits InternLM2's wqkv into Q, K and V
+    "mistral3": "mistral3",  # the text decoder of Mistral Small 3.x / Ministral 3
+    "kimi_k2": "deepseek2",
+    "qwen": "qwen",
+    "mpt": "mpt",
+    "gpt2": "gpt2",
+    "phi": "phi2",  # Phi-1/1.5/2
+    "stablelm": "stablelm",
+    "olmo3": "olmo2",  # OLMo 3: OLMo 2 with sliding windows on 3 layers in 4
+    "chatglm": "chatglm",  # ChatGLM2/3 and GLM-4 (9B)
+    "glm4_moe": "glm4moe",  # GLM-4.5/4.6/4.7 (written without the MTP block llama.cpp skips)
+    "qwen3_next": "qwen3next",  # gated delta-net hybrids (written without their MTP block)
+    "qwen3_5": "qwen35",
+    "qwen3_5_moe": "qwen35moe",
+    "gemma4": "gemma4",
+    "smollm3": "smollm3",  # Llama's layout; no rope on every 4th layer
+    "seed_oss": "seed_oss",
+    "olmo": "olmo",  # OLMo (1): LayerNorm without parameters
 }
-_LAYERNORM = {"falcon", "bloom", "gptneox"}
-_FUSED = {"falcon", "bloom", "gptneox"}
-_BIASED = {"bloom", "gptneox"}  # every linear layer and norm has a bias
+_GDN = {"qwen3next", "qwen35", "qwen35moe"}
+_LAYERNORM = {"falcon", "bloom", "gptneox", "mpt", "gpt2", "phi2", "stablelm", "olmo"}
+_FUSED = {"falcon", "bloom", "gptneox", "qwen", "mpt", "gpt2", "chatglm"}
+_BIASED = {"bloom", "gptneox", "gpt2", "phi2"}  # every linear layer and norm has a bias
 
 
 def gguf_arch(a: Architecture) -> str:
@@ -77,16 +96,21 @@ def layout(a: Architecture) -> list[Spec]:
     arch = gguf_arch(a)
     h, v, nh, nkv = a.hidden_size, a.vocab_size, a.num_attention_heads, a.num_key_value_heads
     hd = a.resolved_head_dim
-    ln = arch in _LAYERNORM
+    ln = arch in _LAYERNORM and a.norm != "layernorm-nobias"  # LayerNorm with a bias (not MPT's)
     biased = arch in _BIASED
     out: list[Spec] = [_t("token_embd.weight", None, (h, v), "embedding")]
+    if arch == "gpt2":  # learned positions
+        out.append(_t("position_embd.weight", None, (h, a.max_position_embeddings), "embedding"))
     if arch == "bloom":
         out += [_t("token_embd_norm.weight", None, (h,)), _t("token_embd_norm.bias", None, (h,))]
-    out.append(_t("output_norm.weight", None, (h,)))
+    if arch != "olmo":
+        out.append(_t("output_norm.weight", None, (h,)))
     if ln:
         out.append(_t("output_norm.bias", None, (h,)))
     if not a.tie_word_embeddings and arch != "bloom":
         out.append(_t("output.weight", None, (h, v), "output"))
+    if arch == "phi2":
+        out.append(_t("output.bias", None, (v,)))
     for i in range(a.num_hidden_layers):
         b = f"blk.{i}."
 
@@ -95,8 +119,10 @@ def layout(a: Architecture) -> list[Spec]:
         ) -> None:
             out.append(_t(b + name, i, ne, cat))
 
-        if arch != "olmo2":
+        if arch not in ("olmo2", "olmo"):
             add("attn_norm.weight", (h,))
+        if arch in _GDN:
+            add("post_attention_norm.weight", (h,))  # the FFN's norm
         if ln:
             add("attn_norm.bias", (h,))
         if arch == "falcon" and nkv > 1:  # Falcon-40B/180B's new decoder: a norm per branch
@@ -112,6 +138,33 @@ def layout(a: Architecture) -> list[Spec]:
             out.append(_t(f"{b}ssm_d", i, (1, heads)))
             add("ssm_norm.weight", (inner // groups, groups))
             add("ssm_out.weight", (inner, h))
+        elif arch in _GDN and i not in attention_layers(a):
+            hk, nk = a.linear_key_head_dim or 128, a.linear_num_key_heads or 1
+            hv, nv = a.linear_value_head_dim or 128, a.linear_num_value_heads or 1
+            cdim = 2 * hk * nk + hv * nv
+            add("attn_qkv.weight", (h, cdim))
+            add("attn_gate.weight", (h, hv * nv))
+            add("ssm_conv1d.weight", (a.conv1d_width or 4, cdim))
+            add("ssm_dt.bias", (nv,))
+            out.append(_t(f"{b}ssm_a", i, (nv,)))
+            if arch == "qwen3next":
+                add("ssm_ba.weight", (h, 2 * nv))
+            else:
+                add("ssm_beta.weight", (h, nv))
+                add("ssm_alpha.weight", (h, nv))
+            add("ssm_norm.weight", (hv,))
+            add("ssm_out.weight", (hv * nv, h))
+        elif arch == "gemma4":  # per layer: window layers' heads, or the global layers'
+            hd_i, nkv_i, has_v = gemma4_heads(a, i)
+            add("attn_q.weight", (h, nh * hd_i))
+            add("attn_k.weight", (h, nkv_i * hd_i))
+            if has_v:
+                add("attn_v.weight", (h, nkv_i * hd_i))
+            add("attn_output.weight", (nh * hd_i, h))
+            add("attn_q_norm.weight", (hd_i,))
+            add("attn_k_norm.weight", (hd_i,))
+            if i not in swa_layers(a) and not any(x.name == "rope_freqs.weight" for x in out):
+                out.append(_t("rope_freqs.weight", None, (hd_i // 2,)))  # proportional rope
         elif a.is_mla:
             rope, nope = a.qk_rope_head_dim or 64, a.qk_nope_head_dim or 128
             vd, kvr = a.v_head_dim or 128, a.kv_lora_rank or 512
@@ -130,22 +183,22 @@ def layout(a: Architecture) -> list[Spec]:
             q, k = nh * hd, nkv * hd
             if arch in _FUSED:
                 add("attn_qkv.weight", (h, q + 2 * k))
-                if biased:
+                if biased or (arch in ("qwen", "chatglm") and a.attention_bias):
                     add("attn_qkv.bias", (q + 2 * k,))
             elif arch == "phi3":
                 add("attn_qkv.weight", (h, q + 2 * k))
-            else:
-                add("attn_q.weight", (h, q))
+            else:  # (Qwen3-Next / Qwen3.5: Q and the output gate in one projection)
+                add("attn_q.weight", (h, 2 * q if arch in _GDN else q))
                 add("attn_k.weight", (h, k))
                 add("attn_v.weight", (h, k))
-                if a.attention_bias:
+                if a.attention_bias or biased:
                     add("attn_q.bias", (q,))
                     add("attn_k.bias", (k,))
                     add("attn_v.bias", (k,))
             add("attn_output.weight", (q, h))
             if biased or (arch == "gpt-oss"):
                 add("attn_output.bias", (h,))
-            if arch in ("qwen3", "qwen3moe", "gemma3"):
+            if arch in ("qwen3", "qwen3moe", "gemma3", *_GDN) or (arch == "glm4moe" and a.qk_norm):
                 add("attn_q_norm.weight", (hd,))
                 add("attn_k_norm.weight", (hd,))
             if arch == "olmo2":
@@ -153,16 +206,31 @@ def layout(a: Architecture) -> list[Spec]:
                 add("attn_k_norm.weight", (k,))
             if arch == "gpt-oss":
                 add("attn_sinks.weight", (nh,))
-        if arch in ("gemma2", "gemma3", "olmo2", "gpt-oss"):
+        if arch in ("gemma2", "gemma3", "gemma4", "olmo2", "gpt-oss"):
             add("post_attention_norm.weight", (h,))
-        if arch not in ("olmo2", "gpt-oss") and arch != "falcon":
+        if arch in ("glm4moe", "seed_oss"):  # the FFN's norm
+            add("post_attention_norm.weight", (h,))
+        elif arch not in ("olmo2", "olmo", "gpt-oss", "falcon", "phi2", *_GDN):
             add("ffn_norm.weight", (h,))
             if ln:
                 add("ffn_norm.bias", (h,))
         dense = not a.is_moe or i < (a.first_k_dense_layers or 0)
-        ff = a.intermediate_size
+        ff = a.intermediate_size  # (Qwen-1's config says twice this: llama.cpp halves it)
+        if arch == "gemma4" and not dense:  # a dense GELU FFN beside the routed experts
+            ne_, fe = a.num_experts or 1, a.moe_intermediate_size or ff
+            for n_ in ("ffn_gate", "ffn_up"):
+                add(f"{n_}.weight", (h, ff), "ffn")
+            add("ffn_down.weight", (ff, h), "ffn")
+            add("ffn_gate_inp.weight", (h, ne_), "ffn")
+            add("ffn_gate_inp.scale", (h,))
+            for n_ in ("pre_ffw_norm_2", "post_ffw_norm_1", "post_ffw_norm_2", "post_ffw_norm"):
+                add(f"{n_}.weight", (h,))
+            add("ffn_gate_exps.weight", (h, fe, ne_), "experts")
+            add("ffn_up_exps.weight", (h, fe, ne_), "experts")
+            add("ffn_down_exps.weight", (fe, h, ne_), "experts")
+            continue
         if dense:
-            if arch == "phi3":
+            if arch in ("phi3", "chatglm"):  # gate and up in one tensor
                 add("ffn_up.weight", (h, 2 * ff), "ffn")
             else:
                 if a.mlp == "gated":
@@ -185,16 +253,16 @@ def layout(a: Architecture) -> list[Spec]:
                 add("ffn_gate_exps.bias", (fe, ne_))
                 add("ffn_up_exps.bias", (fe, ne_))
                 add("ffn_down_exps.bias", (h, ne_))
-            if arch == "deepseek2":
+            if arch in ("deepseek2", "glm4moe"):
                 add("exp_probs_b.bias", (ne_,))
             if a.num_shared_experts:
                 sf = (a.shared_expert_intermediate_size or fe) * a.num_shared_experts
-                if arch == "qwen2moe":  # the shared expert's sigmoid gate
+                if arch in ("qwen2moe", "qwen3next", "qwen35moe"):  # the shared expert's gate
                     add("ffn_gate_inp_shexp.weight", (h,))
                 add("ffn_gate_shexp.weight", (h, sf), "ffn")
                 add("ffn_up_shexp.weight", (h, sf), "ffn")
                 add("ffn_down_shexp.weight", (sf, h), "ffn")
-        if arch in ("gemma2", "gemma3", "olmo2"):
+        if arch in ("gemma2", "gemma3", "gemma4", "olmo2"):
             add("post_ffw_norm.weight", (h,))
     for s in out:
         if s.name.endswith(".bias") and len(s.ne) == 2:  # 2-D expert biases stay F32
@@ -209,10 +277,13 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
     w.add_uint32(p + "context_length", a.max_position_embeddings)
     w.add_uint32(p + "embedding_length", a.hidden_size)
     w.add_uint32(p + "block_count", a.num_hidden_layers)
-    w.add_uint32(p + "feed_forward_length", a.intermediate_size)
+    # Qwen-1's config (and so its GGUF) gives twice the FFN width; llama.cpp's qwen.cpp halves it
+    w.add_uint32(p + "feed_forward_length", a.intermediate_size * (2 if arch == "qwen" else 1))
     w.add_uint32(p + "attention.head_count", a.num_attention_heads)
     # MLA files declare one KV head: the shared latent (llama.cpp's DeepSeek-V2/V3 conversion)
-    if arch == "granitehybrid":  # per layer: 0 marks a recurrent (Mamba-2) layer
+    if arch == "gemma4":  # per layer: the window layers' KV heads or the global layers'
+        w.add_head_count_kv([gemma4_heads(a, i)[1] for i in range(a.num_hidden_layers)])
+    elif arch == "granitehybrid":  # per layer: 0 marks a recurrent (Mamba-2) layer
         attn = attention_layers(a)
         w.add_head_count_kv(
             [a.num_key_value_heads if i in attn else 0 for i in range(a.num_hidden_layers)]
@@ -230,10 +301,21 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
         "attention.layer_norm_epsilon" if arch in _LAYERNORM else "attention.layer_norm_rms_epsilon"
     )
     w.add_float32(p + eps, 1e-5)
-    if a.head_dim and not a.is_mla:
+    if arch == "gemma4":
+        full = a.global_head_dim or a.resolved_head_dim
+        w.add_uint32(p + "attention.key_length", full)
+        w.add_uint32(p + "attention.value_length", full)
+        w.add_uint32(p + "attention.key_length_swa", a.resolved_head_dim)
+        w.add_uint32(p + "attention.value_length_swa", a.resolved_head_dim)
+        w.add_uint32(p + "rope.dimension_count_swa", a.resolved_head_dim)
+        w.add_uint32(p + "embedding_length_per_layer_input", 0)
+        w.add_float32(p + "final_logit_softcapping", 30.0)
+    elif a.head_dim and not a.is_mla:
         w.add_uint32(p + "attention.key_length", a.head_dim)
         w.add_uint32(p + "attention.value_length", a.head_dim)
     rot = int(a.resolved_head_dim * (a.partial_rotary_factor or 1.0))
+    if arch == "gemma4":  # the global layers' width (partial rotation is in rope_freqs)
+        rot = a.global_head_dim or a.resolved_head_dim
     if a.is_mla:
         rope = a.qk_rope_head_dim or 64
         kvr = a.kv_lora_rank or 512
@@ -262,11 +344,36 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
             w.add_uint32(p + "expert_feed_forward_length", a.moe_intermediate_size)
         if a.num_shared_experts:
             w.add_uint32(p + "expert_shared_count", a.num_shared_experts)
-        if arch == "qwen2moe" and a.shared_expert_intermediate_size:
+        if arch in ("qwen2moe", "granitehybrid", "qwen3next", "qwen35moe") and (
+            a.shared_expert_intermediate_size
+        ):
             sf = a.shared_expert_intermediate_size * (a.num_shared_experts or 1)
             w.add_uint32(p + "expert_shared_feed_forward_length", sf)
     if arch == "gptneox":
         w.add_bool(p + "use_parallel_residual", True)
+    if arch == "glm4moe":
+        w.add_uint32(p + "leading_dense_block_count", a.first_k_dense_layers or 0)
+        w.add_bool(p + "expert_weights_norm", True)
+        w.add_uint32(p + "expert_gating_func", 2)  # sigmoid
+    if arch in _GDN:
+        hk, nk = a.linear_key_head_dim or 128, a.linear_num_key_heads or 1
+        hv, nv = a.linear_value_head_dim or 128, a.linear_num_value_heads or 1
+        w.add_ssm_conv_kernel(a.conv1d_width or 4)
+        w.add_ssm_inner_size(hv * nv)
+        w.add_ssm_state_size(hk)
+        w.add_ssm_time_step_rank(nv)
+        w.add_ssm_group_count(nk)
+        attn = attention_layers(a)
+        w.add_uint32(p + "full_attention_interval", a.num_hidden_layers // len(attn))
+        if arch != "qwen3next":  # M-RoPE sections (text only: which rotary pairs per axis)
+            w.add_array(p + "rope.dimension_sections", [rot // 2, 0, 0, 0])
+    if arch == "mpt":
+        w.add_float32(p + "attention.max_alibi_bias", 8.0)
+    if arch in ("olmo2", "gemma4") and a.sliding_window:  # which layers slide (llama_graph's)
+        slide = swa_layers(a)
+        w.add_array(
+            p + "attention.sliding_window_pattern", [i in slide for i in range(a.num_hidden_layers)]
+        )
     w.add_string("tokenizer.ggml.model", "none")
     w.add_string("general.name", f"synthetic {a.model_type}")
     code = {"MXFP4": "MOSTLY_MXFP4_MOE", "F32": "ALL_F32"}.get(ftype_name, "MOSTLY_" + ftype_name)

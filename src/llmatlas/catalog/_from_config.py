@@ -43,6 +43,7 @@ _PLAIN_MLP = frozenset(
         "starcoder2",
         "gpt_bigcode",
         "nemotron",
+        "nemotron_h",
     }
 )
 # Types with per-head q/k RMSNorm built in (no flag in config.json).
@@ -221,7 +222,13 @@ def _moe(cfg: Mapping[str, Any], mtype: str, n: int) -> dict[str, Any]:
         "num_shared_expert",
         required=False,
     )
-    shared_width = _int(cfg, "shared width", "shared_expert_intermediate_size", required=False)
+    shared_width = _int(
+        cfg,
+        "shared width",
+        "shared_expert_intermediate_size",
+        "moe_shared_expert_intermediate_size",
+        required=False,
+    )
     if shared_width and not shared:
         shared = 1  # Qwen2-MoE / Qwen3-Next: one shared expert of its own width
     if shared:
@@ -270,7 +277,24 @@ def _hybrid(cfg: Mapping[str, Any], mtype: str, n: int, kinds: list[str] | None)
     """Layers without softmax attention: Gated DeltaNet, Mamba-2, lightning attention."""
     out: dict[str, Any] = {}
     attn: int | None = None
-    if kinds is not None:
+    pattern = cfg.get("hybrid_override_pattern")
+    if isinstance(pattern, list):
+        pattern = "".join(str(p) for p in pattern)
+    if isinstance(pattern, str) and pattern:
+        # Nemotron-H: one kind per layer - M Mamba-2, * attention, - MLP, E MoE
+        if len(pattern) != n or set(pattern) - set("M*-E"):
+            raise ConfigMappingError(
+                f"config.json ({mtype}): hybrid_override_pattern {pattern!r} does not describe "
+                f"{n} layers of M, *, - or E"
+            )
+        if "E" in pattern and "-" in pattern:
+            raise ConfigMappingError(
+                f"config.json ({mtype}): hybrid_override_pattern mixes MLP (-) and mixture-of-"
+                "experts (E) layers, which this catalog does not model"
+            )
+        attn = pattern.count("*")
+        out["ffn_only_layers"] = pattern.count("-") + pattern.count("E")
+    elif kinds is not None:
         linear = [k for k in kinds if k in ("linear_attention", "mamba", "recurrent")]
         if linear:
             attn = n - len(linear)
@@ -290,10 +314,10 @@ def _hybrid(cfg: Mapping[str, Any], mtype: str, n: int, kinds: list[str] | None)
         out["linear_key_head_dim"] = _int(cfg, "linear key dim", "linear_key_head_dim")
         out["linear_value_head_dim"] = _int(cfg, "linear value dim", "linear_value_head_dim")
         out["conv1d_width"] = _int(cfg, "conv kernel", "linear_conv_kernel_dim", required=False)
-    elif cfg.get("mamba_n_heads") or cfg.get("mamba_d_state"):
-        heads = _int(cfg, "mamba heads", "mamba_n_heads")
+    elif cfg.get("mamba_n_heads") or cfg.get("mamba_num_heads") or cfg.get("mamba_d_state"):
+        heads = _int(cfg, "mamba heads", "mamba_n_heads", "mamba_num_heads")
         assert heads is not None
-        head_dim = _int(cfg, "mamba head dim", "mamba_d_head", required=False)
+        head_dim = _int(cfg, "mamba head dim", "mamba_d_head", "mamba_head_dim", required=False)
         if head_dim is None:
             expand = int(cfg.get("mamba_expand") or 2)
             head_dim = expand * int(cfg["hidden_size"]) // heads
@@ -339,6 +363,7 @@ def _gemma3n(cfg: Mapping[str, Any]) -> dict[str, Any]:
         "altup_num_inputs": int(cfg.get("altup_num_inputs") or 1),
         "laurel_rank": int(cfg["laurel_rank"]) if cfg.get("laurel_rank") else None,
         "kv_shared_layers": int(cfg.get("num_kv_shared_layers") or 0) or None,
+        "use_double_wide_mlp": True if cfg.get("use_double_wide_mlp") else None,
     }
 
 
@@ -422,7 +447,7 @@ def architecture_from_config(
         full = rope_params.get("full_attention")  # Gemma 4: one set per layer kind
         theta = (full if isinstance(full, Mapping) else rope_params).get("rope_theta")
     pos = str(_first(cfg, "position_embedding_type") or "")
-    if pos in ("nope", "none"):
+    if pos in ("nope", "none") or mtype == "nemotron_h":  # Nemotron-H attends without positions
         fields["position_embedding"] = "none"
     elif cfg.get("alibi") or mtype in ("bloom", "mpt"):
         fields["position_embedding"] = "alibi"

@@ -145,6 +145,11 @@ class Architecture(Record):
     linear_num_value_heads: Annotated[int | None, Field(gt=0)] = None
     linear_key_head_dim: Annotated[int | None, Field(gt=0)] = None
     linear_value_head_dim: Annotated[int | None, Field(gt=0)] = None
+    # Nemotron-H: layers that hold only a feed-forward block (config.json's
+    # hybrid_override_pattern "-" for an MLP, "E" for a mixture of experts); with it set, the
+    # Mamba-2 ("M") and attention ("*") layers hold none of their own and every layer has one
+    # norm.  Recurrent layers = num_hidden_layers - attention - these.
+    ffn_only_layers: Annotated[int | None, Field(ge=0)] = None
     # Gated attention (Qwen3-Next): q_proj also emits a per-channel output gate.
     attention_output_gate: bool = False
     # MoE in every ``moe_layer_step``-th layer only (Llama 4 Maverick: 2); the rest are dense.
@@ -156,6 +161,9 @@ class Architecture(Record):
     altup_num_inputs: Annotated[int | None, Field(gt=0)] = None
     laurel_rank: Annotated[int | None, Field(gt=0)] = None
     kv_shared_layers: Annotated[int | None, Field(ge=0)] = None
+    # Gemma 4 E2B: the KV-shared layers carry an MLP twice intermediate_size wide
+    # (config.json's use_double_wide_mlp).
+    use_double_wide_mlp: bool = False
     # Gemma 4: the full-attention (global) layers between sliding-window ones use their own
     # head width and KV head count, and with ``attention_k_eq_v`` their keys double as the
     # values (no v projection).  Which layers are global: those not in sliding_window_layers.
@@ -173,7 +181,8 @@ class Architecture(Record):
     extra_params: Annotated[int, Field(ge=0)] = 0
     extra_params_note: str | None = None
     # The checkpoint's own weight format when it is not 16-bit (config.json's
-    # quantization_config.quant_method: "mxfp4" for gpt-oss, "fp8" for DeepSeek-V3).
+    # quantization_config.quant_method: "mxfp4" for gpt-oss, "fp8" for DeepSeek-V3; a format name
+    # where quant_method alone is ambiguous: "INT4-G32-EXPERTS" for compressed-tensors INT4 experts).
     quantization: str | None = None
 
     @property
@@ -225,8 +234,17 @@ class Architecture(Record):
             self.num_attention_heads % self.num_global_key_value_heads
         ):
             raise ValueError("num_attention_heads must be a multiple of num_global_key_value_heads")
+        if self.ffn_only_layers is not None:
+            if self.num_attention_layers is None:
+                raise ValueError("ffn_only_layers needs num_attention_layers (a hybrid's mix)")
+            if self.num_attention_layers + self.ffn_only_layers > self.num_hidden_layers:
+                raise ValueError("num_attention_layers + ffn_only_layers exceed num_hidden_layers")
         if (self.index_n_heads is None) != (self.index_head_dim is None):
             raise ValueError("index_n_heads and index_head_dim go together")
+        if self.use_double_wide_mlp and not self.kv_shared_layers:
+            raise ValueError(
+                "use_double_wide_mlp widens the KV-shared layers: it needs kv_shared_layers"
+            )
         if (self.kv_shared_layers or 0) >= self.num_hidden_layers:
             raise ValueError("kv_shared_layers must leave at least one layer with its own cache")
         if self.extra_params and not self.extra_params_note:

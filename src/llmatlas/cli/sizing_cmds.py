@@ -5,30 +5,19 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import typer
 
-from llmatlas.advisor import (
-    REQUIRED_TPS,
-    SORT_KEYS,
-    TIERS,
-    Need,
-    Target,
-    best_quant_choice,
-    estimate,
-    fit,
-    gpu_layers_that_fit,
-    max_context_for,
-    recommend,
-)
+from llmatlas import advisor, hardware
+from llmatlas.advisor import SORT_KEYS, Target, estimate, gpu_layers_that_fit, max_context_for
 from llmatlas.artifacts import resolve_artifact
 from llmatlas.catalog import Catalog
 from llmatlas.cli._common import JSON_OPT, console, emit_json, gib, handle_errors, parse_size
 from llmatlas.errors import BadInputError
-from llmatlas.hardware import detect, devices, find_device
+from llmatlas.hardware import find_device
 from llmatlas.i18n import N_, _
-from llmatlas.sizing import ENGINES, get_format
+from llmatlas.sizing import ENGINES, GiB, get_format
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -51,6 +40,7 @@ def _remembering(fn: Callable[P, R]) -> Callable[P, R]:
         with (
             remembered("compute-buffers", graph_memo.KNOWN, code),
             remembered("work-buffers", graph_memo.WORK, code),
+            remembered("device-buffers", graph_memo.DEVICES, code),
         ):
             return fn(*args, **kwargs)
 
@@ -102,7 +92,7 @@ def resolve_target(device: str | None, gpus: int, vram: str | None, ram: str | N
         return Target.from_budget(vram_b, ram_b, count=gpus)
     if gpus != 1:
         raise BadInputError.translatable("--gpus needs --device (which GPU?)")
-    return Target.from_machine(detect())
+    return Target.from_machine(hardware.detect())
 
 
 @handle_errors
@@ -117,7 +107,7 @@ def hw(
 ) -> None:
     """Detect this machine: CPU, RAM, measured memory bandwidth, GPUs."""
     if devices_table:
-        table = devices()
+        table = hardware.devices()
         if json_out:
             emit_json([d.model_dump(mode="json") for d in table.values()])
             return
@@ -136,7 +126,7 @@ def hw(
             )
         console.print(t)
         return
-    m = detect(refresh=refresh)
+    m = hardware.detect(refresh=refresh)
     if json_out:
         emit_json(m.to_dict())
         return
@@ -268,8 +258,8 @@ def estimate_cmd(
         return
     target = resolve_target(device, gpus, vram, ram)
     if best_quant:
-        c = best_quant_choice(
-            m, target, ctx, batch, kv_type, max(min_tps, REQUIRED_TPS), allow_low_bit
+        c = advisor.best_quant_choice(
+            m, target, ctx, batch, kv_type, max(min_tps, advisor.REQUIRED_TPS), allow_low_bit
         )
         if c.quant is None:
             raise BadInputError.translatable(
@@ -338,6 +328,8 @@ def estimate_cmd(
         gib(e.total_bytes_at_max_context),
     )
     console.print(t)
+    if e.devices:
+        _print_cards(e.devices)
     verdict = "[green]" + _("fits") + "[/]" if e.fits else "[red]" + _("does not fit") + "[/]"
     console.print(
         _("{verdict} {device}: {size} usable ({pool})").format(
@@ -373,6 +365,45 @@ def estimate_cmd(
             ),
             highlight=False,
         )
+
+
+def _print_cards(rows: list[dict[str, Any]]) -> None:
+    """The per-card rows of a llama.cpp layer split (``Estimate.devices``)."""
+    from rich.table import Table
+
+    console.print(
+        _("per card, GiB (llama.cpp splits by layers; token embeddings stay in host RAM):")
+    )
+    t = Table(box=None)
+    for head in (
+        _("card"),
+        _("layers"),
+        _("weights"),
+        _("KV cache"),
+        _("compute buffer"),
+        _("CUDA context"),
+        _("total"),
+        _("usable"),
+    ):
+        t.add_column(head, justify="right")
+    for r in rows:
+        host = r["budget_bytes"] is None
+        name = _("host RAM") if host else f"GPU {r['device']}"
+        layers = _("{n} + head").format(n=r["layers"]) if r["output"] else str(r["layers"])
+        total = f"{r['total_bytes'] / GiB:.2f}"
+        if not host:
+            total = f"[{'green' if r['fits'] else 'red'}]{total}[/]"
+        t.add_row(
+            name,
+            layers,
+            f"{r['weights_bytes'] / GiB:.2f}",
+            f"{r['kv_cache_bytes'] / GiB:.2f}",
+            f"{r['compute_bytes'] / GiB:.2f}",
+            f"{r['overhead_bytes'] / GiB:.2f}",
+            total,
+            "" if host else f"{r['budget_bytes'] / GiB:.2f}",
+        )
+    console.print(t)
 
 
 def _fit_one(model: str, target: Target, ctx: int | None, engine: str, json_out: bool) -> None:
@@ -481,7 +512,7 @@ def fit_cmd(
     if model:
         _fit_one(model, target, ctx, engine, json_out)
         return
-    need = Need(
+    need = advisor.Need(
         task,
         language,
         commercial,
@@ -491,7 +522,7 @@ def fit_cmd(
         allow_conditional=allow_conditional,
         allow_below_4bit=allow_low_bit,
     )
-    rows = fit(
+    rows = advisor.fit(
         target,
         need,
         ctx,
@@ -554,15 +585,15 @@ def recommend_cmd(
 ) -> None:
     """Common hardware classes (CPU only to several GPUs) x needs, each computed from the catalog."""
     # a class by its English name (the API's value) or by its name in the output's language
-    known = {n: t[0] for t in TIERS for n in (t[0], _(t[0]))}
+    known = {n: t[0] for t in advisor.TIERS for n in (t[0], _(t[0]))}
     for name in tier or []:
         if name not in known:
             raise BadInputError.translatable(
                 "unknown hardware class {name!r}; use one of: {known}",
                 name=name,
-                known=", ".join(dict.fromkeys(_(t[0]) for t in TIERS)),
+                known=", ".join(dict.fromkeys(_(t[0]) for t in advisor.TIERS)),
             )
-    recs = recommend(tiers=[known[n] for n in tier] if tier else None)
+    recs = advisor.recommend(tiers=[known[n] for n in tier] if tier else None)
     if json_out:
         emit_json([r.__dict__ for r in recs])
         return

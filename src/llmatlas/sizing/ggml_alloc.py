@@ -49,6 +49,8 @@ class Tensor:
     view_src: Tensor | None = None
     view_offs: int = 0
     external: bool = False  # weights, KV cache: in their own buffers
+    weights: bool = False  # a model weight (its buffer's usage is WEIGHTS; the KV cache's is not)
+    backend: int = -1  # external: the device whose buffer holds it; else a forced device
     input: bool = False
     output: bool = False
     name: str = ""
@@ -56,6 +58,7 @@ class Tensor:
     n_views: int = 0
     allocated: bool = False
     offset: int = 0
+    buf: int = 0  # the buffer (device) it was placed in
 
     @property
     def nbytes(self) -> int:
@@ -99,6 +102,10 @@ class Graph:
         self.nodes: list[Tensor] = []
         self.leafs: list[Tensor] = []
         self._seen: set[int] = set()
+        self.backend = -1
+        """Device of the weights and caches created now (a multi-device replay sets it per layer)."""
+        self.layer_backend = -1
+        """Device llama.cpp forces a layer's ``norm`` nodes onto (``graph_get_cb``), or -1."""
 
     # -- creation -------------------------------------------------------------------
     def new(self, type_: str, *ne: int, op: str = "none", src: tuple[Tensor, ...] = ()) -> Tensor:
@@ -106,8 +113,15 @@ class Graph:
         return Tensor(op, type_, n, _strides(type_, n), src)
 
     def weight(self, *ne: int, type_: str = "f16") -> Tensor:
+        t = self.cache(*ne, type_=type_)
+        t.weights = True
+        return t
+
+    def cache(self, *ne: int, type_: str = "f16") -> Tensor:
+        """A tensor in a buffer of its own that is not a weight (KV cache, recurrent state)."""
         t = self.new(type_, *ne)
         t.external = True
+        t.backend = self.backend
         return t
 
     def input(self, type_: str, *ne: int, name: str = "") -> Tensor:
@@ -274,15 +288,27 @@ def reserve(g: Graph) -> int:
     """Bytes ``ggml_gallocr_reserve`` sizes the compute buffer to for graph ``g``
     (``ggml_gallocr_alloc_graph_impl``: leafs, then inputs, then every node in order, its
     sources freed after their last reader)."""
-    mem = _Allocator()
+    return reserve_n(g.leafs, g.nodes)[0]
+
+
+def reserve_n(
+    leafs: list[Tensor],
+    nodes: list[Tensor],
+    leaf_bufs: list[int] | None = None,
+    node_bufs: list[int] | None = None,
+    n_buffers: int = 1,
+) -> list[int]:
+    """``ggml_gallocr_reserve_n``: one allocator per buffer (device), each tensor placed in
+    the buffer of its leaf/node id (an in-place result in its parent's); the size of each."""
+    mems = [_Allocator() for _ in range(n_buffers)]
 
     def free_extra(parent: Tensor, node: Tensor, offset: int) -> None:
         ps = -(-parent.nbytes // ALIGNMENT) * ALIGNMENT
         ns = -(-node.nbytes // ALIGNMENT) * ALIGNMENT
         if ps > ns:
-            mem.free(offset + ns, ps - ns)
+            mems[parent.buf].free(offset + ns, ps - ns)
 
-    def allocate(t: Tensor) -> None:
+    def allocate(t: Tensor, b: int) -> None:
         if t.external or t.allocated or t.view_src is not None:
             return
         t.allocated = True
@@ -298,38 +324,42 @@ def reserve(g: Graph) -> int:
                     vs = p.view_src
                     if vs is not None:
                         if vs.n_views == 1 and vs.n_children == 0 and p.view_offs == 0:
-                            t.offset = vs.offset
+                            t.offset, t.buf = vs.offset, vs.buf
                             p.allocated = False
                             vs.allocated = False
                             free_extra(vs, t, vs.offset)
                             return
                     else:
-                        t.offset = p.offset
+                        t.offset, t.buf = p.offset, p.buf
                         p.allocated = False
                         free_extra(p, t, p.offset)
                         return
-        t.offset = mem.alloc(t.nbytes)
+        t.buf = b
+        t.offset = mems[b].alloc(t.nbytes)
 
     def free(t: Tensor) -> None:
         if not t.output:
-            mem.free(t.offset, t.nbytes)
+            mems[t.buf].free(t.offset, t.nbytes)
             t.allocated = False
 
-    for leaf in g.leafs:
-        allocate(leaf)
-    for node in g.nodes:
-        if node.view_src is not None:
+    for i, leaf in enumerate(leafs):
+        allocate(leaf, leaf_bufs[i] if leaf_bufs else 0)
+    for i, node in enumerate(nodes):
+        # a GGML_OP_NONE node with a view_src is the scheduler's dependency marker, not a view
+        if node.view_src is not None and node.op != "none":
             node.view_src.n_views += 1
+        b = node_bufs[i] if node_bufs else 0
         if node.input:
-            allocate(node)
+            allocate(node, b)
         for src in node.src:
             src.n_children += 1
             if src.input:
-                allocate(src)
-    for node in g.nodes:
+                allocate(src, b)
+    for i, node in enumerate(nodes):
+        b = node_bufs[i] if node_bufs else 0
         for src in node.src:
-            allocate(src)
-        allocate(node)
+            allocate(src, b)
+        allocate(node, b)
         for p in node.src:
             p.n_children -= 1
             if p.n_children == 0 and p.n_views == 0:
@@ -340,4 +370,4 @@ def reserve(g: Graph) -> int:
                         free(vs)
                 elif p.allocated:
                     free(p)
-    return mem.max_size
+    return [m.max_size for m in mems]

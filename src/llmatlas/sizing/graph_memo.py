@@ -8,8 +8,7 @@ and the memo itself live here; the replay is imported on a miss.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from llmatlas._record import Value, value
 from llmatlas.catalog._schema import Architecture
 
 # ggml types: (block size in elements, bytes per block)
@@ -27,14 +26,16 @@ TYPES: dict[str, tuple[int, int]] = {
 }
 
 
-@dataclass(frozen=True)
-class Settings:
+@value
+class Settings(Value):
     n_ctx: int
     n_ubatch: int = 512
     flash_attn: bool = False
     kv_type: str = "f16"
     swa_full: bool = True
     n_seq: int = 1
+    """Parallel sequences sharing one unified KV cache of ``n_ctx * n_seq`` cells (llmatlas's
+    server and llama-server's default slots); recurrent layers keep one state per sequence."""
     n_tokens: int | None = None
     """Tokens in this ubatch (default: a full ubatch, what llama.cpp reserves for)."""
     n_outputs: int | None = None
@@ -65,6 +66,24 @@ GRAPHED = (
     "bloom",
     "granitemoehybrid",
     "qwen2_moe",
+    "internlm2",
+    "mistral3",
+    "kimi_k2",
+    "qwen",
+    "mpt",
+    "gpt2",
+    "phi",
+    "stablelm",
+    "olmo3",
+    "chatglm",
+    "glm4_moe",
+    "qwen3_next",
+    "qwen3_5",
+    "qwen3_5_moe",
+    "gemma4",
+    "smollm3",
+    "seed_oss",
+    "olmo",
 )
 """Model types whose graph :mod:`llmatlas.sizing.llama_graph` builds as llama.cpp does (checked, run by run, against
 llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""
@@ -73,9 +92,9 @@ llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""
 def supported(a: Architecture, s: Settings) -> bool:
     return (
         a.model_type in GRAPHED
+        and not (a.model_type == "chatglm" and a.norm != "rmsnorm")  # ChatGLM-6B (v1): no
         and s.kv_type in TYPES
-        and s.n_seq == 1
-        and (a.num_attention_layers is None or (a.recurrent_kind == "mamba2" and not a.is_moe))
+        and (a.num_attention_layers is None or a.recurrent_kind in ("mamba2", "gated-deltanet"))
     )
 
 
@@ -103,6 +122,7 @@ SOURCES = (
     "sizing/graph_memo.py",
     "sizing/llama_graph.py",
     "sizing/ggml_alloc.py",
+    "sizing/ggml_sched.py",
     "catalog/_schema.py",
 )
 """The code a replay's result depends on (a saved copy is keyed by its bytes)."""
@@ -123,4 +143,25 @@ def work_buffer(a: Architecture, s: Settings) -> int:
 
 WORK: dict[tuple[Architecture, Settings], int] = {}
 """Work buffers computed so far (``fit`` on a CPU asks for hundreds); saved between runs like
+:data:`KNOWN`."""
+
+
+def device_compute(
+    a: Architecture, s: Settings, dev_layer: tuple[int, ...], dev_out: int, n_devices: int
+) -> tuple[int, ...]:
+    """Compute buffer of each device (the host last) of a layer split
+    (:func:`llmatlas.sizing.llama_graph.device_buffers`), remembered in :data:`DEVICES`."""
+    key = (a, s, dev_layer, dev_out, n_devices)
+    found = DEVICES.get(key)
+    if found is None:
+        if len(DEVICES) >= 4096:
+            DEVICES.clear()
+        from llmatlas.sizing.llama_graph import device_buffers  # only on a miss
+
+        found = DEVICES[key] = tuple(device_buffers(a, s, list(dev_layer), dev_out, n_devices))
+    return found
+
+
+DEVICES: dict[tuple[Architecture, Settings, tuple[int, ...], int, int], tuple[int, ...]] = {}
+"""Per-device buffers replayed so far (a whole-model replay, ~30 ms): saved between runs like
 :data:`KNOWN`."""

@@ -24,18 +24,30 @@ __all__ = [  # supported/compute_buffer/Settings/GRAPHED live in graph_memo, nam
     "Settings",
     "attention_layers",
     "compute_buffer",
+    "gemma4_heads",
     "kv_cells",
     "replay",
     "replay_work",
     "replayed_layers",
     "ssm_dims",
     "supported",
+    "swa_layers",
     "touched",
     "work_touched",
 ]
 
-SWA_ARCHS = ("gemma2", "gemma3", "gemma3_text", "gpt_oss")
+SWA_ARCHS = ("gemma2", "gemma3", "gemma3_text", "gemma4", "gpt_oss", "olmo3")
 PARALLEL = ("gpt_neox", "falcon", "bloom")  # LayerNorm with bias, one fused QKV
+FUSED_QKV = (
+    "phi3",
+    "qwen",
+    "mpt",
+    "gpt2",
+    "chatglm",
+)  # one wqkv whose output Q, K and V are views of
+POST_NORM = ("olmo2", "olmo3")  # norms after attention and FFN, not before
+GDN = ("qwen3_next", "qwen3_5", "qwen3_5_moe")  # gated delta-net layers + gated attention
+LATE_OUT = ("gpt_oss", *GDN)  # the outputs are gathered after the last layer, not in it
 
 
 def _pad(n: int, to: int) -> int:
@@ -53,6 +65,19 @@ def attention_layers(a: Architecture) -> set[int]:
     k = max(1, a.num_attention_layers)
     step = n // k
     return {step * (j + 1) - 1 for j in range(k)}
+
+
+def gemma4_heads(a: Architecture, il: int) -> tuple[int, int, bool]:
+    """(head width, KV heads, has a V projection) of Gemma 4's layer ``il``: window layers use
+    ``head_dim``; global layers ``global_head_dim`` and their own KV heads, their keys doubling
+    as values with ``attention_k_eq_v``."""
+    if il in swa_layers(a):
+        return a.resolved_head_dim, a.num_key_value_heads, True
+    return (
+        a.global_head_dim or a.resolved_head_dim,
+        a.num_global_key_value_heads or a.num_key_value_heads,
+        not a.attention_k_eq_v,
+    )
 
 
 def ssm_dims(a: Architecture) -> tuple[int, int, int, int, int]:
@@ -82,11 +107,23 @@ def kv_cells(a: Architecture, s: Settings) -> tuple[int, int]:
 
 
 class _Builder:
-    def __init__(self, a: Architecture, s: Settings, layers: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        a: Architecture,
+        s: Settings,
+        layers: list[int] | None = None,
+        devices: tuple[list[int], int, int] | None = None,
+    ) -> None:
         self.a, self.s, self.g = a, s, Graph()
         self.layers = layers
-        self.n_tok = s.n_tokens or min(s.n_ubatch, s.n_ctx * s.n_seq)
-        self.n_out = self.n_tok if s.n_outputs is None else s.n_outputs
+        self.devices = devices
+        """(device of each layer, device of the output head, the CPU's id) for a multi-device
+        replay (:mod:`llmatlas.sizing.ggml_sched`); None: one device."""
+        # graph_reserve: min(n_ctx, n_ubatch) outputs over as many tokens rounded up to a
+        # multiple of the sequences (one unified KV stream: the graph is otherwise the same)
+        reserve_tok = min(s.n_ubatch, s.n_ctx * s.n_seq)
+        self.n_tok = s.n_tokens or _pad(reserve_tok, s.n_seq)
+        self.n_out = reserve_tok if s.n_outputs is None else s.n_outputs
         self.h = a.hidden_size
         self.hd = a.resolved_head_dim
         self.n_head = a.num_attention_heads
@@ -95,6 +132,16 @@ class _Builder:
         self.v_trans = not s.flash_attn
         self.kv_type = s.kv_type
         self.quant_kv = s.kv_type not in ("f16", "f32", "bf16")
+        self.rotations: dict[tuple[int, int], Tensor] = {}
+        # the layer's flavour, from the fields llama.cpp's loader reads (biases, norms, rope)
+        mt = a.model_type
+        self.ln = mt in PARALLEL or a.norm != "rmsnorm"  # LayerNorm (phi2, gpt2, mpt, stablelm)
+        self.ln_bias = mt in PARALLEL or a.norm == "layernorm"
+        # (Granite 4.0-H, "none", still ropes: granite-hybrid.cpp's switch is rope.scaling.finetuned)
+        self.roped = a.position_embedding not in ("alibi", "learned")
+        self.qkv_bias = a.attention_bias and mt not in ("phi3", "mpt")  # (ChatGLM: wqkv_b)
+        self.wo_bias = a.attention_out_bias and mt in ("gpt2", "phi")
+        self.ffn_bias = a.mlp_bias and mt in ("gpt2", "phi")
 
     # -- inputs -----------------------------------------------------------------------
     def inputs(self) -> None:
@@ -117,6 +164,9 @@ class _Builder:
     def norm(self, x: Tensor, rms: bool = True, bias: bool = False) -> Tensor:
         g = self.g
         cur = g.same("rms_norm" if rms else "norm", x)
+        cur.backend = g.layer_backend  # named "norm" with its layer: forced onto its device
+        if self.a.model_type == "olmo" and not rms:  # OLMo (1): LayerNorm without parameters
+            return cur
         cur = g.same("mul", cur, g.weight(x.ne[0], type_="f32"))
         if bias:
             cur = g.same("add", cur, g.weight(x.ne[0], type_="f32"))
@@ -125,9 +175,15 @@ class _Builder:
     def rope(self, x: Tensor, pos: Tensor) -> Tensor:
         return self.g.same("rope", x, pos)
 
-    def hadamard(self, x: Tensor, n: int) -> Tensor:
+    def hadamard(self, x: Tensor, n: int, cache: Tensor) -> Tensor:
+        """``x`` rotated by an ``n x n`` Hadamard matrix: a graph input of the KV cache
+        ``cache`` stands for (``attn_inp_k_rot`` / ``attn_inp_v_rot``, one of each size per
+        cache), so it takes room in the compute buffer."""
         g = self.g
-        rot = g.weight(n, n, type_="f32")
+        key = (id(cache), n)
+        rot = self.rotations.get(key)
+        if rot is None:
+            rot = self.rotations[key] = g.input("f32", n, n, name="attn_inp_rot")
         contiguous = x.nb == g.new(x.type, *x.ne).nb
         total = x.ne[0] * x.ne[1] * x.ne[2] * x.ne[3]
         r = g.reshape(x, n, total // n) if contiguous else g.cont(x, n, total // n)
@@ -153,15 +209,15 @@ class _Builder:
             nrot = 64
             while hd % (nrot * 2) == 0:
                 nrot *= 2
-            q = self.hadamard(q, nrot)
-            k_cur = self.hadamard(k_cur, nrot)
-            v_cur = self.hadamard(v_cur, 64 if hd % 64 == 0 else hd)
+            q = self.hadamard(q, nrot, mask)
+            k_cur = self.hadamard(k_cur, nrot, mask)
+            v_cur = self.hadamard(v_cur, 64 if hd % 64 == 0 else hd, mask)
         g.expand(q)
         g.expand(v_cur)
         g.expand(k_cur)
         kt = self.kv_type
-        cache_k = g.weight(nkv * hd, n_kv, type_=kt)
-        cache_v = g.weight(nkv * hd, n_kv, type_=kt)
+        cache_k = g.cache(nkv * hd, n_kv, type_=kt)
+        cache_v = g.cache(nkv * hd, n_kv, type_=kt)
         kc = g.view(k_cur, (nkv * hd, nt), (0, k_cur.nb[2]))
         g.expand(g.set_rows(cache_k, kc, k_idx))
         if not self.v_trans:
@@ -205,7 +261,7 @@ class _Builder:
             cur = g.cont(cur, cur.ne[0] * cur.ne[1], cur.ne[2] * cur.ne[3])
         g.expand(cur)
         if self.quant_kv and hd % 64 == 0:
-            cur = self.hadamard(cur, 64)
+            cur = self.hadamard(cur, 64, mask)
         return cur
 
     def mla_attention(
@@ -244,7 +300,7 @@ class _Builder:
         g.expand(v_cur)
         g.expand(k_cur)
         kt = self.kv_type
-        cache = g.weight(kvr + rope, n_kv, type_=kt)
+        cache = g.cache(kvr + rope, n_kv, type_=kt)
         kc = g.view(k_cur, (kvr + rope, nt), (0, k_cur.nb[2]))
         g.expand(g.set_rows(cache, kc, k_idx))
         rs = row_size(kt, kvr + rope)
@@ -276,7 +332,7 @@ class _Builder:
     def ffn(self, x: Tensor, layer: int, ff: int | None = None, bias: bool = False) -> Tensor:
         g, a = self.g, self.a
         ff = ff or a.intermediate_size
-        fused = a.model_type == "phi3"
+        fused = a.model_type in ("phi3", "chatglm")  # one up tensor of gate and up: SWIGLU
         if fused:
             up = g.mul_mat(g.weight(self.h, 2 * ff), x)
             return g.mul_mat(g.weight(ff, self.h), g.op("glu", "f32", (ff, up.ne[1]), up))
@@ -304,55 +360,57 @@ class _Builder:
         return q, k, v
 
     def mamba2(self, x: Tensor) -> Tensor:
-        """A Mamba-2 layer (``mamba-base.cpp`` build_mamba2_layer, one sequence): in-projection
-        split into z / xBC / dt, the conv state prepended and the causal conv, the selective
-        scan (output and new state in one tensor), D skip, gate, grouped RMS norm, out-proj."""
-        g, nt = self.g, self.n_tok
+        """A Mamba-2 layer (``mamba-base.cpp`` build_mamba2_layer, ``ns`` sequences of
+        ``nt / ns`` tokens): in-projection split into z / xBC / dt, the conv state prepended
+        and the causal conv, the selective scan (output and new states in one tensor), D skip,
+        gate, grouped RMS norm, out-proj."""
+        g, nt, ns = self.g, self.n_tok, self.s.n_seq
+        st = nt // ns  # tokens per sequence (the reserve's ubatch is split evenly)
         inner, state, groups, heads, conv = ssm_dims(self.a)
         hd = inner // heads
         width = inner + 2 * groups * state
         s_copy = self.s_copy
-        main = g.view(s_copy, (1,))
-        extra = g.view(s_copy, (0,), offset=4)
-        # build_rs for the conv state: zero the empty slot, gather the sequence's row, copy
-        # the other sequences' rows (none here)
-        conv_all = g.weight((conv - 1) * width, 1, type_="f32")
+        main = g.view(s_copy, (ns,))
+        extra = g.view(s_copy, (0,), offset=4 * ns)
+        # build_rs for the conv state: zero the empty slot, gather the sequences' rows, copy
+        # the other cells' rows (none: every cell is a sequence here)
+        conv_all = g.cache((conv - 1) * width, ns, type_="f32")
         g.expand(g.into("scale", g.view(conv_all, ((conv - 1) * width,))))
         conv_rows = g.get_rows(conv_all, main)
         g.expand(conv_rows)
         g.expand(
             g.into("cpy", g.view(conv_all, ((conv - 1) * width, 0)), g.get_rows(conv_all, extra))
         )
-        conv_st = g.reshape(conv_rows, conv - 1, width, 1)
+        conv_st = g.reshape(conv_rows, conv - 1, width, ns)
         mm = g.mul_mat(g.weight(self.h, 2 * inner + 2 * groups * state + heads), x)
-        zx = g.reshape(mm, mm.ne[0], nt, 1)
+        zx = g.reshape(mm, mm.ne[0], st, ns)
         f = 4
-        z = g.view(zx, (hd, heads, nt, 1), (0, hd * f, zx.nb[1], zx.nb[2]))
-        xbc = g.view(zx, (width, nt, 1), (0, zx.nb[1], zx.nb[2]), inner * f)
+        z = g.view(zx, (hd, heads, st, ns), (0, hd * f, zx.nb[1], zx.nb[2]))
+        xbc = g.view(zx, (width, st, ns), (0, zx.nb[1], zx.nb[2]), inner * f)
         dt = g.view(
-            zx, (heads, nt, 1), (0, zx.nb[1], zx.nb[2]), (2 * inner + 2 * groups * state) * f
+            zx, (heads, st, ns), (0, zx.nb[1], zx.nb[2]), (2 * inner + 2 * groups * state) * f
         )
-        conv_x = g.op("concat", "f32", (conv - 1 + nt, width, 1), conv_st, g.transpose(xbc))
-        last = g.view(conv_x, (conv - 1, width, 1), (0, conv_x.nb[1], conv_x.nb[2]), nt * f)
-        g.expand(g.into("cpy", g.view(conv_all, ((conv - 1) * width, 1)), last))
-        xbc = g.op("ssm_conv", "f32", (width, nt, 1), conv_x, g.weight(conv, width, type_="f32"))
+        conv_x = g.op("concat", "f32", (conv - 1 + st, width, ns), conv_st, g.transpose(xbc))
+        last = g.view(conv_x, (conv - 1, width, ns), (0, conv_x.nb[1], conv_x.nb[2]), st * f)
+        g.expand(g.into("cpy", g.view(conv_all, ((conv - 1) * width, ns)), last))
+        xbc = g.op("ssm_conv", "f32", (width, st, ns), conv_x, g.weight(conv, width, type_="f32"))
         xbc = g.same("unary", g.same("add", xbc, g.weight(width, type_="f32")))
-        xs = g.view(xbc, (hd, heads, nt, 1), (0, hd * f, xbc.nb[1], xbc.nb[2]))
-        b_ = g.view(xbc, (state, groups, nt, 1), (0, state * f, xbc.nb[1], xbc.nb[2]), inner * f)
+        xs = g.view(xbc, (hd, heads, st, ns), (0, hd * f, xbc.nb[1], xbc.nb[2]))
+        b_ = g.view(xbc, (state, groups, st, ns), (0, state * f, xbc.nb[1], xbc.nb[2]), inner * f)
         c_ = g.view(
             xbc,
-            (state, groups, nt, 1),
+            (state, groups, st, ns),
             (0, state * f, xbc.nb[1], xbc.nb[2]),
             (inner + groups * state) * f,
         )
         dt = g.same("add", g.cont(dt), g.weight(heads, type_="f32"))
-        ssm_all = g.weight(state * inner, 1, type_="f32")
+        ssm_all = g.cache(state * inner, ns, type_="f32")
         g.expand(g.into("scale", g.view(ssm_all, (state * inner,))))
-        ssm = g.reshape(ssm_all, state, hd, heads, 1)
+        ssm = g.reshape(ssm_all, state, hd, heads, ns)
         y_ssm = g.op(
             "ssm_scan",
             "f32",
-            (nt * inner + state * inner,),
+            (nt * inner + state * inner * ns,),
             ssm,
             xs,
             dt,
@@ -363,19 +421,213 @@ class _Builder:
         )
         g.expand(y_ssm)
         g.expand(g.into("cpy", g.view(ssm_all, (state * inner, 0)), g.get_rows(ssm_all, extra)))
-        st = g.view(
+        states = g.view(
             y_ssm,
-            (state * inner, 1, 1),
-            (0, (state * inner) * f, (state * inner) * f),
+            (state * inner, ns, 1),
+            (0, (state * inner) * f, (state * inner) * f * ns),
             nt * inner * f,
         )
-        g.expand(g.into("cpy", g.view(ssm_all, (state * inner, 1)), st))
-        y = g.view(y_ssm, (hd, heads, nt, 1), (0, hd * f, inner * f, nt * inner * f))
+        g.expand(g.into("cpy", g.view(ssm_all, (state * inner, ns, 1)), states))
+        y = g.view(y_ssm, (hd, heads, st, ns), (0, hd * f, inner * f, st * inner * f))
         y = g.same("add", y, g.same("mul", xs, g.weight(1, heads, type_="f32")))
-        y = g.op("glu", "f32", (hd, heads, nt, 1), g.cont(z), y)
-        y = self.norm(g.reshape(y, inner // groups, groups, nt, 1))
+        y = g.op("glu", "f32", (hd, heads, st, ns), g.cont(z), y)
+        y = self.norm(g.reshape(y, inner // groups, groups, st, ns))
         y = g.reshape(y, inner, nt)
         return g.mul_mat(g.weight(inner, self.h), y)
+
+    def gemma4_layer(self, il: int, inp: Tensor, pos: Tensor, masks: Any) -> Tensor:
+        """A Gemma 4 layer (``gemma4.cpp``): per-layer head width and KV heads, Q/K norms and
+        a weightless V norm (V is K's projection on global layers with ``attention_k_eq_v``),
+        post-attention norm; the MoE layers run a dense GELU FFN beside the routed experts,
+        whose router reads its own scaled RMS norm of the input."""
+        g, a, nt = self.g, self.a, self.n_tok
+        hd, nkv, has_v = gemma4_heads(a, il)
+        nh = self.n_head
+        x = self.norm(inp)
+        q = self.rope(
+            self.norm(g.reshape(g.mul_mat(g.weight(self.h, nh * hd), x), hd, nh, nt)), pos
+        )
+        k = g.mul_mat(g.weight(self.h, nkv * hd), x)
+        v = g.mul_mat(g.weight(self.h, nkv * hd), x) if has_v else k
+        k = self.norm(g.reshape(k, hd, nkv, nt))
+        v = g.same("rms_norm", g.reshape(v, hd, nkv, nt))
+        self.hd, self.n_kv_head = hd, nkv  # attention() works in this layer's shapes
+        mask, n_kv, k_idx, v_idx = masks[il in self.swa_pattern]
+        cur = self.attention(q, self.rope(k, pos), v, mask, n_kv, k_idx, v_idx)
+        self.hd, self.n_kv_head = a.resolved_head_dim, a.num_key_value_heads
+        cur = self.norm(g.mul_mat(g.weight(nh * hd, self.h), cur))
+        attn_out = g.same("add", cur, inp)
+        if a.is_moe:
+            mlp = self.norm(self.ffn(self.norm(attn_out), il))
+            moe_in = self.norm(attn_out)
+            t = g.same(
+                "mul", g.same("scale", g.same("rms_norm", attn_out)), g.weight(self.h, type_="f32")
+            )
+            logits = g.mul_mat(g.weight(self.h, a.num_experts or 1, type_="f32"), t)
+            cur = g.same("add", mlp, self.norm(self.moe(moe_in, logits)))
+        else:
+            cur = self.ffn(self.norm(attn_out), il)
+        return g.same("add", self.norm(cur), attn_out)
+
+    def gated_attention(
+        self, x: Tensor, pos: Tensor, mask: Tensor, n_kv: int, k_idx: Tensor, v_idx: Tensor
+    ) -> Tensor:
+        """Qwen3-Next / Qwen3.5 attention layers (``qwen3next.cpp`` / ``qwen35*.cpp``
+        build_layer_attn): Q and a per-channel output gate from one projection, Q/K norms,
+        the gate's sigmoid applied to the attention output before ``wo``."""
+        g, hd, nh, nkv, nt = self.g, self.hd, self.n_head, self.n_kv_head, self.n_tok
+        f = 4
+        qf = g.mul_mat(g.weight(self.h, 2 * hd * nh), x)
+        k = g.mul_mat(g.weight(self.h, nkv * hd), x)
+        v = g.mul_mat(g.weight(self.h, nkv * hd), x)
+        if self.a.model_type == "qwen3_next":
+            qf = g.reshape(qf, 2 * hd, nh, nt, 1)
+            nb = (0, qf.nb[1], qf.nb[2], qf.nb[3])
+            q = g.view(qf, (hd, nh, nt, 1), nb)
+            gate = g.view(qf, (hd, nh, nt, 1), nb, hd * f)
+            k = g.reshape(k, hd, nkv, nt)
+            v = g.reshape(v, hd, nkv, nt)
+            q = self.norm(q)
+            k = self.norm(k)
+        else:
+            nb3 = (0, 2 * hd * f, 2 * hd * nh * f)
+            q = self.norm(g.view(qf, (hd, nh, nt), nb3))
+            k = self.norm(g.reshape(k, hd, nkv, nt))
+            gate = g.cont(g.view(qf, (hd, nh, nt), nb3, hd * f), hd * nh, nt)
+            v = g.reshape(v, hd, nkv, nt)
+        cur = self.attention(self.rope(q, pos), self.rope(k, pos), v, mask, n_kv, k_idx, v_idx)
+        if self.a.model_type == "qwen3_next":
+            gate = g.cont(gate, hd * nh, nt)
+        cur = g.same("mul", cur, g.same("unary", gate))
+        return g.mul_mat(g.weight(nh * hd, self.h), cur)
+
+    def recurrent_rows(self, width: int) -> tuple[Tensor, Tensor]:
+        """``build_rs``: a layer's states (``width`` floats per sequence), the empty slot
+        zeroed, the sequences' rows gathered, the other cells' rows copied (none here)."""
+        g, ns = self.g, self.s.n_seq
+        main = g.view(self.s_copy, (ns,))
+        extra = g.view(self.s_copy, (0,), offset=4 * ns)
+        states = g.weight(width, ns, type_="f32")
+        g.expand(g.into("scale", g.view(states, (width,))))
+        rows = g.get_rows(states, main)
+        g.expand(rows)
+        g.expand(g.into("cpy", g.view(states, (width, 0)), g.get_rows(states, extra)))
+        return states, rows
+
+    def gated_deltanet(self, x: Tensor) -> Tensor:
+        """A gated delta-net layer (``qwen3next.cpp`` / ``qwen35*.cpp`` build_layer_attn_linear,
+        ``delta-net-base.cpp`` with the fused GATED_DELTA_NET op the CPU backend takes):
+        Q/K/V and the output gate z, beta and the decay from the input, the conv state
+        prepended and the causal conv, L2-normed Q and K, one op giving the output and the new
+        state, a gated RMS norm, out-proj."""
+        g, a, nt, ns = self.g, self.a, self.n_tok, self.s.n_seq
+        st = nt // ns
+        hk, nk = a.linear_key_head_dim or 128, a.linear_num_key_heads or 1
+        hv, nv = a.linear_value_head_dim or 128, a.linear_num_value_heads or 1
+        conv = a.conv1d_width or 4
+        key, value = hk * nk, hv * nv
+        cdim = 2 * key + value
+        f = 4
+        nxt = a.model_type == "qwen3_next"
+        qkv = g.reshape(g.mul_mat(g.weight(self.h, cdim), x), cdim, st, ns)
+        z = g.mul_mat(g.weight(self.h, value), x)
+        dt_b, a_log = g.weight(nv, type_="f32"), g.weight(nv, type_="f32")
+        if nxt:  # beta and alpha from one projection, per key head
+            ba = g.mul_mat(g.weight(self.h, 2 * nv), x)
+            ba = g.reshape(ba, 2 * nv // nk, nk, st, ns)
+            nb = (0, ba.nb[1], ba.nb[2], ba.nb[3])
+            beta = g.same("unary", g.cont(g.view(ba, (nv // nk, nk, st, ns), nb)))
+            alpha = g.cont(g.view(ba, (nv // nk, nk, st, ns), nb, nv // nk * f), nv, st, ns)
+            decay = g.same("mul", g.same("unary", g.same("add", alpha, dt_b)), a_log)
+            beta = g.reshape(beta, 1, nv, st, ns)
+            decay = g.reshape(decay, 1, nv, st, ns)
+        else:
+            beta = g.mul_mat(g.weight(self.h, nv), x)
+            beta = g.same("unary", g.reshape(beta, 1, nv, st, ns))
+            alpha = g.reshape(g.mul_mat(g.weight(self.h, nv), x), nv, st, ns)
+            decay = g.same("mul", g.same("unary", g.same("add", alpha, dt_b)), a_log)
+            decay = g.reshape(decay, 1, nv, st, ns)
+        # build_conv_state
+        conv_all, conv_rows = self.recurrent_rows((conv - 1) * cdim)
+        conv_st = g.reshape(conv_rows, conv - 1, cdim, ns)
+        conv_in = g.op("concat", "f32", (conv - 1 + st, cdim, ns), conv_st, g.transpose(qkv))
+        last = g.view(conv_in, (conv - 1, cdim, ns), (0, conv_in.nb[1], conv_in.nb[2]), st * f)
+        g.expand(g.into("cpy", g.view(conv_all, ((conv - 1) * cdim, ns)), last))
+        ssm_all, state = self.recurrent_rows(hv * hv * nv)
+        state = g.reshape(state, hv, hv, nv, ns)
+        out = g.op("ssm_conv", "f32", (cdim, st, ns), conv_in, g.weight(conv, cdim, type_="f32"))
+        out = g.same("unary", out)
+        nb1 = cdim * f
+        q = g.view(out, (hk, nk, st, ns), (0, hk * f, nb1, nb1 * st))
+        k = g.view(out, (hk, nk, st, ns), (0, hk * f, nb1, nb1 * st), key * f)
+        v = g.view(out, (hv, nv, st, ns), (0, hv * f, nb1, nb1 * st), 2 * key * f)
+        q = g.same("scale", g.same("rms_norm", q))  # build_gdn_l2_norm
+        k = g.same("scale", g.same("rms_norm", k))
+        if nxt and nk != nv:  # Qwen3-Next repeats the key heads up to the value heads
+            rep = nv // nk
+            q = g.op("repeat", "f32", (hk, rep, nk, st * ns), g.reshape(q, hk, 1, nk, st * ns))
+            k = g.op("repeat", "f32", (hk, rep, nk, st * ns), g.reshape(k, hk, 1, nk, st * ns))
+            q = g.reshape(q, hk, nv, st, ns)
+            k = g.reshape(k, hk, nv, st, ns)
+        res = g.op(
+            "gated_delta_net", "f32", (hv * nv, st * ns + hv * ns), q, k, v, decay, beta, state
+        )
+        y = g.view(res, (hv, nv, st, ns), (0, hv * f, hv * nv * f, hv * nv * st * f))
+        new_state = g.view(
+            res,
+            (hv, hv, nv, ns),
+            (0, hv * f, hv * hv * f, hv * hv * nv * f),
+            hv * nv * st * ns * f,
+        )
+        g.expand(g.into("cpy", g.view(ssm_all, (hv * hv * nv, ns)), new_state))
+        normed = g.same("mul", g.same("rms_norm", y), g.weight(hv, type_="f32"))
+        y = g.same("mul", normed, g.same("unary", g.reshape(z, hv, nv, st, ns)))
+        cur = g.mul_mat(g.weight(value, self.h), g.reshape(y, value, st, ns))
+        return g.reshape(cur, self.h, nt)
+
+    def qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``build_qkv``: one fused projection (views of it) or three, biased or not, as
+        ``(head_dim, heads, tokens)`` tensors."""
+        g, hd, nt = self.g, self.hd, self.n_tok
+        if self.a.model_type in FUSED_QKV:
+            return self.fused_qkv(x, bias=self.qkv_bias)
+        out = []
+        for heads in (self.n_head, self.n_kv_head, self.n_kv_head):
+            t = g.mul_mat(g.weight(self.h, heads * hd), x)
+            if self.qkv_bias:
+                t = g.same("add", t, g.weight(heads * hd, type_="f32"))
+            out.append(g.reshape(t, hd, heads, nt))
+        return out[0], out[1], out[2]
+
+    def out_proj(self, cur: Tensor) -> Tensor:
+        """``build_attn``'s output projection ``wo`` (and its bias)."""
+        g = self.g
+        cur = g.mul_mat(g.weight(self.n_head * self.hd, self.h), cur)
+        return g.same("add", cur, g.weight(self.h, type_="f32")) if self.wo_bias else cur
+
+    def phi2_layer(
+        self,
+        il: int,
+        inp: Tensor,
+        pos: Tensor,
+        mask: Tensor,
+        n_kv: int,
+        k_idx: Tensor,
+        v_idx: Tensor,
+    ) -> Tensor:
+        """Phi-1/1.5/2 (``phi2.cpp``): one LayerNorm feeds attention and the FFN in parallel;
+        Q is scaled before attention."""
+        g = self.g
+        x = self.norm(inp, rms=False, bias=True)
+        q, k, v = self.qkv(x)
+        q = g.same("scale", self.rope(q, pos))
+        cur = self.out_proj(self.attention(q, self.rope(k, pos), v, mask, n_kv, k_idx, v_idx))
+        if il == self.a.num_hidden_layers - 1:
+            cur = g.get_rows(cur, self.out_ids)
+            inp = g.get_rows(inp, self.out_ids)
+            x = g.get_rows(x, self.out_ids)
+        ffn = self.ffn(x, il, bias=True)
+        return g.same("add", g.same("add", cur, ffn), inp)
 
     def bloom_layer(self, il: int, inp: Tensor, attend: Any) -> Tensor:
         """BLOOM (``bloom.cpp``): LayerNorm with bias, fused QKV with bias, ALiBi (no rope:
@@ -415,16 +667,18 @@ class _Builder:
         ffn = self.ffn(attn_norm, il)
         return g.same("add", g.same("add", ffn, cur), inp)
 
-    def moe(self, x: Tensor) -> Tensor:
-        """``build_moe_ffn``: router, top-k, weights, three ``mul_mat_id``, weighted sum."""
+    def moe(self, x: Tensor, logits: Tensor | None = None) -> Tensor:
+        """``build_moe_ffn``: router (or the given ``logits``), top-k, weights, three
+        ``mul_mat_id``, weighted sum."""
         g, a = self.g, self.a
         ne = a.num_experts or 1
         k = a.num_experts_per_tok or 1
         fe = a.moe_intermediate_size or a.intermediate_size
         oai = a.model_type == "gpt_oss"
         nt = x.ne[1]
-        logits = g.mul_mat(g.weight(self.h, ne, type_="f32"), x)
-        mla = a.is_mla
+        if logits is None:
+            logits = g.mul_mat(g.weight(self.h, ne, type_="f32"), x)
+        mla = a.is_mla or a.model_type == "glm4_moe"  # sigmoid-routed, exp_probs_b
         if oai:  # router bias; SOFTMAX_WEIGHT gating: the softmax is over the chosen k
             logits = g.same("add", logits, g.weight(ne, type_="f32"))
             probs = logits
@@ -442,7 +696,7 @@ class _Builder:
             w2 = g.reshape(w, k, nt)
             total = g.same("clamp", g.op("sum_rows", "f32", (1, nt), w2))
             w = g.reshape(g.same("div", w2, total), 1, k, nt)
-        if mla:
+        if a.is_mla:
             w = g.same("scale", w)  # expert_weights_scale
         g.expand(w)
         cur = g.reshape(x, self.h, 1, nt)
@@ -473,32 +727,39 @@ class _Builder:
     # -- the model ----------------------------------------------------------------------
     def build(self) -> Graph:
         g, a, s = self.g, self.a, self.s
+        dev_layer, dev_out, cpu = self.devices or ([], -1, -1)
         self.inputs()
+        g.backend = cpu  # the input layer (token embeddings) stays on the CPU
         cur = self.embed()
         if a.model_type == "bloom":  # token_embd_norm
             cur = self.norm(cur, rms=False, bias=True)
         pos = g.input("i32", self.n_tok, name="inp_pos")
+        if a.position_embedding == "learned":  # gpt2.cpp: learned positions added to the input
+            cur = g.same("add", cur, g.get_rows(g.weight(self.h, a.max_position_embeddings), pos))
         full, swa = kv_cells(a, s)
         mtype = "f16" if self.fa else "f32"
         k_idx = g.input("i64", self.n_tok, name="k_idxs")
-        v_idx = g.input(
-            "i64", self.n_tok * (self.n_kv_head * self.hd if self.v_trans else 1), name="v_idxs"
-        )
+        v_width = self.n_kv_head * self.hd  # n_embd_v_gqa_max: the widest layer's V
+        if a.model_type == "gemma4":
+            n = a.num_hidden_layers
+            v_width = max(d * nkv for d, nkv, _ in (gemma4_heads(a, i) for i in range(n)))
+        v_idx = g.input("i64", self.n_tok * (v_width if self.v_trans else 1), name="v_idxs")
         mask = g.input(mtype, full, self.n_tok, name="kq_mask")
         iswa = bool(a.sliding_window) and a.model_type in SWA_ARCHS
         if iswa:
             k_idx_swa = g.input("i64", self.n_tok, name="k_idxs_swa")
-            v_idx_swa = g.input(
-                "i64", self.n_tok * (self.n_kv_head * self.hd if self.v_trans else 1)
-            )
+            v_idx_swa = g.input("i64", self.n_tok * (v_width if self.v_trans else 1))
             mask_swa = g.input(mtype, swa, self.n_tok, name="kq_mask_swa")
         out_ids = g.input("i32", self.n_out, name="out_ids")
         n_layer = a.num_hidden_layers
-        swa_pattern = _swa_layers(a) if iswa else set()
+        swa_pattern = swa_layers(a) if iswa else set()
+        self.swa_pattern = swa_pattern
         self.out_ids = out_ids
         attn_layers = attention_layers(a)
-        self.s_copy = g.input("i32", 1, name="rs_s_copy")
+        self.s_copy = g.input("i32", s.n_seq, name="rs_s_copy")
         for il in self.layers or range(n_layer):
+            if dev_layer:
+                g.backend = g.layer_backend = dev_layer[il]
             inp = cur
             if a.model_type in PARALLEL:
 
@@ -510,45 +771,32 @@ class _Builder:
                 else:
                     cur = self.parallel_layer(il, cur, pos, attend)
                 continue
-            olmo2 = a.model_type == "olmo2"  # norms after attention and FFN, not before
-            x = cur if olmo2 else self.norm(cur)
+            if a.model_type == "phi":
+                cur = self.phi2_layer(il, cur, pos, mask, full, k_idx, v_idx)
+                continue
+            if a.model_type == "gemma4":
+                masks = ((mask, full, k_idx, v_idx), (mask_swa, swa, k_idx_swa, v_idx_swa))
+                cur = self.gemma4_layer(il, cur, pos, masks)
+                continue
+            olmo2 = a.model_type in POST_NORM  # norms after attention and FFN, not before
+            x = cur if olmo2 else self.norm(cur, rms=not self.ln, bias=self.ln_bias)
+            if a.model_type in GDN:
+                g.expand(x)
             if il not in attn_layers:
-                cur = self.mamba2(x)
+                cur = self.mamba2(x) if a.recurrent_kind == "mamba2" else self.gated_deltanet(x)
             elif a.is_mla:
                 cur = self.mla_attention(x, pos, mask, full, k_idx)
+            elif a.model_type in GDN:
+                cur = self.gated_attention(x, pos, mask, full, k_idx, v_idx)
             else:
-                if a.model_type == "phi3":
-                    qkv = g.mul_mat(
-                        g.weight(self.h, self.hd * (self.n_head + 2 * self.n_kv_head)), x
-                    )
-                    fs = 4
-                    q = g.view(
-                        qkv, (self.hd, self.n_head, self.n_tok), (0, self.hd * fs, qkv.nb[1])
-                    )
-                    k = g.view(
-                        qkv,
-                        (self.hd, self.n_kv_head, self.n_tok),
-                        (0, self.hd * fs, qkv.nb[1]),
-                        self.hd * self.n_head * fs,
-                    )
-                    v = g.view(
-                        qkv,
-                        (self.hd, self.n_kv_head, self.n_tok),
-                        (0, self.hd * fs, qkv.nb[1]),
-                        self.hd * (self.n_head + self.n_kv_head) * fs,
-                    )
-                else:
-                    q = g.mul_mat(g.weight(self.h, self.n_head * self.hd), x)
-                    k = g.mul_mat(g.weight(self.h, self.n_kv_head * self.hd), x)
-                    v = g.mul_mat(g.weight(self.h, self.n_kv_head * self.hd), x)
-                    q = g.reshape(q, self.hd, self.n_head, self.n_tok)
-                    k = g.reshape(k, self.hd, self.n_kv_head, self.n_tok)
-                    v = g.reshape(v, self.hd, self.n_kv_head, self.n_tok)
+                q, k, v = self.qkv(x)
                 if a.qk_norm:
                     q = self.norm(q)
                     k = self.norm(k)
-                q = self.rope(q, pos)
-                k = self.rope(k, pos)
+                # (SmolLM3 leaves every 4th layer without rope: smollm3.cpp use_rope)
+                if self.roped and not (a.model_type == "smollm3" and (il + 1) % 4 == 0):
+                    q = self.rope(q, pos)
+                    k = self.rope(k, pos)
                 in_swa = il in swa_pattern
                 cur = self.attention(
                     q,
@@ -560,19 +808,27 @@ class _Builder:
                     v_idx_swa if in_swa else v_idx,
                     sinks=g.weight(self.n_head, type_="f32") if a.model_type == "gpt_oss" else None,
                 )
-                cur = g.mul_mat(g.weight(self.n_head * self.hd, self.h), cur)
-            if il == n_layer - 1 and a.model_type != "gpt_oss":
+                cur = self.out_proj(cur)
+            if il == n_layer - 1 and a.model_type not in LATE_OUT:
                 cur = g.get_rows(cur, out_ids)
                 inp = g.get_rows(inp, out_ids)
             if olmo2:
                 cur = self.norm(cur)
             ffn_inp = g.same("add", cur, inp)
-            x = ffn_inp if olmo2 else self.norm(ffn_inp)
+            x = ffn_inp if olmo2 else self.norm(ffn_inp, rms=not self.ln, bias=self.ln_bias)
             if a.is_moe and il >= (a.first_k_dense_layers or 0):
                 cur = self.moe(x)
-                if a.is_mla and a.num_shared_experts:
+                if a.num_shared_experts and (
+                    a.is_mla or a.model_type in ("glm4_moe", "granitemoehybrid")
+                ):
                     sf = a.shared_expert_intermediate_size or a.moe_intermediate_size or 0
                     cur = g.same("add", cur, self.ffn(x, il, sf * a.num_shared_experts))
+                elif a.model_type in GDN and a.num_shared_experts:
+                    # qwen3next.cpp: the shared expert scaled by sigmoid(x . w)
+                    sf = (a.shared_expert_intermediate_size or 0) * a.num_shared_experts
+                    shexp = self.ffn(x, il, sf)
+                    gate = g.same("unary", g.mul_mat(g.weight(self.h, type_="f32"), x))
+                    cur = g.same("add", cur, g.same("mul", shexp, gate))
                 elif a.model_type == "qwen2_moe" and a.num_shared_experts:
                     # qwen2moe.cpp: the shared expert scaled by sigmoid(x . w) as silu(z) / z
                     sf = (a.shared_expert_intermediate_size or 0) * a.num_shared_experts
@@ -580,27 +836,36 @@ class _Builder:
                     gate = g.same("div", g.same("unary", z), z)
                     cur = g.same("add", cur, g.same("mul", self.ffn(x, il, sf), gate))
             else:
-                cur = self.ffn(x, il)
+                cur = self.ffn(x, il, bias=self.ffn_bias)
             if olmo2:
                 cur = self.norm(cur)
             if a.model_type == "phi3":  # phi3.cpp adds the residual first
                 cur = g.same("add", ffn_inp, cur)
             else:
                 cur = g.same("add", cur, ffn_inp)
+        g.backend, g.layer_backend = dev_out, -1
         if a.model_type == "gpt_oss":
             # openai-moe.cpp gathers the outputs after the layers, and keeps the last hidden
             # state as a graph output (``t_h_nextn``): the allocator never frees it
             cur.output = True
             cur = g.get_rows(cur, out_ids)
-        cur = self.norm(cur, rms=a.model_type not in PARALLEL, bias=a.model_type in PARALLEL)
+        cur = self.norm(cur, rms=not self.ln, bias=self.ln_bias)
+        if a.model_type in (*GDN, "gemma4"):  # t_h_nextn: every token's normed state, kept
+            cur.output = True
+            cur = g.get_rows(cur, out_ids)
         cur.output = True  # t_embd
         logits = g.mul_mat(g.weight(self.h, a.vocab_size), cur)
+        if a.model_type == "gemma4":  # final logit soft-capping: scale, tanh, scale
+            logits = g.same("scale", g.same("unary", g.same("scale", logits)))
+        if a.model_type == "phi":  # phi2.cpp: the output layer has a bias
+            logits = g.same("add", logits, g.weight(a.vocab_size, type_="f32"))
         logits.output = True
         g.expand(logits)
         return g
 
 
-def _swa_layers(a: Architecture) -> set[int]:
+def swa_layers(a: Architecture) -> set[int]:
+    """Which layers use the sliding window: all but every ``period``-th (Gemma 2/3, OLMo 3)."""
     n = a.num_hidden_layers
     n_swa = min(a.sliding_window_layers or n, n)
     if n_swa >= n:
@@ -664,3 +929,19 @@ def replay_work(a: Architecture, s: Settings) -> int:
     """The work buffer of ``s``'s graph, computed now (:func:`graph_memo.work_buffer`
     remembers it)."""
     return work_size(_Builder(a, s, replayed_layers(a)).build())
+
+
+def device_buffers(
+    a: Architecture, s: Settings, dev_layer: list[int], dev_out: int, n_devices: int
+) -> list[int]:
+    """Compute buffer of each device (the host last) when the layers sit on devices
+    ``dev_layer`` and the output head on ``dev_out``: every layer replayed, scheduled as
+    ``ggml_backend_sched`` does (:func:`llmatlas.sizing.ggml_sched.schedule`), with the
+    scheduler's 4 input copies when more than one device runs the model (llama.cpp's
+    pipeline parallelism with every layer offloaded).  Unlike one device's buffer, a few
+    layers do not stand for all: where a slice starts and ends moves the allocator's holes
+    (:func:`graph_memo.device_compute` remembers the answers instead)."""
+    from llmatlas.sizing.ggml_sched import MAX_COPIES, schedule
+
+    g = _Builder(a, s, None, (dev_layer, dev_out, n_devices)).build()
+    return schedule(g, n_devices + 1, MAX_COPIES if n_devices > 1 else 1)

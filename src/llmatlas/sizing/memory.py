@@ -24,13 +24,15 @@ How each engine allocates (what we model, and where it comes from):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+from llmatlas._record import Value, value
 from llmatlas.catalog._schema import Architecture
 from llmatlas.errors import BadInputError
 from llmatlas.i18n import _
-from llmatlas.sizing.params import global_layer_ids
+from llmatlas.sizing.params import global_layer_ids, recurrent_layer_count
 from llmatlas.sizing.quant import QuantFormat, WeightBytes, weight_bytes
 
 MiB = 1024**2
@@ -59,9 +61,32 @@ LLAMA_CPP_SWA_ARCHS = (
     "gemma4",
     "gemma4_text",
     "gpt_oss",
+    "olmo3",
     "cohere2",
     "llama4",  # chunked attention: an iSWA cache of chunk-sized windows
 )
+
+LLAMA_CPP_UNLOADABLE = (
+    "opt",
+    "gpt_neo",
+    "gptj",
+    "internlm",
+    "recurrent_gemma",
+    "mllama",
+    "phi3small",
+)
+"""Catalog model types the llama.cpp in llama-cpp-python 0.3.36 cannot run: its converter
+(``conversion/__init__.py``) has no class for them and ``src/models/`` no graph (GPT-J has an
+architecture name but no graph)."""
+
+
+def llama_cpp_loadable(a: Architecture) -> bool:
+    """Whether llama.cpp 0.3.36 runs ``a`` at all (ChatGLM-6B, the first ChatGLM, shares its
+    model type with ChatGLM2/3 but not their layout: LayerNorm, GELU, 2-D positions)."""
+    return a.model_type not in LLAMA_CPP_UNLOADABLE and not (
+        a.model_type == "chatglm" and a.norm != "rmsnorm"
+    )
+
 
 N_UBATCH = 512
 """llama.cpp's default physical batch (tokens per compute step)."""
@@ -154,8 +179,8 @@ def swa_honoured(a: Architecture, engine: str, swa_full: bool) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class KVCache:
+@value
+class KVCache(Value):
     bytes: int
     full_layers: int
     window_layers: int
@@ -170,6 +195,7 @@ def kv_cache(
     kv_type: str = "f16",
     engine: str = "llama.cpp",
     swa_full: bool = True,
+    flash_attn: bool = False,
 ) -> KVCache:
     """KV cache bytes for ``sequences`` sequences of ``context`` tokens each.
 
@@ -224,10 +250,19 @@ def kv_cache(
         if a.kv_shared_layers:
             global_layers = round(global_layers * (attn_layers - a.kv_shared_layers) / attn_layers)
         kv += global_layers * (kv_elements_per_token_global_layer(a, engine) - elts) * total_cells
+        if engine == "llama.cpp" and not flash_attn:
+            # V transposed (no flash attention): llama-kv-cache.cpp gives every layer's V the
+            # widest layer's width (n_embd_v_gqa_max)
+            v_local = a.num_key_value_heads * a.resolved_head_dim
+            v_global = kv_elements_per_token_global_layer(a, engine) // 2
+            v_max = max(v_local, v_global)
+            kv += global_layers * (v_max - v_global) * total_cells
+            kv += (full_layers - global_layers) * (v_max - v_local) * total_cells
+            kv += window_layers * (v_max - v_local) * window_cells
     # cross-attention layers hold the encoder's tokens (one image per sequence), not the context
     kv += cross_layers * elts * (a.cross_attention_tokens or 0) * sequences
     state = 0
-    recurrent_layers = a.num_hidden_layers - attn_layers - cross_layers
+    recurrent_layers = recurrent_layer_count(a)
     if recurrent_layers:
         state = recurrent_layers * sequences * recurrent_state_bytes_per_layer(a)
     return KVCache(
@@ -239,8 +274,8 @@ def kv_cache(
     )
 
 
-@dataclass(frozen=True)
-class MemoryEstimate:
+@value
+class MemoryEstimate(Value):
     """What running a model takes, in bytes, split the way engines report it."""
 
     engine: str
@@ -426,7 +461,25 @@ def estimate_memory(
     layers = a.num_hidden_layers
 
     if engine == "llama.cpp":
+        from llmatlas.sizing import graph_memo
+
         kv = kv_cache(a, context, batch, kv_type, engine, swa_full)
+        if not llama_cpp_loadable(a):
+            notes.append(
+                _(
+                    "llama.cpp (llama-cpp-python 0.3.36) cannot load {model_type} models: "
+                    "these figures are for a file it would not run"
+                ).format(model_type=a.model_type)
+            )
+        elif not graph_memo.supported(
+            a, graph_memo.Settings(context, N_UBATCH, False, kv_type.lower(), swa_full, batch)
+        ):
+            notes.append(
+                _(
+                    "compute buffer: a closed-form estimate, not llama.cpp's own graph "
+                    "replayed ({model_type}); such estimates have been off by tens of percent"
+                ).format(model_type=a.model_type)
+            )
         if a.sliding_window and not swa_honoured(a, engine, swa_full):
             notes.append(
                 _(
@@ -545,3 +598,252 @@ def vllm_kv_pool(
     per_token = max(1, -(-per_token // pipeline_parallel))
     pool = max(0, int(pool))
     return pool, pool // per_token
+
+
+# -- several devices: llama.cpp's layer split ---------------------------------------------
+
+LLAMA_CPP_INPUT_TENSORS: tuple[str, ...] = (
+    "token_embd",
+    "position_embd",
+    "pos_embd",
+    "token_types",
+    "per_layer_token_embd",
+)
+"""Tensors of llama.cpp's input layer (``LLM_TENSOR_LAYER_INPUT``): always on the CPU."""
+
+
+def llama_cpp_layer_split(
+    n_layer: int,
+    n_devices: int,
+    tensor_split: list[float] | None = None,
+    free_bytes: list[int] | None = None,
+    n_gpu_layers: int | None = None,
+) -> tuple[list[int], int]:
+    """(device of each repeating layer, device of the output layer), as
+    ``llama_model_base::load_tensors`` assigns them in ``--split-mode layer``.
+
+    The split points are the running sums of ``--tensor-split`` (default: each device's free
+    memory) normalised to 1, in float32 as llama.cpp computes them.  Layer ``il`` (the output
+    layer is number ``n_layer``) goes to the first device whose point is above
+    ``(il - i_gpu_start) / act_gpu_layers`` (``std::upper_bound``), where
+    ``i_gpu_start = max(n_layer + 1 - ngl, 0)`` and ``act_gpu_layers = min(ngl, n_layer + 1)``;
+    layers before ``i_gpu_start`` stay on the CPU, numbered ``n_devices`` here.  Equal splits
+    give the first devices one layer more (the output counts as a layer of the last)."""
+    import numpy as np
+
+    if n_devices < 1:
+        raise BadInputError("a layer split needs at least one device")
+    ngl = n_layer + 1 if n_gpu_layers is None else max(0, n_gpu_layers)
+    given = tensor_split if tensor_split and any(x != 0 for x in tensor_split) else None
+    if given is not None:
+        if len(given) > n_devices or any(x < 0 for x in given):
+            raise BadInputError(
+                f"--tensor-split takes up to {n_devices} non-negative proportions, one a device"
+            )
+        raw = list(given) + [0.0] * (n_devices - len(given))
+    elif free_bytes is not None:
+        raw = [float(x) for x in free_bytes]
+    else:
+        raw = [1.0] * n_devices
+    f32 = np.float32
+    points = []
+    acc = f32(0.0)
+    for x in raw:
+        acc = f32(acc + f32(x))
+        points.append(acc)
+    points = [f32(p / acc) for p in points]
+    i_gpu_start = max(n_layer + 1 - ngl, 0)
+    act = min(ngl, n_layer + 1)
+
+    def device(il: int) -> int:
+        if il < i_gpu_start or il - i_gpu_start >= act:
+            return n_devices
+        x = f32(f32(il - i_gpu_start) / f32(act))
+        return next((d for d, p in enumerate(points) if p > x), n_devices - 1)
+
+    return [device(il) for il in range(n_layer)], device(n_layer)
+
+
+@functools.lru_cache(maxsize=1024)
+def _split(
+    n_layer: int,
+    n_devices: int,
+    tensor_split: tuple[float, ...] | None,
+    free_bytes: tuple[int, ...] | None,
+) -> tuple[list[int], int]:
+    return llama_cpp_layer_split(
+        n_layer,
+        n_devices,
+        list(tensor_split) if tensor_split else None,
+        list(free_bytes) if free_bytes else None,
+    )
+
+
+@dataclass(frozen=True)
+class DeviceMemory:
+    """One device's share of a llama.cpp run split by layers (the host is the last row)."""
+
+    device: int  # 0.. in --tensor-split order; the host (CPU) is numbered after the GPUs
+    layers: int  # repeating layers it holds
+    output: bool  # holds the output head
+    weights_bytes: int  # its model buffer
+    kv_cache_bytes: int
+    compute_bytes: int  # its compute buffer (graph splits it runs, input copies)
+
+    @property
+    def total_bytes(self) -> int:
+        return self.weights_bytes + self.kv_cache_bytes + self.compute_bytes
+
+
+def _layer_of(name: str) -> int | None:
+    if name.startswith("blk."):
+        return int(name.split(".")[1])
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _predicted_tensors(
+    a: Architecture, fmt: QuantFormat
+) -> tuple[tuple[str, int | None, int], ...]:
+    """(name, layer, bytes) of the tensors llama.cpp loads, a layer's tensors as one entry;
+    once per (architecture, format), alike layers typed once (as ``quant.weight_bytes``)."""
+    from llmatlas.sizing.params import tensors
+    from llmatlas.sizing.quant import gguf_tensor_type, layer_class, tensor_bytes
+
+    n = a.num_hidden_layers
+    out: list[tuple[str, int | None, int]] = []
+    layers: dict[int, list[Any]] = {}
+    for t in tensors(a):
+        if t.name == "extra":  # vision/audio towers: a separate projector file in llama.cpp
+            continue
+        if t.layer is None:
+            out.append((t.name, None, tensor_bytes(t, gguf_tensor_type(fmt, t, a))))
+        else:
+            layers.setdefault(t.layer, []).append(t)
+    alike: dict[tuple[object, ...], int] = {}
+    for i, ts in layers.items():
+        shape = tuple((t.name, t.n, t.row, t.category, t.active_fraction) for t in ts)
+        key = (layer_class(i, n), shape)
+        if key not in alike:
+            alike[key] = sum(tensor_bytes(t, gguf_tensor_type(fmt, t, a)) for t in ts)
+        out.append((f"blk.{i}", i, alike[key]))
+    return tuple(out)
+
+
+def _layer_kv_bytes(
+    a: Architecture, context: int, batch: int, kv_type: str, swa_full: bool
+) -> list[int]:
+    """KV cache (or recurrent state) bytes of each layer, as llama.cpp allocates them; an
+    even share of :func:`kv_cache` for shapes this does not lay out layer by layer."""
+    from llmatlas.sizing.llama_graph import attention_layers, swa_layers
+
+    n = a.num_hidden_layers
+    kv = kv_cache(a, context, batch, kv_type, "llama.cpp", swa_full)
+    simple = not (
+        a.kv_shared_layers
+        or a.global_head_dim
+        or a.num_global_key_value_heads
+        or a.cross_attention_layers
+        or (a.num_attention_layers is not None and a.recurrent_kind != "mamba2")
+    )
+    if not simple:
+        return [kv.bytes * (i + 1) // n - kv.bytes * i // n for i in range(n)]
+    per_elt = kv_bytes_per_element(kv_type)
+    elts = kv_elements_per_token_per_layer(a, "llama.cpp")
+    total = context * batch
+    total = _pad(total, 256) if total > 256 else total
+    attn = attention_layers(a)
+    window = swa_layers(a) if swa_honoured(a, "llama.cpp", swa_full) else set()
+    state = recurrent_state_bytes_per_layer(a) * batch
+    out = []
+    for il in range(n):
+        if il not in attn:
+            out.append(state)
+        else:
+            cells = kv.window_cells if il in window else total
+            out.append(round(elts * cells * per_elt))
+    return out
+
+
+def llama_cpp_devices(
+    a: Architecture,
+    fmt: QuantFormat,
+    context: int,
+    n_devices: int,
+    tensor_split: list[float] | None = None,
+    batch: int = 1,
+    kv_type: str = "f16",
+    swa_full: bool = True,
+    flash_attn: bool = False,
+    free_bytes: list[int] | None = None,
+    weight_tensors: list[tuple[str, int]] | None = None,
+) -> list[DeviceMemory]:
+    """Each device's model buffer, KV cache and compute buffer when llama.cpp offloads every
+    layer (``-ngl`` all) to ``n_devices`` devices in ``--split-mode layer``; the host last.
+
+    * Layers go to devices by :func:`llama_cpp_layer_split`; a layer's weights and its KV
+      cache live on its device.  The token embeddings stay on the CPU (the input layer);
+      the output norm and head go with the output layer (the last device), and a model with
+      tied embeddings gets a copy of the embedding matrix there.
+    * Compute buffers: the graph llama.cpp reserves (:mod:`llmatlas.sizing.llama_graph`)
+      scheduled over the devices as ``ggml_backend_sched`` does
+      (:mod:`llmatlas.sizing.ggml_sched`): each device runs the nodes of its layers, holds
+      copies of the inputs it reads from other devices, and with more than one device the
+      scheduler's pipeline parallelism keeps 4 copies of every input.  Architectures
+      without a replayed graph get the one-device buffer on every device (an upper bound)
+      and a host share of the inputs only.
+
+    ``weight_tensors``: a real file's (GGUF name, bytes) per tensor, else the prediction.
+    """
+    from llmatlas.sizing import graph_memo
+
+    dev_layer, dev_out = _split(
+        a.num_hidden_layers,
+        n_devices,
+        tuple(tensor_split) if tensor_split else None,
+        tuple(free_bytes) if free_bytes else None,
+    )
+    host = n_devices
+    weights = [0] * (n_devices + 1)
+    if weight_tensors is not None:
+        named = [
+            (n.removesuffix(".weight").removesuffix(".bias"), _layer_of(n), b)
+            for n, b in weight_tensors
+        ]
+        tied = not any(n == "output.weight" for n, _ in weight_tensors)
+    else:
+        named = list(_predicted_tensors(a, fmt))
+        tied = bool(a.tie_word_embeddings)
+    for name, layer, nbytes in named:
+        if layer is not None and layer < len(dev_layer):
+            weights[dev_layer[layer]] += nbytes
+        elif name in LLAMA_CPP_INPUT_TENSORS:
+            weights[host] += nbytes
+            if name == "token_embd" and tied:  # TENSOR_DUPLICATED as the output head
+                weights[dev_out] += nbytes
+        else:
+            weights[dev_out] += nbytes
+    kv = [0] * (n_devices + 1)
+    for il, b in enumerate(_layer_kv_bytes(a, context, batch, kv_type, swa_full)):
+        kv[dev_layer[il]] += b
+    settings = graph_memo.Settings(context, N_UBATCH, flash_attn, kv_type.lower(), swa_full, batch)
+    compute: list[int]
+    if graph_memo.supported(a, settings):
+        compute = list(graph_memo.device_compute(a, settings, tuple(dev_layer), dev_out, n_devices))
+    else:
+        one = llama_cpp_compute_buffer(a, context, batch, flash_attn, N_UBATCH, swa_full, kv_type)
+        used = set(dev_layer) | {dev_out}
+        compute = [one if d in used else 0 for d in range(n_devices)]
+        n_tok = min(N_UBATCH, context * batch)
+        compute.append(n_tok * a.hidden_size * 4)  # the embeddings' rows, on the host
+    return [
+        DeviceMemory(
+            d,
+            sum(1 for x in dev_layer if x == d),
+            dev_out == d,
+            weights[d],
+            kv[d],
+            compute[d],
+        )
+        for d in range(n_devices + 1)
+    ]

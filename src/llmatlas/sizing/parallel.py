@@ -8,8 +8,7 @@ context and activation buffers are paid on every GPU.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from llmatlas._record import Value, value
 from llmatlas.catalog._schema import Architecture
 from llmatlas.sizing.memory import CUDA_CONTEXT, GiB, activation_bytes, kv_cache
 from llmatlas.sizing.quant import QuantFormat, weight_bytes
@@ -19,8 +18,8 @@ HEADROOM = 0.9
 """Plan to use at most 90% of each GPU's memory (vLLM's default utilisation)."""
 
 
-@dataclass(frozen=True)
-class ParallelPlan:
+@value
+class ParallelPlan(Value):
     tensor_parallel: int
     pipeline_parallel: int
     per_gpu_weights: int

@@ -13,6 +13,7 @@ import functools
 from dataclasses import dataclass
 from typing import Literal
 
+from llmatlas._record import Value, value
 from llmatlas.catalog._schema import Architecture
 
 Category = Literal["embedding", "output", "attention", "ffn", "experts", "norm", "other"]
@@ -28,7 +29,9 @@ SHARED_EXPERT_GATE = ("qwen2_moe", "qwen3_next")
 
 @dataclass(frozen=True)
 class Tensor:
-    """One weight tensor: ``row`` is its row length (GGUF ne[0], the input dimension)."""
+    """One weight tensor: ``row`` is its row length (GGUF ne[0], the input dimension).  A
+    generated dataclass, not a :class:`~llmatlas._record.Value`: ``fit`` makes some 80,000,
+    and a generated ``__init__`` builds one in half the time."""
 
     name: str
     layer: int | None
@@ -42,8 +45,8 @@ class Tensor:
         return self.category not in ("norm",) and self.name != "ffn_gate_inp"
 
 
-@dataclass(frozen=True)
-class ParamBreakdown:
+@value
+class ParamBreakdown(Value):
     """Parameters by role.  ``ffn`` holds every expert of an MoE; ``ffn_active`` the routed share."""
 
     embedding: int
@@ -220,20 +223,58 @@ def _norm_size(a: Architecture) -> int:
 
 
 def _norms_per_layer(a: Architecture) -> int:
-    """Gemma 2/3/4 normalise before and after both attention and MLP (4 norms); most use 2."""
+    """Gemma 2/3/4 normalise before and after both attention and MLP (4 norms); most use 2;
+    Nemotron-H's single-purpose layers (a mixer or an MLP) one."""
+    if a.ffn_only_layers is not None:
+        return 1
     return 4 if a.model_type.startswith(("gemma2", "gemma3", "gemma4")) else 2
 
 
-def _attention_layer_ids(a: Architecture) -> set[int]:
+def _attention_layer_ids(a: Architecture) -> frozenset[int]:
     """Which layers have attention; hybrids put one attention layer after each run of recurrent ones."""
-    n = a.num_hidden_layers
-    attn = n if a.num_attention_layers is None else a.num_attention_layers
+    return _attention_ids(a.num_hidden_layers, a.num_attention_layers)
+
+
+@functools.lru_cache(maxsize=256)
+def _attention_ids(n: int, attention: int | None) -> frozenset[int]:
+    attn = n if attention is None else attention
     if attn >= n:
-        return set(range(n))
+        return frozenset(range(n))
     if attn == 0:
-        return set()
+        return frozenset()
     period = n / attn
-    return {min(n - 1, round((i + 1) * period) - 1) for i in range(attn)}
+    return frozenset(min(n - 1, round((i + 1) * period) - 1) for i in range(attn))
+
+
+def ffn_only_layer_ids(a: Architecture) -> frozenset[int]:
+    """Nemotron-H's MLP-only layers, spread evenly over the layers without attention (the
+    catalog keeps their count; positions change neither parameters nor memory)."""
+    if not a.ffn_only_layers:
+        return frozenset()
+    return _ffn_only_ids(a.num_hidden_layers, a.num_attention_layers, a.ffn_only_layers)
+
+
+@functools.lru_cache(maxsize=256)
+def _ffn_only_ids(n: int, attention: int | None, ffn_only: int) -> frozenset[int]:
+    attn = _attention_ids(n, attention)
+    rest = [i for i in range(n) if i not in attn]
+    period = len(rest) / ffn_only
+    return frozenset(rest[min(len(rest) - 1, round((j + 1) * period) - 1)] for j in range(ffn_only))
+
+
+def recurrent_layer_count(a: Architecture) -> int:
+    """Layers that keep a fixed-size state instead of a KV cache (hybrids; 0 otherwise)."""
+    if a.num_attention_layers is None:
+        return 0
+    return a.num_hidden_layers - a.num_attention_layers - (a.ffn_only_layers or 0)
+
+
+def _dense_width(a: Architecture, layer: int) -> int:
+    """The dense MLP's width in ``layer``: doubled in Gemma 4 E2B's KV-shared (last) layers."""
+    shared = a.kv_shared_layers or 0
+    if a.use_double_wide_mlp and layer >= a.num_hidden_layers - shared:
+        return 2 * a.intermediate_size
+    return a.intermediate_size
 
 
 def is_moe_layer(a: Architecture, layer: int) -> bool:
@@ -275,17 +316,21 @@ def _tensors(a: Architecture) -> tuple[Tensor, ...]:
     if a.position_embedding == "learned":
         out.append(Tensor("position_embd", None, a.max_position_embeddings * h, h, "other"))
     attn_layers = _attention_layer_ids(a)
+    ffn_only = ffn_only_layer_ids(a)
     for i in range(a.num_hidden_layers):
         out.append(Tensor("layer_norms", i, _norms_per_layer(a) * _norm_size(a), 1, "norm"))
-        if i in attn_layers:
-            out += _attention_tensors(a, i)
-        else:
-            out += _recurrent_tensors(a, i)
+        if i not in ffn_only:
+            if i in attn_layers:
+                out += _attention_tensors(a, i)
+            else:
+                out += _recurrent_tensors(a, i)
+            if a.ffn_only_layers is not None:
+                continue  # Nemotron-H: a mixer layer holds no feed-forward block
         if a.per_layer_input_size:
             out += _per_layer_tensors(a, i)
         dense_layer = not is_moe_layer(a, i)
         if dense_layer:
-            out += _mlp_tensors(a, i, a.intermediate_size, "", "ffn", 1.0)
+            out += _mlp_tensors(a, i, _dense_width(a, i), "", "ffn", 1.0)
             continue
         assert a.num_experts is not None and a.num_experts_per_tok is not None
         frac = a.num_experts_per_tok / a.num_experts

@@ -10,15 +10,17 @@ predicted file size matches real files.
 Other formats: GPTQ/AWQ 4-bit at group size 128 store a 16-bit scale and a
 4-bit zero per 128 weights (4.156 bits); bitsandbytes NF4 keeps an fp32
 absmax per 64 weights (4.5 bits; 4.127 with double quantization); embeddings
-and the LM head stay 16-bit in those formats.
+and the LM head stay 16-bit in those formats.  A checkpoint published pre-quantized in
+compressed-tensors INT4 (Kimi K2 Thinking: symmetric 4-bit integers with one BF16 scale per
+32 weights, routed experts only) is ``INT4-G32-EXPERTS``: 4.5 bits on the experts, BF16 elsewhere.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from llmatlas._record import Value, value
 from llmatlas.catalog._schema import Architecture
 from llmatlas.errors import BadInputError
 from llmatlas.sizing.params import Tensor, tensors
@@ -31,11 +33,13 @@ else:  # the table without `import gguf` (numpy): see llmatlas._gguf_constants
     GGMLQuantizationType, GGML_QUANT_SIZES = quant_types()
 
 T = GGMLQuantizationType
-Kind = Literal["float", "gguf", "gptq", "awq", "bnb", "fp8", "int8", "mxfp4", "nvfp4"]
+Kind = Literal[
+    "float", "gguf", "gptq", "awq", "bnb", "fp8", "int8", "mxfp4", "nvfp4", "int4-experts"
+]
 
 
-@dataclass(frozen=True)
-class QuantFormat:
+@value
+class QuantFormat(Value):
     """A weight format.  ``bits`` is the nominal bits per weight of its main tensors."""
 
     name: str
@@ -222,6 +226,8 @@ _REFUSED: dict[str, dict[str, str]] = {
         "NF4": "bitsandbytes NF4 is transformers-only; on llama.cpp use Q4_K_M or IQ4_NL",
         "BNB-NF4": "bitsandbytes NF4 is transformers-only; on llama.cpp use Q4_K_M or IQ4_NL",
         "BNB-INT8": "bitsandbytes int8 is transformers-only; on llama.cpp use Q8_0",
+        "INT4-G32-EXPERTS": "compressed-tensors INT4 checkpoints run on vLLM; on llama.cpp use "
+        "a GGUF type such as Q4_K_M",
     },
 }
 _HF_EXTRA = {
@@ -237,6 +243,14 @@ _HF_EXTRA = {
         "nvfp4",
         4.5,
         "NVIDIA FP4: 4-bit values with an FP8 scale per 16 (Blackwell), embeddings/head BF16",
+        ("vllm",),
+    ),
+    "INT4-G32-EXPERTS": QuantFormat(
+        "INT4-G32-EXPERTS",
+        "int4-experts",
+        4 + 16 / 32,
+        "compressed-tensors INT4 (pack-quantized, symmetric, a BF16 scale per 32 weights) on the "
+        "routed MoE experts, other weights BF16: a checkpoint published that way (Kimi K2 Thinking)",
         ("vllm",),
     ),
 }
@@ -450,8 +464,8 @@ def tensor_bytes(t: Tensor, ggml_type: GGMLQuantizationType) -> int:
     return t.n * size // block
 
 
-@dataclass(frozen=True)
-class WeightBytes:
+@value
+class WeightBytes(Value):
     """Bytes of the weights in a format; ``active`` are those read per token (MoE)."""
 
     total: int
@@ -526,8 +540,9 @@ def _hf_tensor_bytes(fmt: QuantFormat, t: Tensor) -> tuple[int, str]:
         return t.n * 2, "BF16"
     if t.name == "ffn_gate_inp":
         return t.n * 2, "BF16"
-    if fmt.kind == "mxfp4":
-        # gpt-oss: only the experts are MXFP4 (32 x 4 bits + one E8M0 scale); the rest BF16
+    if fmt.kind in ("mxfp4", "int4-experts"):
+        # gpt-oss: only the experts are MXFP4 (32 x 4 bits + one E8M0 scale); Kimi K2 Thinking:
+        # only the routed experts are INT4 (32 x 4 bits + one BF16 scale); the rest BF16
         if t.category == "experts":
             return round(t.n * fmt.bits / 8), fmt.name
         return t.n * 2, "BF16"

@@ -10,9 +10,9 @@ as a calibration factor that replaces these defaults.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
+from llmatlas._record import Value, value
 from llmatlas.catalog._schema import Architecture
 from llmatlas.sizing.memory import kv_cache
 from llmatlas.sizing.params import param_breakdown, tensors
@@ -59,8 +59,8 @@ def bytes_read_per_token(a: Architecture, fmt: QuantFormat) -> int:
     return max(w.active - embd_bytes, 1)
 
 
-@dataclass(frozen=True)
-class Flops:
+@value
+class Flops(Value):
     decode: float  # per generated token
     prefill: float  # per prompt token
 
@@ -78,8 +78,8 @@ def flops_per_token(a: Architecture, context: int) -> Flops:
     return Flops(decode=2 * (body + head) + attention, prefill=2 * body + attention)
 
 
-@dataclass(frozen=True)
-class SpeedEstimate:
+@value
+class SpeedEstimate(Value):
     decode_tps: float  # tokens/s for one sequence
     aggregate_decode_tps: float  # tokens/s summed over ``batch`` sequences
     prefill_tps: float  # prompt tokens/s

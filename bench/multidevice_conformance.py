@@ -1,0 +1,268 @@
+"""Conformance of the per-device figures against llama.cpp split over several devices.
+
+llama.cpp's RPC backend makes each ``ggml-rpc-server`` a device of its own, with its own
+buffers, so a CPU-only machine can run llama.cpp's real multi-device path: the layer
+split (``--tensor-split``), the per-device model buffers and KV caches, and the backend
+scheduler's per-device compute buffers with pipeline parallelism.  This starts 2-3
+rpc-servers on 127.0.0.1, loads small, deep synthesised models with ``-ngl 99`` and several
+``--tensor-split`` values and contexts through ``llama-completion``, reads each device's
+model, KV and compute buffer from its log, and prints them against
+``llmatlas.sizing.memory.llama_cpp_devices`` for the same file.
+
+Needs a llama.cpp build with ``-DGGML_RPC=ON`` (targets ``ggml-rpc-server`` and
+``llama-completion``)::
+
+    cmake -S llama.cpp -B build-rpc -DGGML_RPC=ON -DGGML_NATIVE=ON -DLLAMA_OPENSSL=OFF
+    cmake --build build-rpc -j2 --target ggml-rpc-server llama-completion
+    PYTHONPATH=src .venv/bin/python bench/multidevice_conformance.py --bin build-rpc/bin
+
+(``--bin`` defaults to ``$LLMATLAS_LLAMA_RPC_BIN``.)  Target: model and KV buffers exact (to
+the log's 0.01 MiB), compute buffers within 2%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmatlas.artifacts import from_gguf
+from llmatlas.artifacts.synth import synth_gguf
+from llmatlas.catalog import Catalog
+from llmatlas.sizing import MiB
+from llmatlas.sizing.memory import DeviceMemory, llama_cpp_devices
+from llmatlas.sizing.quant import get_format
+
+SERVER = "ggml-rpc-server"
+CLIENT = "llama-completion"
+BASE_PORT = 50152
+
+# small but deep models of catalog architectures: (catalog id, what changes)
+SHAPES: dict[str, dict[str, object]] = {
+    "llama-3-8b": {  # Llama 3: GQA, untied head
+        "hidden_size": 256,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 64,
+        "intermediate_size": 704,
+        "vocab_size": 32000,
+    },
+    "gemma-3-4b-it": {  # Gemma 3: sliding-window layers (two masks), tied embeddings
+        "hidden_size": 256,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 1,
+        "head_dim": 64,
+        "intermediate_size": 704,
+        "vocab_size": 32000,
+        "num_hidden_layers": 30,
+    },
+    "qwen2.5-7b": {  # Qwen2: QKV biases
+        "hidden_size": 256,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 64,
+        "intermediate_size": 704,
+        "vocab_size": 32000,
+    },
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    model: str
+    devices: int
+    split: tuple[float, ...] | None  # None: llama.cpp's default (free memory per device)
+    ctx: int
+    flash: bool = False
+    kv_type: str = "f16"
+
+
+CASES = [
+    Case("llama-3-8b", 2, None, 4096),
+    Case("llama-3-8b", 2, (3, 1), 8192),
+    Case("llama-3-8b", 3, (1, 1, 1), 2048),
+    Case("llama-3-8b", 3, (2, 1, 1), 4096, flash=True),
+    Case("llama-3-8b", 3, (1, 2, 1), 4096, kv_type="q8_0", flash=True),
+    Case("gemma-3-4b-it", 2, (1, 1), 4096),
+    Case("gemma-3-4b-it", 3, (1, 1, 2), 2048, flash=True),
+    Case("qwen2.5-7b", 2, (1, 2), 4096),
+]
+
+_LINE = re.compile(r"(?P<what>model|KV|compute) buffer size =\s*(?P<mib>[0-9.]+) MiB")
+_FREE = re.compile(r"using device (?P<dev>RPC\d+\[[^\]]+\]|\S+) .* - (?P<free>\d+) MiB free")
+
+
+def _wait_port(port: int, timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"rpc-server on port {port} did not start")
+
+
+def parse_log(log: str, endpoints: list[str]) -> tuple[list[dict[str, int]], list[int]]:
+    """Per device (the endpoints in order, then the host): bytes of model/KV/compute buffer
+    as logged (0.01 MiB resolution); and the free memory each device reported (bytes)."""
+    rows = [{"model": 0, "KV": 0, "compute": 0} for _ in range(len(endpoints) + 1)]
+    free = [0] * len(endpoints)
+    for line in log.splitlines():
+        m = _FREE.search(line)
+        if m:
+            for i, ep in enumerate(endpoints):
+                if f"[{ep}]" in m["dev"]:
+                    free[i] = int(m["free"]) * MiB
+            continue
+        m = _LINE.search(line)
+        if not m:
+            continue
+        where = next((i for i, ep in enumerate(endpoints) if f"[{ep}]" in line), None)
+        if where is None:
+            if "CPU" not in line:
+                continue
+            where = len(endpoints)
+        rows[where][m["what"]] += round(float(m["mib"]) * MiB)
+    return rows, free
+
+
+def run_case(case: Case, path: Path, endpoints: list[str], client: Path) -> str:
+    cmd = [
+        str(client),
+        "-m",
+        str(path),
+        "--rpc",
+        ",".join(endpoints[: case.devices]),
+        "-ngl",
+        "99",
+        "-c",
+        str(case.ctx),
+        "-fa",
+        "on" if case.flash else "off",
+        "-ctk",
+        case.kv_type,
+        "-ctv",
+        case.kv_type,
+        "--fit",
+        "off",
+        "-n",
+        "1",
+        "-no-cnv",
+        "--no-warmup",
+        "-t",
+        "1",
+        "-p",
+        "hi",
+    ]
+    if case.split is not None:
+        cmd += ["--tensor-split", ",".join(f"{x:g}" for x in case.split)]
+    # the log lines this reads are printed while the context is built; a file without a
+    # vocabulary may then fail to tokenize the prompt, which does not matter here
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    return p.stdout + p.stderr
+
+
+def _err(pred: int, actual: int) -> float:
+    if abs(pred - actual) <= MiB // 200:  # the log's resolution: 0.01 MiB
+        return 0.0
+    return pred / actual - 1 if actual else float("inf")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bin", default=os.environ.get("LLMATLAS_LLAMA_RPC_BIN", ""))
+    ap.add_argument("--cases", default="", help="comma-separated case numbers (default: all)")
+    args = ap.parse_args()
+    bindir = Path(args.bin) if args.bin else None
+    if bindir is None or not (bindir / SERVER).exists() or not (bindir / CLIENT).exists():
+        print(
+            f"needs llama.cpp's {SERVER} and {CLIENT} built with -DGGML_RPC=ON: give their "
+            "folder with --bin or LLMATLAS_LLAMA_RPC_BIN (see this file's docstring)",
+            file=sys.stderr,
+        )
+        return 2
+    cases = CASES
+    if args.cases:
+        cases = [CASES[int(i)] for i in args.cases.split(",")]
+    cat = Catalog()
+    n_servers = max(c.devices for c in cases)
+    endpoints = [f"127.0.0.1:{BASE_PORT + i}" for i in range(n_servers)]
+    print(
+        f"{'model':14} {'split':9} {'ctx':>5} {'FA':3} {'KV':5} {'device':7} {'layers':>6} "
+        f"{'model MiB':>10} {'err':>7} {'KV MiB':>8} {'err':>7} {'compute MiB':>11} {'err':>7}"
+    )
+    worst = {"model": 0.0, "KV": 0.0, "compute": 0.0}
+    n_rows = 0
+    with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
+        for i in range(n_servers):
+            p = subprocess.Popen(
+                [str(bindir / SERVER), "-H", "127.0.0.1", "-p", str(BASE_PORT + i), "-t", "1"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            stack.callback(p.wait, 10)
+            stack.callback(p.terminate)
+            _wait_port(BASE_PORT + i)
+        files: dict[str, tuple[Path, object]] = {}
+        for case in cases:
+            if case.model not in files:
+                a0 = cat.get(case.model).architecture
+                assert a0 is not None
+                a0 = a0.model_copy(update={"num_hidden_layers": 32, **SHAPES[case.model]})
+                path = synth_gguf(
+                    a0, get_format("Q8_0", "llama.cpp"), Path(tmp) / f"{case.model}.gguf"
+                )[0]
+                files[case.model] = (path, from_gguf(path, cat))
+            path, art = files[case.model]
+            a = art.architecture  # type: ignore[attr-defined]
+            header = art.header  # type: ignore[attr-defined]
+            log = run_case(case, path, endpoints, bindir / CLIENT)
+            measured, free = parse_log(log, endpoints[: case.devices])
+            if not any(r["compute"] for r in measured):
+                print(f"{case}: llama.cpp logged no compute buffer; log tail:\n{log[-2000:]}")
+                return 1
+            pred: list[DeviceMemory] = llama_cpp_devices(
+                a,
+                get_format(art.quant, "llama.cpp"),  # type: ignore[attr-defined]
+                case.ctx,
+                case.devices,
+                list(case.split) if case.split else None,
+                kv_type=case.kv_type,
+                flash_attn=case.flash,
+                free_bytes=free if case.split is None else None,
+                weight_tensors=[(t.name, t.n_bytes) for t in header.tensors],
+            )
+            split = ",".join(f"{x:g}" for x in case.split) if case.split else "free mem"
+            for d, m in zip(pred, measured, strict=True):
+                name = f"RPC{d.device}" if d.device < case.devices else "host"
+                errs = {
+                    "model": _err(d.weights_bytes, m["model"]),
+                    "KV": _err(d.kv_cache_bytes, m["KV"]),
+                    "compute": _err(d.compute_bytes, m["compute"]),
+                }
+                for k, v in errs.items():
+                    worst[k] = max(worst[k], abs(v))
+                n_rows += 1
+                print(
+                    f"{case.model:14} {split:9} {case.ctx:>5} {'on' if case.flash else 'off':3} "
+                    f"{case.kv_type:5} {name:7} {d.layers:>3}{'+o' if d.output else '  '} "
+                    f" {m['model'] / MiB:>10.2f} {errs['model']:>+7.2%} {m['KV'] / MiB:>8.2f} "
+                    f"{errs['KV']:>+7.2%} {m['compute'] / MiB:>11.2f} {errs['compute']:>+7.2%}"
+                )
+    print(
+        f"\n{len(cases)} runs, {n_rows} device rows; worst error: model {worst['model']:.2%}, "
+        f"KV {worst['KV']:.2%}, compute {worst['compute']:.2%} (target: exact, exact, 2%)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""llama.cpp's layer split over several devices: which device holds what, and each device's
+compute buffer as ggml's scheduler builds it.  Pure logic; the check against llama.cpp
+itself (several rpc-servers) is bench/multidevice_conformance.py, run here only where a
+build with GGML_RPC is present."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from llmatlas.artifacts import from_gguf
+from llmatlas.artifacts.synth import synth_gguf
+from llmatlas.catalog import Catalog
+from llmatlas.errors import BadInputError
+from llmatlas.sizing.ggml_alloc import ALIGNMENT, Graph
+from llmatlas.sizing.ggml_sched import schedule
+from llmatlas.sizing.memory import kv_cache, llama_cpp_devices, llama_cpp_layer_split
+from llmatlas.sizing.quant import get_format
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _counts(split: tuple[list[int], int], n: int) -> list[int]:
+    layers, _ = split
+    return [layers.count(d) for d in range(n + 1)]
+
+
+def test_even_split_gives_the_first_devices_the_extra_layer() -> None:
+    # the output head counts as layer n_layer of the last device: 80 + 1 over 2 -> 41 / 39 + head
+    layers, out = llama_cpp_layer_split(80, 2)
+    assert _counts((layers, out), 2) == [41, 39, 0] and out == 1
+    assert layers == sorted(layers)  # contiguous slices, in device order
+    assert _counts(llama_cpp_layer_split(32, 3, [1, 1, 1]), 3) == [11, 11, 10, 0]
+
+
+def test_split_points_are_upper_bounds_in_float32() -> None:
+    # 31 layers + head over [1, 1]: layer 16 sits exactly on the point 0.5 and goes to device 1
+    layers, out = llama_cpp_layer_split(31, 2, [1, 1])
+    assert layers.index(1) == 16 and out == 1
+    assert _counts(llama_cpp_layer_split(32, 3, [3, 1, 1]), 3) == [20, 7, 5, 0]
+    # proportions from free memory; a zero proportion gets nothing
+    assert _counts(llama_cpp_layer_split(32, 2, free_bytes=[3 << 30, 1 << 30]), 2) == [25, 7, 0]
+    layers, out = llama_cpp_layer_split(32, 3, [1, 0, 1])
+    assert 1 not in layers and out == 2
+
+
+def test_partial_offload_keeps_the_first_layers_on_the_cpu() -> None:
+    layers, out = llama_cpp_layer_split(32, 2, [1, 1], n_gpu_layers=20)
+    # i_gpu_start = 33 - 20 = 13: layers 0-12 on the host (numbered 2), the rest split
+    assert layers[:13] == [2] * 13 and set(layers[13:]) == {0, 1} and out == 1
+
+
+def test_bad_tensor_split_is_one_clear_error() -> None:
+    with pytest.raises(BadInputError, match="tensor-split"):
+        llama_cpp_layer_split(32, 2, [1, 1, 1])
+    with pytest.raises(BadInputError, match="tensor-split"):
+        llama_cpp_layer_split(32, 2, [1, -1])
+
+
+def _two_device_graph() -> Graph:
+    """input (CPU) -> x W0 (device 0) -> x W1 (device 1, an output)."""
+    g = Graph()
+    x = g.input("f32", 16, 4)
+    g.backend = 0
+    w0 = g.weight(16, 8, type_="f32")
+    g.backend = 1
+    w1 = g.weight(8, 4, type_="f32")
+    y = g.mul_mat(w1, g.mul_mat(w0, x))
+    y.output = True
+    g.expand(y)
+    return g
+
+
+def test_scheduler_copies_inputs_into_each_device_buffer() -> None:
+    # one copy: device 0 holds a copy of the 256-byte input and its 128-byte product; device 1
+    # a copy of that product and its own 64-byte output; the host only the input
+    assert schedule(_two_device_graph(), 3, 1) == [256 + 128, 128 + 64, 256]
+    # pipeline parallelism: 4 copies of every graph input and of every split input, kept
+    assert schedule(_two_device_graph(), 3, 4) == [4 * 256 + 128, 4 * 128 + 64, 4 * 256]
+    assert ALIGNMENT == 32  # every size above is a multiple of it
+
+
+@pytest.fixture(scope="module")
+def llama_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
+    cat = Catalog()
+    a0 = cat.get("llama-3-8b").architecture
+    assert a0 is not None
+    a0 = a0.model_copy(
+        update={
+            "num_hidden_layers": 32,
+            "hidden_size": 256,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "head_dim": 64,
+            "intermediate_size": 704,
+            "vocab_size": 32000,
+        }
+    )
+    path = synth_gguf(
+        a0, get_format("Q8_0", "llama.cpp"), tmp_path_factory.mktemp("md") / "m.gguf"
+    )[0]
+    return from_gguf(path, cat), path
+
+
+def test_devices_hold_every_weight_and_cell_once(llama_file: tuple[object, Path]) -> None:
+    art, _ = llama_file
+    a = art.architecture  # type: ignore[attr-defined]
+    tensors = [(t.name, t.n_bytes) for t in art.header.tensors]  # type: ignore[attr-defined]
+    rows = llama_cpp_devices(a, get_format("Q8_0"), 4096, 3, [2, 1, 1], weight_tensors=tensors)
+    assert [r.layers for r in rows] == [17, 8, 7, 0] and [r.output for r in rows] == [
+        False,
+        False,
+        True,
+        False,
+    ]
+    assert sum(r.weights_bytes for r in rows) == sum(b for _, b in tensors)
+    embd = next(b for n, b in tensors if n == "token_embd.weight")
+    assert rows[-1].weights_bytes == embd  # the input layer stays on the host
+    assert sum(r.kv_cache_bytes for r in rows) == kv_cache(a, 4096).bytes
+    assert rows[0].kv_cache_bytes == kv_cache(a, 4096).bytes * 17 // 32
+    # every device runs attention over the full cache; only the last one computes logits
+    assert rows[2].compute_bytes > rows[1].compute_bytes > 0 and rows[3].compute_bytes > 0
+
+
+def test_reference_run_matches_when_llama_cpp_rpc_is_built() -> None:
+    bindir = os.environ.get("LLMATLAS_LLAMA_RPC_BIN", "")
+    if not bindir or not (Path(bindir) / "ggml-rpc-server").exists():
+        pytest.skip("no llama.cpp RPC build (set LLMATLAS_LLAMA_RPC_BIN)")
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "multidevice_conformance.py"), "--cases", "1,2"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    found = re.search(r"worst error: model ([\d.]+)%, KV ([\d.]+)%, compute ([\d.]+)%", p.stdout)
+    assert found, p.stdout
+    model, kv, compute = (float(x) for x in found.groups())
+    assert model == 0 and kv == 0 and compute <= 2, p.stdout
