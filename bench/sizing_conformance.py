@@ -69,6 +69,11 @@ MODELS = [
     ("qwen3.5-35b-a3b", "Qwen3.5 MoE (gated delta-net hybrid)"),
     ("qwen3-next-80b-a3b-instruct", "Qwen3-Next (gated delta-net hybrid, MoE)"),
     ("qwen3.5-9b", "Qwen3.5 dense (gated delta-net hybrid)"),
+    ("gemma-4-31b", "Gemma 4 (SWA, global layers of their own width, K = V)"),
+    ("gemma-4-26b-a4b", "Gemma 4 MoE (dense FFN beside the experts)"),
+    ("smollm3-3b", "SmolLM3 (no rope on every 4th layer)"),
+    ("seed-oss-36b-base", "Seed-OSS"),
+    ("olmo-7b", "OLMo (LayerNorm without parameters)"),
 ]
 QUANTS = ["Q4_K_M", "Q8_0", "Q4_1", "IQ4_XS"]
 QUICK = ["llama-3-8b", "qwen3-30b-a3b", "gemma-3-4b-it", "gpt-oss-20b", "phi-3-mini-4k-instruct"]
@@ -144,7 +149,7 @@ def run_model(
                     refused.append(f"{mid} {name} ctx {s.n_ctx} kv {s.kv_type}: {why}")
                 continue
             per = s.n_ctx // s.n_seq
-            kv = kv_cache(a, per, s.n_seq, s.kv_type, "llama.cpp", s.swa_full)
+            kv = kv_cache(a, per, s.n_seq, s.kv_type, "llama.cpp", s.swa_full, bool(s.flash_attn))
             comp = llama_cpp_compute_buffer(
                 a, per, s.n_seq, bool(s.flash_attn), s.n_ubatch, s.swa_full, s.kv_type
             )

@@ -71,6 +71,14 @@ CASES = [
     ),
     # Qwen3.5 (dense): separate beta/alpha projections, M-RoPE sections
     ("qwen3.5-9b", "Q4_K_M", [RunSettings(8192, "q8_0", flash_attn=True)]),
+    # Gemma 4: global layers with their own head width and KV heads (K doubling as V); without
+    # flash attention every layer's V cache takes the widest layer's width; the Hadamard
+    # matrices of a quantized cache are inputs in the compute buffer, one set per cache
+    (
+        "gemma-4-26b-a4b",
+        "Q4_K_M",
+        [RunSettings(4096), RunSettings(16384, "q8_0", flash_attn=True, swa_full=False)],
+    ),
 ]
 
 
@@ -90,7 +98,7 @@ def test_components_match_llama_cpp_dry_run(
         assert r.error is None, r.log_tail
         assert art.weights.total == r.model_bytes
         per = s.n_ctx // s.n_seq
-        kv = kv_cache(a, per, s.n_seq, s.kv_type, "llama.cpp", s.swa_full)
+        kv = kv_cache(a, per, s.n_seq, s.kv_type, "llama.cpp", s.swa_full, bool(s.flash_attn))
         assert kv.bytes - kv.state_bytes == pytest.approx(r.kv_bytes, rel=0.001), s
         # llama.cpp logs the recurrent state in MiB with two decimals (a tie like 75.375
         # printed as 75.38)
@@ -191,6 +199,7 @@ def test_cpu_run_counts_the_work_buffer_and_repacked_pages_only_where_repacked(
         "glm-4.5-air",
         "phi-2",
         "qwen3-next-80b-a3b-instruct",
+        "gemma-4-31b",
     ],
 )
 def test_replaying_a_few_layers_gives_the_full_replays_peak(catalog: Catalog, mid: str) -> None:

@@ -44,7 +44,7 @@ MODEL_TYPES = {
 # How many layers use the sliding window when the file does not list them per layer.
 _SWA_EVERY = {"gemma2": 2, "gpt_oss": 2, "gemma3": 6, "cohere2": 4}
 _NORM = {"bloom": "layernorm", "falcon": "layernorm", "gpt_neox": "layernorm", "phi": "layernorm"}
-_LAYERNORM = {"gpt2", "mpt", "stablelm", "starcoder"}  # with a bias where the file has one
+_LAYERNORM = {"gpt2", "mpt", "stablelm", "starcoder", "olmo"}  # with a bias where the file has one
 _PLAIN_MLP = {"bloom", "falcon", "gpt_neox", "gpt2", "phi", "starcoder", "mpt"}
 _LEARNED_POS = {"gpt2", "starcoder"}
 _ALIBI = {"bloom", "mpt"}
@@ -411,6 +411,18 @@ def architecture(h: GGUFHeader) -> Architecture:
             v_head_dim=_scalar(h.get("attention.value_length_mla"))
             or _scalar(h.get("attention.value_length")),
         )
+    elif mt == "gemma4":  # window layers' heads; global layers' own width and KV heads
+        fields["head_dim"] = _scalar(h.get("attention.key_length_swa")) or key_len
+        fields["global_head_dim"] = key_len
+        pattern = h.get("attention.sliding_window_pattern")
+        if isinstance(kv_raw, list) and isinstance(pattern, list) and len(pattern) == len(kv_raw):
+            pairs = list(zip(kv_raw, pattern, strict=True))
+            fields["num_key_value_heads"] = max((int(k) for k, w in pairs if w), default=kv_heads)
+            fields["num_global_key_value_heads"] = max(
+                (int(k) for k, w in pairs if not w), default=kv_heads
+            )
+            glob = [i for i, w in enumerate(pattern) if not w]
+            fields["attention_k_eq_v"] = bool(glob) and f"blk.{glob[0]}.attn_v.weight" not in names
     elif key_len:
         fields["head_dim"] = key_len
     window = _scalar(h.get("attention.sliding_window"))

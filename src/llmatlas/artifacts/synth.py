@@ -16,7 +16,7 @@ from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFWriter
 
 from llmatlas.catalog._schema import Architecture
 from llmatlas.errors import BadInputError
-from llmatlas.sizing.llama_graph import attention_layers, ssm_dims
+from llmatlas.sizing.llama_graph import attention_layers, gemma4_heads, ssm_dims, swa_layers
 from llmatlas.sizing.params import Tensor
 from llmatlas.sizing.quant import QuantFormat, gguf_tensor_type
 
@@ -58,9 +58,13 @@ GGUF_ARCH = {
     "qwen3_next": "qwen3next",  # gated delta-net hybrids (written without their MTP block)
     "qwen3_5": "qwen35",
     "qwen3_5_moe": "qwen35moe",
+    "gemma4": "gemma4",
+    "smollm3": "smollm3",  # Llama's layout; no rope on every 4th layer
+    "seed_oss": "seed_oss",
+    "olmo": "olmo",  # OLMo (1): LayerNorm without parameters
 }
 _GDN = {"qwen3next", "qwen35", "qwen35moe"}
-_LAYERNORM = {"falcon", "bloom", "gptneox", "mpt", "gpt2", "phi2", "stablelm"}
+_LAYERNORM = {"falcon", "bloom", "gptneox", "mpt", "gpt2", "phi2", "stablelm", "olmo"}
 _FUSED = {"falcon", "bloom", "gptneox", "qwen", "mpt", "gpt2", "chatglm"}
 _BIASED = {"bloom", "gptneox", "gpt2", "phi2"}  # every linear layer and norm has a bias
 
@@ -99,7 +103,8 @@ def layout(a: Architecture) -> list[Spec]:
         out.append(_t("position_embd.weight", None, (h, a.max_position_embeddings), "embedding"))
     if arch == "bloom":
         out += [_t("token_embd_norm.weight", None, (h,)), _t("token_embd_norm.bias", None, (h,))]
-    out.append(_t("output_norm.weight", None, (h,)))
+    if arch != "olmo":
+        out.append(_t("output_norm.weight", None, (h,)))
     if ln:
         out.append(_t("output_norm.bias", None, (h,)))
     if not a.tie_word_embeddings and arch != "bloom":
@@ -114,7 +119,7 @@ def layout(a: Architecture) -> list[Spec]:
         ) -> None:
             out.append(_t(b + name, i, ne, cat))
 
-        if arch != "olmo2":
+        if arch not in ("olmo2", "olmo"):
             add("attn_norm.weight", (h,))
         if arch in _GDN:
             add("post_attention_norm.weight", (h,))  # the FFN's norm
@@ -149,6 +154,17 @@ def layout(a: Architecture) -> list[Spec]:
                 add("ssm_alpha.weight", (h, nv))
             add("ssm_norm.weight", (hv,))
             add("ssm_out.weight", (hv * nv, h))
+        elif arch == "gemma4":  # per layer: window layers' heads, or the global layers'
+            hd_i, nkv_i, has_v = gemma4_heads(a, i)
+            add("attn_q.weight", (h, nh * hd_i))
+            add("attn_k.weight", (h, nkv_i * hd_i))
+            if has_v:
+                add("attn_v.weight", (h, nkv_i * hd_i))
+            add("attn_output.weight", (nh * hd_i, h))
+            add("attn_q_norm.weight", (hd_i,))
+            add("attn_k_norm.weight", (hd_i,))
+            if i not in swa_layers(a) and not any(x.name == "rope_freqs.weight" for x in out):
+                out.append(_t("rope_freqs.weight", None, (hd_i // 2,)))  # proportional rope
         elif a.is_mla:
             rope, nope = a.qk_rope_head_dim or 64, a.qk_nope_head_dim or 128
             vd, kvr = a.v_head_dim or 128, a.kv_lora_rank or 512
@@ -190,16 +206,29 @@ def layout(a: Architecture) -> list[Spec]:
                 add("attn_k_norm.weight", (k,))
             if arch == "gpt-oss":
                 add("attn_sinks.weight", (nh,))
-        if arch in ("gemma2", "gemma3", "olmo2", "gpt-oss"):
+        if arch in ("gemma2", "gemma3", "gemma4", "olmo2", "gpt-oss"):
             add("post_attention_norm.weight", (h,))
-        if arch == "glm4moe":  # the FFN's norm
+        if arch in ("glm4moe", "seed_oss"):  # the FFN's norm
             add("post_attention_norm.weight", (h,))
-        elif arch not in ("olmo2", "gpt-oss", "falcon", "phi2", *_GDN):
+        elif arch not in ("olmo2", "olmo", "gpt-oss", "falcon", "phi2", *_GDN):
             add("ffn_norm.weight", (h,))
             if ln:
                 add("ffn_norm.bias", (h,))
         dense = not a.is_moe or i < (a.first_k_dense_layers or 0)
         ff = a.intermediate_size  # (Qwen-1's config says twice this: llama.cpp halves it)
+        if arch == "gemma4" and not dense:  # a dense GELU FFN beside the routed experts
+            ne_, fe = a.num_experts or 1, a.moe_intermediate_size or ff
+            for n_ in ("ffn_gate", "ffn_up"):
+                add(f"{n_}.weight", (h, ff), "ffn")
+            add("ffn_down.weight", (ff, h), "ffn")
+            add("ffn_gate_inp.weight", (h, ne_), "ffn")
+            add("ffn_gate_inp.scale", (h,))
+            for n_ in ("pre_ffw_norm_2", "post_ffw_norm_1", "post_ffw_norm_2", "post_ffw_norm"):
+                add(f"{n_}.weight", (h,))
+            add("ffn_gate_exps.weight", (h, fe, ne_), "experts")
+            add("ffn_up_exps.weight", (h, fe, ne_), "experts")
+            add("ffn_down_exps.weight", (fe, h, ne_), "experts")
+            continue
         if dense:
             if arch in ("phi3", "chatglm"):  # gate and up in one tensor
                 add("ffn_up.weight", (h, 2 * ff), "ffn")
@@ -233,7 +262,7 @@ def layout(a: Architecture) -> list[Spec]:
                 add("ffn_gate_shexp.weight", (h, sf), "ffn")
                 add("ffn_up_shexp.weight", (h, sf), "ffn")
                 add("ffn_down_shexp.weight", (sf, h), "ffn")
-        if arch in ("gemma2", "gemma3", "olmo2"):
+        if arch in ("gemma2", "gemma3", "gemma4", "olmo2"):
             add("post_ffw_norm.weight", (h,))
     for s in out:
         if s.name.endswith(".bias") and len(s.ne) == 2:  # 2-D expert biases stay F32
@@ -252,7 +281,9 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
     w.add_uint32(p + "feed_forward_length", a.intermediate_size * (2 if arch == "qwen" else 1))
     w.add_uint32(p + "attention.head_count", a.num_attention_heads)
     # MLA files declare one KV head: the shared latent (llama.cpp's DeepSeek-V2/V3 conversion)
-    if arch == "granitehybrid":  # per layer: 0 marks a recurrent (Mamba-2) layer
+    if arch == "gemma4":  # per layer: the window layers' KV heads or the global layers'
+        w.add_head_count_kv([gemma4_heads(a, i)[1] for i in range(a.num_hidden_layers)])
+    elif arch == "granitehybrid":  # per layer: 0 marks a recurrent (Mamba-2) layer
         attn = attention_layers(a)
         w.add_head_count_kv(
             [a.num_key_value_heads if i in attn else 0 for i in range(a.num_hidden_layers)]
@@ -270,10 +301,21 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
         "attention.layer_norm_epsilon" if arch in _LAYERNORM else "attention.layer_norm_rms_epsilon"
     )
     w.add_float32(p + eps, 1e-5)
-    if a.head_dim and not a.is_mla:
+    if arch == "gemma4":
+        full = a.global_head_dim or a.resolved_head_dim
+        w.add_uint32(p + "attention.key_length", full)
+        w.add_uint32(p + "attention.value_length", full)
+        w.add_uint32(p + "attention.key_length_swa", a.resolved_head_dim)
+        w.add_uint32(p + "attention.value_length_swa", a.resolved_head_dim)
+        w.add_uint32(p + "rope.dimension_count_swa", a.resolved_head_dim)
+        w.add_uint32(p + "embedding_length_per_layer_input", 0)
+        w.add_float32(p + "final_logit_softcapping", 30.0)
+    elif a.head_dim and not a.is_mla:
         w.add_uint32(p + "attention.key_length", a.head_dim)
         w.add_uint32(p + "attention.value_length", a.head_dim)
     rot = int(a.resolved_head_dim * (a.partial_rotary_factor or 1.0))
+    if arch == "gemma4":  # the global layers' width (partial rotation is in rope_freqs)
+        rot = a.global_head_dim or a.resolved_head_dim
     if a.is_mla:
         rope = a.qk_rope_head_dim or 64
         kvr = a.kv_lora_rank or 512
@@ -327,9 +369,7 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
             w.add_array(p + "rope.dimension_sections", [rot // 2, 0, 0, 0])
     if arch == "mpt":
         w.add_float32(p + "attention.max_alibi_bias", 8.0)
-    if arch == "olmo2" and a.sliding_window:  # OLMo 3: which layers slide (llama_graph's choice)
-        from llmatlas.sizing.llama_graph import swa_layers
-
+    if arch in ("olmo2", "gemma4") and a.sliding_window:  # which layers slide (llama_graph's)
         slide = swa_layers(a)
         w.add_array(
             p + "attention.sliding_window_pattern", [i in slide for i in range(a.num_hidden_layers)]

@@ -80,6 +80,10 @@ GRAPHED = (
     "qwen3_next",
     "qwen3_5",
     "qwen3_5_moe",
+    "gemma4",
+    "smollm3",
+    "seed_oss",
+    "olmo",
 )
 """Model types whose graph :mod:`llmatlas.sizing.llama_graph` builds as llama.cpp does (checked, run by run, against
 llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""

@@ -24,6 +24,7 @@ __all__ = [  # supported/compute_buffer/Settings/GRAPHED live in graph_memo, nam
     "Settings",
     "attention_layers",
     "compute_buffer",
+    "gemma4_heads",
     "kv_cells",
     "replay",
     "replay_work",
@@ -35,7 +36,7 @@ __all__ = [  # supported/compute_buffer/Settings/GRAPHED live in graph_memo, nam
     "work_touched",
 ]
 
-SWA_ARCHS = ("gemma2", "gemma3", "gemma3_text", "gpt_oss", "olmo3")
+SWA_ARCHS = ("gemma2", "gemma3", "gemma3_text", "gemma4", "gpt_oss", "olmo3")
 PARALLEL = ("gpt_neox", "falcon", "bloom")  # LayerNorm with bias, one fused QKV
 FUSED_QKV = (
     "phi3",
@@ -64,6 +65,19 @@ def attention_layers(a: Architecture) -> set[int]:
     k = max(1, a.num_attention_layers)
     step = n // k
     return {step * (j + 1) - 1 for j in range(k)}
+
+
+def gemma4_heads(a: Architecture, il: int) -> tuple[int, int, bool]:
+    """(head width, KV heads, has a V projection) of Gemma 4's layer ``il``: window layers use
+    ``head_dim``; global layers ``global_head_dim`` and their own KV heads, their keys doubling
+    as values with ``attention_k_eq_v``."""
+    if il in swa_layers(a):
+        return a.resolved_head_dim, a.num_key_value_heads, True
+    return (
+        a.global_head_dim or a.resolved_head_dim,
+        a.num_global_key_value_heads or a.num_key_value_heads,
+        not a.attention_k_eq_v,
+    )
 
 
 def ssm_dims(a: Architecture) -> tuple[int, int, int, int, int]:
@@ -118,6 +132,7 @@ class _Builder:
         self.v_trans = not s.flash_attn
         self.kv_type = s.kv_type
         self.quant_kv = s.kv_type not in ("f16", "f32", "bf16")
+        self.rotations: dict[tuple[int, int], Tensor] = {}
         # the layer's flavour, from the fields llama.cpp's loader reads (biases, norms, rope)
         mt = a.model_type
         self.ln = mt in PARALLEL or a.norm != "rmsnorm"  # LayerNorm (phi2, gpt2, mpt, stablelm)
@@ -150,6 +165,8 @@ class _Builder:
         g = self.g
         cur = g.same("rms_norm" if rms else "norm", x)
         cur.backend = g.layer_backend  # named "norm" with its layer: forced onto its device
+        if self.a.model_type == "olmo" and not rms:  # OLMo (1): LayerNorm without parameters
+            return cur
         cur = g.same("mul", cur, g.weight(x.ne[0], type_="f32"))
         if bias:
             cur = g.same("add", cur, g.weight(x.ne[0], type_="f32"))
@@ -158,9 +175,15 @@ class _Builder:
     def rope(self, x: Tensor, pos: Tensor) -> Tensor:
         return self.g.same("rope", x, pos)
 
-    def hadamard(self, x: Tensor, n: int) -> Tensor:
+    def hadamard(self, x: Tensor, n: int, cache: Tensor) -> Tensor:
+        """``x`` rotated by an ``n x n`` Hadamard matrix: a graph input of the KV cache
+        ``cache`` stands for (``attn_inp_k_rot`` / ``attn_inp_v_rot``, one of each size per
+        cache), so it takes room in the compute buffer."""
         g = self.g
-        rot = g.weight(n, n, type_="f32")
+        key = (id(cache), n)
+        rot = self.rotations.get(key)
+        if rot is None:
+            rot = self.rotations[key] = g.input("f32", n, n, name="attn_inp_rot")
         contiguous = x.nb == g.new(x.type, *x.ne).nb
         total = x.ne[0] * x.ne[1] * x.ne[2] * x.ne[3]
         r = g.reshape(x, n, total // n) if contiguous else g.cont(x, n, total // n)
@@ -186,9 +209,9 @@ class _Builder:
             nrot = 64
             while hd % (nrot * 2) == 0:
                 nrot *= 2
-            q = self.hadamard(q, nrot)
-            k_cur = self.hadamard(k_cur, nrot)
-            v_cur = self.hadamard(v_cur, 64 if hd % 64 == 0 else hd)
+            q = self.hadamard(q, nrot, mask)
+            k_cur = self.hadamard(k_cur, nrot, mask)
+            v_cur = self.hadamard(v_cur, 64 if hd % 64 == 0 else hd, mask)
         g.expand(q)
         g.expand(v_cur)
         g.expand(k_cur)
@@ -238,7 +261,7 @@ class _Builder:
             cur = g.cont(cur, cur.ne[0] * cur.ne[1], cur.ne[2] * cur.ne[3])
         g.expand(cur)
         if self.quant_kv and hd % 64 == 0:
-            cur = self.hadamard(cur, 64)
+            cur = self.hadamard(cur, 64, mask)
         return cur
 
     def mla_attention(
@@ -411,6 +434,40 @@ class _Builder:
         y = self.norm(g.reshape(y, inner // groups, groups, st, ns))
         y = g.reshape(y, inner, nt)
         return g.mul_mat(g.weight(inner, self.h), y)
+
+    def gemma4_layer(self, il: int, inp: Tensor, pos: Tensor, masks: Any) -> Tensor:
+        """A Gemma 4 layer (``gemma4.cpp``): per-layer head width and KV heads, Q/K norms and
+        a weightless V norm (V is K's projection on global layers with ``attention_k_eq_v``),
+        post-attention norm; the MoE layers run a dense GELU FFN beside the routed experts,
+        whose router reads its own scaled RMS norm of the input."""
+        g, a, nt = self.g, self.a, self.n_tok
+        hd, nkv, has_v = gemma4_heads(a, il)
+        nh = self.n_head
+        x = self.norm(inp)
+        q = self.rope(
+            self.norm(g.reshape(g.mul_mat(g.weight(self.h, nh * hd), x), hd, nh, nt)), pos
+        )
+        k = g.mul_mat(g.weight(self.h, nkv * hd), x)
+        v = g.mul_mat(g.weight(self.h, nkv * hd), x) if has_v else k
+        k = self.norm(g.reshape(k, hd, nkv, nt))
+        v = g.same("rms_norm", g.reshape(v, hd, nkv, nt))
+        self.hd, self.n_kv_head = hd, nkv  # attention() works in this layer's shapes
+        mask, n_kv, k_idx, v_idx = masks[il in self.swa_pattern]
+        cur = self.attention(q, self.rope(k, pos), v, mask, n_kv, k_idx, v_idx)
+        self.hd, self.n_kv_head = a.resolved_head_dim, a.num_key_value_heads
+        cur = self.norm(g.mul_mat(g.weight(nh * hd, self.h), cur))
+        attn_out = g.same("add", cur, inp)
+        if a.is_moe:
+            mlp = self.norm(self.ffn(self.norm(attn_out), il))
+            moe_in = self.norm(attn_out)
+            t = g.same(
+                "mul", g.same("scale", g.same("rms_norm", attn_out)), g.weight(self.h, type_="f32")
+            )
+            logits = g.mul_mat(g.weight(self.h, a.num_experts or 1, type_="f32"), t)
+            cur = g.same("add", mlp, self.norm(self.moe(moe_in, logits)))
+        else:
+            cur = self.ffn(self.norm(attn_out), il)
+        return g.same("add", self.norm(cur), attn_out)
 
     def gated_attention(
         self, x: Tensor, pos: Tensor, mask: Tensor, n_kv: int, k_idx: Tensor, v_idx: Tensor
@@ -610,15 +667,17 @@ class _Builder:
         ffn = self.ffn(attn_norm, il)
         return g.same("add", g.same("add", ffn, cur), inp)
 
-    def moe(self, x: Tensor) -> Tensor:
-        """``build_moe_ffn``: router, top-k, weights, three ``mul_mat_id``, weighted sum."""
+    def moe(self, x: Tensor, logits: Tensor | None = None) -> Tensor:
+        """``build_moe_ffn``: router (or the given ``logits``), top-k, weights, three
+        ``mul_mat_id``, weighted sum."""
         g, a = self.g, self.a
         ne = a.num_experts or 1
         k = a.num_experts_per_tok or 1
         fe = a.moe_intermediate_size or a.intermediate_size
         oai = a.model_type == "gpt_oss"
         nt = x.ne[1]
-        logits = g.mul_mat(g.weight(self.h, ne, type_="f32"), x)
+        if logits is None:
+            logits = g.mul_mat(g.weight(self.h, ne, type_="f32"), x)
         mla = a.is_mla or a.model_type == "glm4_moe"  # sigmoid-routed, exp_probs_b
         if oai:  # router bias; SOFTMAX_WEIGHT gating: the softmax is over the chosen k
             logits = g.same("add", logits, g.weight(ne, type_="f32"))
@@ -680,20 +739,21 @@ class _Builder:
         full, swa = kv_cells(a, s)
         mtype = "f16" if self.fa else "f32"
         k_idx = g.input("i64", self.n_tok, name="k_idxs")
-        v_idx = g.input(
-            "i64", self.n_tok * (self.n_kv_head * self.hd if self.v_trans else 1), name="v_idxs"
-        )
+        v_width = self.n_kv_head * self.hd  # n_embd_v_gqa_max: the widest layer's V
+        if a.model_type == "gemma4":
+            n = a.num_hidden_layers
+            v_width = max(d * nkv for d, nkv, _ in (gemma4_heads(a, i) for i in range(n)))
+        v_idx = g.input("i64", self.n_tok * (v_width if self.v_trans else 1), name="v_idxs")
         mask = g.input(mtype, full, self.n_tok, name="kq_mask")
         iswa = bool(a.sliding_window) and a.model_type in SWA_ARCHS
         if iswa:
             k_idx_swa = g.input("i64", self.n_tok, name="k_idxs_swa")
-            v_idx_swa = g.input(
-                "i64", self.n_tok * (self.n_kv_head * self.hd if self.v_trans else 1)
-            )
+            v_idx_swa = g.input("i64", self.n_tok * (v_width if self.v_trans else 1))
             mask_swa = g.input(mtype, swa, self.n_tok, name="kq_mask_swa")
         out_ids = g.input("i32", self.n_out, name="out_ids")
         n_layer = a.num_hidden_layers
         swa_pattern = swa_layers(a) if iswa else set()
+        self.swa_pattern = swa_pattern
         self.out_ids = out_ids
         attn_layers = attention_layers(a)
         self.s_copy = g.input("i32", s.n_seq, name="rs_s_copy")
@@ -714,6 +774,10 @@ class _Builder:
             if a.model_type == "phi":
                 cur = self.phi2_layer(il, cur, pos, mask, full, k_idx, v_idx)
                 continue
+            if a.model_type == "gemma4":
+                masks = ((mask, full, k_idx, v_idx), (mask_swa, swa, k_idx_swa, v_idx_swa))
+                cur = self.gemma4_layer(il, cur, pos, masks)
+                continue
             olmo2 = a.model_type in POST_NORM  # norms after attention and FFN, not before
             x = cur if olmo2 else self.norm(cur, rms=not self.ln, bias=self.ln_bias)
             if a.model_type in GDN:
@@ -729,7 +793,8 @@ class _Builder:
                 if a.qk_norm:
                     q = self.norm(q)
                     k = self.norm(k)
-                if self.roped:
+                # (SmolLM3 leaves every 4th layer without rope: smollm3.cpp use_rope)
+                if self.roped and not (a.model_type == "smollm3" and (il + 1) % 4 == 0):
                     q = self.rope(q, pos)
                     k = self.rope(k, pos)
                 in_swa = il in swa_pattern
@@ -785,11 +850,13 @@ class _Builder:
             cur.output = True
             cur = g.get_rows(cur, out_ids)
         cur = self.norm(cur, rms=not self.ln, bias=self.ln_bias)
-        if a.model_type in GDN:  # t_h_nextn: the normed hidden state of every token, kept
+        if a.model_type in (*GDN, "gemma4"):  # t_h_nextn: every token's normed state, kept
             cur.output = True
             cur = g.get_rows(cur, out_ids)
         cur.output = True  # t_embd
         logits = g.mul_mat(g.weight(self.h, a.vocab_size), cur)
+        if a.model_type == "gemma4":  # final logit soft-capping: scale, tanh, scale
+            logits = g.same("scale", g.same("unary", g.same("scale", logits)))
         if a.model_type == "phi":  # phi2.cpp: the output layer has a bias
             logits = g.same("add", logits, g.weight(a.vocab_size, type_="f32"))
         logits.output = True

@@ -195,6 +195,7 @@ def kv_cache(
     kv_type: str = "f16",
     engine: str = "llama.cpp",
     swa_full: bool = True,
+    flash_attn: bool = False,
 ) -> KVCache:
     """KV cache bytes for ``sequences`` sequences of ``context`` tokens each.
 
@@ -249,6 +250,15 @@ def kv_cache(
         if a.kv_shared_layers:
             global_layers = round(global_layers * (attn_layers - a.kv_shared_layers) / attn_layers)
         kv += global_layers * (kv_elements_per_token_global_layer(a, engine) - elts) * total_cells
+        if engine == "llama.cpp" and not flash_attn:
+            # V transposed (no flash attention): llama-kv-cache.cpp gives every layer's V the
+            # widest layer's width (n_embd_v_gqa_max)
+            v_local = a.num_key_value_heads * a.resolved_head_dim
+            v_global = kv_elements_per_token_global_layer(a, engine) // 2
+            v_max = max(v_local, v_global)
+            kv += global_layers * (v_max - v_global) * total_cells
+            kv += (full_layers - global_layers) * (v_max - v_local) * total_cells
+            kv += window_layers * (v_max - v_local) * window_cells
     # cross-attention layers hold the encoder's tokens (one image per sequence), not the context
     kv += cross_layers * elts * (a.cross_attention_tokens or 0) * sequences
     state = 0
