@@ -62,6 +62,7 @@ GGUF_ARCH = {
     "smollm3": "smollm3",  # Llama's layout; no rope on every 4th layer
     "seed_oss": "seed_oss",
     "olmo": "olmo",  # OLMo (1): LayerNorm without parameters
+    "llama4_text": "llama4",
 }
 _GDN = {"qwen3next", "qwen35", "qwen35moe"}
 _LAYERNORM = {"falcon", "bloom", "gptneox", "mpt", "gpt2", "phi2", "stablelm", "olmo"}
@@ -215,6 +216,7 @@ def layout(a: Architecture) -> list[Spec]:
             if ln:
                 add("ffn_norm.bias", (h,))
         dense = not a.is_moe or i < (a.first_k_dense_layers or 0)
+        dense = dense or (i + 1) % (a.moe_layer_step or 1) != 0  # Llama 4 Maverick
         ff = a.intermediate_size  # (Qwen-1's config says twice this: llama.cpp halves it)
         if arch == "gemma4" and not dense:  # a dense GELU FFN beside the routed experts
             ne_, fe = a.num_experts or 1, a.moe_intermediate_size or ff
@@ -367,6 +369,8 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
         w.add_uint32(p + "full_attention_interval", a.num_hidden_layers // len(attn))
         if arch != "qwen3next":  # M-RoPE sections (text only: which rotary pairs per axis)
             w.add_array(p + "rope.dimension_sections", [rot // 2, 0, 0, 0])
+    if arch == "llama4":
+        w.add_uint32(p + "interleave_moe_layer_step", a.moe_layer_step or 1)
     if arch == "mpt":
         w.add_float32(p + "attention.max_alibi_bias", 8.0)
     if arch in ("olmo2", "gemma4") and a.sliding_window:  # which layers slide (llama_graph's)

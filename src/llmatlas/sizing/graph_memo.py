@@ -84,6 +84,7 @@ GRAPHED = (
     "smollm3",
     "seed_oss",
     "olmo",
+    "llama4_text",
 )
 """Model types whose graph :mod:`llmatlas.sizing.llama_graph` builds as llama.cpp does (checked, run by run, against
 llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""
