@@ -219,3 +219,20 @@ def test_delete_waits_for_leases_and_refuses_new_ones(fake: type[FakeEngine]) ->
     t.join(10)
     assert retired == [True] and not s.loaded and fake.log[-1] == "unload a"
     assert s.retire("a") is False and s.unload("a") is False
+
+
+def test_wait_estimate_counts_the_work_ahead() -> None:
+    from llmatlas.runtime.batching import retry_after_s, start_wait_steps
+
+    # free slots: no wait; one slot busy for 50 more steps: 50
+    assert start_wait_steps([], [], 2) == 0
+    assert start_wait_steps([50], [], 1) == 50
+    # queued requests take the slots that free first, the new one the next free slot
+    assert start_wait_steps([50], [10], 1) == 60
+    assert start_wait_steps([50, 20], [10], 2) == 30
+    assert start_wait_steps([50, 20], [10, 100], 2) == 50
+    # more queued, or longer queued requests, never shorten the wait
+    assert start_wait_steps([50], [10, 10], 1) > start_wait_steps([50], [10], 1)
+    assert start_wait_steps([50], [400], 1) > start_wait_steps([50], [10], 1)
+    # whole seconds, rounded up, at least 1, at most the cap
+    assert [retry_after_s(x) for x in (0, 0.2, 1.01, 42.0, 1e9)] == [1, 1, 2, 42, 600]

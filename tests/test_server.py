@@ -389,6 +389,61 @@ def test_queue_full_is_429(home: Path) -> None:
         s.stop()
 
 
+def _gauge(server: ServerProcess, name: str) -> float:
+    for line in httpx.get(server.url + "/metrics").text.splitlines():
+        if line.startswith(name + "{"):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_429_retry_after_is_the_estimated_wait(home: Path) -> None:
+    """Retry-After is whole seconds estimated from the work ahead: with one slot and one
+    queued request, more max_tokens queued means a longer answer."""
+    s = ServerProcess(home, "--slots", "1", "--queue-max", "1", "--ctx", "1024")
+    body = {"model": MODEL, "prompt": "Write a long story about a dragon.", "temperature": 0}
+
+    def stream(max_tokens: int, started: threading.Event, stop: threading.Event) -> None:
+        with (
+            httpx.Client(timeout=300) as c,
+            c.stream(
+                "POST",
+                s.url + "/v1/completions",
+                json={**body, "max_tokens": max_tokens, "stream": True},
+            ) as r,
+        ):
+            for line in r.iter_lines():
+                if line.startswith("data: {"):
+                    started.set()
+                    if stop.is_set():
+                        return  # dropping the connection cancels the request
+
+    def retry_after(queued_max_tokens: int) -> int:
+        stop, a_started, b_started = threading.Event(), threading.Event(), threading.Event()
+        a = threading.Thread(target=stream, args=(200, a_started, stop))
+        b = threading.Thread(target=stream, args=(queued_max_tokens, b_started, stop))
+        a.start()
+        assert a_started.wait(120)
+        b.start()
+        deadline = time.time() + 60
+        while _gauge(s, "llmatlas_queue_depth") < 1 and time.time() < deadline:
+            time.sleep(0.05)
+        r = httpx.post(s.url + "/v1/completions", json={**body, "max_tokens": 8}, timeout=60)
+        assert a.is_alive(), "the running request ended before the probe"
+        stop.set()
+        a.join(120)
+        b.join(120)
+        assert r.status_code == 429, r.text
+        value = r.headers["retry-after"]
+        assert value.isdigit(), value  # whole seconds (RFC 9110 delay-seconds)
+        return int(value)
+
+    try:
+        short, long = retry_after(8), retry_after(400)
+        assert 1 <= short < long <= 600, (short, long)
+    finally:
+        s.stop()
+
+
 # ------------------------------------------------------------------------------ safety
 def test_api_key_required_except_health(home: Path) -> None:
     s = ServerProcess(home, "--slots", "1", "--ctx", "256", api_key="s3cret")

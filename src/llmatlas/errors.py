@@ -117,6 +117,7 @@ class OverloadedError(AtlasError):
 
     http_status = 429
     code = "rate_limit_exceeded"
+    retry_after: int | None = None  # seconds, for the Retry-After header (None: 1)
 
 
 class EngineError(AtlasError):

@@ -14,7 +14,9 @@ from __future__ import annotations
 import codecs
 import ctypes
 import functools
+import heapq
 import itertools
+import math
 import queue
 import threading
 import time
@@ -35,6 +37,31 @@ from llmatlas.runtime.engines import SamplingOptions, default_threads
 
 class QueueFull(OverloadedError):
     """More requests than slots + queue (the server admits fewer before this is reached)."""
+
+
+# Retry-After bounds: whole seconds (RFC 9110 section 10.2.3), at least 1, and no promise
+# beyond 10 minutes (max_tokens is an upper bound: long waits are mostly overestimates).
+RETRY_AFTER_MIN_S = 1
+RETRY_AFTER_MAX_S = 600
+# Seconds per scheduler step before one has been measured in this process (a small model
+# on a CPU; replaced by the measured figure after the first step).
+DEFAULT_STEP_S = 0.05
+
+
+def start_wait_steps(active_left: list[int], queued: list[int], n_slots: int) -> int:
+    """Steps until a request sent now would get a slot: the running requests end after
+    ``active_left`` more steps each, the ``queued`` ones (steps each, in order) take the
+    first slot that frees, and the new request the next one after them."""
+    free = sorted(active_left)[:n_slots] + [0] * max(0, n_slots - len(active_left))
+    heapq.heapify(free)
+    for steps in queued:
+        heapq.heappush(free, heapq.heappop(free) + steps)
+    return free[0]
+
+
+def retry_after_s(wait_s: float) -> int:
+    """A Retry-After value: whole seconds, rounded up, within the floor and cap."""
+    return max(RETRY_AFTER_MIN_S, min(RETRY_AFTER_MAX_S, math.ceil(wait_s)))
 
 
 _ids = itertools.count(1)
@@ -74,6 +101,7 @@ class SchedulerStats:
     prompt_tokens: int = 0
     batch_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=256))
     last_batch: int = 0
+    step_s: float | None = None  # moving average of one step's wall time, measured here
 
 
 class BatchScheduler:
@@ -168,11 +196,38 @@ class BatchScheduler:
             everyone = [*tuple(self.active.values()), *tuple(self.waiting)]
             live = sum(not r.cancelled.is_set() for r in everyone)
             if live >= self.n_slots + self.queue_max:
-                raise QueueFull(
+                err = QueueFull(
                     f"server busy: {self.active_count} generating, {len(self.waiting)} queued"
                 )
+                err.retry_after = self._retry_after()
+                raise err
             self.waiting.append(req)
             self._cv.notify()
+
+    def retry_after(self) -> int:
+        """Seconds until a request sent now would start generating (see :meth:`_retry_after`)."""
+        with self._cv:
+            return self._retry_after()
+
+    def _retry_after(self) -> int:
+        """From the requests ahead: each running one ends after its remaining ``max_tokens``
+        (an upper bound: most stop earlier), each queued one after its prompt's prefill
+        chunks plus its ``max_tokens``; times this model's measured seconds per step.  Waiting
+        for a slot rather than for the first request to end: a retry at the first end would
+        find the queue as full again for all clients but one.  Caller holds ``_cv``."""
+        live = [r for r in self.active.values() if not r.cancelled.is_set()]
+        left = [
+            max(1, r.sampling.max_tokens - r.generated)
+            + math.ceil(max(0, len(r.prompt_tokens) - r.n_fed) / self.n_batch)
+            for r in live
+        ]
+        queued = [
+            math.ceil(len(r.prompt_tokens) / self.n_batch) + r.sampling.max_tokens
+            for r in self.waiting
+            if not r.cancelled.is_set()
+        ]
+        steps = start_wait_steps(left, queued, self.n_slots)
+        return retry_after_s(steps * (self.stats.step_s or DEFAULT_STEP_S))
 
     def close(self) -> None:
         with self._cv:
@@ -308,6 +363,7 @@ class BatchScheduler:
         if n == 0:
             return
         self.batch.n_tokens = n
+        t0 = time.perf_counter()
         rc = L.llama_decode(self.ctx.ctx, self.batch)
         if rc != 0:
             raise EngineError(f"llama_decode returned {rc} (context full?)")
@@ -344,6 +400,9 @@ class BatchScheduler:
                 continue
             if r.generated >= r.sampling.max_tokens or r.n_past + 1 >= self.n_ctx_per_slot:
                 self._finish(r, "length")
+        took = time.perf_counter() - t0
+        prev = self.stats.step_s
+        self.stats.step_s = took if prev is None else 0.8 * prev + 0.2 * took
 
     def _logprob(self, idx: int, tok: int, top: int) -> TokenLogprob:
         """Log-softmax of the logits row ``idx`` at ``tok``, and the ``top`` best tokens."""

@@ -74,6 +74,10 @@ class Runner:
     def close(self) -> None:
         self.engine.unload()
 
+    def retry_after(self) -> int | None:
+        """Seconds until a request sent now would be served (None: not known)."""
+        return None
+
 
 R = TypeVar("R", bound=Runner)
 
@@ -183,10 +187,12 @@ class ModelScheduler(Generic[R]):
             raise ModelBusyError(f"{r.name} is being deleted")
         if lease:
             if r.inflight >= self.capacity:
-                raise OverloadedError(
+                err = OverloadedError(
                     f"server busy: {r.inflight} requests on {r.name} "
                     f"(at most {self.capacity} at once); retry shortly"
                 )
+                err.retry_after = r.retry_after()
+                raise err
             r.inflight += 1
         r.last_used = self.clock()
         if keep_alive is not None:

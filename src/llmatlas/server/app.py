@@ -23,7 +23,7 @@ from starlette.middleware import Middleware
 
 from llmatlas import __version__
 from llmatlas.catalog import Catalog
-from llmatlas.errors import AtlasError
+from llmatlas.errors import AtlasError, OverloadedError
 from llmatlas.runtime.store import ModelStore
 from llmatlas.server.language import Language
 from llmatlas.server.manager import ModelManager
@@ -185,7 +185,9 @@ def create_app(cfg: ServerConfig) -> FastAPI:
             log.error(
                 "%s %s answered %d: %s", request.method, request.url.path, exc.http_status, exc
             )
-        headers = {"Retry-After": "1"} if exc.http_status == 429 else None
+        headers = None
+        if isinstance(exc, OverloadedError):  # the scheduler's estimate of the wait
+            headers = {"Retry-After": str(exc.retry_after or 1)}
         type_ = "invalid_request_error" if exc.http_status < 500 else "server_error"
         # in the request's language on /api/atlas (server.language), English elsewhere
         return error(request, exc.http_status, exc.localized(), type_, exc.code, headers=headers)

@@ -62,6 +62,9 @@ class Loaded(Runner):
     def n_ctx(self) -> int:
         return self.sched.n_ctx_per_slot
 
+    def retry_after(self) -> int:
+        return self.sched.retry_after()
+
     def close(self) -> None:
         super().close()
         with self.embed_lock:
