@@ -133,7 +133,7 @@ class _Builder:
         self.v_trans = not s.flash_attn
         self.kv_type = s.kv_type
         self.quant_kv = s.kv_type not in ("f16", "f32", "bf16")
-        self.rotations: dict[tuple[int, int], Tensor] = {}
+        self.rotations: dict[tuple[str, int, int], Tensor] = {}
         # the layer's flavour, from the fields llama.cpp's loader reads (biases, norms, rope)
         mt = a.model_type
         self.ln = mt in PARALLEL or a.norm != "rmsnorm"  # LayerNorm (phi2, gpt2, mpt, stablelm)
@@ -176,12 +176,13 @@ class _Builder:
     def rope(self, x: Tensor, pos: Tensor) -> Tensor:
         return self.g.same("rope", x, pos)
 
-    def hadamard(self, x: Tensor, n: int, cache: Tensor) -> Tensor:
+    def hadamard(self, x: Tensor, n: int, cache: Tensor, kind: str = "k") -> Tensor:
         """``x`` rotated by an ``n x n`` Hadamard matrix: a graph input of the KV cache
-        ``cache`` stands for (``attn_inp_k_rot`` / ``attn_inp_v_rot``, one of each size per
-        cache), so it takes room in the compute buffer."""
+        ``cache`` stands for (``attn_inp_k_rot`` for Q and K, ``attn_inp_v_rot`` for V and the
+        output: two inputs per cache even when both are 64 x 64, as measured over RPC
+        devices), so it takes room in the compute buffer (on every device it is copied to)."""
         g = self.g
-        key = (id(cache), n)
+        key = (kind, id(cache), n)
         rot = self.rotations.get(key)
         if rot is None:
             rot = self.rotations[key] = g.input("f32", n, n, name="attn_inp_rot")
@@ -212,7 +213,7 @@ class _Builder:
                 nrot *= 2
             q = self.hadamard(q, nrot, mask)
             k_cur = self.hadamard(k_cur, nrot, mask)
-            v_cur = self.hadamard(v_cur, 64 if hd % 64 == 0 else hd, mask)
+            v_cur = self.hadamard(v_cur, 64 if hd % 64 == 0 else hd, mask, "v")
         g.expand(q)
         g.expand(v_cur)
         g.expand(k_cur)
@@ -262,7 +263,7 @@ class _Builder:
             cur = g.cont(cur, cur.ne[0] * cur.ne[1], cur.ne[2] * cur.ne[3])
         g.expand(cur)
         if self.quant_kv and hd % 64 == 0:
-            cur = self.hadamard(cur, 64, mask)
+            cur = self.hadamard(cur, 64, mask, "v")
         return cur
 
     def mla_attention(
