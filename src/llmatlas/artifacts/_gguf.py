@@ -42,6 +42,7 @@ MODEL_TYPES = {
     "qwen35moe": "qwen3_5_moe",
     "llama4": "llama4_text",
     "minimax-m2": "minimax_m2",
+    "hunyuan-moe": "hunyuan",
 }
 # How many layers use the sliding window when the file does not list them per layer.
 _SWA_EVERY = {"gemma2": 2, "gpt_oss": 2, "gemma3": 6, "cohere2": 4, "llama4_text": 4}

@@ -65,6 +65,8 @@ GGUF_ARCH = {
     "llama4_text": "llama4",
     "minimax_m2": "minimax-m2",
     "phimoe": "phimoe",  # Phi-3.5-MoE: Phi-3's graph, biased norms and projections
+    "ernie4_5_moe": "ernie4_5-moe",
+    "hunyuan": "hunyuan-moe",  # Hunyuan-A13B
 }
 _GDN = {"qwen3next", "qwen35", "qwen35moe"}
 _LAYERNORM = {"falcon", "bloom", "gptneox", "mpt", "gpt2", "phi2", "stablelm", "olmo"}
@@ -201,7 +203,9 @@ def layout(a: Architecture) -> list[Spec]:
             add("attn_output.weight", (q, h))
             if biased or arch in ("gpt-oss", "phimoe"):
                 add("attn_output.bias", (h,))
-            if arch in ("qwen3", "qwen3moe", "gemma3", *_GDN) or (arch == "glm4moe" and a.qk_norm):
+            if arch in ("qwen3", "qwen3moe", "gemma3", "hunyuan-moe", *_GDN) or (
+                arch == "glm4moe" and a.qk_norm
+            ):
                 add("attn_q_norm.weight", (hd,))
                 add("attn_k_norm.weight", (hd,))
             if arch in ("olmo2", "minimax-m2"):  # norms over the whole Q and K widths
@@ -257,7 +261,7 @@ def layout(a: Architecture) -> list[Spec]:
                 add("ffn_gate_exps.bias", (fe, ne_))
                 add("ffn_up_exps.bias", (fe, ne_))
                 add("ffn_down_exps.bias", (h, ne_))
-            if arch in ("deepseek2", "glm4moe", "minimax-m2"):
+            if arch in ("deepseek2", "glm4moe", "minimax-m2", "ernie4_5-moe"):
                 add("exp_probs_b.bias", (ne_,))
             if a.num_shared_experts:
                 sf = (a.shared_expert_intermediate_size or fe) * a.num_shared_experts
@@ -353,6 +357,13 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
         ):
             sf = a.shared_expert_intermediate_size * (a.num_shared_experts or 1)
             w.add_uint32(p + "expert_shared_feed_forward_length", sf)
+    if arch in ("ernie4_5-moe", "hunyuan-moe") and a.num_shared_experts:
+        fe = a.moe_intermediate_size or a.intermediate_size
+        sf = (a.shared_expert_intermediate_size or fe) * a.num_shared_experts
+        w.add_uint32(p + "expert_shared_feed_forward_length", sf)
+    if arch == "ernie4_5-moe":
+        w.add_uint32(p + "interleave_moe_layer_step", a.moe_layer_step or 1)
+        w.add_uint32(p + "leading_dense_block_count", a.first_k_dense_layers or 0)
     if arch == "gptneox":
         w.add_bool(p + "use_parallel_residual", True)
     if arch == "minimax-m2":

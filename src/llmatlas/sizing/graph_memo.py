@@ -87,6 +87,8 @@ GRAPHED = (
     "llama4_text",
     "minimax_m2",
     "phimoe",
+    "ernie4_5_moe",
+    "hunyuan",
 )
 """Model types whose graph :mod:`llmatlas.sizing.llama_graph` builds as llama.cpp does (checked, run by run, against
 llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""

@@ -691,7 +691,8 @@ class _Builder:
             probs = g.same("unary", logits)
         else:
             probs = g.same("soft_max", logits)
-        choose = g.same("add", probs, g.weight(ne, type_="f32")) if mla else probs
+        biased = mla or a.model_type == "ernie4_5_moe"  # selection biased by exp_probs_b
+        choose = g.same("add", probs, g.weight(ne, type_="f32")) if biased else probs
         if l4:
             choose = logits
         srt = g.op("argsort", "i32", choose.ne, choose)
@@ -838,7 +839,9 @@ class _Builder:
             if a.is_moe and il >= (a.first_k_dense_layers or 0) and moe_layer:
                 cur = self.moe(x)
                 if a.num_shared_experts and (
-                    a.is_mla or a.model_type in ("glm4_moe", "granitemoehybrid", *LLAMA4)
+                    a.is_mla
+                    or a.model_type
+                    in ("glm4_moe", "granitemoehybrid", "ernie4_5_moe", "hunyuan", *LLAMA4)
                 ):
                     sf = a.shared_expert_intermediate_size or a.moe_intermediate_size or 0
                     cur = g.same("add", cur, self.ffn(x, il, sf * a.num_shared_experts))
