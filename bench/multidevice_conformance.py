@@ -16,6 +16,8 @@ Needs a llama.cpp build with ``-DGGML_RPC=ON`` (targets ``ggml-rpc-server`` and
     cmake --build build-rpc -j2 --target ggml-rpc-server llama-completion
     PYTHONPATH=src .venv/bin/python bench/multidevice_conformance.py --bin build-rpc/bin
 
+or, instead of ``llama-completion`` (its common library is most of the build), build
+``bench/llama_rpc_probe.cpp`` against libllama (the command is in that file).
 (``--bin`` defaults to ``$LLMATLAS_LLAMA_RPC_BIN``.)  Target: model and KV buffers exact (to
 the log's 0.01 MiB), compute buffers within 2%.
 """
@@ -42,7 +44,9 @@ from llmatlas.sizing.memory import DeviceMemory, llama_cpp_devices
 from llmatlas.sizing.quant import get_format
 
 SERVER = "ggml-rpc-server"
-CLIENT = "llama-completion"
+CLIENTS = ("llama-completion", "llama-rpc-probe")
+"""Either llama.cpp's own CLI, or bench/llama_rpc_probe.cpp built against libllama (the same
+load and context calls without the common library, which is the slow part of the build)."""
 BASE_PORT = 50152
 
 # small but deep models of catalog architectures: (catalog id, what changes)
@@ -72,6 +76,28 @@ SHAPES: dict[str, dict[str, object]] = {
         "intermediate_size": 704,
         "vocab_size": 32000,
     },
+    "qwen3-30b-a3b": {  # Qwen3 MoE: routed experts, QK norms
+        "hidden_size": 256,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 64,
+        "num_experts": 16,
+        "num_experts_per_tok": 4,
+        "moe_intermediate_size": 128,
+        "vocab_size": 32000,
+    },
+    "gpt-oss-20b": {  # gpt-oss: sliding-window layers, attention sinks, MoE with biases
+        "hidden_size": 256,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 64,
+        "num_experts": 8,
+        "num_experts_per_tok": 2,
+        "intermediate_size": 256,
+        "moe_intermediate_size": 256,
+        "vocab_size": 32000,
+        "num_hidden_layers": 24,
+    },
 }
 
 
@@ -94,10 +120,14 @@ CASES = [
     Case("gemma-3-4b-it", 2, (1, 1), 4096),
     Case("gemma-3-4b-it", 3, (1, 1, 2), 2048, flash=True),
     Case("qwen2.5-7b", 2, (1, 2), 4096),
+    Case("qwen3-30b-a3b", 2, (1, 1), 4096),
+    Case("qwen3-30b-a3b", 3, (1, 1, 1), 8192, flash=True),
+    Case("gpt-oss-20b", 2, (2, 1), 4096),
+    Case("gpt-oss-20b", 3, (1, 1, 1), 2048, flash=True),
 ]
 
 _LINE = re.compile(r"(?P<what>model|KV|compute) buffer size =\s*(?P<mib>[0-9.]+) MiB")
-_FREE = re.compile(r"using device (?P<dev>RPC\d+\[[^\]]+\]|\S+) .* - (?P<free>\d+) MiB free")
+_FREE = re.compile(r"using device \S+ \((?P<dev>[^)]*)\) .* - (?P<free>\d+) MiB free")
 
 
 def _wait_port(port: int, timeout: float = 20.0) -> None:
@@ -119,7 +149,7 @@ def parse_log(log: str, endpoints: list[str]) -> tuple[list[dict[str, int]], lis
         m = _FREE.search(line)
         if m:
             for i, ep in enumerate(endpoints):
-                if f"[{ep}]" in m["dev"]:
+                if m["dev"] == ep:
                     free[i] = int(m["free"]) * MiB
             continue
         m = _LINE.search(line)
@@ -135,12 +165,19 @@ def parse_log(log: str, endpoints: list[str]) -> tuple[list[dict[str, int]], lis
 
 
 def run_case(case: Case, path: Path, endpoints: list[str], client: Path) -> str:
+    eps = ",".join(endpoints[: case.devices])
+    split = ",".join(f"{x:g}" for x in case.split) if case.split is not None else "-"
+    if client.name == "llama-rpc-probe":
+        cmd = [str(client), str(path), eps, "99", split, str(case.ctx), str(int(case.flash))]
+        cmd.append(case.kv_type)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        return p.stdout + p.stderr
     cmd = [
         str(client),
         "-m",
         str(path),
         "--rpc",
-        ",".join(endpoints[: case.devices]),
+        eps,
         "-ngl",
         "99",
         "-c",
@@ -153,6 +190,7 @@ def run_case(case: Case, path: Path, endpoints: list[str], client: Path) -> str:
         case.kv_type,
         "--fit",
         "off",
+        "--swa-full",  # llama-cpp-python's default (and llmatlas's); llama.cpp's CLI trims
         "-n",
         "1",
         "-no-cnv",
@@ -163,7 +201,7 @@ def run_case(case: Case, path: Path, endpoints: list[str], client: Path) -> str:
         "hi",
     ]
     if case.split is not None:
-        cmd += ["--tensor-split", ",".join(f"{x:g}" for x in case.split)]
+        cmd += ["--tensor-split", split]
     # the log lines this reads are printed while the context is built; a file without a
     # vocabulary may then fail to tokenize the prompt, which does not matter here
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
@@ -182,10 +220,12 @@ def main() -> int:
     ap.add_argument("--cases", default="", help="comma-separated case numbers (default: all)")
     args = ap.parse_args()
     bindir = Path(args.bin) if args.bin else None
-    if bindir is None or not (bindir / SERVER).exists() or not (bindir / CLIENT).exists():
+    client = next((bindir / c for c in CLIENTS if bindir and (bindir / c).exists()), None)
+    if bindir is None or not (bindir / SERVER).exists() or client is None:
         print(
-            f"needs llama.cpp's {SERVER} and {CLIENT} built with -DGGML_RPC=ON: give their "
-            "folder with --bin or LLMATLAS_LLAMA_RPC_BIN (see this file's docstring)",
+            f"needs llama.cpp's {SERVER} and {CLIENTS[0]} (or {CLIENTS[1]}) built with "
+            "-DGGML_RPC=ON: give their folder with --bin or LLMATLAS_LLAMA_RPC_BIN "
+            "(see this file's docstring)",
             file=sys.stderr,
         )
         return 2
@@ -195,6 +235,7 @@ def main() -> int:
     cat = Catalog()
     n_servers = max(c.devices for c in cases)
     endpoints = [f"127.0.0.1:{BASE_PORT + i}" for i in range(n_servers)]
+    print(f"# client: {client.name}, {n_servers} rpc-servers on 127.0.0.1")
     print(
         f"{'model':14} {'split':9} {'ctx':>5} {'FA':3} {'KV':5} {'device':7} {'layers':>6} "
         f"{'model MiB':>10} {'err':>7} {'KV MiB':>8} {'err':>7} {'compute MiB':>11} {'err':>7}"
@@ -224,7 +265,7 @@ def main() -> int:
             path, art = files[case.model]
             a = art.architecture  # type: ignore[attr-defined]
             header = art.header  # type: ignore[attr-defined]
-            log = run_case(case, path, endpoints, bindir / CLIENT)
+            log = run_case(case, path, endpoints, client)
             measured, free = parse_log(log, endpoints[: case.devices])
             if not any(r["compute"] for r in measured):
                 print(f"{case}: llama.cpp logged no compute buffer; log tail:\n{log[-2000:]}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from typer.testing import CliRunner
@@ -136,6 +137,26 @@ def test_rows_reaching_the_speed_come_first(catalog: Catalog) -> None:
             assert r.decode_tps >= 15
         if r.grade == "too slow":
             assert r.decode_tps < 5
+
+
+@pytest.mark.parametrize("script", ["zh-Hant", "zh-Hans"])
+def test_a_card_naming_the_script_ranks_before_one_saying_only_chinese(
+    catalog: Catalog, script: str
+) -> None:
+    """Among rows the ranking otherwise ties on (speed met, year, the script's benchmark,
+    size class), a card that names the script comes before one that only says "zh"."""
+    rows = fit(Target.from_device(find_device("rtx-4060")), Need(language=script), catalog=catalog)
+    named = [script in catalog.get(r.model).languages for r in rows]
+    assert True in named and False in named  # both kinds are candidates
+    groups: dict[tuple[object, ...], list[bool]] = {}
+    for r, n in zip(rows, named, strict=True):
+        m = catalog.get(r.model)
+        group = (r.meets_speed, m.released.year, r.scores.get("TMMLU+"), r.scores.get("C-Eval"))
+        group += (int(math.log2(m.params_b / 1.5)) if m.params_b >= 1.5 else -1,)
+        groups.setdefault(group, []).append(n)
+    mixed = [g for g in groups.values() if len(set(g)) == 2]
+    assert mixed, "no tie between the two kinds of card to rank"
+    assert all(g == sorted(g, reverse=True) for g in mixed)
 
 
 def test_fit_min_tps_and_language(catalog: Catalog) -> None:

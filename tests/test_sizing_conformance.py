@@ -79,6 +79,9 @@ CASES = [
         "Q4_K_M",
         [RunSettings(4096), RunSettings(16384, "q8_0", flash_attn=True, swa_full=False)],
     ),
+    # Llama 4 Maverick: chunked-window and NoPE layers (attention temperature), sigmoid MoE
+    # weighting the input before the experts, on every 2nd layer, with a shared expert
+    ("llama-4-maverick-17b-128e-instruct", "Q4_K_M", [RunSettings(32768, flash_attn=True)]),
 ]
 
 
@@ -200,6 +203,7 @@ def test_cpu_run_counts_the_work_buffer_and_repacked_pages_only_where_repacked(
         "phi-2",
         "qwen3-next-80b-a3b-instruct",
         "gemma-4-31b",
+        "llama-4-maverick-17b-128e-instruct",
     ],
 )
 def test_replaying_a_few_layers_gives_the_full_replays_peak(catalog: Catalog, mid: str) -> None:
@@ -235,4 +239,4 @@ def test_estimate_says_when_llama_cpp_cannot_load_or_the_graph_is_not_replayed(
     assert "cannot load" not in notes("chatglm3-6b")
     for mid in ("chatglm3-6b", "glm-4.5-air", "qwen-7b", "llama-3-8b"):
         assert "closed-form" not in notes(mid, batch=4), mid
-    assert "closed-form estimate" in notes("llama-4-scout-17b-16e")
+    assert "closed-form estimate" in notes("deepseek-v3.2")

@@ -17,8 +17,9 @@ is fast enough, never below 4-bit unless asked).  Ranking, most important first:
    or says it ranked without one); then size class (1.5-3B, 3-6B, 6-12B, 12-24B, ...):
    among models that already fit with headroom *and* reach the speed, the larger class is
    the more capable one;
-4. within a class, for a chat or language need: a chat model (or one whose card lists
-   the language first) before others;
+4. within a class, for a Traditional or Simplified Chinese need, a card that names that
+   script before one that says only "Chinese" (``zh``); then, for a chat or language need,
+   a chat model (or one whose card lists the language first) before others;
 5. then the newer release date, published MMLU, speed.
 """
 
@@ -32,7 +33,7 @@ from llmatlas.advisor._estimate import DEFAULT_CONTEXT, Target, estimate
 from llmatlas.advisor._keys import SCORE_NAMES, SORT_KEYS
 from llmatlas.advisor._quant import REQUIRED_TPS, choose_quant
 from llmatlas.catalog import Catalog, ModelEntry
-from llmatlas.catalog._query import _lang_match
+from llmatlas.catalog._query import _lang_match, normalize_language
 from llmatlas.catalog._schema import TASKS
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import find_device
@@ -207,6 +208,17 @@ def _task_level(m: ModelEntry, need: Need) -> int:
     return 0 if m.tasks[0] in CHAT_TASKS else 1
 
 
+def _script_level(m: ModelEntry, need: Need) -> int:
+    """For a Chinese script need (zh-Hant, zh-Hans): 0 when the card names that script, 1
+    when it says only "zh" (Chinese, the script unstated: a candidate, but a weaker claim)."""
+    if not need.language:
+        return 0
+    code = normalize_language(need.language)
+    if code not in ("zh-Hant", "zh-Hans"):
+        return 0
+    return 0 if code in m.languages else 1
+
+
 def _is_task_need(need: Need) -> bool:
     return bool(need.task) and need.task not in ("chat", "general", "instruct")
 
@@ -352,6 +364,7 @@ def fit(
             lang_i,
             -lang_v,
             -_size_class(m.params_b),
+            _script_level(m, need),
             _task_level(m, need),
             -m.released.toordinal(),
             -(mm if mm is not None else 0.0),

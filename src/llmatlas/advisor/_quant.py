@@ -252,8 +252,12 @@ def _next_up(
         return None
     up = ladder[i - 1]
     if up in too_big:
+        need, budget = too_big[up] / GiB, target.budget_bytes / GiB
+        digits = 1  # more where one place would print "needs 7.0 GiB (7.0 GiB usable)"
+        while digits < 3 and f"{need:.{digits}f}" == f"{budget:.{digits}f}":
+            digits += 1
         return _("next step up, {quant}, needs {need} GiB ({budget} GiB usable)").format(
-            quant=up, need=f"{too_big[up] / GiB:.1f}", budget=f"{target.budget_bytes / GiB:.1f}"
+            quant=up, need=f"{need:.{digits}f}", budget=f"{budget:.{digits}f}"
         )
     tps = next(r[2] for r in rungs if r[0] == up)
     return _("next step up, {quant}, fits but runs ~{tps} tok/s (under {required})").format(

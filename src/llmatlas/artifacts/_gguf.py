@@ -40,9 +40,12 @@ MODEL_TYPES = {
     "glm4moe": "glm4_moe",
     "qwen35": "qwen3_5",
     "qwen35moe": "qwen3_5_moe",
+    "llama4": "llama4_text",
+    "minimax-m2": "minimax_m2",
+    "hunyuan-moe": "hunyuan",
 }
 # How many layers use the sliding window when the file does not list them per layer.
-_SWA_EVERY = {"gemma2": 2, "gpt_oss": 2, "gemma3": 6, "cohere2": 4}
+_SWA_EVERY = {"gemma2": 2, "gpt_oss": 2, "gemma3": 6, "cohere2": 4, "llama4_text": 4}
 _NORM = {"bloom": "layernorm", "falcon": "layernorm", "gpt_neox": "layernorm", "phi": "layernorm"}
 _LAYERNORM = {"gpt2", "mpt", "stablelm", "starcoder", "olmo"}  # with a bias where the file has one
 _PLAIN_MLP = {"bloom", "falcon", "gpt_neox", "gpt2", "phi", "starcoder", "mpt"}
@@ -379,6 +382,8 @@ def architecture(h: GGUFHeader) -> Architecture:
     if mt == "qwen":  # Qwen-1 files give twice the width of each FFN matrix (qwen.cpp halves it)
         ff //= 2
     norm = _NORM.get(mt, "rmsnorm")
+    if mt == "phimoe":  # its norms carry a bias (llama.cpp runs them as RMS norms)
+        norm = "layernorm"
     if mt in _LAYERNORM:
         norm = "layernorm" if "blk.0.attn_norm.bias" in names else "layernorm-nobias"
     fields: dict[str, Any] = dict(
@@ -438,6 +443,9 @@ def architecture(h: GGUFHeader) -> Architecture:
         fields.update(sliding_window=window, sliding_window_layers=swa_layers)
         if mt == "olmo2":  # OLMo 3 is OLMo 2 with sliding windows
             fields["model_type"] = "olmo3"
+    step = _scalar(h.get("interleave_moe_layer_step"))
+    if step and step > 1:
+        fields["moe_layer_step"] = step
     if n_exp and n_exp > 1:
         fields.update(
             num_experts=n_exp,

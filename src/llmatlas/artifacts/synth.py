@@ -66,6 +66,11 @@ GGUF_ARCH = {
     "smollm3": "smollm3",  # Llama's layout; no rope on every 4th layer
     "seed_oss": "seed_oss",
     "olmo": "olmo",  # OLMo (1): LayerNorm without parameters
+    "llama4_text": "llama4",
+    "minimax_m2": "minimax-m2",
+    "phimoe": "phimoe",  # Phi-3.5-MoE: Phi-3's graph, biased norms and projections
+    "ernie4_5_moe": "ernie4_5-moe",
+    "hunyuan": "hunyuan-moe",  # Hunyuan-A13B
 }
 _GDN = {"qwen3next", "qwen35", "qwen35moe"}
 _LAYERNORM = {"falcon", "bloom", "gptneox", "mpt", "gpt2", "phi2", "stablelm", "olmo"}
@@ -109,11 +114,11 @@ def layout(a: Architecture) -> list[Spec]:
         out += [_t("token_embd_norm.weight", None, (h,)), _t("token_embd_norm.bias", None, (h,))]
     if arch != "olmo":
         out.append(_t("output_norm.weight", None, (h,)))
-    if ln:
+    if ln or arch == "phimoe":
         out.append(_t("output_norm.bias", None, (h,)))
     if not a.tie_word_embeddings and arch != "bloom":
         out.append(_t("output.weight", None, (h, v), "output"))
-    if arch == "phi2":
+    if arch in ("phi2", "phimoe"):
         out.append(_t("output.bias", None, (v,)))
     for i in range(a.num_hidden_layers):
         b = f"blk.{i}."
@@ -127,7 +132,7 @@ def layout(a: Architecture) -> list[Spec]:
             add("attn_norm.weight", (h,))
         if arch in _GDN:
             add("post_attention_norm.weight", (h,))  # the FFN's norm
-        if ln:
+        if ln or arch == "phimoe":
             add("attn_norm.bias", (h,))
         if arch == "falcon" and nkv > 1:  # Falcon-40B/180B's new decoder: a norm per branch
             add("attn_norm_2.weight", (h,))
@@ -200,12 +205,14 @@ def layout(a: Architecture) -> list[Spec]:
                     add("attn_k.bias", (k,))
                     add("attn_v.bias", (k,))
             add("attn_output.weight", (q, h))
-            if biased or (arch == "gpt-oss"):
+            if biased or arch in ("gpt-oss", "phimoe"):
                 add("attn_output.bias", (h,))
-            if arch in ("qwen3", "qwen3moe", "gemma3", *_GDN) or (arch == "glm4moe" and a.qk_norm):
+            if arch in ("qwen3", "qwen3moe", "gemma3", "hunyuan-moe", *_GDN) or (
+                arch == "glm4moe" and a.qk_norm
+            ):
                 add("attn_q_norm.weight", (hd,))
                 add("attn_k_norm.weight", (hd,))
-            if arch == "olmo2":
+            if arch in ("olmo2", "minimax-m2"):  # norms over the whole Q and K widths
                 add("attn_q_norm.weight", (q,))
                 add("attn_k_norm.weight", (k,))
             if arch == "gpt-oss":
@@ -216,9 +223,10 @@ def layout(a: Architecture) -> list[Spec]:
             add("post_attention_norm.weight", (h,))
         elif arch not in ("olmo2", "olmo", "gpt-oss", "falcon", "phi2", *_GDN):
             add("ffn_norm.weight", (h,))
-            if ln:
+            if ln or arch == "phimoe":
                 add("ffn_norm.bias", (h,))
         dense = not a.is_moe or i < (a.first_k_dense_layers or 0)
+        dense = dense or (i + 1) % (a.moe_layer_step or 1) != 0  # Llama 4 Maverick
         ff = a.intermediate_size  # (Qwen-1's config says twice this: llama.cpp halves it)
         if arch == "gemma4" and not dense:  # a dense GELU FFN beside the routed experts
             ne_, fe = a.num_experts or 1, a.moe_intermediate_size or ff
@@ -257,7 +265,7 @@ def layout(a: Architecture) -> list[Spec]:
                 add("ffn_gate_exps.bias", (fe, ne_))
                 add("ffn_up_exps.bias", (fe, ne_))
                 add("ffn_down_exps.bias", (h, ne_))
-            if arch in ("deepseek2", "glm4moe"):
+            if arch in ("deepseek2", "glm4moe", "minimax-m2", "ernie4_5-moe"):
                 add("exp_probs_b.bias", (ne_,))
             if a.num_shared_experts:
                 sf = (a.shared_expert_intermediate_size or fe) * a.num_shared_experts
@@ -353,8 +361,19 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
         ):
             sf = a.shared_expert_intermediate_size * (a.num_shared_experts or 1)
             w.add_uint32(p + "expert_shared_feed_forward_length", sf)
+    if arch in ("ernie4_5-moe", "hunyuan-moe") and a.num_shared_experts:
+        fe = a.moe_intermediate_size or a.intermediate_size
+        sf = (a.shared_expert_intermediate_size or fe) * a.num_shared_experts
+        w.add_uint32(p + "expert_shared_feed_forward_length", sf)
+    if arch == "ernie4_5-moe":
+        w.add_uint32(p + "interleave_moe_layer_step", a.moe_layer_step or 1)
+        w.add_uint32(p + "leading_dense_block_count", a.first_k_dense_layers or 0)
     if arch == "gptneox":
         w.add_bool(p + "use_parallel_residual", True)
+    if arch == "minimax-m2":
+        w.add_uint32(p + "expert_gating_func", 2)  # sigmoid
+        if not a.moe_intermediate_size:
+            w.add_uint32(p + "expert_feed_forward_length", a.intermediate_size)
     if arch == "glm4moe":
         w.add_uint32(p + "leading_dense_block_count", a.first_k_dense_layers or 0)
         w.add_bool(p + "expert_weights_norm", True)
@@ -371,6 +390,8 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
         w.add_uint32(p + "full_attention_interval", a.num_hidden_layers // len(attn))
         if arch != "qwen3next":  # M-RoPE sections (text only: which rotary pairs per axis)
             w.add_array(p + "rope.dimension_sections", [rot // 2, 0, 0, 0])
+    if arch == "llama4":
+        w.add_uint32(p + "interleave_moe_layer_step", a.moe_layer_step or 1)
     if arch == "mpt":
         w.add_float32(p + "attention.max_alibi_bias", 8.0)
     if arch in ("olmo2", "gemma4") and a.sliding_window:  # which layers slide (llama_graph's)

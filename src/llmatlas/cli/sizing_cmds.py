@@ -555,10 +555,14 @@ def fit_cmd(
     ]
     from rich.table import Table
 
+    # On a narrow terminal the reasons do not get a column (it would wrap a word per line):
+    # they follow the table, one numbered paragraph per row.
+    narrow = console.width < 110 + 8 * len(score_cols)
     t = Table()
-    for c in ("#", _("model"), _("quant"), _("memory"), "tok/s", _("grade"), *score_cols, _("why")):
+    heads = ("#", _("model"), _("quant"), _("memory"), "tok/s", _("grade"), *score_cols)
+    for c in (*heads, *(() if narrow else (_("why"),))):
         # the id is what a user copies: never cut or folded; the reasons wrap instead
-        t.add_column(c, overflow="fold", no_wrap=c == _("model"))
+        t.add_column(c, overflow="fold", no_wrap=c != _("why"))
     for i, r in enumerate(rows, 1):
         style = {"good": "green", "usable": "yellow", "too slow": "red"}[r.grade]
         grade = _(SPEED_GRADES.get(r.grade, r.grade))
@@ -570,9 +574,15 @@ def fit_cmd(
             f"{r.decode_tps:.1f}" + ("" if r.meets_speed else " " + _("(slow)")),
             f"[{style}]{grade}[/]",
             *[f"{r.scores[n]:g}" if n in r.scores else "-" for n in score_cols],
-            _("; ").join(r.why[2:]),
+            *(() if narrow else (_("; ").join(r.why[2:]),)),
         )
     console.print(t)
+    if narrow:
+        from rich.text import Text
+
+        console.print(f"[bold]{_('why')}[/]")
+        for i, r in enumerate(rows, 1):
+            console.print(Text(f"{i}. {r.model}: ") + Text(_("; ").join(r.why[2:])))
 
 
 @handle_errors

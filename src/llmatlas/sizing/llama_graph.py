@@ -36,7 +36,7 @@ __all__ = [  # supported/compute_buffer/Settings/GRAPHED live in graph_memo, nam
     "work_touched",
 ]
 
-SWA_ARCHS = ("gemma2", "gemma3", "gemma3_text", "gemma4", "gpt_oss", "olmo3")
+SWA_ARCHS = ("gemma2", "gemma3", "gemma3_text", "gemma4", "gpt_oss", "olmo3", "llama4_text")
 PARALLEL = ("gpt_neox", "falcon", "bloom")  # LayerNorm with bias, one fused QKV
 FUSED_QKV = (
     "phi3",
@@ -47,7 +47,8 @@ FUSED_QKV = (
 )  # one wqkv whose output Q, K and V are views of
 POST_NORM = ("olmo2", "olmo3")  # norms after attention and FFN, not before
 GDN = ("qwen3_next", "qwen3_5", "qwen3_5_moe")  # gated delta-net layers + gated attention
-LATE_OUT = ("gpt_oss", *GDN)  # the outputs are gathered after the last layer, not in it
+LATE_OUT = ("gpt_oss", *GDN)
+LLAMA4 = ("llama4", "llama4_text")  # the outputs are gathered after the last layer, not in it
 
 
 def _pad(n: int, to: int) -> int:
@@ -132,15 +133,17 @@ class _Builder:
         self.v_trans = not s.flash_attn
         self.kv_type = s.kv_type
         self.quant_kv = s.kv_type not in ("f16", "f32", "bf16")
-        self.rotations: dict[tuple[int, int], Tensor] = {}
+        self.rotations: dict[tuple[str, int, int], Tensor] = {}
         # the layer's flavour, from the fields llama.cpp's loader reads (biases, norms, rope)
         mt = a.model_type
         self.ln = mt in PARALLEL or a.norm != "rmsnorm"  # LayerNorm (phi2, gpt2, mpt, stablelm)
+        if mt == "phimoe":  # phi3.cpp: RMS norm with a bias
+            self.ln = False
         self.ln_bias = mt in PARALLEL or a.norm == "layernorm"
         # (Granite 4.0-H, "none", still ropes: granite-hybrid.cpp's switch is rope.scaling.finetuned)
         self.roped = a.position_embedding not in ("alibi", "learned")
         self.qkv_bias = a.attention_bias and mt not in ("phi3", "mpt")  # (ChatGLM: wqkv_b)
-        self.wo_bias = a.attention_out_bias and mt in ("gpt2", "phi")
+        self.wo_bias = a.attention_out_bias and mt in ("gpt2", "phi", "phimoe")
         self.ffn_bias = a.mlp_bias and mt in ("gpt2", "phi")
 
     # -- inputs -----------------------------------------------------------------------
@@ -175,12 +178,13 @@ class _Builder:
     def rope(self, x: Tensor, pos: Tensor) -> Tensor:
         return self.g.same("rope", x, pos)
 
-    def hadamard(self, x: Tensor, n: int, cache: Tensor) -> Tensor:
+    def hadamard(self, x: Tensor, n: int, cache: Tensor, kind: str = "k") -> Tensor:
         """``x`` rotated by an ``n x n`` Hadamard matrix: a graph input of the KV cache
-        ``cache`` stands for (``attn_inp_k_rot`` / ``attn_inp_v_rot``, one of each size per
-        cache), so it takes room in the compute buffer."""
+        ``cache`` stands for (``attn_inp_k_rot`` for Q and K, ``attn_inp_v_rot`` for V and the
+        output: two inputs per cache even when both are 64 x 64, as measured over RPC
+        devices), so it takes room in the compute buffer (on every device it is copied to)."""
         g = self.g
-        key = (id(cache), n)
+        key = (kind, id(cache), n)
         rot = self.rotations.get(key)
         if rot is None:
             rot = self.rotations[key] = g.input("f32", n, n, name="attn_inp_rot")
@@ -211,7 +215,7 @@ class _Builder:
                 nrot *= 2
             q = self.hadamard(q, nrot, mask)
             k_cur = self.hadamard(k_cur, nrot, mask)
-            v_cur = self.hadamard(v_cur, 64 if hd % 64 == 0 else hd, mask)
+            v_cur = self.hadamard(v_cur, 64 if hd % 64 == 0 else hd, mask, "v")
         g.expand(q)
         g.expand(v_cur)
         g.expand(k_cur)
@@ -261,7 +265,7 @@ class _Builder:
             cur = g.cont(cur, cur.ne[0] * cur.ne[1], cur.ne[2] * cur.ne[3])
         g.expand(cur)
         if self.quant_kv and hd % 64 == 0:
-            cur = self.hadamard(cur, 64, mask)
+            cur = self.hadamard(cur, 64, mask, "v")
         return cur
 
     def mla_attention(
@@ -678,21 +682,25 @@ class _Builder:
         nt = x.ne[1]
         if logits is None:
             logits = g.mul_mat(g.weight(self.h, ne, type_="f32"), x)
-        mla = a.is_mla or a.model_type == "glm4_moe"  # sigmoid-routed, exp_probs_b
+        mla = a.is_mla or a.model_type in ("glm4_moe", "minimax_m2")  # sigmoid, exp_probs_b
+        l4 = a.model_type in LLAMA4  # sigmoid weights, chosen on the raw logits, applied first
         if oai:  # router bias; SOFTMAX_WEIGHT gating: the softmax is over the chosen k
             logits = g.same("add", logits, g.weight(ne, type_="f32"))
             probs = logits
-        elif mla:  # DeepSeek-V3: sigmoid gating, selection biased by exp_probs_b
+        elif mla or l4:  # DeepSeek-V3: sigmoid gating, selection biased by exp_probs_b
             probs = g.same("unary", logits)
         else:
             probs = g.same("soft_max", logits)
-        choose = g.same("add", probs, g.weight(ne, type_="f32")) if mla else probs
+        biased = mla or a.model_type == "ernie4_5_moe"  # selection biased by exp_probs_b
+        choose = g.same("add", probs, g.weight(ne, type_="f32")) if biased else probs
+        if l4:
+            choose = logits
         srt = g.op("argsort", "i32", choose.ne, choose)
         sel = g.view(srt, (k, nt), (0, srt.nb[1]))
         w = g.get_rows(g.reshape(probs, 1, ne, nt), sel)
         if oai:
             w = g.reshape(g.same("soft_max", g.reshape(w, k, nt)), 1, k, nt)
-        elif a.model_type != "qwen2_moe":  # norm_w: the chosen experts' weights sum to 1
+        elif a.model_type != "qwen2_moe" and not l4:  # norm_w: the chosen weights sum to 1
             w2 = g.reshape(w, k, nt)
             total = g.same("clamp", g.op("sum_rows", "f32", (1, nt), w2))
             w = g.reshape(g.same("div", w2, total), 1, k, nt)
@@ -700,6 +708,8 @@ class _Builder:
             w = g.same("scale", w)  # expert_weights_scale
         g.expand(w)
         cur = g.reshape(x, self.h, 1, nt)
+        if l4:  # weight_before_ffn: the input repeated per chosen expert, scaled by its weight
+            cur = g.same("mul", g.op("repeat", "f32", (self.h, k, nt), cur), w)
         up = g.op("mul_mat_id", "f32", (fe, k, nt), g.weight(self.h, fe, ne), cur, sel)
         if oai:
             up = g.same("add_id", up, g.weight(fe, ne, type_="f32"), sel)
@@ -710,7 +720,8 @@ class _Builder:
         experts = g.op("mul_mat_id", "f32", (self.h, k, nt), g.weight(fe, self.h, ne), act, sel)
         if oai:
             experts = g.same("add_id", experts, g.weight(self.h, ne, type_="f32"), sel)
-        experts = g.same("mul", experts, w)
+        if not l4:
+            experts = g.same("mul", experts, w)
         g.expand(experts)
         views = []
         for i in range(k):
@@ -734,6 +745,8 @@ class _Builder:
         if a.model_type == "bloom":  # token_embd_norm
             cur = self.norm(cur, rms=False, bias=True)
         pos = g.input("i32", self.n_tok, name="inp_pos")
+        if a.model_type in LLAMA4:
+            self.attn_scale = g.input("f32", 1, 1, self.n_tok, name="inp_attn_scale")
         if a.position_embedding == "learned":  # gpt2.cpp: learned positions added to the input
             cur = g.same("add", cur, g.get_rows(g.weight(self.h, a.max_position_embeddings), pos))
         full, swa = kv_cells(a, s)
@@ -793,10 +806,16 @@ class _Builder:
                 if a.qk_norm:
                     q = self.norm(q)
                     k = self.norm(k)
-                # (SmolLM3 leaves every 4th layer without rope: smollm3.cpp use_rope)
-                if self.roped and not (a.model_type == "smollm3" and (il + 1) % 4 == 0):
+                # (SmolLM3 and Llama 4 leave every 4th layer without rope: use_rope)
+                nope = a.model_type in ("smollm3", *LLAMA4) and (il + 1) % 4 == 0
+                if self.roped and not nope:
                     q = self.rope(q, pos)
                     k = self.rope(k, pos)
+                    if a.model_type in LLAMA4 and (a.num_experts or 0) != 128:  # use_kq_norm
+                        q = g.same("rms_norm", q)
+                        k = g.same("rms_norm", k)
+                elif a.model_type in LLAMA4:  # NoPE layers: attention temperature tuning
+                    q = g.same("mul", q, self.attn_scale)
                 in_swa = il in swa_pattern
                 cur = self.attention(
                     q,
@@ -816,10 +835,13 @@ class _Builder:
                 cur = self.norm(cur)
             ffn_inp = g.same("add", cur, inp)
             x = ffn_inp if olmo2 else self.norm(ffn_inp, rms=not self.ln, bias=self.ln_bias)
-            if a.is_moe and il >= (a.first_k_dense_layers or 0):
+            moe_layer = (il + 1) % (a.moe_layer_step or 1) == 0  # Llama 4 Maverick: every 2nd
+            if a.is_moe and il >= (a.first_k_dense_layers or 0) and moe_layer:
                 cur = self.moe(x)
                 if a.num_shared_experts and (
-                    a.is_mla or a.model_type in ("glm4_moe", "granitemoehybrid")
+                    a.is_mla
+                    or a.model_type
+                    in ("glm4_moe", "granitemoehybrid", "ernie4_5_moe", "hunyuan", *LLAMA4)
                 ):
                     sf = a.shared_expert_intermediate_size or a.moe_intermediate_size or 0
                     cur = g.same("add", cur, self.ffn(x, il, sf * a.num_shared_experts))
@@ -839,7 +861,7 @@ class _Builder:
                 cur = self.ffn(x, il, bias=self.ffn_bias)
             if olmo2:
                 cur = self.norm(cur)
-            if a.model_type == "phi3":  # phi3.cpp adds the residual first
+            if a.model_type in ("phi3", "phimoe"):  # phi3.cpp adds the residual first
                 cur = g.same("add", ffn_inp, cur)
             else:
                 cur = g.same("add", cur, ffn_inp)
@@ -857,7 +879,7 @@ class _Builder:
         logits = g.mul_mat(g.weight(self.h, a.vocab_size), cur)
         if a.model_type == "gemma4":  # final logit soft-capping: scale, tanh, scale
             logits = g.same("scale", g.same("unary", g.same("scale", logits)))
-        if a.model_type == "phi":  # phi2.cpp: the output layer has a bias
+        if a.model_type in ("phi", "phimoe"):  # the output layer has a bias
             logits = g.same("add", logits, g.weight(a.vocab_size, type_="f32"))
         logits.output = True
         g.expand(logits)
@@ -895,6 +917,8 @@ def replayed_layers(a: Architecture) -> list[int]:
     keep = max(2, 2 * period)
     keep = min(n, keep + (n - keep) % period)
     head = list(range(min(n - keep, (a.first_k_dense_layers or 0) + 2))) if a.is_moe else []
+    if (a.moe_layer_step or 1) > 1:  # Llama 4 Maverick: dense and MoE layers alternate
+        head = []
     return head + list(range(n - keep, n))
 
 

@@ -64,6 +64,7 @@ LLAMA_CPP_SWA_ARCHS = (
     "olmo3",
     "cohere2",
     "llama4",  # chunked attention: an iSWA cache of chunk-sized windows
+    "llama4_text",
 )
 
 LLAMA_CPP_UNLOADABLE = (
