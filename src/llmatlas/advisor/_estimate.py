@@ -40,8 +40,8 @@ from llmatlas.sizing.speed import (
     MOE_SOURCE,
     TP_SOURCE,
     SpeedEstimate,
-    bytes_read_per_token,
     decode_bound_tps,
+    step_weight_bytes,
 )
 
 if TYPE_CHECKING:
@@ -597,11 +597,13 @@ def offload_decode_tps(
     sequence.  RAM bandwidth: the machine's measured one, else dual-channel DDR4/5 (40 GB/s)."""
     a = _arch(m)
     frac = gpu_layers / a.num_hidden_layers
-    step = bytes_read_per_token(a, fmt) + kv_cache(a, max(1, ctx // 2), 1, kv_type).bytes
+    kv = kv_cache(a, max(1, ctx // 2), 1, kv_type).bytes
+    gpu_step = step_weight_bytes(a, fmt, kind="gpu") + kv
+    cpu_step = step_weight_bytes(a, fmt, kind="cpu") + kv
     gpu_eff = DEFAULT_DECODE_EFFICIENCY["gpu"]
     cpu_eff = DEFAULT_DECODE_EFFICIENCY["cpu"]
     ram_bw = target.cpu_bandwidth_gbs or DEFAULT_RAM_BANDWIDTH_GBS
-    t = frac * step / (target.bandwidth_gbs * 1e9 * gpu_eff) + (1 - frac) * step / (
+    t = frac * gpu_step / (target.bandwidth_gbs * 1e9 * gpu_eff) + (1 - frac) * cpu_step / (
         ram_bw * 1e9 * cpu_eff
     )
     return 1 / t

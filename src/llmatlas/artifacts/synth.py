@@ -4,6 +4,10 @@ The header is what llama.cpp's loader reads (architecture keys, a ``none`` token
 with ``vocab_size`` tokens, every tensor with the shape and ggml type the quantizer
 would give it); the data section is left as a hole (``truncate``), so a 70B file
 costs no disk.  llama.cpp then dry-runs it (``no_alloc``): nothing reads the data.
+
+:func:`fill_random` then writes random weights into such a file, for runs that do read
+the data (decode speed): every block gets bounded scales, so activations stay finite
+and a MoE router sends each token to different experts, as trained weights do.
 """
 
 from __future__ import annotations
@@ -483,3 +487,59 @@ def synth_gguf(a: Architecture, fmt: QuantFormat, path: Path, parts: int = 1) ->
         fout.truncate(start + size)  # a hole: no disk used for the weights
     w.close()
     return files
+
+
+# Byte offsets of the float16 scale fields (d, dmin) inside one block of each type, from
+# the block structs of ggml-common.h; every other byte of a block may be anything.
+_F16_SCALE_OFFSETS: dict[GGMLQuantizationType, tuple[int, ...]] = {
+    T.Q4_0: (0,),
+    T.Q4_1: (0, 2),
+    T.Q5_0: (0,),
+    T.Q5_1: (0, 2),
+    T.Q8_0: (0,),
+    T.Q2_K: (80, 82),
+    T.Q3_K: (108,),
+    T.Q4_K: (0, 2),
+    T.Q5_K: (0, 2),
+    T.Q6_K: (208,),
+    T.IQ4_NL: (0,),
+    T.IQ4_XS: (0,),
+}
+_CHUNK = 1 << 24  # bytes filled at a time
+
+
+def fill_random(path: Path, seed: int = 0) -> int:
+    """Overwrite every tensor of the GGUF at ``path`` with random values; returns bytes
+    written.  Float tensors get N(0, 0.02); quantized blocks get random quants with the
+    block scale fixed at 2**-10 (so no NaN or infinity anywhere)."""
+    from gguf import GGUFReader
+
+    rng = np.random.default_rng(seed)
+    reader = GGUFReader(path, "r+")
+    scale = np.frombuffer(np.float16(2**-10).tobytes(), np.uint8)
+    written = 0
+    for t in reader.tensors:
+        raw = reader.data[t.data_offset : t.data_offset + t.n_bytes]
+        if t.tensor_type in (T.F32, T.F16, T.BF16):
+            dtype = {T.F32: np.float32, T.F16: np.float16, T.BF16: np.uint16}[t.tensor_type]
+            out = raw.view(dtype)
+            for i in range(0, out.size, _CHUNK // 4):
+                v = rng.normal(0.0, 0.02, min(_CHUNK // 4, out.size - i)).astype(np.float32)
+                if t.tensor_type == T.BF16:  # the upper half of a float32
+                    out[i : i + v.size] = (v.view(np.uint32) >> 16).astype(np.uint16)
+                else:
+                    out[i : i + v.size] = v
+        elif t.tensor_type in _F16_SCALE_OFFSETS:
+            size = GGML_QUANT_SIZES[t.tensor_type][1]
+            blocks = raw.reshape(-1, size)
+            step = max(1, _CHUNK // size)
+            for i in range(0, len(blocks), step):
+                b = blocks[i : i + step]
+                b[:] = rng.integers(0, 256, b.shape, dtype=np.uint8)
+                for off in _F16_SCALE_OFFSETS[t.tensor_type]:
+                    b[:, off : off + 2] = scale
+        else:
+            raise BadInputError(f"no random fill for ggml type {t.tensor_type.name}")
+        written += t.n_bytes
+    reader.data.flush()
+    return written
