@@ -76,6 +76,10 @@ MODELS = [
     ("olmo-7b", "OLMo (LayerNorm without parameters)"),
     ("llama-4-scout-17b-16e", "Llama 4 Scout (chunked attention, NoPE layers, MoE)"),
     ("llama-4-maverick-17b-128e-instruct", "Llama 4 Maverick (MoE every 2nd layer)"),
+    ("minimax-m2", "MiniMax-M2 (sigmoid MoE, full-width Q/K norms)"),
+    ("phi-3.5-moe-instruct", "Phi-3.5-MoE (Phi-3's graph, biased)"),
+    ("ernie-4.5-21b-a3b", "ERNIE 4.5 MoE (biased selection, shared experts)"),
+    ("hunyuan-a13b-instruct", "Hunyuan-A13B (MoE with a shared expert)"),
 ]
 QUANTS = ["Q4_K_M", "Q8_0", "Q4_1", "IQ4_XS"]
 QUICK = ["llama-3-8b", "qwen3-30b-a3b", "gemma-3-4b-it", "gpt-oss-20b", "phi-3-mini-4k-instruct"]

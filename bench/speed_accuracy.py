@@ -11,8 +11,20 @@ Three kinds of rows, each marked with its role:
   (a fresh child process, as ``llmatlas bench`` does), against the estimate from this
   machine's memory bandwidth, uncalibrated.
 
+Dense against MoE, each on one device in one run (what the llama.cpp MoE terms are about):
+
+- one published llama-bench table on a Ryzen AI Max+ 395 (ROCm) with dense and MoE models;
+  two Qwen3-30B-A3B rows are what ``EXPERT_MATRIX_EXTRA_BYTES["gpu"]`` was fitted to, the
+  other MoE rows are held out;
+- here: synthetic GGUFs (``artifacts.synth`` with random weights) of a dense Llama-shaped,
+  a Qwen3-MoE-shaped and a Mixtral-shaped model of similar active bytes, decoded at batch 1
+  in one process, interleaved, ``--reps`` times; one thread and CPU time, because this
+  machine's cores are shared (wall time and a second thread's barriers measure the
+  neighbours).  Printed: predicted/measured per file and rep, and MoE's ratio over dense's.
+
     python bench/speed_accuracy.py            # all rows
     python bench/speed_accuracy.py --no-local # published rows only (no model run)
+    python bench/speed_accuracy.py --moe-only --reps 3  # the dense-vs-MoE run here only
 """
 
 from __future__ import annotations
@@ -31,6 +43,21 @@ CUDA_BOARD = "https://github.com/ggml-org/llama.cpp/discussions/15013"
 APPLE_BOARD = "https://github.com/ggml-org/llama.cpp/discussions/4167"
 GPT_FAST = "https://github.com/pytorch-labs/gpt-fast#tensor-parallelism"
 R1_AWQ = "https://github.com/tenstorrent/tt-inference-server/issues/356"
+STRIX = "https://blog.tosukui.xyz/posts/gmktec-ryzen-ai-rocm-therock"
+# Ryzen AI Max+ 395: LPDDR5X-8000 on a 256-bit bus = 256 GB/s
+STRIX_SPEC = "https://www.amd.com/en/products/processors/laptop/ryzen/ai-300-series/amd-ryzen-ai-max-plus-395.html"
+STRIX_GBS = 256.0
+# llama-bench -ngl 99 -mmp 0, tg128, build 7de5c7ca (5882), ROCm (TheRock), gfx1151:
+# (model, quant, tok/s, role)
+STRIX_ROWS: tuple[tuple[str, str, float, str], ...] = (
+    ("llama-2-7b", "Q4_0", 47.92, "held out"),
+    ("qwen3-32b", "Q4_K_M", 9.91, "held out"),
+    ("qwen3-32b", "Q8_0", 5.67, "held out"),
+    ("qwen3-30b-a3b", "Q4_K_M", 56.55, "fitted"),
+    ("qwen3-30b-a3b", "Q8_0", 37.91, "fitted"),
+    ("hunyuan-a13b-instruct", "Q4_K_M", 22.56, "held out"),
+    ("qwen3-235b-a22b", "Q3_K_S", 13.52, "held out"),
+)
 
 
 @dataclass(frozen=True)
@@ -197,6 +224,139 @@ def published_rows(cat: Catalog) -> list[Row]:
     return rows
 
 
+def same_device_rows(cat: Catalog) -> list[Row]:
+    """The Ryzen AI Max+ 395 table: dense and MoE on one device, one build.  Decode at batch
+    1 is memory-bound there, so the device's FLOP/s do not enter (passed as unbounded)."""
+    from llmatlas.sizing import estimate_speed, get_format
+
+    rows = []
+    for model, quant, tps, role in STRIX_ROWS:
+        a = cat.get(model).architecture
+        assert a is not None
+        e = estimate_speed(a, get_format(quant, "llama.cpp"), STRIX_GBS, float("inf"), "gpu", 128)
+        kind = "MoE" if a.is_moe else "dense"
+        rows.append(
+            Row(f"Ryzen AI Max+ 395: {model} {quant} ({kind})", tps, e.decode_tps, role, STRIX)
+        )
+    return rows
+
+
+# Synthetic shapes for the run here: hidden 2048, 16 layers, GQA 16/4 heads of 128, 32k vocab.
+_BASE = dict(
+    num_hidden_layers=16,
+    hidden_size=2048,
+    num_attention_heads=16,
+    num_key_value_heads=4,
+    head_dim=128,
+    vocab_size=32000,
+    max_position_embeddings=4096,
+    tie_word_embeddings=False,
+    rope_theta=1e6,
+)
+SHAPES: dict[str, dict[str, object]] = {
+    "dense (Llama-shaped, 8192 FFN)": dict(model_type="llama", intermediate_size=8192),
+    "MoE (Qwen3-shaped, 8 of 32 x 768)": dict(
+        model_type="qwen3_moe",
+        qk_norm=True,
+        intermediate_size=6144,
+        num_experts=32,
+        num_experts_per_tok=8,
+        moe_intermediate_size=768,
+    ),
+    "MoE (Mixtral-shaped, 2 of 8 x 4096)": dict(
+        model_type="mixtral",
+        intermediate_size=4096,
+        num_experts=8,
+        num_experts_per_tok=2,
+        moe_intermediate_size=4096,
+    ),
+}
+
+MoeRow = tuple[str, float, list[float], float]  # label, predicted, measured per rep, term
+
+DECODE_CHILD = r"""
+import json, sys, time
+from llmatlas.runtime._llama_log import quiet
+quiet()  # the AMX guard: without it llama.cpp crashes on AMX CPUs
+from llama_cpp import Llama
+paths, reps, n = sys.argv[1].split(","), int(sys.argv[2]), int(sys.argv[3])
+llms = [Llama(model_path=p, n_ctx=256, n_threads=1, n_batch=16, verbose=False) for p in paths]
+out = [[] for _ in paths]
+for rep in range(reps + 1):  # round 0 warms the page cache
+    for i, llm in enumerate(llms):
+        llm.reset()
+        llm.eval([11, 22, 33, 44, 55, 66, 77, 88])
+        c0 = time.process_time()
+        for j in range(n):
+            llm.eval([100 + (j * 37) % 1000])
+        if rep:
+            out[i].append(n / (time.process_time() - c0))
+print(json.dumps(out))
+"""
+
+
+def dense_vs_moe_here(reps: int = 3, tokens: int = 16) -> list[MoeRow]:
+    """Per shape: predicted tok/s (uncalibrated, this machine's bandwidth), the measured
+    tok/s of each rep, and how much the llama.cpp expert-matrix term adds to the step's
+    weight bytes (1 for dense)."""
+    import json
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from llmatlas.artifacts.synth import fill_random, synth_gguf
+    from llmatlas.catalog._schema import Architecture
+    from llmatlas.hardware import detect
+    from llmatlas.sizing import estimate_speed, get_format
+    from llmatlas.sizing.speed import bytes_read_per_token, step_weight_bytes
+
+    machine = detect()
+    fmt = get_format("Q4_K_M", "llama.cpp")
+    with tempfile.TemporaryDirectory(prefix="speed-moe-") as d:
+        archs, paths = [], []
+        for i, shape in enumerate(SHAPES.values()):
+            a = Architecture(**{**_BASE, **shape})
+            path = Path(d) / f"m{i}.gguf"
+            synth_gguf(a, fmt, path)
+            fill_random(path, seed=i)
+            archs.append(a)
+            paths.append(str(path))
+        proc = subprocess.run(
+            [sys.executable, "-c", DECODE_CHILD, ",".join(paths), str(reps), str(tokens)],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError((proc.stderr.strip().splitlines() or ["no output"])[-1])
+        measured = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = []
+    for label, a, tps in zip(SHAPES, archs, measured, strict=True):
+        e = estimate_speed(a, fmt, machine.cpu_bandwidth_gbs, machine.cpu_gflops / 1000, "cpu", 16)
+        term = step_weight_bytes(a, fmt, 1, "cpu") / bytes_read_per_token(a, fmt)
+        out.append((label, e.decode_tps, tps, term))
+    return out
+
+
+def print_dense_vs_moe(rows: list[MoeRow]) -> None:
+    print(
+        "\n| synthetic Q4_K_M here, 1 thread | predicted tok/s | measured tok/s (reps) | predicted/measured |"
+    )
+    print("|---|---:|---:|---:|")
+    for label, pred, tps, _ in rows:
+        ratios = ", ".join(f"{pred / t:.2f}" for t in tps)
+        print(f"| {label} | {pred:.2f} | {', '.join(f'{t:.2f}' for t in tps)} | {ratios} |")
+    dense_pred, dense_tps = rows[0][1], rows[0][2]
+    for label, pred, tps, extra in rows[1:]:
+        rel = [(pred / t) / (dense_pred / d) for t, d in zip(tps, dense_tps, strict=True)]
+        print(
+            f"{label}: predicted/measured over dense's, per rep: "
+            + ", ".join(f"{r:.2f}" for r in rel)
+            + f" (median {statistics.median(rel):.2f}, spread {max(rel) - min(rel):.2f});"
+            f" from bytes alone, without the expert-matrix term: {statistics.median(rel) * extra:.2f}"
+        )
+
+
 def local_rows(cat: Catalog, runs: int = 1) -> list[Row]:
     """Decode the embedded model here and compare with the uncalibrated estimate."""
     from llmatlas.hardware import detect
@@ -215,13 +375,22 @@ def local_rows(cat: Catalog, runs: int = 1) -> list[Row]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--no-local", action="store_true", help="skip the run on this machine")
+    ap.add_argument("--no-local", action="store_true", help="skip the runs on this machine")
+    ap.add_argument(
+        "--moe-only", action="store_true", help="only the dense-vs-MoE run on this machine"
+    )
+    ap.add_argument("--reps", type=int, default=3, help="interleaved reps of the MoE run")
     args = ap.parse_args(argv)
+    if args.moe_only:
+        print_dense_vs_moe(dense_vs_moe_here(args.reps))
+        return 0
     cat = Catalog()
-    rows = published_rows(cat)
+    rows = published_rows(cat) + same_device_rows(cat)
+    moe_here: list[MoeRow] = []
     if not args.no_local:
         try:
             rows += local_rows(cat)
+            moe_here = dense_vs_moe_here(args.reps)
         except Exception as exc:
             print(f"local run skipped: {exc}", file=sys.stderr)
     print("| setup | measured tok/s | estimated tok/s | error | role |")
@@ -237,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
             f"max {max(held):.0f}% over {len(held)} setups"
         )
     print("sources: " + ", ".join(sorted({r.source for r in rows if r.source.startswith("http")})))
+    print(f"Ryzen AI Max+ 395 bandwidth: {STRIX_GBS:g} GB/s ({STRIX_SPEC})")
+    if moe_here:
+        print_dense_vs_moe(moe_here)
     return 0
 
 

@@ -227,3 +227,54 @@ def test_unknown_type_and_context_beyond_the_model_are_one_line(
     with TestClient(create_app(cfg), base_url="http://127.0.0.1") as c:
         r2 = c.get("/api/atlas/estimate", params={"model": "llama-3-8b", "ctx": 100_000})
         assert r2.status_code == 400 and "maximum" in r2.json()["error"]["message"]
+
+
+def test_random_weights_are_finite_and_route_tokens_apart(tmp_path: Path) -> None:
+    """fill_random: every block gets the fixed scale, llama.cpp decodes the file with
+    finite logits, and different tokens give different logits (the weights are read)."""
+    import numpy as np
+    from gguf import GGUFReader
+
+    from llmatlas.artifacts.synth import fill_random
+    from llmatlas.catalog._schema import Architecture
+
+    a = Architecture(
+        model_type="qwen3_moe",
+        num_hidden_layers=2,
+        hidden_size=256,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=64,
+        intermediate_size=512,
+        vocab_size=512,
+        max_position_embeddings=512,
+        tie_word_embeddings=False,
+        qk_norm=True,
+        num_experts=8,
+        num_experts_per_tok=2,
+        moe_intermediate_size=256,
+    )
+    path = synth_gguf(a, get_format("Q4_K_M", "llama.cpp"), tmp_path / "moe.gguf")[0]
+    assert fill_random(path) == sum(t.n_bytes for t in GGUFReader(path).tensors)
+    scale = np.float16(2**-10).tobytes()
+    for t in GGUFReader(path).tensors:
+        raw = bytes(t.data.reshape(-1).view(np.uint8)[:512])
+        assert any(raw), t.name
+        if t.tensor_type == GGMLQuantizationType.Q4_K:
+            assert raw[:2] == scale and raw[144:146] == scale
+        if t.tensor_type == GGMLQuantizationType.F32:
+            assert np.isfinite(t.data).all()
+
+    from llama_cpp import Llama
+
+    from llmatlas.runtime._llama_log import quiet
+
+    quiet()
+    llm = Llama(model_path=str(path), n_ctx=64, n_threads=1, logits_all=True, verbose=False)
+    llm.eval([5, 6, 7])
+    logits = np.array(llm.scores[:3])
+    assert np.isfinite(logits).all() and not np.allclose(logits[0], logits[2])
+    with pytest.raises(BadInputError, match="no random fill"):
+        bad = tmp_path / "iq.gguf"
+        synth_gguf(a, get_format("IQ2_XXS", "llama.cpp"), bad)
+        fill_random(bad)

@@ -143,3 +143,32 @@ def test_reference_run_matches_when_llama_cpp_rpc_is_built() -> None:
     assert found, p.stdout
     model, kv, compute = (float(x) for x in found.groups())
     assert model == 0 and kv == 0 and compute <= 2, p.stdout
+
+
+def test_layer_counts_as_tensor_split_give_exactly_those_counts() -> None:
+    # llama.cpp's --fit writes layers per device into tensor_split (the head counted last)
+    for counts in ([43, 38], [34, 28], [1, 80], [27, 27, 27], [30, 0, 51]):
+        layers, out = llama_cpp_layer_split(
+            sum(counts) - 1, len(counts), [float(c) for c in counts]
+        )
+        got = [layers.count(d) for d in range(len(counts))]
+        got[out] += 1
+        assert got == counts
+
+
+def test_fit_moves_layers_when_the_even_split_leaves_a_card_short() -> None:
+    from llmatlas.advisor import Target, estimate
+    from llmatlas.sizing import GiB
+
+    m = Catalog().get("gemma-3-27b-it")
+    e = estimate(m, Target.from_budget(vram_bytes=int(10.8 * GiB), count=2), "Q4_K_M", 4096)
+    cards = e.devices[:2]
+    # an even split (32 / 30 + head) puts Gemma's 262k-token head on an overfull GPU 1;
+    # llama.cpp's --fit fills GPU 1 first, then gives GPU 0 the rest
+    assert e.fits and [c["layers"] for c in cards] == [34, 28] and cards[1]["output"]
+    assert all(c["total_bytes"] <= c["budget_bytes"] for c in cards)
+    assert any("moves layers: 34 / 28" in n for n in e.notes)
+    # smaller cards: no split holds every layer; the verdict and -ngl say so, per card
+    e = estimate(m, Target.from_budget(vram_bytes=int(9 * GiB), count=2), "Q4_K_M", 4096)
+    assert not e.fits and e.gpu_layers is not None and e.gpu_layers < 62
+    assert max(c["total_bytes"] for c in e.devices[:2]) > e.devices[0]["budget_bytes"]

@@ -287,3 +287,38 @@ def test_mistral_large_3_decoder_matches_the_card(catalog: Catalog) -> None:
     assert (param_count(a) - a.extra_params) / 1e9 == pytest.approx(673, rel=0.001)
     native = native_format(a, "vllm")
     assert native is not None and native.name == "FP8"
+
+
+def test_llama_cpp_moe_decode_costs_more_than_its_bytes(catalog: Catalog) -> None:
+    from llmatlas.sizing.speed import (
+        bytes_read_per_token,
+        estimate_speed,
+        experts_touched,
+        step_weight_bytes,
+    )
+
+    dense = catalog.get("qwen3-32b").architecture
+    moe = catalog.get("qwen3-30b-a3b").architecture
+    assert dense is not None and moe is not None
+    fmt = get_format("Q4_K_M")
+    # dense: the bytes of one token, whatever the device or engine
+    for kind in ("gpu", "apple", "cpu"):
+        assert step_weight_bytes(dense, fmt, 1, kind) == bytes_read_per_token(dense, fmt)
+    # MoE on llama.cpp: each routed expert matrix costs beyond its bytes, more on a GPU
+    base = bytes_read_per_token(moe, fmt)
+    cpu, gpu = step_weight_bytes(moe, fmt, 1, "cpu"), step_weight_bytes(moe, fmt, 1, "gpu")
+    assert base < cpu < gpu
+    assert step_weight_bytes(moe, fmt, 1, "gpu", "vllm") == base  # vLLM: its own step cost
+    slow = estimate_speed(moe, fmt, 1000, 100, "gpu").decode_tps
+    ceiling = 1000e9 * 0.7 / base
+    assert slow < 0.7 * ceiling
+    # a step of several sequences reads every expert any of them is routed to
+    assert experts_touched(moe, 1) == moe.num_experts_per_tok
+    assert experts_touched(moe, 1) < experts_touched(moe, 8) < experts_touched(moe, 64)
+    assert experts_touched(moe, 10_000) <= moe.num_experts
+    one = estimate_speed(moe, fmt, 1000, 1e6, "gpu", batch=1)
+    eight = estimate_speed(moe, fmt, 1000, 1e6, "gpu", batch=8)
+    assert eight.decode_tps < one.decode_tps < eight.aggregate_decode_tps
+    d1 = estimate_speed(dense, fmt, 1000, 1e6, "gpu", context=64, batch=1)
+    d8 = estimate_speed(dense, fmt, 1000, 1e6, "gpu", context=64, batch=8)
+    assert d8.decode_tps / d1.decode_tps > eight.decode_tps / one.decode_tps

@@ -40,8 +40,8 @@ from llmatlas.sizing.speed import (
     MOE_SOURCE,
     TP_SOURCE,
     SpeedEstimate,
-    bytes_read_per_token,
     decode_bound_tps,
+    step_weight_bytes,
 )
 
 if TYPE_CHECKING:
@@ -440,9 +440,17 @@ def _compute_estimate(
     gpu_layers: int | None = None
     rows: list[dict[str, Any]] = []
     if target.kind == "gpu" and engine == "llama.cpp" and target.count > 1:
-        cards = llama_cpp_cards(mem, a, target.count, tensors)
+        cards = llama_cpp_cards(mem, a, target.count, tensors, target.per_device_budget)
         rows = card_rows(cards, target.per_device_budget)
         tight = max(rows[:-1], key=lambda r: r["total_bytes"])
+        even = llama_cpp_cards(mem, a, target.count, tensors)
+        if [d.layers for d in cards] != [d.layers for d in even]:
+            notes.append(
+                _(
+                    "the even split leaves a card short of llama.cpp's margin; its --fit (on by "
+                    "default) moves layers: {split} layers per card"
+                ).format(split=" / ".join(str(d.layers) for d in cards[:-1]))
+            )
         notes.append(
             _(
                 "tightest card: GPU {n} holds {layers} layers and needs {need} GiB of its "
@@ -589,11 +597,13 @@ def offload_decode_tps(
     sequence.  RAM bandwidth: the machine's measured one, else dual-channel DDR4/5 (40 GB/s)."""
     a = _arch(m)
     frac = gpu_layers / a.num_hidden_layers
-    step = bytes_read_per_token(a, fmt) + kv_cache(a, max(1, ctx // 2), 1, kv_type).bytes
+    kv = kv_cache(a, max(1, ctx // 2), 1, kv_type).bytes
+    gpu_step = step_weight_bytes(a, fmt, kind="gpu") + kv
+    cpu_step = step_weight_bytes(a, fmt, kind="cpu") + kv
     gpu_eff = DEFAULT_DECODE_EFFICIENCY["gpu"]
     cpu_eff = DEFAULT_DECODE_EFFICIENCY["cpu"]
     ram_bw = target.cpu_bandwidth_gbs or DEFAULT_RAM_BANDWIDTH_GBS
-    t = frac * step / (target.bandwidth_gbs * 1e9 * gpu_eff) + (1 - frac) * step / (
+    t = frac * gpu_step / (target.bandwidth_gbs * 1e9 * gpu_eff) + (1 - frac) * cpu_step / (
         ram_bw * 1e9 * cpu_eff
     )
     return 1 / t
@@ -604,20 +614,100 @@ def llama_cpp_cards(
     a: Architecture,
     count: int,
     tensors: tuple[tuple[str, int], ...] | None = None,
+    budget: int | None = None,
+    split: list[int] | None = None,
 ) -> list[DeviceMemory]:
     """What each of ``count`` GPUs (then the host) holds when llama.cpp offloads every layer
-    in its default ``--split-mode layer`` over identical cards (equal free memory: an even
-    split of layers, the output head on the last card); see
-    :func:`llmatlas.sizing.memory.llama_cpp_devices`."""
-    return llama_cpp_devices(
+    in ``--split-mode layer`` over identical cards: by default an even split of the layers
+    (equal free memory), the output head on the last card; ``split``: layers per card (the
+    last one's count includes the head), as ``--tensor-split`` takes them.  With ``budget``
+    (one card's usable bytes) and a card over it, the split llama.cpp's ``--fit`` (on by
+    default in its CLI and server) picks instead, when one exists
+    (:func:`llama_cpp_fit_split`).  See :func:`llmatlas.sizing.memory.llama_cpp_devices`."""
+    cards = llama_cpp_devices(
         a,
         get_format(mem.quant, "llama.cpp"),
         mem.context,
         count,
+        [float(x) for x in split] if split else None,
         batch=mem.batch,
         kv_type=mem.kv_type,
         weight_tensors=list(tensors) if tensors is not None else None,
     )
+    if budget is None or split is not None or _cards_fit(cards, budget):
+        return cards
+    fitted = llama_cpp_fit_split(mem, a, count, budget, tensors, cards)
+    return llama_cpp_cards(mem, a, count, tensors, split=fitted) if fitted else cards
+
+
+def _cards_fit(cards: list[DeviceMemory], budget: int) -> bool:
+    return all(d.total_bytes + CUDA_CONTEXT <= budget for d in cards[:-1])
+
+
+def llama_cpp_fit_split(
+    mem: MemoryEstimate,
+    a: Architecture,
+    count: int,
+    budget: int,
+    tensors: tuple[tuple[str, int], ...] | None = None,
+    even: list[DeviceMemory] | None = None,
+) -> list[int] | None:
+    """Layers per card (the last count includes the output head) that llama.cpp's ``--fit``
+    settles on when the default split leaves a card under its margin
+    (:func:`llama_cpp_fit_layers`), if they hold every layer; else None.  Skipped when the
+    cards' total already exceeds ``count * budget``: moving layers does not shrink it."""
+    even = even or llama_cpp_cards(mem, a, count, tensors)
+    if sum(d.total_bytes + CUDA_CONTEXT for d in even[:-1]) > count * budget:
+        return None
+    counts = llama_cpp_fit_layers(mem, a, count, budget, tensors)
+    if sum(counts) < a.num_hidden_layers + 1:
+        return None
+    if not _cards_fit(llama_cpp_cards(mem, a, count, tensors, split=counts), budget):
+        return None
+    return counts
+
+
+def llama_cpp_fit_layers(
+    mem: MemoryEstimate,
+    a: Architecture,
+    count: int,
+    budget: int,
+    tensors: tuple[tuple[str, int], ...] | None = None,
+) -> list[int]:
+    """llama.cpp's ``--fit`` for a dense model over ``count`` identical cards
+    (``common/fit.cpp`` step 3): cards filled back to front, each with as many of the layers
+    still unassigned as keep it within ``budget`` (the last card's count includes the output
+    head); what no card takes stays on the CPU.  Each card's need is its full-offload figure
+    (:func:`llmatlas.sizing.memory.llama_cpp_devices`), with the layers not yet placed on a
+    stand-in device in front."""
+    total = a.num_hidden_layers + 1
+    counts = [0] * count
+
+    def need(d: int, c: int, rest: int) -> int:
+        trial = [rest - c, *counts]  # device 0 of the trial stands in for what is left
+        trial[d + 1] = c
+        if trial[0] == 0:
+            trial = trial[1:]
+            return (
+                llama_cpp_cards(mem, a, count, tensors, split=trial)[d].total_bytes + CUDA_CONTEXT
+            )
+        cards = llama_cpp_cards(mem, a, count + 1, tensors, split=trial)
+        return cards[d + 1].total_bytes + CUDA_CONTEXT
+
+    remaining = total
+    for d in range(count - 1, -1, -1):
+        lo, hi = (1 if d == count - 1 else 0), remaining  # the most layers that fit
+        if lo > hi or need(d, lo, remaining) > budget:
+            break
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if need(d, mid, remaining) <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        counts[d] = lo
+        remaining -= lo
+    return counts
 
 
 def card_rows(cards: list[DeviceMemory], budget: int) -> list[dict[str, Any]]:
@@ -660,8 +750,7 @@ def llama_cpp_gpus_needed(
         # no card can hold less than an even share of the layers: skip replays that cannot fit
         if (mem.weights_bytes + mem.kv_cache_bytes) / n > per_device_budget:
             continue
-        cards = llama_cpp_cards(mem, a, n, tensors)
-        if all(d.total_bytes + CUDA_CONTEXT <= per_device_budget for d in cards[:-1]):
+        if _cards_fit(llama_cpp_cards(mem, a, n, tensors, per_device_budget), per_device_budget):
             return n
     return None
 
@@ -678,7 +767,7 @@ def _pool_of(
     card's need (its layers, KV cache, compute buffer and CUDA context) times the cards."""
     if target.kind in ("gpu", "apple") and engine == "llama.cpp":
         if target.count > 1:
-            cards = llama_cpp_cards(mem, a, target.count, tensors)
+            cards = llama_cpp_cards(mem, a, target.count, tensors, target.per_device_budget)
             return target.count * max(d.total_bytes + CUDA_CONTEXT for d in cards[:-1])
         return mem.gpu_bytes
     return mem.total_bytes
@@ -735,9 +824,15 @@ def max_context_for(
 def gpu_layers_that_fit(
     m: Subject, fmt: QuantFormat, context: int, batch: int, kv_type: str, target: Target
 ) -> int:
-    """How many layers llama.cpp can offload (``-ngl``) within the GPU budget."""
+    """How many layers llama.cpp can offload (``-ngl``) within the GPU budget; over several
+    cards, as its ``--fit`` fills them (:func:`llama_cpp_fit_layers`, the output head aside)."""
     a = _arch(m)
     target = target.for_engine("llama.cpp")
+    if target.count > 1 and target.kind == "gpu":
+        mem = _memory(m, fmt, context, batch, "llama.cpp", kv_type, target)
+        budget = target.per_device_budget
+        counts = llama_cpp_fit_layers(mem, a, target.count, budget, _file_tensors(m, fmt))
+        return max(0, min(a.num_hidden_layers, sum(counts) - 1))
     best = 0
     for n in range(a.num_hidden_layers + 1):
         mem = estimate_memory(

@@ -41,6 +41,8 @@ MODEL_TYPES = {
     "qwen35": "qwen3_5",
     "qwen35moe": "qwen3_5_moe",
     "llama4": "llama4_text",
+    "minimax-m2": "minimax_m2",
+    "hunyuan-moe": "hunyuan",
 }
 # How many layers use the sliding window when the file does not list them per layer.
 _SWA_EVERY = {"gemma2": 2, "gpt_oss": 2, "gemma3": 6, "cohere2": 4, "llama4_text": 4}
@@ -380,6 +382,8 @@ def architecture(h: GGUFHeader) -> Architecture:
     if mt == "qwen":  # Qwen-1 files give twice the width of each FFN matrix (qwen.cpp halves it)
         ff //= 2
     norm = _NORM.get(mt, "rmsnorm")
+    if mt == "phimoe":  # its norms carry a bias (llama.cpp runs them as RMS norms)
+        norm = "layernorm"
     if mt in _LAYERNORM:
         norm = "layernorm" if "blk.0.attn_norm.bias" in names else "layernorm-nobias"
     fields: dict[str, Any] = dict(

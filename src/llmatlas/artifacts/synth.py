@@ -4,6 +4,10 @@ The header is what llama.cpp's loader reads (architecture keys, a ``none`` token
 with ``vocab_size`` tokens, every tensor with the shape and ggml type the quantizer
 would give it); the data section is left as a hole (``truncate``), so a 70B file
 costs no disk.  llama.cpp then dry-runs it (``no_alloc``): nothing reads the data.
+
+:func:`fill_random` then writes random weights into such a file, for runs that do read
+the data (decode speed): every block gets bounded scales, so activations stay finite
+and a MoE router sends each token to different experts, as trained weights do.
 """
 
 from __future__ import annotations
@@ -63,6 +67,10 @@ GGUF_ARCH = {
     "seed_oss": "seed_oss",
     "olmo": "olmo",  # OLMo (1): LayerNorm without parameters
     "llama4_text": "llama4",
+    "minimax_m2": "minimax-m2",
+    "phimoe": "phimoe",  # Phi-3.5-MoE: Phi-3's graph, biased norms and projections
+    "ernie4_5_moe": "ernie4_5-moe",
+    "hunyuan": "hunyuan-moe",  # Hunyuan-A13B
 }
 _GDN = {"qwen3next", "qwen35", "qwen35moe"}
 _LAYERNORM = {"falcon", "bloom", "gptneox", "mpt", "gpt2", "phi2", "stablelm", "olmo"}
@@ -106,11 +114,11 @@ def layout(a: Architecture) -> list[Spec]:
         out += [_t("token_embd_norm.weight", None, (h,)), _t("token_embd_norm.bias", None, (h,))]
     if arch != "olmo":
         out.append(_t("output_norm.weight", None, (h,)))
-    if ln:
+    if ln or arch == "phimoe":
         out.append(_t("output_norm.bias", None, (h,)))
     if not a.tie_word_embeddings and arch != "bloom":
         out.append(_t("output.weight", None, (h, v), "output"))
-    if arch == "phi2":
+    if arch in ("phi2", "phimoe"):
         out.append(_t("output.bias", None, (v,)))
     for i in range(a.num_hidden_layers):
         b = f"blk.{i}."
@@ -124,7 +132,7 @@ def layout(a: Architecture) -> list[Spec]:
             add("attn_norm.weight", (h,))
         if arch in _GDN:
             add("post_attention_norm.weight", (h,))  # the FFN's norm
-        if ln:
+        if ln or arch == "phimoe":
             add("attn_norm.bias", (h,))
         if arch == "falcon" and nkv > 1:  # Falcon-40B/180B's new decoder: a norm per branch
             add("attn_norm_2.weight", (h,))
@@ -197,12 +205,14 @@ def layout(a: Architecture) -> list[Spec]:
                     add("attn_k.bias", (k,))
                     add("attn_v.bias", (k,))
             add("attn_output.weight", (q, h))
-            if biased or (arch == "gpt-oss"):
+            if biased or arch in ("gpt-oss", "phimoe"):
                 add("attn_output.bias", (h,))
-            if arch in ("qwen3", "qwen3moe", "gemma3", *_GDN) or (arch == "glm4moe" and a.qk_norm):
+            if arch in ("qwen3", "qwen3moe", "gemma3", "hunyuan-moe", *_GDN) or (
+                arch == "glm4moe" and a.qk_norm
+            ):
                 add("attn_q_norm.weight", (hd,))
                 add("attn_k_norm.weight", (hd,))
-            if arch == "olmo2":
+            if arch in ("olmo2", "minimax-m2"):  # norms over the whole Q and K widths
                 add("attn_q_norm.weight", (q,))
                 add("attn_k_norm.weight", (k,))
             if arch == "gpt-oss":
@@ -213,7 +223,7 @@ def layout(a: Architecture) -> list[Spec]:
             add("post_attention_norm.weight", (h,))
         elif arch not in ("olmo2", "olmo", "gpt-oss", "falcon", "phi2", *_GDN):
             add("ffn_norm.weight", (h,))
-            if ln:
+            if ln or arch == "phimoe":
                 add("ffn_norm.bias", (h,))
         dense = not a.is_moe or i < (a.first_k_dense_layers or 0)
         dense = dense or (i + 1) % (a.moe_layer_step or 1) != 0  # Llama 4 Maverick
@@ -255,7 +265,7 @@ def layout(a: Architecture) -> list[Spec]:
                 add("ffn_gate_exps.bias", (fe, ne_))
                 add("ffn_up_exps.bias", (fe, ne_))
                 add("ffn_down_exps.bias", (h, ne_))
-            if arch in ("deepseek2", "glm4moe"):
+            if arch in ("deepseek2", "glm4moe", "minimax-m2", "ernie4_5-moe"):
                 add("exp_probs_b.bias", (ne_,))
             if a.num_shared_experts:
                 sf = (a.shared_expert_intermediate_size or fe) * a.num_shared_experts
@@ -351,8 +361,19 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
         ):
             sf = a.shared_expert_intermediate_size * (a.num_shared_experts or 1)
             w.add_uint32(p + "expert_shared_feed_forward_length", sf)
+    if arch in ("ernie4_5-moe", "hunyuan-moe") and a.num_shared_experts:
+        fe = a.moe_intermediate_size or a.intermediate_size
+        sf = (a.shared_expert_intermediate_size or fe) * a.num_shared_experts
+        w.add_uint32(p + "expert_shared_feed_forward_length", sf)
+    if arch == "ernie4_5-moe":
+        w.add_uint32(p + "interleave_moe_layer_step", a.moe_layer_step or 1)
+        w.add_uint32(p + "leading_dense_block_count", a.first_k_dense_layers or 0)
     if arch == "gptneox":
         w.add_bool(p + "use_parallel_residual", True)
+    if arch == "minimax-m2":
+        w.add_uint32(p + "expert_gating_func", 2)  # sigmoid
+        if not a.moe_intermediate_size:
+            w.add_uint32(p + "expert_feed_forward_length", a.intermediate_size)
     if arch == "glm4moe":
         w.add_uint32(p + "leading_dense_block_count", a.first_k_dense_layers or 0)
         w.add_bool(p + "expert_weights_norm", True)
@@ -425,3 +446,59 @@ def synth_gguf(a: Architecture, fmt: QuantFormat, path: Path, parts: int = 1) ->
         fout.truncate(start + size)  # a hole: no disk used for the weights
     w.close()
     return files
+
+
+# Byte offsets of the float16 scale fields (d, dmin) inside one block of each type, from
+# the block structs of ggml-common.h; every other byte of a block may be anything.
+_F16_SCALE_OFFSETS: dict[GGMLQuantizationType, tuple[int, ...]] = {
+    T.Q4_0: (0,),
+    T.Q4_1: (0, 2),
+    T.Q5_0: (0,),
+    T.Q5_1: (0, 2),
+    T.Q8_0: (0,),
+    T.Q2_K: (80, 82),
+    T.Q3_K: (108,),
+    T.Q4_K: (0, 2),
+    T.Q5_K: (0, 2),
+    T.Q6_K: (208,),
+    T.IQ4_NL: (0,),
+    T.IQ4_XS: (0,),
+}
+_CHUNK = 1 << 24  # bytes filled at a time
+
+
+def fill_random(path: Path, seed: int = 0) -> int:
+    """Overwrite every tensor of the GGUF at ``path`` with random values; returns bytes
+    written.  Float tensors get N(0, 0.02); quantized blocks get random quants with the
+    block scale fixed at 2**-10 (so no NaN or infinity anywhere)."""
+    from gguf import GGUFReader
+
+    rng = np.random.default_rng(seed)
+    reader = GGUFReader(path, "r+")
+    scale = np.frombuffer(np.float16(2**-10).tobytes(), np.uint8)
+    written = 0
+    for t in reader.tensors:
+        raw = reader.data[t.data_offset : t.data_offset + t.n_bytes]
+        if t.tensor_type in (T.F32, T.F16, T.BF16):
+            dtype = {T.F32: np.float32, T.F16: np.float16, T.BF16: np.uint16}[t.tensor_type]
+            out = raw.view(dtype)
+            for i in range(0, out.size, _CHUNK // 4):
+                v = rng.normal(0.0, 0.02, min(_CHUNK // 4, out.size - i)).astype(np.float32)
+                if t.tensor_type == T.BF16:  # the upper half of a float32
+                    out[i : i + v.size] = (v.view(np.uint32) >> 16).astype(np.uint16)
+                else:
+                    out[i : i + v.size] = v
+        elif t.tensor_type in _F16_SCALE_OFFSETS:
+            size = GGML_QUANT_SIZES[t.tensor_type][1]
+            blocks = raw.reshape(-1, size)
+            step = max(1, _CHUNK // size)
+            for i in range(0, len(blocks), step):
+                b = blocks[i : i + step]
+                b[:] = rng.integers(0, 256, b.shape, dtype=np.uint8)
+                for off in _F16_SCALE_OFFSETS[t.tensor_type]:
+                    b[:, off : off + 2] = scale
+        else:
+            raise BadInputError(f"no random fill for ggml type {t.tensor_type.name}")
+        written += t.n_bytes
+    reader.data.flush()
+    return written

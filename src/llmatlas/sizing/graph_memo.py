@@ -85,6 +85,10 @@ GRAPHED = (
     "seed_oss",
     "olmo",
     "llama4_text",
+    "minimax_m2",
+    "phimoe",
+    "ernie4_5_moe",
+    "hunyuan",
 )
 """Model types whose graph :mod:`llmatlas.sizing.llama_graph` builds as llama.cpp does (checked, run by run, against
 llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""

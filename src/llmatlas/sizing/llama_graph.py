@@ -137,11 +137,13 @@ class _Builder:
         # the layer's flavour, from the fields llama.cpp's loader reads (biases, norms, rope)
         mt = a.model_type
         self.ln = mt in PARALLEL or a.norm != "rmsnorm"  # LayerNorm (phi2, gpt2, mpt, stablelm)
+        if mt == "phimoe":  # phi3.cpp: RMS norm with a bias
+            self.ln = False
         self.ln_bias = mt in PARALLEL or a.norm == "layernorm"
         # (Granite 4.0-H, "none", still ropes: granite-hybrid.cpp's switch is rope.scaling.finetuned)
         self.roped = a.position_embedding not in ("alibi", "learned")
         self.qkv_bias = a.attention_bias and mt not in ("phi3", "mpt")  # (ChatGLM: wqkv_b)
-        self.wo_bias = a.attention_out_bias and mt in ("gpt2", "phi")
+        self.wo_bias = a.attention_out_bias and mt in ("gpt2", "phi", "phimoe")
         self.ffn_bias = a.mlp_bias and mt in ("gpt2", "phi")
 
     # -- inputs -----------------------------------------------------------------------
@@ -680,7 +682,7 @@ class _Builder:
         nt = x.ne[1]
         if logits is None:
             logits = g.mul_mat(g.weight(self.h, ne, type_="f32"), x)
-        mla = a.is_mla or a.model_type == "glm4_moe"  # sigmoid-routed, exp_probs_b
+        mla = a.is_mla or a.model_type in ("glm4_moe", "minimax_m2")  # sigmoid, exp_probs_b
         l4 = a.model_type in LLAMA4  # sigmoid weights, chosen on the raw logits, applied first
         if oai:  # router bias; SOFTMAX_WEIGHT gating: the softmax is over the chosen k
             logits = g.same("add", logits, g.weight(ne, type_="f32"))
@@ -689,7 +691,8 @@ class _Builder:
             probs = g.same("unary", logits)
         else:
             probs = g.same("soft_max", logits)
-        choose = g.same("add", probs, g.weight(ne, type_="f32")) if mla else probs
+        biased = mla or a.model_type == "ernie4_5_moe"  # selection biased by exp_probs_b
+        choose = g.same("add", probs, g.weight(ne, type_="f32")) if biased else probs
         if l4:
             choose = logits
         srt = g.op("argsort", "i32", choose.ne, choose)
@@ -836,7 +839,9 @@ class _Builder:
             if a.is_moe and il >= (a.first_k_dense_layers or 0) and moe_layer:
                 cur = self.moe(x)
                 if a.num_shared_experts and (
-                    a.is_mla or a.model_type in ("glm4_moe", "granitemoehybrid", *LLAMA4)
+                    a.is_mla
+                    or a.model_type
+                    in ("glm4_moe", "granitemoehybrid", "ernie4_5_moe", "hunyuan", *LLAMA4)
                 ):
                     sf = a.shared_expert_intermediate_size or a.moe_intermediate_size or 0
                     cur = g.same("add", cur, self.ffn(x, il, sf * a.num_shared_experts))
@@ -856,7 +861,7 @@ class _Builder:
                 cur = self.ffn(x, il, bias=self.ffn_bias)
             if olmo2:
                 cur = self.norm(cur)
-            if a.model_type == "phi3":  # phi3.cpp adds the residual first
+            if a.model_type in ("phi3", "phimoe"):  # phi3.cpp adds the residual first
                 cur = g.same("add", ffn_inp, cur)
             else:
                 cur = g.same("add", cur, ffn_inp)
@@ -874,7 +879,7 @@ class _Builder:
         logits = g.mul_mat(g.weight(self.h, a.vocab_size), cur)
         if a.model_type == "gemma4":  # final logit soft-capping: scale, tanh, scale
             logits = g.same("scale", g.same("unary", g.same("scale", logits)))
-        if a.model_type == "phi":  # phi2.cpp: the output layer has a bias
+        if a.model_type in ("phi", "phimoe"):  # the output layer has a bias
             logits = g.same("add", logits, g.weight(a.vocab_size, type_="f32"))
         logits.output = True
         g.expand(logits)

@@ -472,6 +472,7 @@ class WeightBytes(Value):
     active: int
     by_type: dict[str, int]
     params: int
+    routed: int = 0  # routed-expert tensors, every expert (MoE)
 
     @property
     def bits_per_weight(self) -> float:
@@ -512,6 +513,7 @@ def weight_bytes(a: Architecture, fmt: QuantFormat) -> WeightBytes:
     ladder of every model, and ``recommend`` for each tier and need."""
     total = 0
     active = 0.0
+    routed = 0
     params = 0
     by_type: dict[str, int] = {}
     for t, count in _tensor_groups(a):
@@ -527,8 +529,12 @@ def weight_bytes(a: Architecture, fmt: QuantFormat) -> WeightBytes:
             b, kind = _hf_tensor_bytes(fmt, t)
         total += b * count
         active += b * t.active_fraction * count
+        if t.active_fraction < 1.0:
+            routed += b * count
         by_type[kind] = by_type.get(kind, 0) + b * count
-    return WeightBytes(total=total, active=round(active), by_type=by_type, params=params)
+    return WeightBytes(
+        total=total, active=round(active), by_type=by_type, params=params, routed=routed
+    )
 
 
 def _hf_tensor_bytes(fmt: QuantFormat, t: Tensor) -> tuple[int, str]:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from llmatlas._record import Value, value
 from llmatlas.catalog._schema import Architecture
 from llmatlas.sizing.memory import kv_cache
-from llmatlas.sizing.params import param_breakdown, tensors
+from llmatlas.sizing.params import is_moe_layer, param_breakdown, tensors
 from llmatlas.sizing.quant import QuantFormat, gguf_tensor_type, tensor_bytes, weight_bytes
 
 # Fraction of peak bandwidth / FLOP/s a good engine reaches.  GPU decode: ~0.7
@@ -41,6 +41,27 @@ TP_SOURCE = "https://github.com/pytorch-labs/gpt-fast#tensor-parallelism"
 MOE_LAYER_S = 190e-6
 MOE_SOURCE = "https://github.com/tenstorrent/tt-inference-server/issues/356"
 
+# llama.cpp reads each routed expert's matrices with one ``mul_mat_id`` per projection; a
+# small expert matrix does not stream at the bandwidth a dense matrix reaches.  Modelled
+# as bytes it costs beyond its own, per routed expert matrix read in a step:
+# - GPU: fitted to Qwen3-30B-A3B Q4_K_M and Q8_0 decode on one Ryzen AI Max+ 395 (ROCm,
+#   llama.cpp build 5882; tg128 56.55 and 37.91 tok/s against 47.9 for Llama-2-7B Q4_0 and
+#   9.91 for Qwen3-32B Q4_K_M in the same table, 256 GB/s): 1.17 MB, i.e. 157 us per MoE
+#   layer of 8 experts x 3 matrices at the 0.7 decode efficiency dense models reach there;
+#   held out in that table, Hunyuan-A13B and Qwen3-235B-A22B come within the dense rows'
+#   error (bench/speed_accuracy.py).  Apple: no measurement; the GPU figure is used.
+# - CPU: measured with synthetic GGUFs (random weights) through llama-cpp-python on a
+#   2-core Xeon, 1 thread, CPU time, interleaved in one process: a Qwen3-shaped MoE (32
+#   experts, 8 routed, 768-wide) streamed its bytes at 0.75-0.9 of the rate of a dense
+#   Llama-shaped model of similar active bytes, a Mixtral-shaped one (8 experts, 2 routed,
+#   4096-wide) at 0.9-1.05 (the 480 MB L3 of that host favours the smaller working sets:
+#   +/-10%); 0.25 MB per matrix sits in the middle (fits 0.1-0.4 MB).  A ``mul_mat_id``
+#   routed to all 8 of 8 experts streamed as fast as the equal dense ``mul_mat`` (0.98-0.99):
+#   the cost is in reading many small, scattered expert matrices, not in the kernel.
+# Without this, Qwen3-30B-A3B was predicted 1.4-1.6x too fast on the GPU above.
+MOE_SOURCE_LLAMA_CPP = "https://blog.tosukui.xyz/posts/gmktec-ryzen-ai-rocm-therock"
+EXPERT_MATRIX_EXTRA_BYTES = {"gpu": 1.17e6, "apple": 1.17e6, "cpu": 0.25e6}
+
 USABLE_CHAT_TPS = 5.0
 """Below this many tokens/s a chat feels broken (slower than reading pace)."""
 GOOD_CHAT_TPS = 15.0
@@ -57,6 +78,37 @@ def bytes_read_per_token(a: Architecture, fmt: QuantFormat) -> int:
     embd = next(t for t in tensors(a) if t.name == "token_embd")
     embd_bytes = tensor_bytes(embd, gguf_tensor_type(fmt, embd, a)) if fmt.is_gguf else embd.n * 2
     return max(w.active - embd_bytes, 1)
+
+
+def experts_touched(a: Architecture, batch: int = 1) -> float:
+    """Distinct experts one MoE layer reads in a step of ``batch`` sequences: each routes to
+    ``k`` of ``n``; with independent, even routing ``n (1 - (1 - k/n)^batch)``."""
+    n, k = a.num_experts or 1, a.num_experts_per_tok or 1
+    return n * (1 - (1 - k / n) ** max(1, batch))
+
+
+def moe_layer_count(a: Architecture) -> int:
+    return sum(is_moe_layer(a, i) for i in range(a.num_hidden_layers)) if a.is_moe else 0
+
+
+def step_weight_bytes(
+    a: Architecture, fmt: QuantFormat, batch: int = 1, kind: str = "gpu", engine: str = "llama.cpp"
+) -> float:
+    """Weight bytes one decode step of ``batch`` sequences costs: :func:`bytes_read_per_token`
+    with the routed experts of all sequences (a step reads each touched expert once), plus,
+    on llama.cpp, :data:`EXPERT_MATRIX_EXTRA_BYTES` per routed expert matrix read."""
+    b = float(bytes_read_per_token(a, fmt))
+    if not a.is_moe:
+        return b
+    n, k = a.num_experts or 1, a.num_experts_per_tok or 1
+    touched = experts_touched(a, batch)
+    routed = weight_bytes(a, fmt).routed
+    b += routed * (touched - k) / n
+    if engine == "llama.cpp" and routed:
+        mats = 3 if a.mlp == "gated" else 2
+        per = EXPERT_MATRIX_EXTRA_BYTES.get(kind, EXPERT_MATRIX_EXTRA_BYTES["gpu"])
+        b += moe_layer_count(a) * touched * mats * per
+    return b
 
 
 @value
@@ -131,7 +183,7 @@ def estimate_speed(
         raise ValueError("gpus must be >= 1")
     d_eff = decode_efficiency or DEFAULT_DECODE_EFFICIENCY.get(kind, 0.6)
     p_eff = prefill_efficiency or DEFAULT_PREFILL_EFFICIENCY.get(kind, 0.4)
-    weights = bytes_read_per_token(a, fmt)
+    weights = step_weight_bytes(a, fmt, batch, kind, engine)
     kv_read = kv_cache(a, max(1, context // 2), batch, kv_type, engine).bytes
     step_bytes = weights + kv_read
     tensor = engine == "vllm" and gpus > 1
