@@ -89,6 +89,7 @@ GRAPHED = (
     "phimoe",
     "ernie4_5_moe",
     "hunyuan",
+    "nemotron_h",
 )
 """Model types whose graph :mod:`llmatlas.sizing.llama_graph` builds as llama.cpp does (checked, run by run, against
 llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""
