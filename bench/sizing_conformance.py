@@ -82,6 +82,7 @@ MODELS = [
     ("hunyuan-a13b-instruct", "Hunyuan-A13B (MoE with a shared expert)"),
     ("nemotron-nano-9b-v2", "Nemotron-H (Mamba-2, attention and MLP layers)"),
     ("nemotron-3-nano-30b-a3b", "Nemotron 3 Nano (Mamba-2, attention and MoE layers)"),
+    ("grok-1", "Grok-1 (soft-capped attention, GELU MoE)"),
 ]
 QUANTS = ["Q4_K_M", "Q8_0", "Q4_1", "IQ4_XS"]
 QUICK = ["llama-3-8b", "qwen3-30b-a3b", "gemma-3-4b-it", "gpt-oss-20b", "phi-3-mini-4k-instruct"]

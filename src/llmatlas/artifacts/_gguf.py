@@ -43,6 +43,7 @@ MODEL_TYPES = {
     "llama4": "llama4_text",
     "minimax-m2": "minimax_m2",
     "hunyuan-moe": "hunyuan",
+    "grok": "grok-1",
 }
 # How many layers use the sliding window when the file does not list them per layer.
 _SWA_EVERY = {"gemma2": 2, "gpt_oss": 2, "gemma3": 6, "cohere2": 4, "llama4_text": 4}

@@ -78,6 +78,7 @@ GGUF_ARCH = {
     "ernie4_5_moe": "ernie4_5-moe",
     "hunyuan": "hunyuan-moe",  # Hunyuan-A13B
     "nemotron_h": "nemotron_h",  # Mamba-2, attention and FFN-only layers (dense or MoE)
+    "grok-1": "grok",
 }
 _GDN = {"qwen3next", "qwen35", "qwen35moe"}
 _LAYERNORM = {"falcon", "bloom", "gptneox", "mpt", "gpt2", "phi2", "stablelm", "olmo"}
@@ -237,6 +238,8 @@ def layout(a: Architecture) -> list[Spec]:
             add("attn_output.weight", (q, h))
             if biased or arch in ("gpt-oss", "phimoe"):
                 add("attn_output.bias", (h,))
+            if arch == "grok":
+                add("attn_output_norm.weight", (h,))
             if arch in ("qwen3", "qwen3moe", "gemma3", "hunyuan-moe", *_GDN) or (
                 arch == "glm4moe" and a.qk_norm
             ):
@@ -306,6 +309,8 @@ def layout(a: Architecture) -> list[Spec]:
                 add("ffn_down_shexp.weight", (sf, h), "ffn")
         if arch in ("gemma2", "gemma3", "gemma4", "olmo2"):
             add("post_ffw_norm.weight", (h,))
+        if arch == "grok":
+            add("layer_output_norm.weight", (h,))
     for s in out:
         if s.name.endswith(".bias") and len(s.ne) == 2:  # 2-D expert biases stay F32
             pass

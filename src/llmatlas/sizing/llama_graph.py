@@ -141,8 +141,9 @@ class _Builder:
         self.hd = a.resolved_head_dim
         self.n_head = a.num_attention_heads
         self.n_kv_head = 1 if a.is_mla else a.num_key_value_heads
-        self.fa = s.flash_attn
-        self.v_trans = not s.flash_attn
+        # llama_init_from_model forces flash attention off for Grok (its soft-capped scores)
+        self.fa = s.flash_attn and a.model_type != "grok-1"
+        self.v_trans = not self.fa
         self.kv_type = s.kv_type
         self.quant_kv = s.kv_type not in ("f16", "f32", "bf16")
         self.rotations: dict[tuple[str, int, int], Tensor] = {}
@@ -867,12 +868,13 @@ class _Builder:
                     k_idx_swa if in_swa else k_idx,
                     v_idx_swa if in_swa else v_idx,
                     sinks=g.weight(self.n_head, type_="f32") if a.model_type == "gpt_oss" else None,
+                    softcap=a.model_type == "grok-1",  # tanh soft-capped scores
                 )
                 cur = self.out_proj(cur)
             if il == n_layer - 1 and a.model_type not in LATE_OUT:
                 cur = g.get_rows(cur, out_ids)
                 inp = g.get_rows(inp, out_ids)
-            if olmo2:
+            if olmo2 or a.model_type == "grok-1":  # (Grok: attn_output_norm)
                 cur = self.norm(cur)
             ffn_inp = g.same("add", cur, inp)
             x = ffn_inp if olmo2 else self.norm(ffn_inp, rms=not self.ln, bias=self.ln_bias)
@@ -900,7 +902,7 @@ class _Builder:
                     cur = g.same("add", cur, g.same("mul", self.ffn(x, il, sf), gate))
             else:
                 cur = self.ffn(x, il, bias=self.ffn_bias)
-            if olmo2:
+            if olmo2 or a.model_type == "grok-1":  # (Grok: layer_output_norm)
                 cur = self.norm(cur)
             if a.model_type in ("phi3", "phimoe"):  # phi3.cpp adds the residual first
                 cur = g.same("add", ffn_inp, cur)
@@ -918,6 +920,8 @@ class _Builder:
             cur = g.get_rows(cur, out_ids)
         cur.output = True  # t_embd
         logits = g.mul_mat(g.weight(self.h, a.vocab_size), cur)
+        if a.model_type == "grok-1":  # logit scale
+            logits = g.same("scale", logits)
         if a.model_type == "gemma4":  # final logit soft-capping: scale, tanh, scale
             logits = g.same("scale", g.same("unary", g.same("scale", logits)))
         if a.model_type in ("phi", "phimoe"):  # the output layer has a bias
