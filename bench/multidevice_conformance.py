@@ -181,6 +181,7 @@ def run_case(case: Case, path: Path, endpoints: list[str], client: Path) -> str:
         "--fit",
         "off",
         "--swa-full",  # llama-cpp-python's default (and llmatlas's); llama.cpp's CLI trims
+        "-v",  # the CLI logs llama.cpp's buffer sizes only when verbose
         "-n",
         "1",
         "-no-cnv",
