@@ -80,6 +80,9 @@ MODELS = [
     ("phi-3.5-moe-instruct", "Phi-3.5-MoE (Phi-3's graph, biased)"),
     ("ernie-4.5-21b-a3b", "ERNIE 4.5 MoE (biased selection, shared experts)"),
     ("hunyuan-a13b-instruct", "Hunyuan-A13B (MoE with a shared expert)"),
+    ("nemotron-nano-9b-v2", "Nemotron-H (Mamba-2, attention and MLP layers)"),
+    ("nemotron-3-nano-30b-a3b", "Nemotron 3 Nano (Mamba-2, attention and MoE layers)"),
+    ("grok-1", "Grok-1 (soft-capped attention, GELU MoE)"),
 ]
 QUANTS = ["Q4_K_M", "Q8_0", "Q4_1", "IQ4_XS"]
 QUICK = ["llama-3-8b", "qwen3-30b-a3b", "gemma-3-4b-it", "gpt-oss-20b", "phi-3-mini-4k-instruct"]
@@ -176,7 +179,7 @@ def run_model(
                     ),
                     {
                         "model": _err(art.weights.total, r.model_bytes),
-                        "kv": _err(kv.bytes - kv.state_bytes, r.kv_bytes),
+                        "kv": _err(kv.bytes - kv.state_bytes, r.kv_bytes, MiB // 100),
                         "state": _err(kv.state_bytes, r.recurrent_bytes, MiB // 100),
                         "compute": _err(comp, r.compute_total),
                     },

@@ -29,10 +29,20 @@ def test_there_are_forty_real_questions() -> None:
     assert all(s.get("question") and s.get("args") for s in SCENARIOS)
 
 
-def _get(d: dict[str, Any], path: str) -> Any:
+def _get(d: Any, path: str) -> Any:
     for part in path.split("."):
-        d = d[part]
+        d = d[int(part)] if isinstance(d, list) else d[part]
     return d
+
+
+def _ids(d: Any) -> set[str]:
+    """Every model id in an answer: list items, tree nodes and their children."""
+    if isinstance(d, list):
+        return set().union(*map(_ids, d)) if d else set()
+    if not isinstance(d, dict):
+        return set()
+    own = {d["id"]} if isinstance(d.get("id"), str) else set()
+    return own.union(*(_ids(d[k]) for k in ("children", "groups", "rows") if k in d))
 
 
 def _check_row(r: dict[str, Any], spec: dict[str, Any], cat: Catalog) -> None:
@@ -134,6 +144,10 @@ def test_scenario(s: dict[str, Any], catalog: Catalog) -> None:
         return
     assert r.exit_code == 0, r.stderr or r.stdout
     d = json.loads(r.stdout)
+    if "ids_include" in e:
+        assert set(e["ids_include"]) <= _ids(d), set(e["ids_include"]) - _ids(d)
+    if "ids_exclude" in e:
+        assert not set(e["ids_exclude"]) & _ids(d), set(e["ids_exclude"]) & _ids(d)
     if s["args"][0] == "fit":
         _check_rows(d, e, catalog)
     if s["args"][0] == "recommend":
@@ -147,6 +161,8 @@ def test_scenario(s: dict[str, Any], catalog: Catalog) -> None:
         assert _get(d, path) in allowed, (path, _get(d, path))
     for path, text in (e.get("contains") or {}).items():
         assert text in (_get(d, path) or ""), (path, _get(d, path))
+    for path, text in (e.get("not_contains") or {}).items():
+        assert text not in (_get(d, path) or ""), (path, _get(d, path))
     for path in e.get("not_null") or []:
         assert _get(d, path) is not None, path
     if "notes_contain" in e:

@@ -82,6 +82,13 @@ CASES = [
     # Llama 4 Maverick: chunked-window and NoPE layers (attention temperature), sigmoid MoE
     # weighting the input before the experts, on every 2nd layer, with a shared expert
     ("llama-4-maverick-17b-128e-instruct", "Q4_K_M", [RunSettings(32768, flash_attn=True)]),
+    # Nemotron 3 Nano: Mamba-2, attention-only and MoE-only layers (gate-less squared-ReLU
+    # experts, sigmoid routing, shared expert); 2 slots
+    (
+        "nemotron-3-nano-30b-a3b",
+        "Q4_K_M",
+        [RunSettings(8192), RunSettings(2 * 4096, n_seq=2, kv_unified=True, flash_attn=True)],
+    ),
 ]
 
 

@@ -104,59 +104,50 @@ class Frozen:
 
 class Value(Frozen):
     """Base of the frozen values computed in code (a memory estimate, a quantization format):
-    with :func:`record` it behaves as ``@dataclass(frozen=True)`` (positional or keyword
+    with :func:`value` it behaves as ``@dataclass(frozen=True)`` (positional or keyword
     arguments, defaults and default factories, ``__post_init__``, ``dataclasses.replace`` and
-    ``asdict``) without the code a dataclass generates and compiles for each class, about a
-    millisecond a class at every start of a short command."""
+    ``asdict``).  A dataclass compiles six methods per class at import, about a millisecond
+    a class at every start of a short command; here ``__eq__``, ``__hash__``, ``__repr__``
+    and the frozen ``__setattr__`` are shared, and ``__init__`` is compiled for a class the
+    first time one is made (a class no command instantiates costs nothing)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        names, defaults, factories, post_init = _init_spec(type(self))
-        if len(args) > len(names):
-            raise TypeError(
-                f"{type(self).__qualname__}() takes {len(names)} arguments, {len(args)} given"
-            )
-        values = self.__dict__
-        values.update(zip(names, args, strict=False))
-        for name in kwargs:
-            if name in values or name not in defaults:
-                problem = "got multiple values for" if name in values else "has no field"
-                raise TypeError(f"{type(self).__qualname__}() {problem} {name!r}")
-        values.update(kwargs)
-        if len(values) < len(names):
-            for name in names:
-                if name not in values:
-                    default = defaults[name]
-                    if default is _REQUIRED:
-                        raise TypeError(
-                            f"{type(self).__qualname__}() missing required argument {name!r}"
-                        )
-                    values[name] = factories[name]() if default is _FACTORY else default
-        if post_init is not None:
-            post_init(self)
+        cls = type(self)
+        init = _compile_init(cls)
+        type.__setattr__(cls, "__init__", init)  # later instances go straight to it
+        init(self, *args, **kwargs)
 
 
-_REQUIRED, _FACTORY = object(), object()
-
-
-@functools.cache
-def _init_spec(
-    cls: type[Value],
-) -> tuple[
-    tuple[str, ...], dict[str, Any], dict[str, Callable[[], Any]], Callable[[Any], None] | None
-]:
-    """Field names in order, each one's default (or a marker), the default factories and
-    the class's ``__post_init__``."""
-    defaults: dict[str, Any] = {}
-    factories: dict[str, Callable[[], Any]] = {}
-    for f in dataclasses.fields(typing.cast(Any, cls)):
+def _compile_init(cls: type) -> Callable[..., None]:
+    """The ``__init__`` a frozen dataclass would have: the same parameters (so the same
+    TypeErrors for missing, extra or repeated arguments), each value stored directly in the
+    instance's ``__dict__``, a fresh default from each factory, then ``__post_init__``."""
+    params, body = [], ["    _values_ = self.__dict__"]
+    scope: dict[str, Any] = {"_FACTORY": _FACTORY}
+    for f in dataclasses.fields(cls):
         if f.default is not dataclasses.MISSING:
-            defaults[f.name] = f.default
+            scope[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+            body.append(f"    _values_[{f.name!r}] = {f.name}")
         elif f.default_factory is not dataclasses.MISSING:
-            defaults[f.name] = _FACTORY
-            factories[f.name] = f.default_factory
+            scope[f"_factory_{f.name}"] = f.default_factory
+            params.append(f"{f.name}=_FACTORY")
+            body.append(
+                f"    _values_[{f.name!r}] = _factory_{f.name}() if {f.name} is _FACTORY else {f.name}"
+            )
         else:
-            defaults[f.name] = _REQUIRED
-    return tuple(defaults), defaults, factories, getattr(cls, "__post_init__", None)
+            params.append(f.name)
+            body.append(f"    _values_[{f.name!r}] = {f.name}")
+    if hasattr(cls, "__post_init__"):
+        body.append("    self.__post_init__()")
+    source = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body) + "\n"
+    exec(compile(source, f"<{cls.__module__}.{cls.__qualname__}.__init__>", "exec"), scope)
+    init = typing.cast(Callable[..., None], scope["__init__"])
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    return init
+
+
+_FACTORY = object()
 
 
 class Record(Frozen):

@@ -297,12 +297,21 @@ def fit(
         lang_i, lang_v, lang_line = _need_score(m, need)
         mm = _mmlu(m)
         required = f"{need.required_tps:g}"
+        cards = engine_target.count if engine == "llama.cpp" and target.kind == "gpu" else 1
         why = [
-            _("{quant} needs {need} GiB of {budget} GiB ({note})").format(
+            (
+                _("{quant} needs {need} GiB of {budget} GiB ({note})")
+                if cards == 1
+                else _(
+                    "{quant} needs {need} GiB on the fullest of {n} cards, {budget} GiB usable "
+                    "on each ({note})"
+                )
+            ).format(
                 quant=choice.quant,
-                need=f"{choice.pool_bytes / GiB:.1f}",
-                budget=f"{choice_budget / GiB:.1f}",
+                need=f"{choice.pool_bytes / cards / GiB:.1f}",
+                budget=f"{choice_budget / cards / GiB:.1f}",
                 note=choice_note,
+                n=cards,
             ),
             (
                 _("~{tps} tok/s for one stream ({grade}); reaches the {required} tok/s asked")

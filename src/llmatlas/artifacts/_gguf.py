@@ -43,6 +43,7 @@ MODEL_TYPES = {
     "llama4": "llama4_text",
     "minimax-m2": "minimax_m2",
     "hunyuan-moe": "hunyuan",
+    "grok": "grok-1",
 }
 # How many layers use the sliding window when the file does not list them per layer.
 _SWA_EVERY = {"gemma2": 2, "gpt_oss": 2, "gemma3": 6, "cohere2": 4, "llama4_text": 4}
@@ -369,10 +370,14 @@ def architecture(h: GGUFHeader) -> Architecture:
             "head_count/vocabulary; cannot size it"
         )
     kv_raw = h.get("attention.head_count_kv")
+    ffn_only = None
     kv_heads = _scalar(kv_raw) or heads
     attn_layers: int | None = None
     if isinstance(kv_raw, list) and any(int(x) == 0 for x in kv_raw):
         attn_layers = sum(1 for x in kv_raw if int(x))
+    ff_raw = h.get("feed_forward_length")
+    if mt == "nemotron_h" and isinstance(ff_raw, list):  # FFN-only layers: KV 0, FFN > 0
+        ffn_only = sum(1 for x in ff_raw if int(x))
     interval = _scalar(h.get("full_attention_interval"))
     if interval and h.get("ssm.inner_size") is not None:  # Qwen3-Next / Qwen3.5 hybrids
         attn_layers = layers // interval
@@ -462,6 +467,8 @@ def architecture(h: GGUFHeader) -> Architecture:
             fields.setdefault("num_shared_experts", 1)
     if attn_layers is not None:
         fields["num_attention_layers"] = attn_layers
+        if ffn_only:
+            fields["ffn_only_layers"] = ffn_only
         inner = _scalar(h.get("ssm.inner_size"))
         if inner:
             fields["recurrent_state_width"] = inner

@@ -20,7 +20,13 @@ from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFWriter
 
 from llmatlas.catalog._schema import Architecture
 from llmatlas.errors import BadInputError
-from llmatlas.sizing.llama_graph import attention_layers, gemma4_heads, ssm_dims, swa_layers
+from llmatlas.sizing.llama_graph import (
+    attention_layers,
+    ffn_only_layers,
+    gemma4_heads,
+    ssm_dims,
+    swa_layers,
+)
 from llmatlas.sizing.params import Tensor
 from llmatlas.sizing.quant import QuantFormat, gguf_tensor_type
 
@@ -71,6 +77,8 @@ GGUF_ARCH = {
     "phimoe": "phimoe",  # Phi-3.5-MoE: Phi-3's graph, biased norms and projections
     "ernie4_5_moe": "ernie4_5-moe",
     "hunyuan": "hunyuan-moe",  # Hunyuan-A13B
+    "nemotron_h": "nemotron_h",  # Mamba-2, attention and FFN-only layers (dense or MoE)
+    "grok-1": "grok",
 }
 _GDN = {"qwen3next", "qwen35", "qwen35moe"}
 _LAYERNORM = {"falcon", "bloom", "gptneox", "mpt", "gpt2", "phi2", "stablelm", "olmo"}
@@ -137,7 +145,28 @@ def layout(a: Architecture) -> list[Spec]:
         if arch == "falcon" and nkv > 1:  # Falcon-40B/180B's new decoder: a norm per branch
             add("attn_norm_2.weight", (h,))
             add("attn_norm_2.bias", (h,))
-        if arch == "granitehybrid" and i not in attention_layers(a):
+        if arch == "nemotron_h" and i in ffn_only_layers(a):  # one block, no mixer
+            ff, fe = a.intermediate_size, a.moe_intermediate_size or a.intermediate_size
+            if a.is_moe:
+                ne_ = a.num_experts or 1
+                sf = (a.shared_expert_intermediate_size or fe) * (a.num_shared_experts or 1)
+                add("ffn_gate_inp.weight", (h, ne_), "ffn")
+                add("exp_probs_b.bias", (ne_,))
+                add("ffn_up_exps.weight", (h, fe, ne_), "experts")
+                add("ffn_down_exps.weight", (fe, h, ne_), "experts")
+                add("ffn_up_shexp.weight", (h, sf), "ffn")
+                add("ffn_down_shexp.weight", (sf, h), "ffn")
+            else:
+                add("ffn_up.weight", (h, ff), "ffn")
+                add("ffn_down.weight", (ff, h), "ffn")
+            continue
+        if arch == "nemotron_h" and i in attention_layers(a):
+            add("attn_q.weight", (h, nh * hd))
+            add("attn_k.weight", (h, nkv * hd))
+            add("attn_v.weight", (h, nkv * hd))
+            add("attn_output.weight", (nh * hd, h))
+            continue
+        if arch in ("granitehybrid", "nemotron_h") and i not in attention_layers(a):
             inner, state, groups, heads, conv = ssm_dims(a)
             add("ssm_in.weight", (h, 2 * inner + 2 * groups * state + heads))
             add("ssm_conv1d.weight", (conv, inner + 2 * groups * state))
@@ -147,6 +176,8 @@ def layout(a: Architecture) -> list[Spec]:
             out.append(_t(f"{b}ssm_d", i, (1, heads)))
             add("ssm_norm.weight", (inner // groups, groups))
             add("ssm_out.weight", (inner, h))
+            if arch == "nemotron_h":  # a Mamba-2 layer holds nothing else
+                continue
         elif arch in _GDN and i not in attention_layers(a):
             hk, nk = a.linear_key_head_dim or 128, a.linear_num_key_heads or 1
             hv, nv = a.linear_value_head_dim or 128, a.linear_num_value_heads or 1
@@ -207,6 +238,8 @@ def layout(a: Architecture) -> list[Spec]:
             add("attn_output.weight", (q, h))
             if biased or arch in ("gpt-oss", "phimoe"):
                 add("attn_output.bias", (h,))
+            if arch == "grok":
+                add("attn_output_norm.weight", (h,))
             if arch in ("qwen3", "qwen3moe", "gemma3", "hunyuan-moe", *_GDN) or (
                 arch == "glm4moe" and a.qk_norm
             ):
@@ -276,6 +309,8 @@ def layout(a: Architecture) -> list[Spec]:
                 add("ffn_down_shexp.weight", (sf, h), "ffn")
         if arch in ("gemma2", "gemma3", "gemma4", "olmo2"):
             add("post_ffw_norm.weight", (h,))
+        if arch == "grok":
+            add("layer_output_norm.weight", (h,))
     for s in out:
         if s.name.endswith(".bias") and len(s.ne) == 2:  # 2-D expert biases stay F32
             pass
@@ -290,12 +325,23 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
     w.add_uint32(p + "embedding_length", a.hidden_size)
     w.add_uint32(p + "block_count", a.num_hidden_layers)
     # Qwen-1's config (and so its GGUF) gives twice the FFN width; llama.cpp's qwen.cpp halves it
-    w.add_uint32(p + "feed_forward_length", a.intermediate_size * (2 if arch == "qwen" else 1))
+    if arch == "nemotron_h":  # per layer: 0 except on FFN-only layers (0 KV heads + 0 = Mamba)
+        ffn = ffn_only_layers(a)
+        ff_len = [a.intermediate_size if i in ffn else 0 for i in range(a.num_hidden_layers)]
+        w.add_array(p + "feed_forward_length", ff_len)
+        w.add_float32(p + "attention.layer_norm_epsilon", 1e-5)
+        if a.is_moe:
+            w.add_bool(p + "expert_weights_norm", True)
+            fe = a.moe_intermediate_size or a.intermediate_size
+            sf = (a.shared_expert_intermediate_size or fe) * (a.num_shared_experts or 1)
+            w.add_uint32(p + "expert_shared_feed_forward_length", sf)
+    else:
+        w.add_uint32(p + "feed_forward_length", a.intermediate_size * (2 if arch == "qwen" else 1))
     w.add_uint32(p + "attention.head_count", a.num_attention_heads)
     # MLA files declare one KV head: the shared latent (llama.cpp's DeepSeek-V2/V3 conversion)
     if arch == "gemma4":  # per layer: the window layers' KV heads or the global layers'
         w.add_head_count_kv([gemma4_heads(a, i)[1] for i in range(a.num_hidden_layers)])
-    elif arch == "granitehybrid":  # per layer: 0 marks a recurrent (Mamba-2) layer
+    elif arch in ("granitehybrid", "nemotron_h"):  # per layer: 0 marks a layer without KV
         attn = attention_layers(a)
         w.add_head_count_kv(
             [a.num_key_value_heads if i in attn else 0 for i in range(a.num_hidden_layers)]

@@ -195,6 +195,19 @@ def key_values(lines: list[tuple[str, str]]) -> Any:
     return grid
 
 
+def hanging(label: str, text: str) -> Any:
+    """``label`` then ``text``, the text's continuation lines indented under the text (not
+    back at the margin), so long notes stay readable at 80 columns."""
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid()
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(Text(label), Text(text))
+    return grid
+
+
 def fmt_params(b: float | None) -> str:
     if b is None:
         return "?"

@@ -98,7 +98,7 @@ VALUE_WORDS = {
     "quantized": N_("quantized"),
     "vocabulary-extension": N_("vocabulary extension"),
     "pruning": N_("pruning"),
-    "delta-weights": N_("delta weights"),
+    "delta-weights": N_("fine-tune released as delta weights"),
     "upcycling": N_("upcycling"),
 }
 
@@ -468,10 +468,8 @@ def _show_group(cat: Catalog, g: ModelGroup, json_out: bool) -> None:
     lines: list[tuple[str, str]] = []
     if d["description"]:
         lines.append((_("about"), d["description"]))
-    for n in d["names"]:
-        lines.append((_("also called"), _name_line(n)))
-    for n in d["developer_names"]:
-        lines.append((_("developer also"), _name_line(n)))
+    lines += [(_("also called"), text) for text in _name_lines(d["names"])]
+    lines += [(_("developer also"), text) for text in _name_lines(d["developer_names"])]
     first, last = d["released"]["first"], d["released"]["last"]
     lines.append(
         (
@@ -516,6 +514,13 @@ def _show_group(cat: Catalog, g: ModelGroup, json_out: bool) -> None:
         lines.append((_("built upon by"), ", ".join(d["derivatives_elsewhere"])))
     if d["series"]:
         lines.append((_("series"), ", ".join(d["series"])))
+    if d["same_developer"]:
+        lines.append(
+            (
+                _("same developer"),
+                ", ".join(f"{f['name']} ({f['id']})" for f in d["same_developer"]),
+            )
+        )
     if d["homepage"]:
         lines.append((_("homepage"), d["homepage"]))
     console.print(key_values(lines))
@@ -544,13 +549,25 @@ def _date(iso: str) -> Any:
     return dt.date.fromisoformat(iso)
 
 
-def _name_line(n: dict[str, Any]) -> str:
-    if n["source"]:
-        text = f"{n['name']}  ({n['source']})"
-        return text + (f"; {n['note']}" if n["note"] else "")
-    return _("{name}  (not confirmed by a primary source: {note})").format(
-        name=n["name"], note=n["note"]
-    )
+def _name_lines(names: list[dict[str, Any]]) -> list[str]:
+    """One line per source: the names it confirms, the source once, then their notes (six
+    spellings of one developer from two pages are two lines, not six repeated URLs)."""
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    lines: list[str] = []
+    for n in names:
+        if n["source"]:
+            by_source.setdefault(n["source"], []).append(n)
+        else:
+            lines.append(
+                _("{name}  (not confirmed by a primary source: {note})").format(
+                    name=n["name"], note=n["note"]
+                )
+            )
+    for source, group in by_source.items():
+        notes = [n["note"] for n in group if n["note"]]
+        text = ", ".join(n["name"] for n in group) + f"  ({source})"
+        lines.append("; ".join([text, *notes]))
+    return lines
 
 
 COMPARE_ROWS = (

@@ -9,7 +9,7 @@ from rich import box
 from rich.table import Table
 
 from llmatlas.catalog import Catalog
-from llmatlas.cli._common import JSON_OPT, console, emit_json, handle_errors
+from llmatlas.cli._common import JSON_OPT, console, emit_json, handle_errors, hanging
 from llmatlas.deploy import TARGETS, CostEstimate, cheapest_meeting, compare, cost, deploy
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import find_device
@@ -76,9 +76,10 @@ def deploy_cmd(
         return
     console.print(f"[bold]{m.id}[/] -> {r.target}", highlight=False)
     for line in r.plan.summary():
-        console.print(f"  {line}", highlight=False)
-    for note in dict.fromkeys([*r.plan.notes, *r.notes]):  # recipes repeat the plan's notes
-        console.print("  " + _("note: {text}").format(text=note), highlight=False, soft_wrap=True)
+        console.print(hanging("  ", line))
+    note = "  " + _("note: {text}").format(text="")
+    for text in dict.fromkeys([*r.plan.notes, *r.notes]):  # recipes repeat the plan's notes
+        console.print(hanging(note, text))
     console.print()
     console.print(r.shell(), highlight=False, markup=False, soft_wrap=True)
     for name, text in r.files.items():

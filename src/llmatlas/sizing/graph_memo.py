@@ -89,6 +89,8 @@ GRAPHED = (
     "phimoe",
     "ernie4_5_moe",
     "hunyuan",
+    "nemotron_h",
+    "grok-1",
 )
 """Model types whose graph :mod:`llmatlas.sizing.llama_graph` builds as llama.cpp does (checked, run by run, against
 llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""

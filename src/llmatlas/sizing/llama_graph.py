@@ -24,6 +24,7 @@ __all__ = [  # supported/compute_buffer/Settings/GRAPHED live in graph_memo, nam
     "Settings",
     "attention_layers",
     "compute_buffer",
+    "ffn_only_layers",
     "gemma4_heads",
     "kv_cells",
     "replay",
@@ -66,6 +67,17 @@ def attention_layers(a: Architecture) -> set[int]:
     k = max(1, a.num_attention_layers)
     step = n // k
     return {step * (j + 1) - 1 for j in range(k)}
+
+
+def ffn_only_layers(a: Architecture) -> set[int]:
+    """Nemotron-H's FFN-only layers (an MLP or an MoE block, no mixer): among the layers that
+    do not attend, spread evenly, as the catalog keeps only their count (the real pattern
+    alternates Mamba-2 and FFN layers).  Empty for other hybrids."""
+    if not a.ffn_only_layers:
+        return set()
+    rest = sorted(set(range(a.num_hidden_layers)) - attention_layers(a))
+    k = min(a.ffn_only_layers, len(rest))
+    return {rest[(2 * j + 1) * len(rest) // (2 * k)] for j in range(k)}
 
 
 def gemma4_heads(a: Architecture, il: int) -> tuple[int, int, bool]:
@@ -129,8 +141,9 @@ class _Builder:
         self.hd = a.resolved_head_dim
         self.n_head = a.num_attention_heads
         self.n_kv_head = 1 if a.is_mla else a.num_key_value_heads
-        self.fa = s.flash_attn
-        self.v_trans = not s.flash_attn
+        # llama_init_from_model forces flash attention off for Grok (its soft-capped scores)
+        self.fa = s.flash_attn and a.model_type != "grok-1"
+        self.v_trans = not self.fa
         self.kv_type = s.kv_type
         self.quant_kv = s.kv_type not in ("f16", "f32", "bf16")
         self.rotations: dict[tuple[str, int, int], Tensor] = {}
@@ -473,6 +486,21 @@ class _Builder:
             cur = self.ffn(self.norm(attn_out), il)
         return g.same("add", self.norm(cur), attn_out)
 
+    def nemotron_ffn(self, x: Tensor) -> Tensor:
+        """Nemotron-H's FFN-only layer (``nemotron-h.cpp`` build_ffn_layer): a squared-ReLU MLP,
+        or sigmoid-routed experts without a gate (router logits computed first) beside a
+        squared-ReLU shared expert."""
+        g, a = self.g, self.a
+        if not a.is_moe:
+            up = g.mul_mat(g.weight(self.h, a.intermediate_size), x)
+            act = g.same("sqr", g.same("unary", up))
+            return g.mul_mat(g.weight(a.intermediate_size, self.h), act)
+        logits = g.mul_mat(g.weight(self.h, a.num_experts or 1, type_="f32"), x)
+        moe = self.moe(x, logits)
+        sf = (a.shared_expert_intermediate_size or 0) * (a.num_shared_experts or 1)
+        up = g.same("sqr", g.same("unary", g.mul_mat(g.weight(self.h, sf), x)))
+        return g.same("add", moe, g.mul_mat(g.weight(sf, self.h), up))
+
     def gated_attention(
         self, x: Tensor, pos: Tensor, mask: Tensor, n_kv: int, k_idx: Tensor, v_idx: Tensor
     ) -> Tensor:
@@ -682,7 +710,7 @@ class _Builder:
         nt = x.ne[1]
         if logits is None:
             logits = g.mul_mat(g.weight(self.h, ne, type_="f32"), x)
-        mla = a.is_mla or a.model_type in ("glm4_moe", "minimax_m2")  # sigmoid, exp_probs_b
+        mla = a.is_mla or a.model_type in ("glm4_moe", "minimax_m2", "nemotron_h")
         l4 = a.model_type in LLAMA4  # sigmoid weights, chosen on the raw logits, applied first
         if oai:  # router bias; SOFTMAX_WEIGHT gating: the softmax is over the chosen k
             logits = g.same("add", logits, g.weight(ne, type_="f32"))
@@ -713,10 +741,13 @@ class _Builder:
         up = g.op("mul_mat_id", "f32", (fe, k, nt), g.weight(self.h, fe, ne), cur, sel)
         if oai:
             up = g.same("add_id", up, g.weight(fe, ne, type_="f32"), sel)
-        gate = g.op("mul_mat_id", "f32", (fe, k, nt), g.weight(self.h, fe, ne), cur, sel)
-        if oai:
-            gate = g.same("add_id", gate, g.weight(fe, ne, type_="f32"), sel)
-        act = g.op("glu", "f32", gate.ne, gate, up)
+        if a.model_type == "nemotron_h":  # no gate: squared ReLU of the up projection
+            act = g.same("sqr", g.same("unary", up))
+        else:
+            gate = g.op("mul_mat_id", "f32", (fe, k, nt), g.weight(self.h, fe, ne), cur, sel)
+            if oai:
+                gate = g.same("add_id", gate, g.weight(fe, ne, type_="f32"), sel)
+            act = g.op("glu", "f32", gate.ne, gate, up)
         experts = g.op("mul_mat_id", "f32", (self.h, k, nt), g.weight(fe, self.h, ne), act, sel)
         if oai:
             experts = g.same("add_id", experts, g.weight(self.h, ne, type_="f32"), sel)
@@ -769,6 +800,7 @@ class _Builder:
         self.swa_pattern = swa_pattern
         self.out_ids = out_ids
         attn_layers = attention_layers(a)
+        ffn_layers = ffn_only_layers(a)
         self.s_copy = g.input("i32", s.n_seq, name="rs_s_copy")
         for il in self.layers or range(n_layer):
             if dev_layer:
@@ -795,6 +827,16 @@ class _Builder:
             x = cur if olmo2 else self.norm(cur, rms=not self.ln, bias=self.ln_bias)
             if a.model_type in GDN:
                 g.expand(x)
+            if a.model_type == "nemotron_h":  # one block per layer, one norm, no FFN after
+                if il in ffn_layers:
+                    cur = self.nemotron_ffn(x)
+                elif il in attn_layers:
+                    q, k, v = self.qkv(x)
+                    cur = self.out_proj(self.attention(q, k, v, mask, full, k_idx, v_idx))
+                else:
+                    cur = self.mamba2(x)
+                cur = g.same("add", cur, inp)
+                continue
             if il not in attn_layers:
                 cur = self.mamba2(x) if a.recurrent_kind == "mamba2" else self.gated_deltanet(x)
             elif a.is_mla:
@@ -826,12 +868,13 @@ class _Builder:
                     k_idx_swa if in_swa else k_idx,
                     v_idx_swa if in_swa else v_idx,
                     sinks=g.weight(self.n_head, type_="f32") if a.model_type == "gpt_oss" else None,
+                    softcap=a.model_type == "grok-1",  # tanh soft-capped scores
                 )
                 cur = self.out_proj(cur)
             if il == n_layer - 1 and a.model_type not in LATE_OUT:
                 cur = g.get_rows(cur, out_ids)
                 inp = g.get_rows(inp, out_ids)
-            if olmo2:
+            if olmo2 or a.model_type == "grok-1":  # (Grok: attn_output_norm)
                 cur = self.norm(cur)
             ffn_inp = g.same("add", cur, inp)
             x = ffn_inp if olmo2 else self.norm(ffn_inp, rms=not self.ln, bias=self.ln_bias)
@@ -859,7 +902,7 @@ class _Builder:
                     cur = g.same("add", cur, g.same("mul", self.ffn(x, il, sf), gate))
             else:
                 cur = self.ffn(x, il, bias=self.ffn_bias)
-            if olmo2:
+            if olmo2 or a.model_type == "grok-1":  # (Grok: layer_output_norm)
                 cur = self.norm(cur)
             if a.model_type in ("phi3", "phimoe"):  # phi3.cpp adds the residual first
                 cur = g.same("add", ffn_inp, cur)
@@ -872,11 +915,13 @@ class _Builder:
             cur.output = True
             cur = g.get_rows(cur, out_ids)
         cur = self.norm(cur, rms=not self.ln, bias=self.ln_bias)
-        if a.model_type in (*GDN, "gemma4"):  # t_h_nextn: every token's normed state, kept
+        if a.model_type in (*GDN, "gemma4", "nemotron_h"):  # t_h_nextn: every normed state
             cur.output = True
             cur = g.get_rows(cur, out_ids)
         cur.output = True  # t_embd
         logits = g.mul_mat(g.weight(self.h, a.vocab_size), cur)
+        if a.model_type == "grok-1":  # logit scale
+            logits = g.same("scale", logits)
         if a.model_type == "gemma4":  # final logit soft-capping: scale, tanh, scale
             logits = g.same("scale", g.same("unary", g.same("scale", logits)))
         if a.model_type in ("phi", "phimoe"):  # the output layer has a bias
@@ -908,6 +953,8 @@ def replayed_layers(a: Architecture) -> list[int]:
     layer 0 (the masks enter the graph in the same order); leading dense layers of a MoE
     model are kept too."""
     n = a.num_hidden_layers
+    if a.ffn_only_layers:  # Nemotron-H: three kinds of layer in no fixed period: all of them
+        return list(range(n))
     period = 1
     if a.num_attention_layers:  # hybrids: one attention layer per group
         period = a.num_hidden_layers // a.num_attention_layers

@@ -10,7 +10,6 @@ the size of each quantized file.  Counts are exact integers in parameters.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Literal
 
 from llmatlas._record import Value, value
@@ -27,11 +26,9 @@ FUSED_QKV = frozenset(
 SHARED_EXPERT_GATE = ("qwen2_moe", "qwen3_next")
 
 
-@dataclass(frozen=True)
-class Tensor:
-    """One weight tensor: ``row`` is its row length (GGUF ne[0], the input dimension).  A
-    generated dataclass, not a :class:`~llmatlas._record.Value`: ``fit`` makes some 80,000,
-    and a generated ``__init__`` builds one in half the time."""
+@value
+class Tensor(Value):
+    """One weight tensor: ``row`` is its row length (GGUF ne[0], the input dimension)."""
 
     name: str
     layer: int | None
