@@ -607,24 +607,44 @@ def recommend_cmd(
     if json_out:
         emit_json([r.__dict__ for r in recs])
         return
+    from rich.cells import cell_len
     from rich.table import Table
 
-    t = Table(show_lines=False)
-    for c in (_("hardware"), _("need"), _("pick"), _("quant"), "tok/s", _("engine")):
-        # the pick is an id a user copies: never cut
-        t.add_column(c, no_wrap=c == _("pick"), overflow="fold")
-    last = None
-    for r in recs:
-        t.add_row(
-            _(r.tier) if r.tier != last else "",
+    headers = (_("hardware"), _("need"), _("pick"), _("quant"), "tok/s", _("engine"))
+    rows = [
+        (
+            _(r.tier),
             _(r.need),
             r.model or "-",
             r.quant or "-",
             f"{r.decode_tps:.0f}" if r.decode_tps else "-",
             r.engine,
         )
-        last = r.tier
-    console.print(t)
+        for r in recs
+    ]
+    natural = 1 + sum(max(cell_len(x[i]) for x in [headers, *rows]) + 3 for i in range(6))
+    if natural <= console.width:
+        t = Table(show_lines=False)
+        for c in headers:
+            t.add_column(c, no_wrap=c == _("pick"), overflow="fold")  # an id a user copies
+        last = None
+        for row in rows:
+            t.add_row(row[0] if row[0] != last else "", *row[1:])
+            last = row[0]
+        console.print(t)
+        return
+    # Too narrow for six columns (80 cells: the engine and hardware cells broke a word per
+    # line): one table per hardware class, its engine in the heading.
+    tiers: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+    for row in rows:
+        tiers.setdefault((row[0], row[5]), []).append(row[1:5])
+    for (tier_name, engine), tier_rows in tiers.items():
+        t = Table(title=f"{tier_name} · {engine}", title_justify="left", show_lines=False)
+        for c in headers[1:5]:
+            t.add_column(c, no_wrap=c == _("pick"), overflow="fold")
+        for tier_row in tier_rows:
+            t.add_row(*tier_row)
+        console.print(t)
 
 
 __all__ = ["gpu_layers_that_fit", "register"]
