@@ -114,6 +114,9 @@ CASES = [
     Case("qwen3-30b-a3b", 3, (1, 1, 1), 8192, flash=True),
     Case("gpt-oss-20b", 2, (2, 1), 4096),
     Case("gpt-oss-20b", 3, (1, 1, 1), 2048, flash=True),
+    # one device: no pipeline parallelism (one copy of each input), embeddings still on the CPU
+    Case("llama-3-8b", 1, None, 4096),
+    Case("gemma-3-4b-it", 1, None, 8192, flash=True),
 ]
 
 _LINE = re.compile(r"(?P<what>model|KV|compute) buffer size =\s*(?P<mib>[0-9.]+) MiB")
