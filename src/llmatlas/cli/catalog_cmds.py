@@ -27,7 +27,7 @@ from llmatlas.cli._common import (
     key_values,
 )
 from llmatlas.errors import BadInputError
-from llmatlas.i18n import N_, _, format_date, format_number, license_summary
+from llmatlas.i18n import N_, _, catalog_summary, format_date, format_number
 
 if TYPE_CHECKING:
     from rich.tree import Tree
@@ -338,7 +338,7 @@ def show(
         ),
         (_("conditions"), d["license_conditions"]),
     ]
-    summary = license_summary(d["license_conditions"])
+    summary = catalog_summary(d["license_conditions"])
     if summary:
         lines.append((_("summary"), summary))
     if m.license_note:
@@ -468,6 +468,9 @@ def _show_group(cat: Catalog, g: ModelGroup, json_out: bool) -> None:
     lines: list[tuple[str, str]] = []
     if d["description"]:
         lines.append((_("about"), d["description"]))
+        summary = catalog_summary(d["description"])
+        if summary:
+            lines.append((_("summary"), summary))
     lines += [(_("also called"), text) for text in _name_lines(d["names"])]
     lines += [(_("developer also"), text) for text in _name_lines(d["developer_names"])]
     first, last = d["released"]["first"], d["released"]["last"]
@@ -504,7 +507,7 @@ def _show_group(cat: Catalog, g: ModelGroup, json_out: bool) -> None:
                 ),
             )
         )
-        summary = license_summary(lic["conditions"])
+        summary = catalog_summary(lic["conditions"])
         lines.append((_("conditions"), lic["conditions"]))
         if summary:
             lines.append((_("summary"), summary))
