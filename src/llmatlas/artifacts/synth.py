@@ -79,6 +79,7 @@ GGUF_ARCH = {
     "hunyuan": "hunyuan-moe",  # Hunyuan-A13B
     "nemotron_h": "nemotron_h",  # Mamba-2, attention and FFN-only layers (dense or MoE)
     "grok-1": "grok",
+    "minimax_m1": "minimax-01",  # lightning attention with a softmax layer in every 8
 }
 _GDN = {"qwen3next", "qwen35", "qwen35moe"}
 _LAYERNORM = {"falcon", "bloom", "gptneox", "mpt", "gpt2", "phi2", "stablelm", "olmo"}
@@ -159,6 +160,18 @@ def layout(a: Architecture) -> list[Spec]:
             else:
                 add("ffn_up.weight", (h, ff), "ffn")
                 add("ffn_down.weight", (ff, h), "ffn")
+            continue
+        if arch == "minimax-01" and i not in attention_layers(a):  # lightning attention
+            add("attn_norm_2.weight", (nh * hd,))
+            add("attn_qkv.weight", (h, 3 * nh * hd))
+            add("attn_gate.weight", (h, nh * hd))
+            add("attn_output.weight", (nh * hd, h))
+            add("ffn_norm.weight", (h,))
+            ne_ = a.num_experts or 1
+            add("ffn_gate_inp.weight", (h, ne_), "ffn")
+            add("ffn_gate_exps.weight", (h, a.intermediate_size, ne_), "experts")
+            add("ffn_up_exps.weight", (h, a.intermediate_size, ne_), "experts")
+            add("ffn_down_exps.weight", (a.intermediate_size, h, ne_), "experts")
             continue
         if arch == "nemotron_h" and i in attention_layers(a):
             add("attn_q.weight", (h, nh * hd))
@@ -438,6 +451,9 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
             w.add_array(p + "rope.dimension_sections", [rot // 2, 0, 0, 0])
     if arch == "llama4":
         w.add_uint32(p + "interleave_moe_layer_step", a.moe_layer_step or 1)
+    if arch == "minimax-01":
+        w.add_float32(p + "residual_scale", 1.0)
+        w.add_uint32(p + "full_attention_interval", a.num_hidden_layers // len(attention_layers(a)))
     if arch == "mpt":
         w.add_float32(p + "attention.max_alibi_bias", 8.0)
     if arch in ("olmo2", "gemma4") and a.sliding_window:  # which layers slide (llama_graph's)

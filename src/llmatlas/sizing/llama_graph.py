@@ -146,6 +146,7 @@ class _Builder:
         self.v_trans = not self.fa
         self.kv_type = s.kv_type
         self.quant_kv = s.kv_type not in ("f16", "f32", "bf16")
+        self.ns = s.n_seq  # sequences in the ubatch (MiniMax-M1's last reserve: one)
         self.rotations: dict[tuple[str, int, int], Tensor] = {}
         # the layer's flavour, from the fields llama.cpp's loader reads (biases, norms, rope)
         mt = a.model_type
@@ -536,15 +537,58 @@ class _Builder:
     def recurrent_rows(self, width: int) -> tuple[Tensor, Tensor]:
         """``build_rs``: a layer's states (``width`` floats per sequence), the empty slot
         zeroed, the sequences' rows gathered, the other cells' rows copied (none here)."""
-        g, ns = self.g, self.s.n_seq
+        g, ns, n_rs = self.g, self.ns, self.s.n_seq
         main = g.view(self.s_copy, (ns,))
-        extra = g.view(self.s_copy, (0,), offset=4 * ns)
-        states = g.weight(width, ns, type_="f32")
+        extra = g.view(self.s_copy, (n_rs - ns,), offset=4 * ns)
+        states = g.weight(width, n_rs, type_="f32")
         g.expand(g.into("scale", g.view(states, (width,))))
         rows = g.get_rows(states, main)
         g.expand(rows)
-        g.expand(g.into("cpy", g.view(states, (width, 0)), g.get_rows(states, extra)))
+        row = 4 * width
+        dst = g.view(states, (width, n_rs - ns), (0, row), offset=row * ns)
+        g.expand(g.into("cpy", dst, g.get_rows(states, extra)))
         return states, rows
+
+    def lightning(self, x: Tensor, il: int) -> Tensor:
+        """MiniMax-M1's lightning-attention layer (``minimax-01.cpp``, one sequence): SiLU'd
+        fused QKV, intra-block scores scaled by the decay inputs, the state's inter-block
+        part, the new state, an RMS norm over the heads and a sigmoid gate before ``wo``."""
+        g, nt, nh, hd, ns = self.g, self.n_tok, self.n_head, self.hd, self.ns
+        st = nt // ns
+        f = 4
+        _, conv_rows = self.recurrent_rows(0)  # no conv state: build_rs of zero-width rows
+        g.expand(conv_rows)
+        slope_rate = g.same("scale", self.la_inputs[0])
+        cur = g.reshape(x, self.h, st, 1, ns)
+        qkv = g.same("unary", g.mul_mat(g.weight(self.h, 3 * hd * nh), cur))
+        qkv = g.reshape(qkv, 3 * hd, nh, st, ns)
+        nb = (0, qkv.nb[1], qkv.nb[2], qkv.nb[3])
+        q = g.view(qkv, (hd, nh, st, ns), nb)
+        k = g.view(qkv, (hd, nh, st, ns), nb, hd * f)
+        v = g.view(qkv, (hd, nh, st, ns), nb, 2 * hd * f)
+        states, state = self.recurrent_rows(hd * hd * nh)
+        kv_old = g.reshape(state, hd, hd, nh, ns)
+        q_exp, k_exp, diag_exp = self.la_inputs[1:]
+        q_decay = g.same("unary", g.same("scale", q_exp))
+        k_decay = g.same("unary", g.same("scale", k_exp))
+        diag_decay = g.same("unary", g.same("scale", diag_exp))
+        q_s = g.permute(g.same("mul", q, q_decay), 0, 2, 1, 3)
+        none_diag = g.mul_mat(kv_old, q_s)
+        qk = g.mul_mat(g.permute(k, 0, 2, 1, 3), g.permute(q, 0, 2, 1, 3))
+        qk = g.same("mul", qk, diag_decay)
+        v_t = g.cont(g.permute(v, 1, 2, 0, 3))
+        out = g.same("add", none_diag, g.mul_mat(v_t, qk))
+        g.expand(out)
+        block = g.reshape(g.same("unary", g.same("scale", slope_rate)), 1, 1, nh)
+        kv_old_s = g.same("mul", kv_old, block)
+        k_t = g.cont(g.permute(g.same("mul", k, k_decay), 1, 2, 0, 3))
+        kv_new = g.same("add", kv_old_s, g.mul_mat(k_t, v_t))
+        g.expand(g.into("cpy", g.view(states, (hd * hd * nh * ns,)), kv_new))
+        out = g.cont(g.permute(out, 0, 2, 1, 3))
+        out = self.norm(g.reshape(out, hd * nh, st, 1, ns))
+        gate = g.same("unary", g.mul_mat(g.weight(self.h, hd * nh), cur))
+        cur = g.mul_mat(g.weight(hd * nh, self.h), g.same("mul", gate, out))
+        return g.reshape(cur, self.h, nt)
 
     def gated_deltanet(self, x: Tensor) -> Tensor:
         """A gated delta-net layer (``qwen3next.cpp`` / ``qwen35*.cpp`` build_layer_attn_linear,
@@ -802,6 +846,15 @@ class _Builder:
         attn_layers = attention_layers(a)
         ffn_layers = ffn_only_layers(a)
         self.s_copy = g.input("i32", s.n_seq, name="rs_s_copy")
+        if a.model_type == "minimax_m1":  # slopes, q/k decay, diagonal decay (minimax-01.cpp)
+            nh, ns = self.n_head, self.ns
+            st = self.n_tok // ns
+            self.la_inputs = [
+                g.input("f32", nh, name="inp_slopes"),
+                g.input("f32", 1, nh, st, ns, name="inp_q_decay"),
+                g.input("f32", 1, nh, st, ns, name="inp_k_decay"),
+                g.input("f32", st, st, nh, ns, name="inp_diag_decay"),
+            ]
         for il in self.layers or range(n_layer):
             if dev_layer:
                 g.backend = g.layer_backend = dev_layer[il]
@@ -836,6 +889,22 @@ class _Builder:
                 else:
                     cur = self.mamba2(x)
                 cur = g.same("add", cur, inp)
+                continue
+            if a.model_type == "minimax_m1":  # the residual is the normed input, scaled
+                if il in attn_layers:
+                    q, k, v = self.qkv(x)
+                    cur = self.attention(
+                        self.rope(q, pos), self.rope(k, pos), v, mask, full, k_idx, v_idx
+                    )
+                    cur = self.out_proj(cur)
+                else:
+                    cur = self.lightning(x, il)
+                if il == n_layer - 1:
+                    cur = g.get_rows(cur, out_ids)
+                    x = g.get_rows(x, out_ids)
+                ffn_inp = g.same("add", cur, g.same("scale", x))
+                x = self.norm(ffn_inp)
+                cur = g.same("add", self.moe(x), g.same("scale", x))
                 continue
             if il not in attn_layers:
                 cur = self.mamba2(x) if a.recurrent_kind == "mamba2" else self.gated_deltanet(x)
@@ -943,7 +1012,14 @@ def swa_layers(a: Architecture) -> set[int]:
 
 def replay(a: Architecture, s: Settings) -> int:
     """The compute buffer of ``s``, replayed now (:func:`graph_memo.compute_buffer` remembers it)."""
-    return reserve(_Builder(a, s, replayed_layers(a)).build())
+    peak = reserve(_Builder(a, s, replayed_layers(a)).build())
+    if a.model_type == "minimax_m1" and s.n_seq > 1 and s.n_tokens is None:
+        # llama_context reserves again with one sequence for MiniMax-01 (its diagonal decay
+        # grows with the tokens per sequence squared); the buffer keeps the larger
+        one = _Builder(a, s, replayed_layers(a))
+        one.ns = 1
+        peak = max(peak, reserve(one.build()))
+    return peak
 
 
 def replayed_layers(a: Architecture) -> list[int]:
