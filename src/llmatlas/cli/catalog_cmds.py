@@ -25,6 +25,7 @@ from llmatlas.cli._common import (
     fmt_params,
     handle_errors,
     key_values,
+    say_hidden,
 )
 from llmatlas.errors import BadInputError
 from llmatlas.i18n import N_, _, catalog_summary, format_date, format_number
@@ -256,14 +257,7 @@ def _table(
         t.add_row(*(escape(cells[k][i]) for k in cells if k in shown))
     console.print(t)
     hidden = [heads[k] for k in cells if k not in shown]
-    if hidden:
-        console.print(
-            "[dim]"
-            + _("not shown at this width: {columns} (widen the terminal, or use --json)").format(
-                columns=", ".join(hidden)
-            )
-            + "[/]"
-        )
+    say_hidden(hidden)
 
 
 @handle_errors
