@@ -117,9 +117,18 @@ def word(value: str | None) -> str:
     return _(VALUE_WORDS[value]) if value in VALUE_WORDS else value
 
 
+LANGUAGE_WORDS = {
+    "zh": N_("zh (script not stated)"),
+    "multi": N_("many languages (see the card)"),
+    "code": N_("programming languages"),
+}
+
+
 def _languages(langs: list[str]) -> str:
-    """Language codes as the card claims them; a bare 'zh' says its script is not stated."""
-    return ", ".join(_("zh (script not stated)") if x == "zh" else x for x in langs)
+    """Language codes as the card claims them; a bare 'zh' says its script is not stated,
+    'multi' and 'code' (the schema's words for "many, see card" and programming languages)
+    are spelled out."""
+    return ", ".join(_(LANGUAGE_WORDS[x]) if x in LANGUAGE_WORDS else x for x in langs)
 
 
 @handle_errors
