@@ -28,6 +28,7 @@ from llmatlas.cli._common import (
     gib,
     handle_errors,
     parse_size,
+    say_hidden,
 )
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import find_device
@@ -609,14 +610,7 @@ def fit_cmd(
         )
     console.print(t)
     hidden = [h for j, h in enumerate(heads) if j not in keep]
-    if hidden:
-        console.print(
-            "[dim]"
-            + _("not shown at this width: {columns} (widen the terminal, or use --json)").format(
-                columns=", ".join(hidden)
-            )
-            + "[/]"
-        )
+    say_hidden(hidden)
     if narrow:
         from rich.text import Text
 
