@@ -84,6 +84,7 @@ MODELS = [
     ("nemotron-3-nano-30b-a3b", "Nemotron 3 Nano (Mamba-2, attention and MoE layers)"),
     ("grok-1", "Grok-1 (soft-capped attention, GELU MoE)"),
     ("minimax-m1-40k", "MiniMax-M1 (lightning attention hybrid, MoE)"),
+    ("gemma-3n-e4b", "Gemma 3n (AltUp, per-layer inputs, shared KV)"),
 ]
 QUANTS = ["Q4_K_M", "Q8_0", "Q4_1", "IQ4_XS"]
 QUICK = ["llama-3-8b", "qwen3-30b-a3b", "gemma-3-4b-it", "gpt-oss-20b", "phi-3-mini-4k-instruct"]

@@ -89,6 +89,9 @@ CASES = [
         "Q4_K_M",
         [RunSettings(8192), RunSettings(2 * 4096, n_seq=2, kv_unified=True, flash_attn=True)],
     ),
+    # Gemma 3n: AltUp streams, per-layer inputs, LAuReL, sparse FFNs, layers from the 20th on
+    # reading earlier layers' caches (every layer replayed)
+    ("gemma-3n-e2b", "Q4_K_M", [RunSettings(32768, flash_attn=True)]),
 ]
 
 
@@ -247,6 +250,7 @@ def test_estimate_says_when_llama_cpp_cannot_load_or_the_graph_is_not_replayed(
     for mid in ("chatglm3-6b", "glm-4.5-air", "qwen-7b", "llama-3-8b"):
         assert "closed-form" not in notes(mid, batch=4), mid
     assert "closed-form estimate" in notes("deepseek-v3.2")
+    assert "closed-form" not in notes("gemma-3n-e4b", batch=4)
 
 
 def test_minimax_m1_slots_allocate_the_one_sequence_reserve(

@@ -45,9 +45,17 @@ MODEL_TYPES = {
     "hunyuan-moe": "hunyuan",
     "grok": "grok-1",
     "minimax-01": "minimax_m1",
+    "gemma3n": "gemma3n_text",
 }
 # How many layers use the sliding window when the file does not list them per layer.
-_SWA_EVERY = {"gemma2": 2, "gpt_oss": 2, "gemma3": 6, "cohere2": 4, "llama4_text": 4}
+_SWA_EVERY = {
+    "gemma2": 2,
+    "gpt_oss": 2,
+    "gemma3": 6,
+    "cohere2": 4,
+    "llama4_text": 4,
+    "gemma3n_text": 5,
+}
 _NORM = {"bloom": "layernorm", "falcon": "layernorm", "gpt_neox": "layernorm", "phi": "layernorm"}
 _LAYERNORM = {"gpt2", "mpt", "stablelm", "starcoder", "olmo"}  # with a bias where the file has one
 _PLAIN_MLP = {"bloom", "falcon", "gpt_neox", "gpt2", "phi", "starcoder", "mpt"}
@@ -492,6 +500,8 @@ def architecture(h: GGUFHeader) -> Architecture:
     fields["attention_bias"] = any(n.endswith("attn_q.bias") for n in names) or any(
         n.endswith("attn_qkv.bias") for n in names
     )
+    if mt == "gemma3n_text":  # llama.cpp: layers from the 20th on read earlier layers' caches
+        fields["kv_shared_layers"] = max(0, layers - 20)
     fields["attention_out_bias"] = any(n.endswith("attn_output.bias") for n in names)
     fields["mlp_bias"] = any(n.endswith("ffn_up.bias") for n in names)
     fields["qk_norm"] = any(n.endswith("attn_q_norm.weight") for n in names)

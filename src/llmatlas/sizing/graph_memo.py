@@ -92,6 +92,7 @@ GRAPHED = (
     "nemotron_h",
     "grok-1",
     "minimax_m1",
+    "gemma3n_text",
 )
 """Model types whose graph :mod:`llmatlas.sizing.llama_graph` builds as llama.cpp does (checked, run by run, against
 llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""
