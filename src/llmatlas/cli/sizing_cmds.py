@@ -27,6 +27,7 @@ from llmatlas.cli._common import (
     fit_columns,
     gib,
     handle_errors,
+    hanging,
     parse_size,
     say_hidden,
 )
@@ -666,7 +667,16 @@ def recommend_cmd(
             t.add_row(row[0] if row[0] != last else "", *row[1:])
             last = row[0]
         console.print(t)
-        return
+    else:
+        _recommend_by_tier(headers, rows)
+    for r in recs:  # a "-" says nothing by itself: why this class has no pick for this need
+        if not r.model:
+            console.print(hanging(f"- {_(r.tier)} · {_(r.need)}: ", _("; ").join(r.why)))
+
+
+def _recommend_by_tier(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    from rich.table import Table
+
     # Too narrow for six columns (80 cells: the engine and hardware cells broke a word per
     # line): one table per hardware class, its engine in the heading.
     tiers: dict[tuple[str, str], list[tuple[str, ...]]] = {}
