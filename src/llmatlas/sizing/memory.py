@@ -711,7 +711,6 @@ def _predicted_tensors(
     from llmatlas.sizing.params import tensors
     from llmatlas.sizing.quant import gguf_tensor_type, layer_class, tensor_bytes
 
-    n = a.num_hidden_layers
     out: list[tuple[str, int | None, int]] = []
     layers: dict[int, list[Any]] = {}
     for t in tensors(a):
@@ -724,7 +723,7 @@ def _predicted_tensors(
     alike: dict[tuple[object, ...], int] = {}
     for i, ts in layers.items():
         shape = tuple((t.name, t.n, t.row, t.category, t.active_fraction) for t in ts)
-        key = (layer_class(i, n), shape)
+        key = (layer_class(i, a), shape)
         if key not in alike:
             alike[key] = sum(tensor_bytes(t, gguf_tensor_type(fmt, t, a)) for t in ts)
         out.append((f"blk.{i}", i, alike[key]))
