@@ -25,9 +25,10 @@ from llmatlas.cli._common import (
     fmt_params,
     handle_errors,
     key_values,
+    say_hidden,
 )
 from llmatlas.errors import BadInputError
-from llmatlas.i18n import N_, _, format_date, format_number, license_summary
+from llmatlas.i18n import N_, _, catalog_summary, format_date, format_number
 
 if TYPE_CHECKING:
     from rich.tree import Tree
@@ -116,9 +117,18 @@ def word(value: str | None) -> str:
     return _(VALUE_WORDS[value]) if value in VALUE_WORDS else value
 
 
+LANGUAGE_WORDS = {
+    "zh": N_("zh (script not stated)"),
+    "multi": N_("many languages (see the card)"),
+    "code": N_("programming languages"),
+}
+
+
 def _languages(langs: list[str]) -> str:
-    """Language codes as the card claims them; a bare 'zh' says its script is not stated."""
-    return ", ".join(_("zh (script not stated)") if x == "zh" else x for x in langs)
+    """Language codes as the card claims them; a bare 'zh' says its script is not stated,
+    'multi' and 'code' (the schema's words for "many, see card" and programming languages)
+    are spelled out."""
+    return ", ".join(_(LANGUAGE_WORDS[x]) if x in LANGUAGE_WORDS else x for x in langs)
 
 
 @handle_errors
@@ -256,14 +266,7 @@ def _table(
         t.add_row(*(escape(cells[k][i]) for k in cells if k in shown))
     console.print(t)
     hidden = [heads[k] for k in cells if k not in shown]
-    if hidden:
-        console.print(
-            "[dim]"
-            + _("not shown at this width: {columns} (widen the terminal, or use --json)").format(
-                columns=", ".join(hidden)
-            )
-            + "[/]"
-        )
+    say_hidden(hidden)
 
 
 @handle_errors
@@ -338,7 +341,7 @@ def show(
         ),
         (_("conditions"), d["license_conditions"]),
     ]
-    summary = license_summary(d["license_conditions"])
+    summary = catalog_summary(d["license_conditions"])
     if summary:
         lines.append((_("summary"), summary))
     if m.license_note:
@@ -468,6 +471,9 @@ def _show_group(cat: Catalog, g: ModelGroup, json_out: bool) -> None:
     lines: list[tuple[str, str]] = []
     if d["description"]:
         lines.append((_("about"), d["description"]))
+        summary = catalog_summary(d["description"])
+        if summary:
+            lines.append((_("summary"), summary))
     lines += [(_("also called"), text) for text in _name_lines(d["names"])]
     lines += [(_("developer also"), text) for text in _name_lines(d["developer_names"])]
     first, last = d["released"]["first"], d["released"]["last"]
@@ -504,7 +510,7 @@ def _show_group(cat: Catalog, g: ModelGroup, json_out: bool) -> None:
                 ),
             )
         )
-        summary = license_summary(lic["conditions"])
+        summary = catalog_summary(lic["conditions"])
         lines.append((_("conditions"), lic["conditions"]))
         if summary:
             lines.append((_("summary"), summary))
