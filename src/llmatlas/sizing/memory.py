@@ -322,12 +322,12 @@ def llama_cpp_compute_buffer(
     """Compute buffer llama.cpp reserves for its worst-case graph (one ubatch, every output).
 
     For the model types :mod:`llmatlas.sizing.llama_graph` builds (``graph_memo.GRAPHED``:
-    54 architectures in ``bench/sizing_conformance.py``, one or several sequences over a
+    55 architectures in ``bench/sizing_conformance.py``, one or several sequences over a
     unified cache), the graph llama.cpp would build is replayed through a model of ggml's
     allocator (:mod:`llmatlas.sizing.ggml_alloc`): the buffer is the allocator's highest
     address, holes and in-place reuse included.
 
-    Otherwise (Gemma 3n, DeepSeek-V3.2 / GLM-5; :func:`estimate_memory` notes
+    Otherwise (DeepSeek-V3.2 / GLM-5's sparse attention; :func:`estimate_memory` notes
     it), a closed form: ggml's allocator reuses a tensor's memory once its last reader
     ran, so the buffer is about the largest set of tensors alive at one node, the largest of:
 
@@ -714,9 +714,9 @@ def _predicted_tensors(
     out: list[tuple[str, int | None, int]] = []
     layers: dict[int, list[Any]] = {}
     for t in tensors(a):
-        if t.name == "extra":  # vision/audio towers: a separate projector file in llama.cpp
-            continue
-        if t.layer is None:
+        if t.name == "extra":  # vision/audio towers: 16-bit, as quant.weight_bytes counts them
+            out.append((t.name, None, t.n * 2))
+        elif t.layer is None:
             out.append((t.name, None, tensor_bytes(t, gguf_tensor_type(fmt, t, a))))
         else:
             layers.setdefault(t.layer, []).append(t)
@@ -817,6 +817,10 @@ def llama_cpp_devices(
     for name, layer, nbytes in named:
         if layer is not None and layer < len(dev_layer):
             weights[dev_layer[layer]] += nbytes
+        elif name == "extra":
+            # vision/audio towers: llama.cpp loads the projector file (mtmd's clip) on the
+            # first GPU (ggml_backend_init_by_type(GPU))
+            weights[0] += nbytes
         elif name in LLAMA_CPP_INPUT_TENSORS:
             weights[host] += nbytes
             if name == "token_embd" and tied:  # TENSOR_DUPLICATED as the output head
