@@ -66,8 +66,9 @@ messages: $(STAMP)
 	rm $(LOCALE)/ui.pot
 	$(BIN)/python -c "import sys; from babel.messages.catalog import Catalog; \
 		from babel.messages.pofile import write_po; from llmatlas.catalog import load; \
-		c = Catalog(domain='catalog'); [c.add(x.conditions, auto_comments=['license ' + x.id]) \
-		for x in load().licenses.values()]; write_po(sys.stdout.buffer, c, sort_output=True)" \
+		c = Catalog(domain='catalog'); d = load(); [c.add(x.conditions, auto_comments=['license ' + x.id]) \
+		for x in d.licenses.values()]; [c.add(f.description, auto_comments=['family ' + f.family]) \
+		for f in d.families.values()]; write_po(sys.stdout.buffer, c, sort_output=True)" \
 		> $(LOCALE)/catalog.pot
 	for l in zh_TW zh_CN; do $(BIN)/pybabel -q update --init-missing --ignore-obsolete --no-wrap \
 		-D catalog -l $$l -i $(LOCALE)/catalog.pot -d $(LOCALE); done

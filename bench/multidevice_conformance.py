@@ -38,7 +38,7 @@ from pathlib import Path
 
 from llmatlas.artifacts import from_gguf
 from llmatlas.artifacts.synth import synth_gguf
-from llmatlas.catalog import Catalog
+from llmatlas.catalog import Architecture, Catalog
 from llmatlas.sizing import MiB
 from llmatlas.sizing.memory import DeviceMemory, llama_cpp_devices
 from llmatlas.sizing.quant import get_format
@@ -49,56 +49,46 @@ CLIENTS = ("llama-completion", "llama-rpc-probe")
 load and context calls without the common library, which is the slow part of the build)."""
 BASE_PORT = 50152
 
-# small but deep models of catalog architectures: (catalog id, what changes)
+SMALL: dict[str, object] = {
+    "num_hidden_layers": 32,
+    "hidden_size": 256,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 64,
+    "intermediate_size": 704,
+    "vocab_size": 32000,
+}
+"""Deep but narrow: the split has layers to place, and the files and buffers stay small."""
 SHAPES: dict[str, dict[str, object]] = {
-    "llama-3-8b": {  # Llama 3: GQA, untied head
-        "hidden_size": 256,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "head_dim": 64,
-        "intermediate_size": 704,
-        "vocab_size": 32000,
-    },
-    "gemma-3-4b-it": {  # Gemma 3: sliding-window layers (two masks), tied embeddings
-        "hidden_size": 256,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 1,
-        "head_dim": 64,
-        "intermediate_size": 704,
-        "vocab_size": 32000,
-        "num_hidden_layers": 30,
-    },
-    "qwen2.5-7b": {  # Qwen2: QKV biases
-        "hidden_size": 256,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "head_dim": 64,
-        "intermediate_size": 704,
-        "vocab_size": 32000,
-    },
-    "qwen3-30b-a3b": {  # Qwen3 MoE: routed experts, QK norms
-        "hidden_size": 256,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "head_dim": 64,
+    "llama-3-8b": SMALL,  # Llama 3: GQA, untied head
+    # Gemma 3: sliding-window layers (two masks), tied embeddings
+    "gemma-3-4b-it": {**SMALL, "num_key_value_heads": 1, "num_hidden_layers": 30},
+    "qwen2.5-7b": SMALL,  # Qwen2: QKV biases
+    # Qwen3 MoE: routed experts, QK norms
+    "qwen3-30b-a3b": {
+        **SMALL,
         "num_experts": 16,
         "num_experts_per_tok": 4,
         "moe_intermediate_size": 128,
-        "vocab_size": 32000,
     },
-    "gpt-oss-20b": {  # gpt-oss: sliding-window layers, attention sinks, MoE with biases
-        "hidden_size": 256,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "head_dim": 64,
+    # gpt-oss: sliding-window layers, attention sinks, MoE with biases
+    "gpt-oss-20b": {
+        **SMALL,
         "num_experts": 8,
         "num_experts_per_tok": 2,
         "intermediate_size": 256,
         "moe_intermediate_size": 256,
-        "vocab_size": 32000,
         "num_hidden_layers": 24,
     },
 }
+"""Small models of catalog architectures: (catalog id, what changes)."""
+
+
+def small_model(cat: Catalog, mid: str) -> Architecture:
+    """The catalog architecture ``mid`` at the bench's small shape."""
+    a = cat.get(mid).architecture
+    assert a is not None
+    return a.model_copy(update=SHAPES[mid])
 
 
 @dataclass(frozen=True)
@@ -124,6 +114,9 @@ CASES = [
     Case("qwen3-30b-a3b", 3, (1, 1, 1), 8192, flash=True),
     Case("gpt-oss-20b", 2, (2, 1), 4096),
     Case("gpt-oss-20b", 3, (1, 1, 1), 2048, flash=True),
+    # one device: no pipeline parallelism (one copy of each input), embeddings still on the CPU
+    Case("llama-3-8b", 1, None, 4096),
+    Case("gemma-3-4b-it", 1, None, 8192, flash=True),
 ]
 
 _LINE = re.compile(r"(?P<what>model|KV|compute) buffer size =\s*(?P<mib>[0-9.]+) MiB")
@@ -191,6 +184,7 @@ def run_case(case: Case, path: Path, endpoints: list[str], client: Path) -> str:
         "--fit",
         "off",
         "--swa-full",  # llama-cpp-python's default (and llmatlas's); llama.cpp's CLI trims
+        "-v",  # the CLI logs llama.cpp's buffer sizes only when verbose
         "-n",
         "1",
         "-no-cnv",
@@ -255,9 +249,7 @@ def main() -> int:
         files: dict[str, tuple[Path, object]] = {}
         for case in cases:
             if case.model not in files:
-                a0 = cat.get(case.model).architecture
-                assert a0 is not None
-                a0 = a0.model_copy(update={"num_hidden_layers": 32, **SHAPES[case.model]})
+                a0 = small_model(cat, case.model)
                 path = synth_gguf(
                     a0, get_format("Q8_0", "llama.cpp"), Path(tmp) / f"{case.model}.gguf"
                 )[0]

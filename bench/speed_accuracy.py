@@ -25,6 +25,7 @@ Dense against MoE, each on one device in one run (what the llama.cpp MoE terms a
     python bench/speed_accuracy.py            # all rows
     python bench/speed_accuracy.py --no-local # published rows only (no model run)
     python bench/speed_accuracy.py --moe-only --reps 3  # the dense-vs-MoE run here only
+    python bench/speed_accuracy.py --moe-only --batch   # and a step of 4 sequences vs 1
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import os
 import statistics
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from llmatlas.advisor import Target, estimate
 from llmatlas.catalog import Catalog
@@ -295,10 +297,48 @@ print(json.dumps(out))
 """
 
 
-def dense_vs_moe_here(reps: int = 3, tokens: int = 16) -> list[MoeRow]:
-    """Per shape: predicted tok/s (uncalibrated, this machine's bandwidth), the measured
-    tok/s of each rep, and how much the llama.cpp expert-matrix term adds to the step's
-    weight bytes (1 for dense)."""
+BATCH_CHILD = r"""
+import json, sys, time
+from llmatlas.runtime._llama_log import quiet
+quiet()
+import llama_cpp as L
+from llama_cpp import _internals
+paths, reps, steps = sys.argv[1].split(","), int(sys.argv[2]), int(sys.argv[3])
+ctxs = []
+for p in paths:
+    model = _internals.LlamaModel(path_model=p, params=L.llama_model_default_params(), verbose=False)
+    cp = L.llama_context_default_params()
+    cp.n_ctx, cp.n_batch, cp.n_ubatch, cp.n_seq_max = 1024, 64, 64, 4
+    cp.n_threads = cp.n_threads_batch = 1
+    cp.kv_unified = True
+    ctxs.append((model, _internals.LlamaContext(model=model, params=cp, verbose=False)))
+batch = L.llama_batch_init(64, 0, 4)
+def step_s(ctx, b):  # CPU seconds per decode step of b sequences (different tokens each)
+    c0 = time.process_time()
+    for t in range(steps):
+        for i in range(b):
+            batch.token[i] = 100 + (t * 37 + i * 101) % 1000
+            batch.pos[i], batch.n_seq_id[i], batch.logits[i] = t, 1, True
+            batch.seq_id[i][0] = i
+        batch.n_tokens = b
+        assert L.llama_decode(ctx.ctx, batch) == 0
+    dt = (time.process_time() - c0) / steps
+    for i in range(4):
+        L.llama_memory_seq_rm(L.llama_get_memory(ctx.ctx), i, -1, -1)
+    return dt
+out = [[] for _ in paths]
+for rep in range(reps + 1):
+    for i, (_, ctx) in enumerate(ctxs):
+        one, four = step_s(ctx, 1), step_s(ctx, 4)
+        if rep:
+            out[i].append(four / one)
+print(json.dumps(out))
+"""
+
+
+def _run_on_shapes(child: str, *args: str) -> tuple[list[Any], list[Any]]:
+    """Write each of :data:`SHAPES` as a Q4_K_M GGUF with random weights, run ``child`` on
+    them in one process, and return the architectures and its JSON answer."""
     import json
     import subprocess
     import tempfile
@@ -306,11 +346,8 @@ def dense_vs_moe_here(reps: int = 3, tokens: int = 16) -> list[MoeRow]:
 
     from llmatlas.artifacts.synth import fill_random, synth_gguf
     from llmatlas.catalog._schema import Architecture
-    from llmatlas.hardware import detect
-    from llmatlas.sizing import estimate_speed, get_format
-    from llmatlas.sizing.speed import bytes_read_per_token, step_weight_bytes
+    from llmatlas.sizing import get_format
 
-    machine = detect()
     fmt = get_format("Q4_K_M", "llama.cpp")
     with tempfile.TemporaryDirectory(prefix="speed-moe-") as d:
         archs, paths = [], []
@@ -322,20 +359,54 @@ def dense_vs_moe_here(reps: int = 3, tokens: int = 16) -> list[MoeRow]:
             archs.append(a)
             paths.append(str(path))
         proc = subprocess.run(
-            [sys.executable, "-c", DECODE_CHILD, ",".join(paths), str(reps), str(tokens)],
+            [sys.executable, "-c", child, ",".join(paths), *args],
             capture_output=True,
             text=True,
             timeout=3600,
         )
         if proc.returncode != 0:
             raise RuntimeError((proc.stderr.strip().splitlines() or ["no output"])[-1])
-        measured = json.loads(proc.stdout.strip().splitlines()[-1])
+        return archs, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def dense_vs_moe_here(reps: int = 3, tokens: int = 16) -> list[MoeRow]:
+    """Per shape: predicted tok/s (uncalibrated, this machine's probed bandwidth), the measured
+    tok/s of each rep, and how much the llama.cpp expert-matrix term adds to the step's
+    weight bytes (1 for dense)."""
+    from llmatlas.hardware import detect
+    from llmatlas.sizing import estimate_speed, get_format
+    from llmatlas.sizing.speed import bytes_read_per_token, step_weight_bytes
+
+    machine = detect()
+    fmt = get_format("Q4_K_M", "llama.cpp")
+    archs, measured = _run_on_shapes(DECODE_CHILD, str(reps), str(tokens))
     out = []
     for label, a, tps in zip(SHAPES, archs, measured, strict=True):
-        e = estimate_speed(a, fmt, machine.cpu_bandwidth_gbs, machine.cpu_gflops / 1000, "cpu", 16)
+        # the bytes model alone (FLOP/s unbounded): what MoE changes is the bytes and their
+        # cost; this machine's probed FLOP/s, taken under load, would make every row
+        # compute-bound, and the FLOP count treats dense and MoE weights alike anyway
+        e = estimate_speed(a, fmt, machine.cpu_bandwidth_gbs, float("inf"), "cpu", 16)
         term = step_weight_bytes(a, fmt, 1, "cpu") / bytes_read_per_token(a, fmt)
         out.append((label, e.decode_tps, tps, term))
     return out
+
+
+def batch_growth_here(reps: int = 3, steps: int = 8) -> None:
+    """A step of 4 sequences over a step of 1, measured (CPU time, 1 thread) against the
+    weight bytes the model says each step reads: for MoE, every expert any of the 4 is
+    routed to.  At one thread the dense model's own ratio shows what compute adds."""
+    from llmatlas.sizing import get_format
+    from llmatlas.sizing.speed import step_weight_bytes
+
+    fmt = get_format("Q4_K_M", "llama.cpp")
+    archs, measured = _run_on_shapes(BATCH_CHILD, str(reps), str(steps))
+    print(
+        "\n| synthetic Q4_K_M here, 1 thread | step of 4 / step of 1, measured | weight bytes, model |"
+    )
+    print("|---|---:|---:|")
+    for label, a, ratios in zip(SHAPES, archs, measured, strict=True):
+        bytes_ratio = step_weight_bytes(a, fmt, 4, "cpu") / step_weight_bytes(a, fmt, 1, "cpu")
+        print(f"| {label} | {', '.join(f'{r:.2f}' for r in ratios)} | {bytes_ratio:.2f} |")
 
 
 def print_dense_vs_moe(rows: list[MoeRow]) -> None:
@@ -380,9 +451,14 @@ def main(argv: list[str] | None = None) -> int:
         "--moe-only", action="store_true", help="only the dense-vs-MoE run on this machine"
     )
     ap.add_argument("--reps", type=int, default=3, help="interleaved reps of the MoE run")
+    ap.add_argument(
+        "--batch", action="store_true", help="with --moe-only: also a step of 4 against 1"
+    )
     args = ap.parse_args(argv)
     if args.moe_only:
         print_dense_vs_moe(dense_vs_moe_here(args.reps))
+        if args.batch:
+            batch_growth_here(args.reps)
         return 0
     cat = Catalog()
     rows = published_rows(cat) + same_device_rows(cat)

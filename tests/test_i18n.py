@@ -188,15 +188,28 @@ def test_every_license_condition_has_a_summary(lang: str) -> None:
     missing = [
         lic.id
         for lic in load().licenses.values()
-        if i18n.license_summary(lic.conditions, lang=lang) is None
+        if i18n.catalog_summary(lic.conditions, lang=lang) is None
     ]
     assert not missing
     assert (
-        i18n.license_summary(
+        i18n.catalog_summary(
             "Keep the license and NOTICE; state changes. No use restrictions.", lang="en"
         )
         is None
     )
+
+
+@pytest.mark.parametrize("lang", ["zh_TW", "zh_CN"])
+def test_every_family_description_has_a_summary(lang: str) -> None:
+    """`show FAMILY` in Chinese puts a marked summary beside the English "about" line."""
+    from llmatlas.catalog import load
+
+    missing = [
+        f.family
+        for f in load().families.values()
+        if i18n.catalog_summary(f.description, lang=lang) is None
+    ]
+    assert not missing
 
 
 def test_compiled_catalog_is_cached_and_loads_without_babel(isolated_home: Path) -> None:

@@ -5,11 +5,13 @@ build with GGML_RPC is present."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +25,18 @@ from llmatlas.sizing.memory import kv_cache, llama_cpp_devices, llama_cpp_layer_
 from llmatlas.sizing.quant import get_format
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench() -> Any:
+    """bench/multidevice_conformance.py as a module (its small model shapes)."""
+    path = ROOT / "bench" / "multidevice_conformance.py"
+    spec = importlib.util.spec_from_file_location("multidevice_conformance", path)
+    assert spec is not None and spec.loader is not None
+    mod = sys.modules.get(spec.name)
+    if mod is None:
+        mod = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # for dataclasses
+        spec.loader.exec_module(mod)
+    return mod
 
 
 def _counts(split: tuple[list[int], int], n: int) -> list[int]:
@@ -88,19 +102,7 @@ def test_scheduler_copies_inputs_into_each_device_buffer() -> None:
 @pytest.fixture(scope="module")
 def llama_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
     cat = Catalog()
-    a0 = cat.get("llama-3-8b").architecture
-    assert a0 is not None
-    a0 = a0.model_copy(
-        update={
-            "num_hidden_layers": 32,
-            "hidden_size": 256,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "head_dim": 64,
-            "intermediate_size": 704,
-            "vocab_size": 32000,
-        }
-    )
+    a0 = _bench().small_model(cat, "llama-3-8b")  # 32 layers, hidden size 256
     path = synth_gguf(
         a0, get_format("Q8_0", "llama.cpp"), tmp_path_factory.mktemp("md") / "m.gguf"
     )[0]

@@ -242,6 +242,42 @@ def test_models_table_never_cuts_ids_at_80_columns(catalog: Catalog, lang: str) 
         assert any(m.id in line for line in lines), m.id
 
 
+@pytest.mark.parametrize("lang", ["en_US.UTF-8", "zh_TW.UTF-8"])
+def test_recommend_reads_at_80_columns(lang: str) -> None:
+    """Six columns do not fit 80 cells (the engine and hardware cells broke a word per
+    line): each hardware class gets its own table, its engine whole in the heading."""
+    from rich.cells import cell_len
+
+    tiers = ("--tier", "CPU only (16 GB RAM)", "--tier", "8 GB GPU", "--tier", "48 GB GPU")
+    r = _cli("recommend", *tiers, COLUMNS="80", LANG=lang)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert all(cell_len(line) <= 80 for line in lines)
+    picks = json.loads(_cli("recommend", *tiers, "--json").stdout)
+    for p in picks:
+        assert any(p["engine"] in line for line in lines), p["engine"]
+        assert not p["model"] or any(p["model"] in line for line in lines), p["model"]
+    if lang.startswith("en"):  # a class with no pick for a need says why, not only "-"
+        for p in picks:
+            assert p["model"] or any(p["why"][0] in line for line in lines), p
+
+
+@pytest.mark.parametrize("lang", ["en_US.UTF-8", "zh_TW.UTF-8"])
+def test_fit_table_never_cuts_cells_at_80_columns(lang: str) -> None:
+    """Score columns that do not fit are left out whole and named (rich cut every cell:
+    Q4_K_M read "Q4_"); the score the rows are sorted by stays."""
+    from rich.cells import cell_len
+
+    args = ("fit", "--device", "rtx-3060", "--language", "zh-Hant", "--sort", "tmmlu+")
+    r = _cli(*args, COLUMNS="80", LANG=lang)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert all(cell_len(line) <= 80 for line in lines)
+    assert "TMMLU+" in next(line for line in lines if "tok/s" in line)
+    for row in json.loads(_cli(*args, "--json").stdout)["rows"]:
+        assert any(f" {row['model']} " in ln and f" {row['quant']} " in ln for ln in lines), row
+
+
 def test_zh_tw_family_page_and_license_summary() -> None:
     r = _cli("show", "Breeze", LANG="zh_TW.UTF-8", COLUMNS="120")
     assert r.returncode == 0

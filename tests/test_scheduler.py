@@ -73,7 +73,9 @@ def fake() -> Iterator[type[FakeEngine]]:
         FakeEngine.gate = None
 
 
-def scheduler(budget: int = 150 * MB, capacity: int = 4) -> tuple[ModelScheduler[Runner], Clock]:
+def scheduler(
+    budget: int = 150 * MB, capacity: int = 4, runner: type[Runner] = Runner
+) -> tuple[ModelScheduler[Runner], Clock]:
     clock = Clock()
 
     def plan(name: str) -> Plan:
@@ -81,7 +83,7 @@ def scheduler(budget: int = 150 * MB, capacity: int = 4) -> tuple[ModelScheduler
 
     def load(p: Plan) -> Runner:
         engine = load_engine("fake", p.path, LoadOptions(n_ctx=256))
-        return Runner(name=p.key, engine=engine, bytes=p.need_bytes)
+        return runner(name=p.key, engine=engine, bytes=p.need_bytes)
 
     return ModelScheduler(plan, load, budget, capacity, clock), clock
 
@@ -222,7 +224,7 @@ def test_delete_waits_for_leases_and_refuses_new_ones(fake: type[FakeEngine]) ->
 
 
 def test_wait_estimate_counts_the_work_ahead() -> None:
-    from llmatlas.runtime.batching import retry_after_s, start_wait_steps
+    from llmatlas.runtime.batching import retry_after_s, slot_free_steps, start_wait_steps
 
     # free slots: no wait; one slot busy for 50 more steps: 50
     assert start_wait_steps([], [], 2) == 0
@@ -231,8 +233,28 @@ def test_wait_estimate_counts_the_work_ahead() -> None:
     assert start_wait_steps([50], [10], 1) == 60
     assert start_wait_steps([50, 20], [10], 2) == 30
     assert start_wait_steps([50, 20], [10, 100], 2) == 50
+    # until the last request ends (a model's requests drained)
+    assert max(slot_free_steps([50, 20], [10, 100], 2)) == 130
     # more queued, or longer queued requests, never shorten the wait
     assert start_wait_steps([50], [10, 10], 1) > start_wait_steps([50], [10], 1)
     assert start_wait_steps([50], [400], 1) > start_wait_steps([50], [10], 1)
     # whole seconds, rounded up, at least 1, at most the cap
     assert [retry_after_s(x) for x in (0, 0.2, 1.01, 42.0, 1e9)] == [1, 1, 2, 42, 600]
+
+
+def test_memory_429_waits_for_the_first_model_in_use_to_drain(fake: type[FakeEngine]) -> None:
+    class Timed(Runner):
+        def drain_after(self) -> int | None:
+            return {"a": 40, "c": 7}.get(self.name)
+
+    s, _ = scheduler(budget=150 * MB, runner=Timed)
+    s.acquire("a")
+    s.acquire("c")
+    with pytest.raises(OverloadedError, match="models in use") as exc:
+        s.acquire("b")  # a and c, both in use, hold 140 of 150 MB
+    assert exc.value.retry_after == 7  # room comes when the first of them drains
+    plain, _ = scheduler(budget=150 * MB)
+    plain.acquire("a")
+    with pytest.raises(OverloadedError) as exc:
+        plain.acquire("b")
+    assert exc.value.retry_after is None  # nothing known: the server answers 1

@@ -89,6 +89,9 @@ CASES = [
         "Q4_K_M",
         [RunSettings(8192), RunSettings(2 * 4096, n_seq=2, kv_unified=True, flash_attn=True)],
     ),
+    # Gemma 3n: AltUp streams, per-layer inputs, LAuReL, sparse FFNs, layers from the 20th on
+    # reading earlier layers' caches (every layer replayed)
+    ("gemma-3n-e2b", "Q4_K_M", [RunSettings(32768, flash_attn=True)]),
 ]
 
 
@@ -247,3 +250,42 @@ def test_estimate_says_when_llama_cpp_cannot_load_or_the_graph_is_not_replayed(
     for mid in ("chatglm3-6b", "glm-4.5-air", "qwen-7b", "llama-3-8b"):
         assert "closed-form" not in notes(mid, batch=4), mid
     assert "closed-form estimate" in notes("deepseek-v3.2")
+    assert "closed-form" not in notes("gemma-3n-e4b", batch=4)
+
+
+def test_minimax_m1_slots_allocate_the_one_sequence_reserve(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    """MiniMax-01: llama.cpp reserves the worst-case graph with every sequence, then again with
+    one (its diagonal decay grows with the tokens per sequence squared); a real context keeps
+    the larger buffer (a dry run logs the first).  Allocated for real on a small MiniMax-M1
+    shape (8 layers, one softmax layer, 4 experts)."""
+    a0 = catalog.get("minimax-m1-40k").architecture
+    assert a0 is not None
+    small = a0.model_copy(
+        update=dict(
+            num_hidden_layers=8,
+            hidden_size=512,
+            num_attention_heads=8,
+            num_key_value_heads=8,
+            head_dim=64,
+            intermediate_size=256,
+            vocab_size=1024,
+            num_experts=4,
+            num_experts_per_tok=2,
+            num_attention_layers=1,
+            max_position_embeddings=8192,
+        )
+    )
+    path = synth_gguf(small, get_format("Q8_0", "llama.cpp"), tmp_path / "m1.gguf")[0]
+    a = from_gguf(path, catalog).architecture
+    assert a is not None
+    runs = [
+        RunSettings(4 * 2048, n_seq=4, kv_unified=True, flash_attn=fa, allocate=True)
+        for fa in (False, True)
+    ]
+    for r in dry_run(path, runs, timeout=120):
+        s = r.settings
+        assert r.error is None, r.log_tail
+        comp = llama_cpp_compute_buffer(a, 2048, 4, bool(s.flash_attn), 512, True, "f16")
+        assert abs(comp - r.compute_total) <= 2**20 // 200, s

@@ -261,14 +261,15 @@ def N_(message: str) -> str:
     return message
 
 
-def license_summary(conditions: str, lang: str | None = None) -> str | None:
-    """A summary of English licence conditions in the current language, or None (English,
-    or no summary written yet). Shown beside the original, never instead of it."""
+def catalog_summary(text: str, lang: str | None = None) -> str | None:
+    """A summary of the catalog's English text (licence conditions, family descriptions) in
+    the current language, or None (English, or no summary written yet). Shown beside the
+    original, never instead of it."""
     lang = lang or _current.get()
     if lang == DEFAULT:
         return None
-    text = translations(lang, "catalog").gettext(conditions)
-    return text if text != conditions else None
+    summary = translations(lang, "catalog").gettext(text)
+    return summary if summary != text else None
 
 
 # -- locale formatting -----------------------------------------------------------------

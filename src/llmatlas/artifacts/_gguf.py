@@ -44,9 +44,18 @@ MODEL_TYPES = {
     "minimax-m2": "minimax_m2",
     "hunyuan-moe": "hunyuan",
     "grok": "grok-1",
+    "minimax-01": "minimax_m1",
+    "gemma3n": "gemma3n_text",
 }
 # How many layers use the sliding window when the file does not list them per layer.
-_SWA_EVERY = {"gemma2": 2, "gpt_oss": 2, "gemma3": 6, "cohere2": 4, "llama4_text": 4}
+_SWA_EVERY = {
+    "gemma2": 2,
+    "gpt_oss": 2,
+    "gemma3": 6,
+    "cohere2": 4,
+    "llama4_text": 4,
+    "gemma3n_text": 5,
+}
 _NORM = {"bloom": "layernorm", "falcon": "layernorm", "gpt_neox": "layernorm", "phi": "layernorm"}
 _LAYERNORM = {"gpt2", "mpt", "stablelm", "starcoder", "olmo"}  # with a bias where the file has one
 _PLAIN_MLP = {"bloom", "falcon", "gpt_neox", "gpt2", "phi", "starcoder", "mpt"}
@@ -379,8 +388,8 @@ def architecture(h: GGUFHeader) -> Architecture:
     if mt == "nemotron_h" and isinstance(ff_raw, list):  # FFN-only layers: KV 0, FFN > 0
         ffn_only = sum(1 for x in ff_raw if int(x))
     interval = _scalar(h.get("full_attention_interval"))
-    if interval and h.get("ssm.inner_size") is not None:  # Qwen3-Next / Qwen3.5 hybrids
-        attn_layers = layers // interval
+    if interval and (h.get("ssm.inner_size") is not None or mt == "minimax_m1"):
+        attn_layers = layers // interval  # Qwen3-Next / Qwen3.5 / MiniMax-M1 hybrids
     n_exp = _scalar(h.get("expert_count"))
     exp_ff = _scalar(h.get("expert_feed_forward_length"))
     ff = _scalar(h.get("feed_forward_length")) or exp_ff or 4 * hidden
@@ -467,6 +476,8 @@ def architecture(h: GGUFHeader) -> Architecture:
             fields.setdefault("num_shared_experts", 1)
     if attn_layers is not None:
         fields["num_attention_layers"] = attn_layers
+        if mt == "minimax_m1":
+            fields["recurrent_kind"] = "lightning"
         if ffn_only:
             fields["ffn_only_layers"] = ffn_only
         inner = _scalar(h.get("ssm.inner_size"))
@@ -489,6 +500,8 @@ def architecture(h: GGUFHeader) -> Architecture:
     fields["attention_bias"] = any(n.endswith("attn_q.bias") for n in names) or any(
         n.endswith("attn_qkv.bias") for n in names
     )
+    if mt == "gemma3n_text":  # llama.cpp: layers from the 20th on read earlier layers' caches
+        fields["kv_shared_layers"] = max(0, layers - 20)
     fields["attention_out_bias"] = any(n.endswith("attn_output.bias") for n in names)
     fields["mlp_bias"] = any(n.endswith("ffn_up.bias") for n in names)
     fields["qk_norm"] = any(n.endswith("attn_q_norm.weight") for n in names)

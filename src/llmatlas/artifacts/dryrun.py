@@ -51,6 +51,10 @@ class RunSettings:
     kv_unified: bool = False
     """One KV stream shared by the ``n_seq`` sequences (llama-server's default slots,
     llmatlas's server)."""
+    allocate: bool = False
+    """Load the weights and allocate for real instead of ``no_alloc`` (small files only):
+    a dry run reports the first worst-case reserve, a real context the largest of its
+    reserves (they differ for MiniMax-01 with several sequences)."""
 
 
 @dataclass
@@ -113,25 +117,26 @@ def _child(path: str, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     L.llama_log_set(cb, ctypes.c_void_p(0))
     results: list[dict[str, Any]] = []
-    by_ngl: dict[int, Any] = {}
+    by_ngl: dict[tuple[int, bool], Any] = {}
     for r in runs:
         s = RunSettings(**r)
-        model = by_ngl.get(s.n_gpu_layers)
+        model = by_ngl.get((s.n_gpu_layers, s.allocate))
         if model is None:
             mp = L.llama_model_default_params()
-            mp.no_alloc = True
+            mp.no_alloc = not s.allocate
             # no repacked weight copies (what llmatlas's runtime does on AMX CPUs): the repack
             # buffer types cannot hold MLA's 3-D attn_k_b/attn_v_b, and with them DeepSeek's
             # graph reserve aborts (ggml-backend.cpp: GGML_ASSERT(*cur_backend_id != -1)); the
             # compute buffer and llama_model_size do not depend on them
             mp.use_extra_bufts = False
-            mp.load_mode = L.LLAMA_LOAD_MODE_NONE
+            if not s.allocate:
+                mp.load_mode = L.LLAMA_LOAD_MODE_NONE
             mp.n_gpu_layers = s.n_gpu_layers
             model = L.llama_model_load_from_file(path.encode(), mp)
             if not model:
                 tail = [x for x in "".join(lines).splitlines() if "error" in x.lower()][-3:]
                 raise SystemExit("llama.cpp could not load the file: " + " | ".join(tail))
-            by_ngl[s.n_gpu_layers] = model
+            by_ngl[s.n_gpu_layers, s.allocate] = model
         cp = L.llama_context_default_params()
         cp.n_ctx = s.n_ctx
         cp.n_batch = s.n_batch

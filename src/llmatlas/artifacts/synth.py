@@ -79,6 +79,8 @@ GGUF_ARCH = {
     "hunyuan": "hunyuan-moe",  # Hunyuan-A13B
     "nemotron_h": "nemotron_h",  # Mamba-2, attention and FFN-only layers (dense or MoE)
     "grok-1": "grok",
+    "minimax_m1": "minimax-01",  # lightning attention with a softmax layer in every 8
+    "gemma3n_text": "gemma3n",
 }
 _GDN = {"qwen3next", "qwen35", "qwen35moe"}
 _LAYERNORM = {"falcon", "bloom", "gptneox", "mpt", "gpt2", "phi2", "stablelm", "olmo"}
@@ -116,6 +118,13 @@ def layout(a: Architecture) -> list[Spec]:
     ln = arch in _LAYERNORM and a.norm != "layernorm-nobias"  # LayerNorm with a bias (not MPT's)
     biased = arch in _BIASED
     out: list[Spec] = [_t("token_embd.weight", None, (h, v), "embedding")]
+    if arch == "gemma3n":  # AltUp projections and the per-layer inputs
+        n_a, e, n_l = 4, 256, a.num_hidden_layers
+        out.append(_t("altup_proj.weight", None, (h, h, n_a - 1), "embedding"))
+        out.append(_t("altup_unembd_proj.weight", None, (h, h, n_a - 1), "embedding"))
+        out.append(_t("per_layer_token_embd.weight", None, (e * n_l, v), "embedding"))
+        out.append(_t("per_layer_model_proj.weight", None, (h, e * n_l), "embedding"))
+        out.append(_t("per_layer_proj_norm.weight", None, (e,)))
     if arch == "gpt2":  # learned positions
         out.append(_t("position_embd.weight", None, (h, a.max_position_embeddings), "embedding"))
     if arch == "bloom":
@@ -159,6 +168,18 @@ def layout(a: Architecture) -> list[Spec]:
             else:
                 add("ffn_up.weight", (h, ff), "ffn")
                 add("ffn_down.weight", (ff, h), "ffn")
+            continue
+        if arch == "minimax-01" and i not in attention_layers(a):  # lightning attention
+            add("attn_norm_2.weight", (nh * hd,))
+            add("attn_qkv.weight", (h, 3 * nh * hd))
+            add("attn_gate.weight", (h, nh * hd))
+            add("attn_output.weight", (nh * hd, h))
+            add("ffn_norm.weight", (h,))
+            ne_ = a.num_experts or 1
+            add("ffn_gate_inp.weight", (h, ne_), "ffn")
+            add("ffn_gate_exps.weight", (h, a.intermediate_size, ne_), "experts")
+            add("ffn_up_exps.weight", (h, a.intermediate_size, ne_), "experts")
+            add("ffn_down_exps.weight", (a.intermediate_size, h, ne_), "experts")
             continue
         if arch == "nemotron_h" and i in attention_layers(a):
             add("attn_q.weight", (h, nh * hd))
@@ -240,7 +261,7 @@ def layout(a: Architecture) -> list[Spec]:
                 add("attn_output.bias", (h,))
             if arch == "grok":
                 add("attn_output_norm.weight", (h,))
-            if arch in ("qwen3", "qwen3moe", "gemma3", "hunyuan-moe", *_GDN) or (
+            if arch in ("qwen3", "qwen3moe", "gemma3", "gemma3n", "hunyuan-moe", *_GDN) or (
                 arch == "glm4moe" and a.qk_norm
             ):
                 add("attn_q_norm.weight", (hd,))
@@ -250,7 +271,7 @@ def layout(a: Architecture) -> list[Spec]:
                 add("attn_k_norm.weight", (k,))
             if arch == "gpt-oss":
                 add("attn_sinks.weight", (nh,))
-        if arch in ("gemma2", "gemma3", "gemma4", "olmo2", "gpt-oss"):
+        if arch in ("gemma2", "gemma3", "gemma3n", "gemma4", "olmo2", "gpt-oss"):
             add("post_attention_norm.weight", (h,))
         if arch in ("glm4moe", "seed_oss"):  # the FFN's norm
             add("post_attention_norm.weight", (h,))
@@ -307,8 +328,21 @@ def layout(a: Architecture) -> list[Spec]:
                 add("ffn_gate_shexp.weight", (h, sf), "ffn")
                 add("ffn_up_shexp.weight", (h, sf), "ffn")
                 add("ffn_down_shexp.weight", (sf, h), "ffn")
-        if arch in ("gemma2", "gemma3", "gemma4", "olmo2"):
+        if arch in ("gemma2", "gemma3", "gemma3n", "gemma4", "olmo2"):
             add("post_ffw_norm.weight", (h,))
+        if arch == "gemma3n":
+            n_a, e, r = 4, 256, a.laurel_rank or 64
+            add("inp_gate.weight", (h, e))
+            add("proj.weight", (e, h))
+            add("post_norm.weight", (h,))
+            out.append(_t(b + "altup_correct_coef.weight", i, (n_a, n_a)))
+            add("altup_correct_scale.weight", (h,))
+            out.append(_t(b + "altup_predict_coef.weight", i, (n_a, n_a * n_a)))
+            add("altup_router.weight", (h, n_a))
+            add("altup_router_norm.weight", (h,))
+            add("laurel_l.weight", (h, r))
+            add("laurel_r.weight", (r, h))
+            add("laurel_post_norm.weight", (h,))
         if arch == "grok":
             add("layer_output_norm.weight", (h,))
     for s in out:
@@ -438,6 +472,9 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
             w.add_array(p + "rope.dimension_sections", [rot // 2, 0, 0, 0])
     if arch == "llama4":
         w.add_uint32(p + "interleave_moe_layer_step", a.moe_layer_step or 1)
+    if arch == "minimax-01":
+        w.add_float32(p + "residual_scale", 1.0)
+        w.add_uint32(p + "full_attention_interval", a.num_hidden_layers // len(attention_layers(a)))
     if arch == "mpt":
         w.add_float32(p + "attention.max_alibi_bias", 8.0)
     if arch in ("olmo2", "gemma4") and a.sliding_window:  # which layers slide (llama_graph's)

@@ -187,6 +187,9 @@ def describe_group(cat: Catalog, g: ModelGroup) -> dict[str, Any]:
         "licenses": list(licenses.values()),
         "based_on": bases,
         "derivatives_elsewhere": derived,
+        "same_developer": [
+            {"id": f.family, "name": f.name} for f in cat.sibling_families(g.family)
+        ],
         "series": sorted(
             s.id for s in cat.groups.values() if s.kind == "series" and s.family == g.family
         )

@@ -248,7 +248,7 @@ class Catalog:
         for m in self.data.models.values():
             by_family.setdefault(m.family, []).append(m)
         for fam in self.data.families.values():
-            members = sorted(by_family.get(fam.family, []), key=lambda x: (x.released, x.id))
+            members = sorted(by_family.get(fam.family, []), key=_member_order)
             if not members:
                 continue
             default = (
@@ -280,7 +280,7 @@ class Catalog:
         for (key, fam_id), members in sorted(series.items()):
             if len(members) < 2 or key in out or key in taken or _loose(key) in taken:
                 continue
-            members.sort(key=lambda x: (x.released, x.id))
+            members.sort(key=_member_order)
             out[key] = ModelGroup(
                 "series",
                 key,
@@ -332,6 +332,11 @@ class Catalog:
 
     def _families_of_developer(self, fam: Family) -> list[str]:
         return [f.family for f in self.data.families.values() if f.developer == fam.developer]
+
+    def sibling_families(self, family: str) -> list[Family]:
+        """The developer's other families (Llama 3 and Llama 4 beside Llama 1-2)."""
+        fam = self.data.families[family]
+        return [self.data.families[f] for f in self._families_of_developer(fam) if f != family]
 
     @property
     def _developer_families(self) -> dict[str, list[str]]:
@@ -413,7 +418,7 @@ class Catalog:
         return list(self._children().get(m.id, ()))
 
     def _children(self) -> dict[str, list[ModelEntry]]:
-        """Base id -> its direct derivatives (released, id order), built once: `models --json`
+        """Base id -> its direct derivatives (released, size, id order), built once: `models --json`
         asks for every entry's derivatives, which one scan each made quadratic."""
         return self.data.derived("children", self._child_index)
 
@@ -423,7 +428,7 @@ class Catalog:
             if c.base_model is not None:
                 index.setdefault(c.base_model, []).append(c)
         for kids in index.values():
-            kids.sort(key=lambda c: (c.released, c.id))
+            kids.sort(key=_member_order)
         return index
 
     def descendants(self, m: ModelEntry) -> list[ModelEntry]:
@@ -438,7 +443,7 @@ class Catalog:
     def roots(self) -> list[ModelEntry]:
         return sorted(
             (m for m in self.data.models.values() if m.base_model is None),
-            key=lambda m: (m.family, m.released, m.id),
+            key=lambda m: (m.family, *_member_order(m)),
         )
 
     # -- filtering -----------------------------------------------------------------
@@ -449,6 +454,11 @@ class Catalog:
 
 
 _GroupHit = tuple[str, Name | None]
+
+
+def _member_order(m: ModelEntry) -> tuple[object, ...]:
+    """Members by release, then size: LLaMA 7B before 13B (not "13b" < "7b" as text)."""
+    return (m.released, m.params_b or 0.0, m.id)
 
 
 def _name_parts(text: str) -> list[str]:

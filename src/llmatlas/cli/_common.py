@@ -195,6 +195,18 @@ def key_values(lines: list[tuple[str, str]]) -> Any:
     return grid
 
 
+def say_hidden(columns: list[str]) -> None:
+    """Name the table columns left out at this width, if any."""
+    if columns:
+        console.print(
+            "[dim]"
+            + _("not shown at this width: {columns} (widen the terminal, or use --json)").format(
+                columns=", ".join(columns)
+            )
+            + "[/]"
+        )
+
+
 def hanging(label: str, text: str) -> Any:
     """``label`` then ``text``, the text's continuation lines indented under the text (not
     back at the margin), so long notes stay readable at 80 columns."""

@@ -25,9 +25,10 @@ from llmatlas.cli._common import (
     fmt_params,
     handle_errors,
     key_values,
+    say_hidden,
 )
 from llmatlas.errors import BadInputError
-from llmatlas.i18n import N_, _, format_date, format_number, license_summary
+from llmatlas.i18n import N_, _, catalog_summary, format_date, format_number
 
 if TYPE_CHECKING:
     from rich.tree import Tree
@@ -98,7 +99,7 @@ VALUE_WORDS = {
     "quantized": N_("quantized"),
     "vocabulary-extension": N_("vocabulary extension"),
     "pruning": N_("pruning"),
-    "delta-weights": N_("delta weights"),
+    "delta-weights": N_("fine-tune released as delta weights"),
     "upcycling": N_("upcycling"),
 }
 
@@ -116,9 +117,18 @@ def word(value: str | None) -> str:
     return _(VALUE_WORDS[value]) if value in VALUE_WORDS else value
 
 
+LANGUAGE_WORDS = {
+    "zh": N_("zh (script not stated)"),
+    "multi": N_("many languages (see the card)"),
+    "code": N_("programming languages"),
+}
+
+
 def _languages(langs: list[str]) -> str:
-    """Language codes as the card claims them; a bare 'zh' says its script is not stated."""
-    return ", ".join(_("zh (script not stated)") if x == "zh" else x for x in langs)
+    """Language codes as the card claims them; a bare 'zh' says its script is not stated,
+    'multi' and 'code' (the schema's words for "many, see card" and programming languages)
+    are spelled out."""
+    return ", ".join(_(LANGUAGE_WORDS[x]) if x in LANGUAGE_WORDS else x for x in langs)
 
 
 @handle_errors
@@ -256,14 +266,7 @@ def _table(
         t.add_row(*(escape(cells[k][i]) for k in cells if k in shown))
     console.print(t)
     hidden = [heads[k] for k in cells if k not in shown]
-    if hidden:
-        console.print(
-            "[dim]"
-            + _("not shown at this width: {columns} (widen the terminal, or use --json)").format(
-                columns=", ".join(hidden)
-            )
-            + "[/]"
-        )
+    say_hidden(hidden)
 
 
 @handle_errors
@@ -338,7 +341,7 @@ def show(
         ),
         (_("conditions"), d["license_conditions"]),
     ]
-    summary = license_summary(d["license_conditions"])
+    summary = catalog_summary(d["license_conditions"])
     if summary:
         lines.append((_("summary"), summary))
     if m.license_note:
@@ -468,10 +471,11 @@ def _show_group(cat: Catalog, g: ModelGroup, json_out: bool) -> None:
     lines: list[tuple[str, str]] = []
     if d["description"]:
         lines.append((_("about"), d["description"]))
-    for n in d["names"]:
-        lines.append((_("also called"), _name_line(n)))
-    for n in d["developer_names"]:
-        lines.append((_("developer also"), _name_line(n)))
+        summary = catalog_summary(d["description"])
+        if summary:
+            lines.append((_("summary"), summary))
+    lines += [(_("also called"), text) for text in _name_lines(d["names"])]
+    lines += [(_("developer also"), text) for text in _name_lines(d["developer_names"])]
     first, last = d["released"]["first"], d["released"]["last"]
     lines.append(
         (
@@ -506,7 +510,7 @@ def _show_group(cat: Catalog, g: ModelGroup, json_out: bool) -> None:
                 ),
             )
         )
-        summary = license_summary(lic["conditions"])
+        summary = catalog_summary(lic["conditions"])
         lines.append((_("conditions"), lic["conditions"]))
         if summary:
             lines.append((_("summary"), summary))
@@ -516,6 +520,13 @@ def _show_group(cat: Catalog, g: ModelGroup, json_out: bool) -> None:
         lines.append((_("built upon by"), ", ".join(d["derivatives_elsewhere"])))
     if d["series"]:
         lines.append((_("series"), ", ".join(d["series"])))
+    if d["same_developer"]:
+        lines.append(
+            (
+                _("same developer"),
+                ", ".join(f"{f['name']} ({f['id']})" for f in d["same_developer"]),
+            )
+        )
     if d["homepage"]:
         lines.append((_("homepage"), d["homepage"]))
     console.print(key_values(lines))
@@ -544,13 +555,25 @@ def _date(iso: str) -> Any:
     return dt.date.fromisoformat(iso)
 
 
-def _name_line(n: dict[str, Any]) -> str:
-    if n["source"]:
-        text = f"{n['name']}  ({n['source']})"
-        return text + (f"; {n['note']}" if n["note"] else "")
-    return _("{name}  (not confirmed by a primary source: {note})").format(
-        name=n["name"], note=n["note"]
-    )
+def _name_lines(names: list[dict[str, Any]]) -> list[str]:
+    """One line per source: the names it confirms, the source once, then their notes (six
+    spellings of one developer from two pages are two lines, not six repeated URLs)."""
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    lines: list[str] = []
+    for n in names:
+        if n["source"]:
+            by_source.setdefault(n["source"], []).append(n)
+        else:
+            lines.append(
+                _("{name}  (not confirmed by a primary source: {note})").format(
+                    name=n["name"], note=n["note"]
+                )
+            )
+    for source, group in by_source.items():
+        notes = [n["note"] for n in group if n["note"]]
+        text = ", ".join(n["name"] for n in group) + f"  ({source})"
+        lines.append("; ".join([text, *notes]))
+    return lines
 
 
 COMPARE_ROWS = (

@@ -10,10 +10,27 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 
 from llmatlas import advisor, hardware
-from llmatlas.advisor import SORT_KEYS, Target, estimate, gpu_layers_that_fit, max_context_for
+from llmatlas.advisor import (
+    SCORE_NAMES,
+    SORT_KEYS,
+    Target,
+    estimate,
+    gpu_layers_that_fit,
+    max_context_for,
+)
 from llmatlas.artifacts import resolve_artifact
 from llmatlas.catalog import Catalog
-from llmatlas.cli._common import JSON_OPT, console, emit_json, gib, handle_errors, parse_size
+from llmatlas.cli._common import (
+    JSON_OPT,
+    console,
+    emit_json,
+    fit_columns,
+    gib,
+    handle_errors,
+    hanging,
+    parse_size,
+    say_hidden,
+)
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import find_device
 from llmatlas.i18n import N_, _
@@ -558,25 +575,43 @@ def fit_cmd(
     # On a narrow terminal the reasons do not get a column (it would wrap a word per line):
     # they follow the table, one numbered paragraph per row.
     narrow = console.width < 110 + 8 * len(score_cols)
-    t = Table()
     heads = ("#", _("model"), _("quant"), _("memory"), "tok/s", _("grade"), *score_cols)
-    for c in (*heads, *(() if narrow else (_("why"),))):
-        # the id is what a user copies: never cut or folded; the reasons wrap instead
-        t.add_column(c, overflow="fold", no_wrap=c != _("why"))
-    for i, r in enumerate(rows, 1):
-        style = {"good": "green", "usable": "yellow", "too slow": "red"}[r.grade]
-        grade = _(SPEED_GRADES.get(r.grade, r.grade))
-        t.add_row(
+    grades = [_(SPEED_GRADES.get(r.grade, r.grade)) for r in rows]
+    cells = [
+        [
             str(i),
             r.model,
             r.quant,
             gib(r.total_bytes),
             f"{r.decode_tps:.1f}" + ("" if r.meets_speed else " " + _("(slow)")),
-            f"[{style}]{grade}[/]",
+            grade,
             *[f"{r.scores[n]:g}" if n in r.scores else "-" for n in score_cols],
+        ]
+        for i, (r, grade) in enumerate(zip(rows, grades, strict=True), 1)
+    ]
+    # Columns that do not fit are left out whole (rich cut every column instead: Q4_K_M
+    # read "Q4_", ids lost their tails); the score rows are sorted by goes before the grade.
+    sorted_by = [n for n in score_cols if n == SCORE_NAMES.get(sort.lower())]
+    shown, _wrap = fit_columns(
+        {h: [h, *(c[j] for c in cells)] for j, h in enumerate(heads)},
+        [*heads[:5], *sorted_by, heads[5], *(n for n in score_cols if n not in sorted_by)],
+        console.width,
+    )
+    keep = [j for j, h in enumerate(heads) if h in shown or not narrow]
+    t = Table()
+    for c in (*(heads[j] for j in keep), *(() if narrow else (_("why"),))):
+        # the id is what a user copies: never cut or folded; the reasons wrap instead
+        t.add_column(c, overflow="fold", no_wrap=c != _("why"))
+    for r, row in zip(rows, cells, strict=True):
+        style = {"good": "green", "usable": "yellow", "too slow": "red"}[r.grade]
+        row[5] = f"[{style}]{row[5]}[/]"
+        t.add_row(
+            *(row[j] for j in keep),
             *(() if narrow else (_("; ").join(r.why[2:]),)),
         )
     console.print(t)
+    hidden = [h for j, h in enumerate(heads) if j not in keep]
+    say_hidden(hidden)
     if narrow:
         from rich.text import Text
 
@@ -607,24 +642,53 @@ def recommend_cmd(
     if json_out:
         emit_json([r.__dict__ for r in recs])
         return
+    from rich.cells import cell_len
     from rich.table import Table
 
-    t = Table(show_lines=False)
-    for c in (_("hardware"), _("need"), _("pick"), _("quant"), "tok/s", _("engine")):
-        # the pick is an id a user copies: never cut
-        t.add_column(c, no_wrap=c == _("pick"), overflow="fold")
-    last = None
-    for r in recs:
-        t.add_row(
-            _(r.tier) if r.tier != last else "",
+    headers = (_("hardware"), _("need"), _("pick"), _("quant"), "tok/s", _("engine"))
+    rows = [
+        (
+            _(r.tier),
             _(r.need),
             r.model or "-",
             r.quant or "-",
             f"{r.decode_tps:.0f}" if r.decode_tps else "-",
             r.engine,
         )
-        last = r.tier
-    console.print(t)
+        for r in recs
+    ]
+    natural = 1 + sum(max(cell_len(x[i]) for x in [headers, *rows]) + 3 for i in range(6))
+    if natural <= console.width:
+        t = Table(show_lines=False)
+        for c in headers:
+            t.add_column(c, no_wrap=c == _("pick"), overflow="fold")  # an id a user copies
+        last = None
+        for row in rows:
+            t.add_row(row[0] if row[0] != last else "", *row[1:])
+            last = row[0]
+        console.print(t)
+    else:
+        _recommend_by_tier(headers, rows)
+    for r in recs:  # a "-" says nothing by itself: why this class has no pick for this need
+        if not r.model:
+            console.print(hanging(f"- {_(r.tier)} · {_(r.need)}: ", _("; ").join(r.why)))
+
+
+def _recommend_by_tier(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    from rich.table import Table
+
+    # Too narrow for six columns (80 cells: the engine and hardware cells broke a word per
+    # line): one table per hardware class, its engine in the heading.
+    tiers: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+    for row in rows:
+        tiers.setdefault((row[0], row[5]), []).append(row[1:5])
+    for (tier_name, engine), tier_rows in tiers.items():
+        t = Table(title=f"{tier_name} · {engine}", title_justify="left", show_lines=False)
+        for c in headers[1:5]:
+            t.add_column(c, no_wrap=c == _("pick"), overflow="fold")
+        for tier_row in tier_rows:
+            t.add_row(*tier_row)
+        console.print(t)
 
 
 __all__ = ["gpu_layers_that_fit", "register"]

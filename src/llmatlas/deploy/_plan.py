@@ -17,7 +17,7 @@ from llmatlas.catalog import Architecture, ModelEntry
 from llmatlas.deploy._checkpoints import checkpoints_for
 from llmatlas.errors import BadInputError
 from llmatlas.hardware import DeviceSpec
-from llmatlas.i18n import N_, _
+from llmatlas.i18n import N_, _, ngettext
 from llmatlas.sizing import (
     GiB,
     estimate_memory,
@@ -173,9 +173,12 @@ class DeployPlan:
         ]
         if self.engine == "vllm":
             lines.append(
-                _(
+                ngettext(
+                    "KV pool: {pool} GiB per GPU = {tokens} tokens = {seqs} concurrent sequence "
+                    "at {ctx} tokens (--max-num-seqs {max_num_seqs})",
                     "KV pool: {pool} GiB per GPU = {tokens} tokens = {seqs} concurrent sequences "
-                    "at {ctx} tokens (--max-num-seqs {max_num_seqs})"
+                    "at {ctx} tokens (--max-num-seqs {max_num_seqs})",
+                    self.max_concurrent_sequences,
                 ).format(
                     pool=f"{self.kv_pool_per_gpu / GiB:.2f}",
                     tokens=_tokens(self.kv_pool_tokens),

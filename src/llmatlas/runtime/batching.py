@@ -48,15 +48,20 @@ RETRY_AFTER_MAX_S = 600
 DEFAULT_STEP_S = 0.05
 
 
-def start_wait_steps(active_left: list[int], queued: list[int], n_slots: int) -> int:
-    """Steps until a request sent now would get a slot: the running requests end after
+def slot_free_steps(active_left: list[int], queued: list[int], n_slots: int) -> list[int]:
+    """When each slot is free again, in steps: the running requests end after
     ``active_left`` more steps each, the ``queued`` ones (steps each, in order) take the
-    first slot that frees, and the new request the next one after them."""
+    first slot that frees."""
     free = sorted(active_left)[:n_slots] + [0] * max(0, n_slots - len(active_left))
     heapq.heapify(free)
     for steps in queued:
         heapq.heappush(free, heapq.heappop(free) + steps)
-    return free[0]
+    return free
+
+
+def start_wait_steps(active_left: list[int], queued: list[int], n_slots: int) -> int:
+    """Steps until a request sent now would get a slot (the first free after the queue)."""
+    return min(slot_free_steps(active_left, queued, n_slots))
 
 
 def retry_after_s(wait_s: float) -> int:
@@ -209,12 +214,18 @@ class BatchScheduler:
         with self._cv:
             return self._retry_after()
 
-    def _retry_after(self) -> int:
+    def drain_after(self) -> int:
+        """Seconds until every request running or queued now has ended (same estimate)."""
+        with self._cv:
+            return self._retry_after(drain=True)
+
+    def _retry_after(self, drain: bool = False) -> int:
         """From the requests ahead: each running one ends after its remaining ``max_tokens``
         (an upper bound: most stop earlier), each queued one after its prompt's prefill
         chunks plus its ``max_tokens``; times this model's measured seconds per step.  Waiting
         for a slot rather than for the first request to end: a retry at the first end would
-        find the queue as full again for all clients but one.  Caller holds ``_cv``."""
+        find the queue as full again for all clients but one.  ``drain``: until the last
+        ends instead.  Caller holds ``_cv``."""
         live = [r for r in self.active.values() if not r.cancelled.is_set()]
         left = [
             max(1, r.sampling.max_tokens - r.generated)
@@ -226,7 +237,8 @@ class BatchScheduler:
             for r in self.waiting
             if not r.cancelled.is_set()
         ]
-        steps = start_wait_steps(left, queued, self.n_slots)
+        free = slot_free_steps(left, queued, self.n_slots)
+        steps = max(free) if drain else min(free)
         return retry_after_s(steps * (self.stats.step_s or DEFAULT_STEP_S))
 
     def close(self) -> None:

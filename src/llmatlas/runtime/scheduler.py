@@ -78,6 +78,10 @@ class Runner:
         """Seconds until a request sent now would be served (None: not known)."""
         return None
 
+    def drain_after(self) -> int | None:
+        """Seconds until the requests it has now have all ended (None: not known)."""
+        return None
+
 
 R = TypeVar("R", bound=Runner)
 
@@ -213,11 +217,15 @@ class ModelScheduler(Generic[R]):
         while self.used_bytes + plan.need_bytes > self.budget_bytes:
             idle = [r for r in self.loaded.values() if r.inflight == 0 and not r.retiring]
             if not idle:
-                raise OverloadedError(
+                err = OverloadedError(
                     f"{plan.key} needs {plan.need_bytes / GiB:.1f} GiB and the models in use "
                     f"hold {self.used_bytes / GiB:.1f} GiB of {self.budget_bytes / GiB:.1f}; "
                     "retry shortly"
                 )
+                # room comes when the first of the models in use has served its requests
+                drains = [d for r in self.loaded.values() if (d := r.drain_after()) is not None]
+                err.retry_after = min(drains) if drains else None
+                raise err
             lru = min(idle, key=lambda r: r.last_used)
             del self.loaded[lru.name]
             evicted.append(lru)

@@ -65,6 +65,9 @@ class Loaded(Runner):
     def retry_after(self) -> int:
         return self.sched.retry_after()
 
+    def drain_after(self) -> int:
+        return self.sched.drain_after()
+
     def close(self) -> None:
         super().close()
         with self.embed_lock:

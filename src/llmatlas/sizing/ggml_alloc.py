@@ -59,6 +59,7 @@ class Tensor:
     allocated: bool = False
     offset: int = 0
     buf: int = 0  # the buffer (device) it was placed in
+    sb: int = -1  # the device the scheduler assigned it (ggml_sched.schedule)
 
     @property
     def nbytes(self) -> int:

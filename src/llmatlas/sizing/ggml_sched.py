@@ -40,10 +40,9 @@ def schedule(g: Graph, n_backends: int, n_copies: int = 1) -> list[int]:
     whose weights and caches carry their device in ``Tensor.backend``."""
     cpu = n_backends - 1
     nodes, leafs = g.nodes, g.leafs
-    be: dict[int, int] = {}
 
     def get(t: Tensor | None) -> int:
-        return -1 if t is None else be.get(id(t), -1)
+        return -1 if t is None else t.sb
 
     def from_cur(t: Tensor) -> int:
         if t.backend >= 0:  # its own buffer, or a device the graph callback forced
@@ -62,9 +61,9 @@ def schedule(g: Graph, n_backends: int, n_copies: int = 1) -> list[int]:
 
     # pass 1: pre-allocated tensors, inputs, ops with weights
     for t in leafs:
-        be[id(t)] = from_cur(t)
+        t.sb = from_cur(t)
     for t in nodes:
-        be[id(t)] = from_cur(t)
+        t.sb = from_cur(t)
 
     # pass 2: expand GPU devices down and up, then any device down and up
     def expand(order: list[Tensor], skip_cpu: bool) -> None:
@@ -72,11 +71,11 @@ def schedule(g: Graph, n_backends: int, n_copies: int = 1) -> list[int]:
         for t in order:
             if t.op in VIEW_OPS:
                 continue
-            b = be[id(t)]
+            b = t.sb
             if b != -1:
                 cur = -1 if (skip_cpu and b == cpu) else b
             elif cur != -1:
-                be[id(t)] = cur
+                t.sb = cur
 
     rev = nodes[::-1]
     expand(nodes, True)
@@ -97,37 +96,37 @@ def schedule(g: Graph, n_backends: int, n_copies: int = 1) -> list[int]:
 
     # pass 3: nodes still unassigned go where most of their inputs are
     for t in nodes:
-        if t.op in VIEW_OPS or be[id(t)] != -1:
+        if t.op in VIEW_OPS or t.sb != -1:
             continue
         best, best_n = -1, -1
         for b in range(n_backends):
             n = sum(1 for s in t.src if (get(s) != -1 or get(s.view_src) != -1) and home(s) == b)
             if n > best_n:
                 best, best_n = b, n
-        be[id(t)] = best
+        t.sb = best
 
     # pass 4: views follow their source; unassigned sources their reader
     for t in nodes:
-        if t.view_src is not None and be[id(t)] == -1:
-            be[id(t)] = get(t.view_src)
+        if t.view_src is not None and t.sb == -1:
+            t.sb = get(t.view_src)
         for s in t.src:
             if get(s) == -1:
-                be[id(s)] = get(s.view_src) if s.view_src is not None else be[id(t)]
-        if be[id(t)] == -1:
-            be[id(t)] = 0
+                s.sb = get(s.view_src) if s.view_src is not None else t.sb
+        if t.sb == -1:
+            t.sb = 0
 
     # pass 5: splits, and a copy of every source that lives on another device
     splits: list[tuple[int, int, list[Tensor]]] = []  # (device, first node, inputs)
     copies: dict[tuple[int, int], list[Tensor]] = {}
     i = next((k for k, t in enumerate(nodes) if t.op not in VIEW_OPS), len(nodes))
-    cur = be[id(nodes[i])] if i < len(nodes) else 0
+    cur = nodes[i].sb if i < len(nodes) else 0
     inputs: list[Tensor] = []
     splits.append((cur, 0, inputs))
     for k in range(i, len(nodes)):
         t = nodes[k]
         if t.op in VIEW_OPS:
             continue
-        b = be[id(t)]
+        b = t.sb
         new = b != cur
         if not new and inputs:
             new = any(s.weights and home(s) != cur for s in t.src)
@@ -158,10 +157,10 @@ def schedule(g: Graph, n_backends: int, n_copies: int = 1) -> list[int]:
             if not t.input:
                 continue
             t.output = True
-            input_copies.append((t, be[id(t)]))
+            input_copies.append((t, t.sb))
             for _ in range(n_copies - 1):
                 c = Tensor("none", t.type, t.ne, t.nb, input=True, output=True)
-                input_copies.append((c, be[id(t)]))
+                input_copies.append((c, t.sb))
 
     # graph_copy: per split its input markers and copies, then its nodes
     g_nodes: list[Tensor] = []
@@ -174,7 +173,7 @@ def schedule(g: Graph, n_backends: int, n_copies: int = 1) -> list[int]:
             g_bufs += [home(s), b]
         for t in nodes[start:end]:
             g_nodes.append(t)
-            g_bufs.append(be[id(t)])
+            g_bufs.append(t.sb)
     g_leafs: list[Tensor] = []
     l_bufs: list[int] = []
     if n_copies > 1:
@@ -188,5 +187,5 @@ def schedule(g: Graph, n_backends: int, n_copies: int = 1) -> list[int]:
                     l_bufs.append(b)
     for t in leafs:
         g_leafs.append(t)
-        l_bufs.append(max(0, be[id(t)]))
+        l_bufs.append(max(0, t.sb))
     return reserve_n(g_leafs, g_nodes, l_bufs, g_bufs, n_backends)

@@ -91,6 +91,8 @@ GRAPHED = (
     "hunyuan",
     "nemotron_h",
     "grok-1",
+    "minimax_m1",
+    "gemma3n_text",
 )
 """Model types whose graph :mod:`llmatlas.sizing.llama_graph` builds as llama.cpp does (checked, run by run, against
 llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""
@@ -101,7 +103,7 @@ def supported(a: Architecture, s: Settings) -> bool:
         a.model_type in GRAPHED
         and not (a.model_type == "chatglm" and a.norm != "rmsnorm")  # ChatGLM-6B (v1): no
         and s.kv_type in TYPES
-        and (a.num_attention_layers is None or a.recurrent_kind in ("mamba2", "gated-deltanet"))
+        and (a.num_attention_layers is None or a.recurrent_kind != "rglru")
     )
 
 

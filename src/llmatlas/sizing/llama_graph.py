@@ -37,7 +37,19 @@ __all__ = [  # supported/compute_buffer/Settings/GRAPHED live in graph_memo, nam
     "work_touched",
 ]
 
-SWA_ARCHS = ("gemma2", "gemma3", "gemma3_text", "gemma4", "gpt_oss", "olmo3", "llama4_text")
+SWA_ARCHS = (
+    "gemma2",
+    "gemma3",
+    "gemma3_text",
+    "gemma3n_text",
+    "gemma4",
+    "gpt_oss",
+    "olmo3",
+    "llama4_text",
+)
+GEMMA3N_ALTUP, GEMMA3N_EMBD, GEMMA3N_KV_LAYERS, GEMMA3N_SPARSE = 4, 256, 20, 10
+"""Gemma 3n's constants in llama.cpp 0.3.36 (llama-hparams.h, gemma3n.cpp, models.h): AltUp
+streams, per-layer input width, layers owning a KV cache, layers with activation sparsity."""
 PARALLEL = ("gpt_neox", "falcon", "bloom")  # LayerNorm with bias, one fused QKV
 FUSED_QKV = (
     "phi3",
@@ -146,6 +158,7 @@ class _Builder:
         self.v_trans = not self.fa
         self.kv_type = s.kv_type
         self.quant_kv = s.kv_type not in ("f16", "f32", "bf16")
+        self.ns = s.n_seq  # sequences in the ubatch (MiniMax-M1's last reserve: one)
         self.rotations: dict[tuple[str, int, int], Tensor] = {}
         # the layer's flavour, from the fields llama.cpp's loader reads (biases, norms, rope)
         mt = a.model_type
@@ -207,34 +220,19 @@ class _Builder:
         r = g.mul_mat(rot, r)
         return g.reshape(r, *x.ne)
 
-    def attention(
+    def store_kv(
         self,
-        q: Tensor,
         k_cur: Tensor,
         v_cur: Tensor,
-        mask: Tensor,
+        cache_k: Tensor,
+        cache_v: Tensor,
         n_kv: int,
         k_idx: Tensor,
         v_idx: Tensor,
-        sinks: Tensor | None = None,
-        softcap: bool = False,
-    ) -> Tensor:
-        """``build_attn`` with a KV cache: store K/V, then ``build_attn_mha``."""
-        g = self.g
-        hd, nkv, nt = self.hd, self.n_kv_head, self.n_tok
-        if self.quant_kv and hd % 64 == 0:
-            nrot = 64
-            while hd % (nrot * 2) == 0:
-                nrot *= 2
-            q = self.hadamard(q, nrot, mask)
-            k_cur = self.hadamard(k_cur, nrot, mask)
-            v_cur = self.hadamard(v_cur, 64 if hd % 64 == 0 else hd, mask, "v")
-        g.expand(q)
-        g.expand(v_cur)
-        g.expand(k_cur)
-        kt = self.kv_type
-        cache_k = g.cache(nkv * hd, n_kv, type_=kt)
-        cache_v = g.cache(nkv * hd, n_kv, type_=kt)
+    ) -> None:
+        """``cpy_k`` / ``cpy_v``: this ubatch's K and V rows set into the caches (V
+        transposed, one value per row, without flash attention)."""
+        g, hd, nkv, nt = self.g, self.hd, self.n_kv_head, self.n_tok
         kc = g.view(k_cur, (nkv * hd, nt), (0, k_cur.nb[2]))
         g.expand(g.set_rows(cache_k, kc, k_idx))
         if not self.v_trans:
@@ -246,6 +244,41 @@ class _Builder:
             vv = g.reshape(cache_v, 1, nkv * hd * n_kv)
             vc = g.reshape(vc, 1, nkv * hd * nt)
             g.expand(g.set_rows(vv, vc, v_idx))
+
+    def attention(
+        self,
+        q: Tensor,
+        k_cur: Tensor,
+        v_cur: Tensor,
+        mask: Tensor,
+        n_kv: int,
+        k_idx: Tensor,
+        v_idx: Tensor,
+        sinks: Tensor | None = None,
+        softcap: bool = False,
+        shared: bool = False,
+    ) -> Tensor:
+        """``build_attn`` with a KV cache: store K/V, then ``build_attn_mha``.  ``shared``:
+        a layer reading an earlier layer's cache (Gemma 3n), no K/V of its own to store."""
+        g = self.g
+        hd, nkv = self.hd, self.n_kv_head
+        if self.quant_kv and hd % 64 == 0:
+            nrot = 64
+            while hd % (nrot * 2) == 0:
+                nrot *= 2
+            q = self.hadamard(q, nrot, mask)
+            if not shared:
+                k_cur = self.hadamard(k_cur, nrot, mask)
+                v_cur = self.hadamard(v_cur, 64 if hd % 64 == 0 else hd, mask, "v")
+        g.expand(q)
+        if not shared:
+            g.expand(v_cur)
+            g.expand(k_cur)
+        kt = self.kv_type
+        cache_k = g.cache(nkv * hd, n_kv, type_=kt)
+        cache_v = g.cache(nkv * hd, n_kv, type_=kt)
+        if not shared:
+            self.store_kv(k_cur, v_cur, cache_k, cache_v, n_kv, k_idx, v_idx)
         rs = row_size(kt, hd)
         k = g.view(cache_k, (hd, nkv, n_kv, 1), (0, rs, row_size(kt, nkv * hd)))
         if self.v_trans:
@@ -501,6 +534,121 @@ class _Builder:
         up = g.same("sqr", g.same("unary", g.mul_mat(g.weight(self.h, sf), x)))
         return g.same("add", moe, g.mul_mat(g.weight(sf, self.h), up))
 
+    # -- Gemma 3n (gemma3n.cpp) ---------------------------------------------------------
+    def magnitude(self, x: Tensor) -> Tensor:
+        g = self.g
+        return g.same("sqrt", g.op("sum_rows", "f32", (1, *x.ne[1:]), g.same("sqr", x)))
+
+    def slice3(self, x: Tensor, i: int) -> Tensor:
+        """``gemma3n_view_2d_slice``: the ``i``-th 2-D slice of a 3-D tensor."""
+        return self.g.view(x, (x.ne[0], x.ne[1]), (0, x.nb[1]), i * x.ne[0] * x.ne[1] * 4)
+
+    def altup_router(self, x: Tensor) -> Tensor:
+        g = self.g
+        r = g.same("scale", self.norm(x))
+        return g.same("unary", g.mul_mat(g.weight(self.h, GEMMA3N_ALTUP, type_="f32"), r))
+
+    def gemma3n_inputs(self, cur: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-layer inputs (their own token lookup, plus a projection of the embeddings) and
+        the AltUp streams: the embeddings and 3 projections of them at the same magnitude."""
+        g, nt, n_a, e = self.g, self.n_tok, GEMMA3N_ALTUP, GEMMA3N_EMBD
+        n_l = self.a.num_hidden_layers
+        tokens = g.input("i32", nt, name="inp_tokens_per_layer")
+        per = g.get_rows(g.weight(e * n_l, self.a.vocab_size, type_="q4_0"), tokens)
+        per = g.same("scale", g.reshape(per, e, n_l, nt))
+        g.expand(per)
+        proj = g.same("scale", g.mul_mat(g.weight(self.h, e * n_l), cur))
+        proj = self.norm(g.reshape(proj, e, n_l, nt))
+        per = g.same("scale", g.same("add", proj, per))
+        per = g.cont(g.permute(per, 0, 2, 1, 3))
+        target = self.magnitude(cur)
+        rep = g.op("repeat", "f32", (self.h, nt, n_a - 1), cur)
+        added = g.mul_mat(g.weight(self.h, self.h, n_a - 1), rep)
+        added = g.same("div", g.same("mul", added, target), self.magnitude(added))
+        streams = g.op("concat", "f32", (self.h, nt, n_a), cur, added)
+        return per, streams
+
+    def gemma3n_layer(
+        self, il: int, streams: Tensor, per: Tensor, pos: Tensor, masks: Any
+    ) -> Tensor:
+        """A Gemma 3n layer: AltUp predict, attention (the last layers read an earlier
+        layer's cache), LAuReL, a GELU FFN (Gaussian top-k sparsity on the first 10 layers),
+        AltUp correct and the per-layer input mixed into the other streams."""
+        g, a, nt, n_a, e = self.g, self.a, self.n_tok, GEMMA3N_ALTUP, GEMMA3N_EMBD
+        hd, nh, nkv = self.hd, self.n_head, self.n_kv_head
+        # altup_predict
+        modal = self.altup_router(self.slice3(streams, 0))
+        coefs = g.mul_mat(g.weight(n_a, n_a * n_a, type_="f32"), modal)
+        coefs = g.reshape(coefs, n_a, n_a, nt)
+        perm = g.cont(g.permute(streams, 1, 2, 0, 3))
+        pred = g.cont(g.permute(g.mul_mat(perm, coefs), 0, 2, 1, 3))
+        pred = g.same("add", pred, streams)
+        active = self.slice3(pred, 0)
+        x = self.norm(active)
+        lr = g.mul_mat(
+            g.weight(a.laurel_rank or 64, self.h),
+            g.mul_mat(g.weight(self.h, a.laurel_rank or 64), x),
+        )
+        laurel = g.same("add", self.norm(lr), x)
+        mask, n_kv, k_idx, v_idx = masks[il in self.swa_pattern]
+        q = self.rope(
+            self.norm(g.reshape(g.mul_mat(g.weight(self.h, nh * hd), x), hd, nh, nt)), pos
+        )
+        if il < GEMMA3N_KV_LAYERS:
+            k = g.reshape(g.mul_mat(g.weight(self.h, nkv * hd), x), hd, nkv, nt)
+            v = g.reshape(g.mul_mat(g.weight(self.h, nkv * hd), x), hd, nkv, nt)
+            k = self.rope(self.norm(k), pos)
+            v = g.same("rms_norm", v)
+            cur = self.attention(q, k, v, mask, n_kv, k_idx, v_idx)
+        else:
+            cur = self.attention(q, q, q, mask, n_kv, k_idx, v_idx, shared=True)
+        cur = self.norm(g.mul_mat(g.weight(nh * hd, self.h), cur))
+        cur = g.same("add", cur, active)
+        attn_laurel = g.same("scale", g.same("add", cur, laurel))
+        x = self.norm(attn_laurel)
+        ff = a.intermediate_size
+        up = g.mul_mat(g.weight(self.h, ff), x)
+        gate = g.mul_mat(g.weight(self.h, ff), x)
+        if il < GEMMA3N_SPARSE:  # gaussian_topk
+            mean = g.op("mean", "f32", (1, *gate.ne[1:]), gate)
+            dev = g.same("sqr", g.same("sub", gate, mean))
+            std = g.same("sqrt", g.same("scale", g.op("sum_rows", "f32", (1, *gate.ne[1:]), dev)))
+            cutoff = g.same("add", mean, g.same("scale", std))
+            gate = g.same("unary", g.same("sub", gate, cutoff))
+        cur = g.mul_mat(g.weight(ff, self.h), g.same("mul", up, g.same("unary", gate)))
+        afl = g.same("add", self.norm(cur), attn_laurel)
+        # altup_correct
+        modal = self.altup_router(afl)
+        innovation = g.same("sub", afl, self.slice3(pred, 0))
+        ccoef = g.same("scale", g.mul_mat(g.weight(n_a, n_a, type_="f32"), modal))
+        ccoef = g.cont(g.transpose(ccoef), 1, nt, n_a)
+        innovation = g.op("repeat", "f32", (self.h, nt, n_a), innovation)
+        corrected = g.same("add", g.same("mul", innovation, ccoef), pred)
+        first = g.same("mul", self.slice3(corrected, 0), g.weight(self.h, type_="f32"))
+        first = g.same("unary", g.mul_mat(g.weight(self.h, e), first))
+        first = g.same("mul", first, self.slice3(per, il))
+        first = self.norm(g.mul_mat(g.weight(e, self.h), first))
+        rest = g.view(
+            corrected, (self.h, nt, n_a - 1), (0, corrected.nb[1], corrected.nb[2]), corrected.nb[2]
+        )
+        tmp = g.same("add", rest, first)
+        return g.op("concat", "f32", (self.h, nt, n_a), self.slice3(corrected, 0), tmp)
+
+    def gemma3n_output(self, streams: Tensor) -> Tensor:
+        """The AltUp streams folded back: the other streams projected to the first one's
+        magnitude, averaged with it."""
+        g, nt, n_a = self.g, self.n_tok, GEMMA3N_ALTUP
+        target = self.magnitude(self.slice3(streams, 0))
+        alt = g.view(
+            streams, (self.h, nt, n_a - 1), (0, streams.nb[1], streams.nb[2]), streams.nb[2]
+        )
+        un = g.mul_mat(g.weight(self.h, self.h, n_a - 1), alt)
+        un = g.same("div", g.same("mul", un, target), self.magnitude(un))
+        cur = self.slice3(streams, 0)
+        for i in range(n_a - 1):
+            cur = g.same("add", cur, self.slice3(un, i))
+        return g.same("scale", cur)
+
     def gated_attention(
         self, x: Tensor, pos: Tensor, mask: Tensor, n_kv: int, k_idx: Tensor, v_idx: Tensor
     ) -> Tensor:
@@ -536,15 +684,58 @@ class _Builder:
     def recurrent_rows(self, width: int) -> tuple[Tensor, Tensor]:
         """``build_rs``: a layer's states (``width`` floats per sequence), the empty slot
         zeroed, the sequences' rows gathered, the other cells' rows copied (none here)."""
-        g, ns = self.g, self.s.n_seq
+        g, ns, n_rs = self.g, self.ns, self.s.n_seq
         main = g.view(self.s_copy, (ns,))
-        extra = g.view(self.s_copy, (0,), offset=4 * ns)
-        states = g.weight(width, ns, type_="f32")
+        extra = g.view(self.s_copy, (n_rs - ns,), offset=4 * ns)
+        states = g.weight(width, n_rs, type_="f32")
         g.expand(g.into("scale", g.view(states, (width,))))
         rows = g.get_rows(states, main)
         g.expand(rows)
-        g.expand(g.into("cpy", g.view(states, (width, 0)), g.get_rows(states, extra)))
+        row = 4 * width
+        dst = g.view(states, (width, n_rs - ns), (0, row), offset=row * ns)
+        g.expand(g.into("cpy", dst, g.get_rows(states, extra)))
         return states, rows
+
+    def lightning(self, x: Tensor, il: int) -> Tensor:
+        """MiniMax-M1's lightning-attention layer (``minimax-01.cpp``, one sequence): SiLU'd
+        fused QKV, intra-block scores scaled by the decay inputs, the state's inter-block
+        part, the new state, an RMS norm over the heads and a sigmoid gate before ``wo``."""
+        g, nt, nh, hd, ns = self.g, self.n_tok, self.n_head, self.hd, self.ns
+        st = nt // ns
+        f = 4
+        _, conv_rows = self.recurrent_rows(0)  # no conv state: build_rs of zero-width rows
+        g.expand(conv_rows)
+        slope_rate = g.same("scale", self.la_inputs[0])
+        cur = g.reshape(x, self.h, st, 1, ns)
+        qkv = g.same("unary", g.mul_mat(g.weight(self.h, 3 * hd * nh), cur))
+        qkv = g.reshape(qkv, 3 * hd, nh, st, ns)
+        nb = (0, qkv.nb[1], qkv.nb[2], qkv.nb[3])
+        q = g.view(qkv, (hd, nh, st, ns), nb)
+        k = g.view(qkv, (hd, nh, st, ns), nb, hd * f)
+        v = g.view(qkv, (hd, nh, st, ns), nb, 2 * hd * f)
+        states, state = self.recurrent_rows(hd * hd * nh)
+        kv_old = g.reshape(state, hd, hd, nh, ns)
+        q_exp, k_exp, diag_exp = self.la_inputs[1:]
+        q_decay = g.same("unary", g.same("scale", q_exp))
+        k_decay = g.same("unary", g.same("scale", k_exp))
+        diag_decay = g.same("unary", g.same("scale", diag_exp))
+        q_s = g.permute(g.same("mul", q, q_decay), 0, 2, 1, 3)
+        none_diag = g.mul_mat(kv_old, q_s)
+        qk = g.mul_mat(g.permute(k, 0, 2, 1, 3), g.permute(q, 0, 2, 1, 3))
+        qk = g.same("mul", qk, diag_decay)
+        v_t = g.cont(g.permute(v, 1, 2, 0, 3))
+        out = g.same("add", none_diag, g.mul_mat(v_t, qk))
+        g.expand(out)
+        block = g.reshape(g.same("unary", g.same("scale", slope_rate)), 1, 1, nh)
+        kv_old_s = g.same("mul", kv_old, block)
+        k_t = g.cont(g.permute(g.same("mul", k, k_decay), 1, 2, 0, 3))
+        kv_new = g.same("add", kv_old_s, g.mul_mat(k_t, v_t))
+        g.expand(g.into("cpy", g.view(states, (hd * hd * nh * ns,)), kv_new))
+        out = g.cont(g.permute(out, 0, 2, 1, 3))
+        out = self.norm(g.reshape(out, hd * nh, st, 1, ns))
+        gate = g.same("unary", g.mul_mat(g.weight(self.h, hd * nh), cur))
+        cur = g.mul_mat(g.weight(hd * nh, self.h), g.same("mul", gate, out))
+        return g.reshape(cur, self.h, nt)
 
     def gated_deltanet(self, x: Tensor) -> Tensor:
         """A gated delta-net layer (``qwen3next.cpp`` / ``qwen35*.cpp`` build_layer_attn_linear,
@@ -802,6 +993,15 @@ class _Builder:
         attn_layers = attention_layers(a)
         ffn_layers = ffn_only_layers(a)
         self.s_copy = g.input("i32", s.n_seq, name="rs_s_copy")
+        if a.model_type == "minimax_m1":  # slopes, q/k decay, diagonal decay (minimax-01.cpp)
+            nh, ns = self.n_head, self.ns
+            st = self.n_tok // ns
+            self.la_inputs = [
+                g.input("f32", nh, name="inp_slopes"),
+                g.input("f32", 1, nh, st, ns, name="inp_q_decay"),
+                g.input("f32", 1, nh, st, ns, name="inp_k_decay"),
+                g.input("f32", st, st, nh, ns, name="inp_diag_decay"),
+            ]
         for il in self.layers or range(n_layer):
             if dev_layer:
                 g.backend = g.layer_backend = dev_layer[il]
@@ -823,6 +1023,12 @@ class _Builder:
                 masks = ((mask, full, k_idx, v_idx), (mask_swa, swa, k_idx_swa, v_idx_swa))
                 cur = self.gemma4_layer(il, cur, pos, masks)
                 continue
+            if a.model_type == "gemma3n_text":
+                if il == (self.layers or [0])[0]:
+                    per, cur = self.gemma3n_inputs(cur)
+                masks = ((mask, full, k_idx, v_idx), (mask_swa, swa, k_idx_swa, v_idx_swa))
+                cur = self.gemma3n_layer(il, cur, per, pos, masks)
+                continue
             olmo2 = a.model_type in POST_NORM  # norms after attention and FFN, not before
             x = cur if olmo2 else self.norm(cur, rms=not self.ln, bias=self.ln_bias)
             if a.model_type in GDN:
@@ -836,6 +1042,22 @@ class _Builder:
                 else:
                     cur = self.mamba2(x)
                 cur = g.same("add", cur, inp)
+                continue
+            if a.model_type == "minimax_m1":  # the residual is the normed input, scaled
+                if il in attn_layers:
+                    q, k, v = self.qkv(x)
+                    cur = self.attention(
+                        self.rope(q, pos), self.rope(k, pos), v, mask, full, k_idx, v_idx
+                    )
+                    cur = self.out_proj(cur)
+                else:
+                    cur = self.lightning(x, il)
+                if il == n_layer - 1:
+                    cur = g.get_rows(cur, out_ids)
+                    x = g.get_rows(x, out_ids)
+                ffn_inp = g.same("add", cur, g.same("scale", x))
+                x = self.norm(ffn_inp)
+                cur = g.same("add", self.moe(x), g.same("scale", x))
                 continue
             if il not in attn_layers:
                 cur = self.mamba2(x) if a.recurrent_kind == "mamba2" else self.gated_deltanet(x)
@@ -914,6 +1136,8 @@ class _Builder:
             # state as a graph output (``t_h_nextn``): the allocator never frees it
             cur.output = True
             cur = g.get_rows(cur, out_ids)
+        if a.model_type == "gemma3n_text":  # the streams folded, then the outputs gathered
+            cur = g.get_rows(self.gemma3n_output(cur), out_ids)
         cur = self.norm(cur, rms=not self.ln, bias=self.ln_bias)
         if a.model_type in (*GDN, "gemma4", "nemotron_h"):  # t_h_nextn: every normed state
             cur.output = True
@@ -922,7 +1146,7 @@ class _Builder:
         logits = g.mul_mat(g.weight(self.h, a.vocab_size), cur)
         if a.model_type == "grok-1":  # logit scale
             logits = g.same("scale", logits)
-        if a.model_type == "gemma4":  # final logit soft-capping: scale, tanh, scale
+        if a.model_type in ("gemma4", "gemma3n_text"):  # final soft-capping: scale, tanh, scale
             logits = g.same("scale", g.same("unary", g.same("scale", logits)))
         if a.model_type in ("phi", "phimoe"):  # the output layer has a bias
             logits = g.same("add", logits, g.weight(a.vocab_size, type_="f32"))
@@ -943,7 +1167,14 @@ def swa_layers(a: Architecture) -> set[int]:
 
 def replay(a: Architecture, s: Settings) -> int:
     """The compute buffer of ``s``, replayed now (:func:`graph_memo.compute_buffer` remembers it)."""
-    return reserve(_Builder(a, s, replayed_layers(a)).build())
+    peak = reserve(_Builder(a, s, replayed_layers(a)).build())
+    if a.model_type == "minimax_m1" and s.n_seq > 1 and s.n_tokens is None:
+        # llama_context reserves again with one sequence for MiniMax-01 (its diagonal decay
+        # grows with the tokens per sequence squared); the buffer keeps the larger
+        one = _Builder(a, s, replayed_layers(a))
+        one.ns = 1
+        peak = max(peak, reserve(one.build()))
+    return peak
 
 
 def replayed_layers(a: Architecture) -> list[int]:
@@ -953,7 +1184,9 @@ def replayed_layers(a: Architecture) -> list[int]:
     layer 0 (the masks enter the graph in the same order); leading dense layers of a MoE
     model are kept too."""
     n = a.num_hidden_layers
-    if a.ffn_only_layers:  # Nemotron-H: three kinds of layer in no fixed period: all of them
+    if a.ffn_only_layers or a.model_type == "gemma3n_text":
+        # Nemotron-H: three kinds of layer in no fixed period; Gemma 3n: layers with and
+        # without their own cache, sparse and dense FFNs: all of them
         return list(range(n))
     period = 1
     if a.num_attention_layers:  # hybrids: one attention layer per group

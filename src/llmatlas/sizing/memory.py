@@ -321,14 +321,14 @@ def llama_cpp_compute_buffer(
 ) -> int:
     """Compute buffer llama.cpp reserves for its worst-case graph (one ubatch, every output).
 
-    For the architectures :mod:`llmatlas.sizing.llama_graph` builds (``GRAPHED``: Llama,
-    Mistral, Mixtral, Qwen2/3 dense and MoE, Qwen2-MoE, Gemma 1/2/3, Phi-3, OLMo 2, gpt-oss,
-    DeepSeek MLA, GPT-NeoX, Falcon, BLOOM, the Granite 4.0-H hybrid), the graph llama.cpp
-    would build is replayed through a
-    model of ggml's allocator (:mod:`llmatlas.sizing.ggml_alloc`): the buffer is the
-    allocator's highest address, holes and in-place reuse included.
+    For the model types :mod:`llmatlas.sizing.llama_graph` builds (``graph_memo.GRAPHED``:
+    54 architectures in ``bench/sizing_conformance.py``, one or several sequences over a
+    unified cache), the graph llama.cpp would build is replayed through a model of ggml's
+    allocator (:mod:`llmatlas.sizing.ggml_alloc`): the buffer is the allocator's highest
+    address, holes and in-place reuse included.
 
-    Otherwise, a closed form: ggml's allocator reuses a tensor's memory once its last reader
+    Otherwise (Gemma 3n, DeepSeek-V3.2 / GLM-5; :func:`estimate_memory` notes
+    it), a closed form: ggml's allocator reuses a tensor's memory once its last reader
     ran, so the buffer is about the largest set of tensors alive at one node, the largest of:
 
     * the output: the logits of all ``n_ubatch`` outputs (f32) plus two hidden states;

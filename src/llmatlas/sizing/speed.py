@@ -1,7 +1,9 @@
 """Expected generation speed from memory bandwidth and compute.
 
 Decode (one token per sequence per step) is memory-bound: each step reads the
-active weights once plus the KV cache of every sequence.  Prefill is
+active weights once plus the KV cache of every sequence (MoE: every expert any sequence
+of the step is routed to, and on llama.cpp a cost per expert matrix beyond its bytes,
+:data:`EXPERT_MATRIX_EXTRA_BYTES`).  Prefill is
 compute-bound: about ``2 x active parameters`` FLOPs per token plus attention.
 Each bound is scaled by an efficiency factor; ``llmatlas bench
 --compare-estimate`` measures the real ratio on the user's machine and stores it
@@ -41,9 +43,11 @@ TP_SOURCE = "https://github.com/pytorch-labs/gpt-fast#tensor-parallelism"
 MOE_LAYER_S = 190e-6
 MOE_SOURCE = "https://github.com/tenstorrent/tt-inference-server/issues/356"
 
-# llama.cpp reads each routed expert's matrices with one ``mul_mat_id`` per projection; a
-# small expert matrix does not stream at the bandwidth a dense matrix reaches.  Modelled
-# as bytes it costs beyond its own, per routed expert matrix read in a step:
+# llama.cpp reads the routed experts with one ``mul_mat_id`` per projection, and a routed
+# expert matrix costs more than its bytes: small matrices scattered over the expert tensor
+# do not stream at a dense matrix's rate, and on a GPU an MoE layer adds a dozen small
+# kernels (router, top-k, weights, sums).  Modelled as bytes beyond its own, per routed
+# expert matrix read in a step:
 # - GPU: fitted to Qwen3-30B-A3B Q4_K_M and Q8_0 decode on one Ryzen AI Max+ 395 (ROCm,
 #   llama.cpp build 5882; tg128 56.55 and 37.91 tok/s against 47.9 for Llama-2-7B Q4_0 and
 #   9.91 for Qwen3-32B Q4_K_M in the same table, 256 GB/s): 1.17 MB, i.e. 157 us per MoE
@@ -51,16 +55,16 @@ MOE_SOURCE = "https://github.com/tenstorrent/tt-inference-server/issues/356"
 #   held out in that table, Hunyuan-A13B and Qwen3-235B-A22B come within the dense rows'
 #   error (bench/speed_accuracy.py).  Apple: no measurement; the GPU figure is used.
 # - CPU: measured with synthetic GGUFs (random weights) through llama-cpp-python on a
-#   2-core Xeon, 1 thread, CPU time, interleaved in one process: a Qwen3-shaped MoE (32
-#   experts, 8 routed, 768-wide) streamed its bytes at 0.75-0.9 of the rate of a dense
-#   Llama-shaped model of similar active bytes, a Mixtral-shaped one (8 experts, 2 routed,
-#   4096-wide) at 0.9-1.05 (the 480 MB L3 of that host favours the smaller working sets:
-#   +/-10%); 0.25 MB per matrix sits in the middle (fits 0.1-0.4 MB).  A ``mul_mat_id``
-#   routed to all 8 of 8 experts streamed as fast as the equal dense ``mul_mat`` (0.98-0.99):
-#   the cost is in reading many small, scattered expert matrices, not in the kernel.
-# Without this, Qwen3-30B-A3B was predicted 1.4-1.6x too fast on the GPU above.
+#   2-core Xeon, 1 thread, CPU time, interleaved in one process, 7 runs: a Qwen3-shaped
+#   MoE (32 experts, 8 routed, 768-wide) streamed its bytes at 0.76-1.09 (median 0.9) of
+#   the rate of a dense Llama-shaped model of similar active bytes, a Mixtral-shaped one
+#   (8 experts, 2 routed, 4096-wide) at 0.93-1.10 (median 1.0); 0.15 MB per matrix gives
+#   0.90 and 0.98.  A ``mul_mat_id`` routed to all 8 of 8 experts streamed as fast as the
+#   equal dense ``mul_mat`` (0.98-0.99): the cost is in reading many small, scattered expert
+#   matrices, not in the kernel.
+# Without this, Qwen3-30B-A3B was predicted 1.44-1.65x too fast on the GPU above.
 MOE_SOURCE_LLAMA_CPP = "https://blog.tosukui.xyz/posts/gmktec-ryzen-ai-rocm-therock"
-EXPERT_MATRIX_EXTRA_BYTES = {"gpu": 1.17e6, "apple": 1.17e6, "cpu": 0.25e6}
+EXPERT_MATRIX_EXTRA_BYTES = {"gpu": 1.17e6, "apple": 1.17e6, "cpu": 0.15e6}
 
 USABLE_CHAT_TPS = 5.0
 """Below this many tokens/s a chat feels broken (slower than reading pace)."""

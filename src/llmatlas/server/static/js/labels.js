@@ -12,7 +12,7 @@ const AVAILABILITY = { "open-weights": N_("downloadable weights"), "api-only": N
   "gated-application": N_("weights on application") };
 const RELATIONS = { finetune: N_("fine-tune"), "continued-pretraining": N_("continued pretraining"),
   distillation: N_("distillation"), merge: N_("merge"), quantized: N_("quantized"),
-  "vocabulary-extension": N_("vocabulary extension"), pruning: N_("pruning"), "delta-weights": N_("delta weights"),
+  "vocabulary-extension": N_("vocabulary extension"), pruning: N_("pruning"), "delta-weights": N_("fine-tune released as delta weights"),
   upcycling: N_("upcycling") };
 const SPEED = { good: N_("good"), usable: N_("usable"), "too slow": N_("too slow") };
 const COMPONENTS = { weights: N_("weights"), training_data: N_("training data"), training_code: N_("training code"),
