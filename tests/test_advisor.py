@@ -90,9 +90,9 @@ def test_inverse_questions(catalog: Catalog) -> None:
     m = catalog.get("llama-3-8b-instruct")
     t = Target.from_device(find_device("rtx-3060"))  # 12 GB
     assert max_context_for(m, t, "Q4_K_M") == 8192  # the model maximum fits
-    # 6.5 GiB: weights 4.58 + CUDA context leave too little for 8192 tokens of KV cache
-    # (1 GiB) plus the 572 MiB compute buffer llama.cpp reserves there
-    small = Target("budget", "gpu", 1, 13 * GiB // 2, 13 * GiB // 2, 400, 50, "6.5 GiB")
+    # 6 GiB: the GPU's weights 4.30 (the token embeddings stay in host RAM) + CUDA context
+    # leave too little for 8192 tokens of KV cache (1 GiB) plus the GPU's compute buffer
+    small = Target("budget", "gpu", 1, 6 * GiB, 6 * GiB, 400, 50, "6 GiB")
     n = max_context_for(m, small, "Q4_K_M")
     assert 0 < n < 8192 and n % 256 == 0
     t8 = Target.from_device(find_device("rtx-4060-ti-8gb"))

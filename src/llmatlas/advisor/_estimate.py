@@ -439,9 +439,10 @@ def _compute_estimate(
     gpus_needed: int | None = None
     gpu_layers: int | None = None
     rows: list[dict[str, Any]] = []
-    if target.kind == "gpu" and engine == "llama.cpp" and target.count > 1:
+    if target.kind == "gpu" and engine == "llama.cpp":
         cards = llama_cpp_cards(mem, a, target.count, tensors, target.per_device_budget)
         rows = card_rows(cards, target.per_device_budget)
+    if rows and target.count > 1:
         tight = max(rows[:-1], key=lambda r: r["total_bytes"])
         even = llama_cpp_cards(mem, a, target.count, tensors)
         if [d.layers for d in cards] != [d.layers for d in even]:
@@ -744,9 +745,7 @@ def llama_cpp_gpus_needed(
 ) -> int | None:
     """Fewest GPUs a llama.cpp layer split (``--split-mode layer``) needs, every card within
     ``per_device_budget``; None if more than ``max_gpus``."""
-    if mem.gpu_bytes <= per_device_budget:
-        return 1
-    for n in range(2, max_gpus + 1):
+    for n in range(1, max_gpus + 1):
         # no card can hold less than an even share of the layers: skip replays that cannot fit
         if (mem.weights_bytes + mem.kv_cache_bytes) / n > per_device_budget:
             continue
@@ -763,12 +762,13 @@ def _pool_of(
     tensors: tuple[tuple[str, int], ...] | None = None,
 ) -> int:
     """Bytes the target's budget must hold: GPU memory for llama.cpp offload, else the whole
-    process.  Over several GPUs every card must fit on its own, so the pool is the tightest
-    card's need (its layers, KV cache, compute buffer and CUDA context) times the cards."""
-    if target.kind in ("gpu", "apple") and engine == "llama.cpp":
-        if target.count > 1:
-            cards = llama_cpp_cards(mem, a, target.count, tensors, target.per_device_budget)
-            return target.count * max(d.total_bytes + CUDA_CONTEXT for d in cards[:-1])
+    process.  On discrete GPUs every card must fit on its own, so the pool is the tightest
+    card's need (its layers, KV cache, compute buffer and CUDA context; the token embeddings
+    stay in host RAM) times the cards.  Apple's unified memory holds the host's part too."""
+    if target.kind == "gpu" and engine == "llama.cpp":
+        cards = llama_cpp_cards(mem, a, target.count, tensors, target.per_device_budget)
+        return target.count * max(d.total_bytes + CUDA_CONTEXT for d in cards[:-1])
+    if target.kind == "apple" and engine == "llama.cpp":
         return mem.gpu_bytes
     return mem.total_bytes
 

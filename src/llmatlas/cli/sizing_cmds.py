@@ -393,7 +393,7 @@ def _print_cards(rows: list[dict[str, Any]]) -> None:
     )
     t = Table(box=None)
     for head in (
-        _("card"),
+        "",  # the rows name themselves: GPU 0, GPU 1, ..., host RAM
         _("layers"),
         _("weights"),
         _("KV cache"),

@@ -28,7 +28,7 @@ from llmatlas.hardware import devices, find_device
 from llmatlas.i18n import _
 from llmatlas.server.security import offload
 from llmatlas.sizing import GGUF_LADDER, get_format
-from llmatlas.sizing.memory import estimate_memory
+from llmatlas.sizing.memory import CUDA_CONTEXT, llama_cpp_devices
 
 router = APIRouter(prefix="/api/atlas", tags=["atlas"])
 Text = Annotated[str | None, Query(max_length=200)]
@@ -197,14 +197,16 @@ def sizing_table(
     for q in ("F16", *GGUF_LADDER):
         cells = []
         for c in ctxs:
-            mem = estimate_memory(a, get_format(q), c, gpu_layers=a.num_hidden_layers)
+            # the GPU's share as llama.cpp lays it out (token embeddings in host RAM), as the
+            # estimate's verdict counts it
+            gpu = llama_cpp_devices(a, get_format(q), c, 1)[0]
             cells.append(
                 {
                     "context": c,
-                    "total_bytes": mem.gpu_bytes,
-                    "weights_bytes": mem.weights_bytes,
-                    "kv_cache_bytes": mem.kv_cache_bytes,
-                    "other_bytes": mem.gpu_bytes - mem.weights_bytes - mem.kv_cache_bytes,
+                    "total_bytes": gpu.total_bytes + CUDA_CONTEXT,
+                    "weights_bytes": gpu.weights_bytes,
+                    "kv_cache_bytes": gpu.kv_cache_bytes,
+                    "other_bytes": gpu.compute_bytes + CUDA_CONTEXT,
                 }
             )
         rows.append({"quant": q, "cells": cells})

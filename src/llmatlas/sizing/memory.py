@@ -715,9 +715,9 @@ def _predicted_tensors(
     out: list[tuple[str, int | None, int]] = []
     layers: dict[int, list[Any]] = {}
     for t in tensors(a):
-        if t.name == "extra":  # vision/audio towers: a separate projector file in llama.cpp
-            continue
-        if t.layer is None:
+        if t.name == "extra":  # vision/audio towers: 16-bit, as quant.weight_bytes counts them
+            out.append((t.name, None, t.n * 2))
+        elif t.layer is None:
             out.append((t.name, None, tensor_bytes(t, gguf_tensor_type(fmt, t, a))))
         else:
             layers.setdefault(t.layer, []).append(t)
@@ -818,6 +818,10 @@ def llama_cpp_devices(
     for name, layer, nbytes in named:
         if layer is not None and layer < len(dev_layer):
             weights[dev_layer[layer]] += nbytes
+        elif name == "extra":
+            # vision/audio towers: llama.cpp loads the projector file (mtmd's clip) on the
+            # first GPU (ggml_backend_init_by_type(GPU))
+            weights[0] += nbytes
         elif name in LLAMA_CPP_INPUT_TENSORS:
             weights[host] += nbytes
             if name == "token_embd" and tied:  # TENSOR_DUPLICATED as the output head
