@@ -1242,10 +1242,13 @@ def device_buffers(
     ``dev_layer`` and the output head on ``dev_out``: every layer replayed, scheduled as
     ``ggml_backend_sched`` does (:func:`llmatlas.sizing.ggml_sched.schedule`), with the
     scheduler's 4 input copies when more than one device runs the model (llama.cpp's
-    pipeline parallelism with every layer offloaded).  Unlike one device's buffer, a few
-    layers do not stand for all: where a slice starts and ends moves the allocator's holes
+    pipeline parallelism with every layer offloaded).  On one device only
+    :func:`replayed_layers` are replayed (equal to the whole model in 444 of 450 catalog
+    checks, within 3.5 KiB in the other six, hybrids); over several, a few layers do not stand
+    for all: where a slice starts and ends moves the allocator's holes
     (:func:`graph_memo.device_compute` remembers the answers instead)."""
     from llmatlas.sizing.ggml_sched import MAX_COPIES, schedule
 
-    g = _Builder(a, s, None, (dev_layer, dev_out, n_devices)).build()
+    layers = replayed_layers(a) if n_devices == 1 else None
+    g = _Builder(a, s, layers, (dev_layer, dev_out, n_devices)).build()
     return schedule(g, n_devices + 1, MAX_COPIES if n_devices > 1 else 1)

@@ -322,12 +322,12 @@ def llama_cpp_compute_buffer(
     """Compute buffer llama.cpp reserves for its worst-case graph (one ubatch, every output).
 
     For the model types :mod:`llmatlas.sizing.llama_graph` builds (``graph_memo.GRAPHED``:
-    54 architectures in ``bench/sizing_conformance.py``, one or several sequences over a
+    55 architectures in ``bench/sizing_conformance.py``, one or several sequences over a
     unified cache), the graph llama.cpp would build is replayed through a model of ggml's
     allocator (:mod:`llmatlas.sizing.ggml_alloc`): the buffer is the allocator's highest
     address, holes and in-place reuse included.
 
-    Otherwise (Gemma 3n, DeepSeek-V3.2 / GLM-5; :func:`estimate_memory` notes
+    Otherwise (DeepSeek-V3.2 / GLM-5's sparse attention; :func:`estimate_memory` notes
     it), a closed form: ggml's allocator reuses a tensor's memory once its last reader
     ran, so the buffer is about the largest set of tensors alive at one node, the largest of:
 
