@@ -18,11 +18,17 @@ same run:
 The web API: ``--api`` also starts ``llmatlas serve`` and times ``/api/atlas/models``
 and ``/api/atlas/fit`` over HTTP, the first call and the median of the next ones.
 
+``--instructions`` also counts the instructions each short command and ``llmfit`` execute
+(valgrind's callgrind, one run after the warm-up): unlike times, counts do not move with
+the machine's load, so they compare two versions, or llmatlas and llmfit, on a busy machine
+(about 20 s a command under valgrind).
+
 ``--before PYTHONPATH`` also times each command with another llmatlas (an older checkout's
 ``src``, with its own dependencies first on the path if they differ), right after this
 one's runs of the same command and with a home of its own, so both see the same load.
 
-    python bench/cli_latency.py [--runs 5] [--api] [--llmfit PATH] [--before PATH] [--json]
+    python bench/cli_latency.py [--runs 5] [--api] [--llmfit PATH] [--before PATH]
+                                [--instructions] [--json]
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ class Timing:
     target_s: float | None = None
     target_mb: float | None = None
     note: str = ""
+    instructions: int | None = None
 
     def ok(self) -> str:
         if self.target_s is None:
@@ -107,6 +114,29 @@ def measure(
             shutil.rmtree(env["LLMATLAS_HOME"], ignore_errors=True)
     walls, cpus, rss = zip(*samples, strict=True)
     return Timing(label, statistics.median(walls), statistics.median(cpus), max(rss), runs)
+
+
+SHORT = ("models --json", "show", "compare", "estimate")
+"""The commands whose instructions ``--instructions`` counts (fit and recommend would take
+minutes under valgrind)."""
+
+
+def count_instructions(argv: list[str], env: dict[str, str]) -> int:
+    """Instructions one run of ``argv`` executes (callgrind's "Collected"), after the warm-up
+    run that :func:`measure` made; the children's own processes are not followed."""
+    with tempfile.TemporaryDirectory(prefix="llmatlas-cg-") as tmp:
+        out = subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.out", *argv],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=True,
+        )
+    for line in out.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.rsplit(":", 1)[1].strip())
+    raise SystemExit(f"valgrind gave no instruction count for {' '.join(argv)}")
 
 
 def find_llmfit(given: str | None) -> str | None:
@@ -189,7 +219,14 @@ def main() -> int:
     ap.add_argument(
         "--before", metavar="PYTHONPATH", help="also time an older llmatlas (its src directory)"
     )
+    ap.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions (valgrind) of the short commands and llmfit",
+    )
     args = ap.parse_args()
+    if args.instructions and not shutil.which("valgrind"):
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
     load_before = os.getloadavg()[0]
     home = tempfile.mkdtemp(prefix="llmatlas-bench-")
     env = dict(os.environ, LLMATLAS_HOME=home)
@@ -214,17 +251,25 @@ def main() -> int:
         for label, argv, target_s, target_mb in COMMANDS:
             t = measure(label, [*CMD, *argv], env, args.runs)
             t.target_s, t.target_mb = target_s, target_mb
+            if args.instructions and label in SHORT:
+                t.instructions = count_instructions([*CMD, *argv], env)
             rows.append(t)
             if old_env is not None:
                 old = measure(f"{label} (before)", [*CMD, *argv], old_env, args.runs)
+                if args.instructions and label in SHORT:
+                    old.instructions = count_instructions([*CMD, *argv], old_env)
                 old.note = (
                     f"now {t.cpu_s / old.cpu_s:.2f}x its CPU, {t.wall_s / old.wall_s:.2f}x wall"
                 )
+                if t.instructions and old.instructions:
+                    old.note += f", {t.instructions / old.instructions:.2f}x its instructions"
                 rows.append(old)
         llmfit = find_llmfit(args.llmfit)
         peer: Timing | None = None
         if llmfit:
             peer = measure("llmfit list --json", [llmfit, "list", "--json"], env, args.runs)
+            if args.instructions:
+                peer.instructions = count_instructions([llmfit, "list", "--json"], env)
             rows.append(peer)
         if args.api:
             rows += api_timings(env, args.runs)
@@ -241,6 +286,8 @@ def main() -> int:
             )
         if r is cold:
             parts.append(f"{cold.wall_s / warm_models.wall_s:.1f}x the snapshot's time")
+        if peer and peer.instructions and r.instructions and r is not peer:
+            parts.append(f"{r.instructions / peer.instructions:.2f}x llmfit's instructions")
         r.note = ", ".join(parts)
     if args.json:
         print(
@@ -260,12 +307,13 @@ def main() -> int:
     )
     if not llmfit:
         print("llmfit not installed (`pip install llmfit`, or --llmfit PATH): no peer row")
-    print("| command | wall s | CPU s | peak RSS MB | target | ratio |")
-    print("|---|---:|---:|---:|---|---|")
+    print("| command | wall s | CPU s | peak RSS MB | instructions (M) | target | ratio |")
+    print("|---|---:|---:|---:|---:|---|---|")
     for r in rows:
         cpu = f"{r.cpu_s:.2f}" if r.cpu_s == r.cpu_s else "-"
         rss = f"{r.rss_mb:.0f}" if r.rss_mb == r.rss_mb else "-"
-        print(f"| {r.label} | {r.wall_s:.3f} | {cpu} | {rss} | {r.ok()} | {r.note} |")
+        ins = f"{r.instructions / 1e6:.0f}" if r.instructions else "-"
+        print(f"| {r.label} | {r.wall_s:.3f} | {cpu} | {rss} | {ins} | {r.ok()} | {r.note} |")
     return 0
 
 

@@ -25,8 +25,16 @@ def test_models_filters_json() -> None:
     code, out, _ = run("models", "--language", "zh-Hant", "--commercial", "--json")
     rows = json.loads(out)
     assert rows and all(
-        {"zh-Hant", "zh"} & set(r["languages"]) and r["commercial_use"] != "no" for r in rows
+        {"zh-Hant", "zh"} & set(r["languages"]) and r["commercial_use"] == "yes" for r in rows
     )
+    # --commercial means what it means for `fit`: an unconditional yes; conditional licences
+    # (Llama's 700M-user cap, Gemma's terms) only when asked for.
+    code, out, _ = run(
+        "models", "--language", "zh-Hant", "--commercial", "--allow-conditional", "--json"
+    )
+    loose = json.loads(out)
+    assert {r["commercial_use"] for r in loose} == {"yes", "conditional"}
+    assert {r["id"] for r in rows} < {r["id"] for r in loose}
 
 
 def test_models_sort_and_search() -> None:

@@ -516,6 +516,15 @@ def test_health_is_503_while_loading(home: Path) -> None:
 def test_atlas_api(server: ServerProcess) -> None:
     d = httpx.get(server.url + "/api/atlas/models", params={"language": "zh-Hant"}).json()
     assert d["count"] > 5
+    strict, loose = (
+        httpx.get(
+            server.url + "/api/atlas/models",
+            params={"commercial": "true", "allow_conditional": cond},
+        ).json()["models"]
+        for cond in ("false", "true")
+    )
+    assert {m["commercial_use"] for m in strict} == {"yes"}  # as /api/atlas/fit reads it
+    assert {m["commercial_use"] for m in loose} == {"yes", "conditional"}
     m = httpx.get(server.url + "/api/atlas/models/llama3:8b").json()
     assert m["id"] == "llama-3-8b-instruct"
     e = httpx.get(

@@ -227,7 +227,7 @@ def test_catalog_filters_search_and_sort(ui: UI) -> None:
     page.wait_for_function(
         f"document.querySelectorAll('#catalog-table tbody tr:not([hidden])').length == {total}"
     )
-    page.get_by_label("Commercial use").check()
+    page.get_by_label("Commercial use", exact=True).check()
     page.get_by_label("Max params (B)").fill("3")
     page.wait_for_function(
         f"document.querySelectorAll('#catalog-table tbody tr:not([hidden])').length < {total}"
@@ -235,6 +235,14 @@ def test_catalog_filters_search_and_sort(ui: UI) -> None:
     small = visible_rows(page)
     assert 0 < small < total
     shown = page.locator("#catalog-table tbody tr:not([hidden])").all_inner_texts()
+    # an unconditional yes, as the CLI and the API read --commercial
+    assert not any("non-commercial" in r or "conditional" in r for r in shown)
+    page.get_by_label("Commercial use on conditions too (Llama, Gemma…)").check()
+    page.wait_for_function(
+        f"document.querySelectorAll('#catalog-table tbody tr:not([hidden])').length > {small}"
+    )
+    shown = page.locator("#catalog-table tbody tr:not([hidden])").all_inner_texts()
+    assert any("conditional" in r for r in shown)
     assert not any("non-commercial" in r for r in shown)
 
     # sort by clicking a column header; then open a model from the table

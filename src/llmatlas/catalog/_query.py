@@ -541,6 +541,9 @@ class ModelFilter:
     extra: dict[str, str] = field(default_factory=dict)
     since: dt.date | None = None
     """Only models released on or after this date."""
+    allow_conditional: bool = False
+    """With ``commercial``: also licences that allow it on conditions (Llama, Gemma...);
+    ``commercial`` alone means an unconditional yes, as in ``fit``."""
 
     def validate(self) -> None:
         if self.min_params is not None and self.min_params < 0:
@@ -573,7 +576,9 @@ class ModelFilter:
             self.developer is None
             or any(_norm(self.developer) in _norm(n) for n in cat.developer_names_of(m)),
             self.license is None or _norm(self.license) in (_norm(lic.id), _norm(lic.spdx or "")),
-            not self.commercial or lic.commercial_use in ("yes", "conditional"),
+            not self.commercial
+            or lic.commercial_use
+            in (("yes", "conditional") if self.allow_conditional else ("yes",)),
             self.task is None or self.task in m.tasks,
             self.language is None or language_matches(self.language, m.languages),
             self.min_params is None or (m.params_b or 0.0) >= self.min_params,

@@ -140,8 +140,11 @@ def models(
     license: str = typer.Option(
         None, "--license", help=_("License id, e.g. apache-2.0, llama3.1.")
     ),
-    commercial: bool = typer.Option(
-        False, help=_("Only licenses that allow commercial use (incl. conditional).")
+    commercial: bool = typer.Option(False, help=_("Only licenses that allow commercial use.")),
+    allow_conditional: bool = typer.Option(
+        False,
+        "--allow-conditional",
+        help=_("With --commercial: also licenses that allow it on conditions (Llama, Gemma...)."),
     ),
     task: str = typer.Option(None, help=_("Strength, e.g. code, math, chat, reasoning, vision.")),
     language: str = typer.Option(
@@ -193,6 +196,7 @@ def models(
         search,
         sort,
         since=since_date,
+        allow_conditional=allow_conditional,
     )
     rows = cat.filter(f)
     if json_out:

@@ -72,6 +72,7 @@ def models(
     developer: Text = None,
     license: Text = None,
     commercial: bool = False,
+    allow_conditional: bool = False,
     task: Text = None,
     language: Text = None,
     min_params: float | None = None,
@@ -105,6 +106,7 @@ def models(
         search,
         sort,
         since=parse_since(since) if since else None,
+        allow_conditional=allow_conditional,
     )
     rows = cat.filter(f)
     out = [summarize(cat, m) for m in rows]

@@ -17,7 +17,7 @@ const COLS = [
   { key: "released", label: N_("Released"), get: (m) => m.released, cls: "hide-narrow" },
   { key: "fit", label: N_("This machine"), get: (m) => (m._fit ? m._fit.decode_tps : -1), num: true },
 ];
-const FILTER_KEYS = ["search", "family", "developer", "license", "commercial", "task", "language",
+const FILTER_KEYS = ["search", "family", "developer", "license", "commercial", "allow_conditional", "task", "language",
   "min_params", "max_params", "open_data", "open_weights", "instruct", "fits", "sort"];
 
 function langMatch(want, langs) {
@@ -55,6 +55,7 @@ export async function renderCatalog(app, _parts, query, alive) {
     max_params: h("input", { type: "number", min: "0", step: "any", placeholder: "∞", value: st.max_params }),
     instruct: select([["", any], ["true", t("instruct / chat")], ["false", t("base")]], st.instruct),
     commercial: h("input", { type: "checkbox", checked: st.commercial === "true" }),
+    allow_conditional: h("input", { type: "checkbox", checked: st.allow_conditional === "true" }),
     open_data: h("input", { type: "checkbox", checked: st.open_data === "true" }),
     open_weights: h("input", { type: "checkbox", checked: st.open_weights === "true" }),
     fits: h("input", { type: "checkbox", checked: st.fits === "true" }),
@@ -70,7 +71,9 @@ export async function renderCatalog(app, _parts, query, alive) {
     field(t("License"), ctl.license), field(t("Task"), ctl.task), field(t("Language"), ctl.language),
     field(t("Min params (B)"), ctl.min_params), field(t("Max params (B)"), ctl.max_params),
     field(t("Kind"), ctl.instruct), field(t("Sort by"), ctl.sort),
-    checkField(t("Commercial use"), ctl.commercial), checkField(t("Open training data"), ctl.open_data),
+    checkField(t("Commercial use"), ctl.commercial),
+    checkField(t("Commercial use on conditions too (Llama, Gemma…)"), ctl.allow_conditional),
+    checkField(t("Open training data"), ctl.open_data),
     checkField(t("Downloadable weights"), ctl.open_weights), checkField(t("Fits this machine"), ctl.fits), reset);
   const narrow = window.matchMedia("(max-width: 720px)").matches;
   const active = FILTER_KEYS.some((k) => k !== "sort" && k !== "search" && st[k]);
@@ -125,7 +128,9 @@ export async function renderCatalog(app, _parts, query, alive) {
     if (f.family && m.family !== f.family) return false;
     if (f.developer && m.developer !== f.developer) return false;
     if (f.license && m.license !== f.license) return false;
-    if (f.commercial === "true" && !["yes", "conditional"].includes(m.commercial_use)) return false;
+    // as the CLI and the API: an unconditional yes, or also a conditional one when asked
+    const commercialOk = f.allow_conditional === "true" ? ["yes", "conditional"] : ["yes"];
+    if (f.commercial === "true" && !commercialOk.includes(m.commercial_use)) return false;
     if (f.task && !m.tasks.includes(f.task)) return false;
     if (f.language && !langMatch(f.language, m.languages)) return false;
     if (f.min_params !== "" && (m.params_b || 0) < Number(f.min_params)) return false;

@@ -60,6 +60,7 @@ export async function renderFit(app, _parts, query, alive) {
     min_tps: h("input", { type: "number", min: "0", step: "1", value: query.get("min_tps") || "0" }),
     engine: select(["llama.cpp", "vllm", "transformers"], query.get("engine") || "llama.cpp"),
     commercial: h("input", { type: "checkbox", checked: query.get("commercial") === "true" }),
+    allow_conditional: h("input", { type: "checkbox", checked: query.get("allow_conditional") === "true" }),
     fully_open: h("input", { type: "checkbox", checked: query.get("fully_open") === "true" }),
   };
   const boxes = {
@@ -94,7 +95,9 @@ export async function renderFit(app, _parts, query, alive) {
     field(t("Device"), ctl.device), boxes.unified, boxes.vram_gb, boxes.gpus, boxes.ram_gb,
     field(t("Context"), ctl.ctx), field(t("Task"), ctl.task),
     field(t("Language"), ctl.language), field(t("Min tok/s"), ctl.min_tps), field(t("Engine"), ctl.engine),
-    checkField(t("Commercial use"), ctl.commercial), checkField(t("Fully open (A/B)"), ctl.fully_open)));
+    checkField(t("Commercial use"), ctl.commercial),
+    checkField(t("Commercial use on conditions too (Llama, Gemma…)"), ctl.allow_conditional),
+    checkField(t("Fully open (A/B)"), ctl.fully_open)));
   const status = h("p", { class: "muted", "aria-live": "polite", id: "fit-status" });
   const out = h("div", { id: "fit-results" });
   app.append(status, out);
@@ -163,7 +166,9 @@ export async function renderFit(app, _parts, query, alive) {
       ctx: ctl.ctx.value, task: ctl.task.value, language: ctl.language.value,
       min_tps: Number(ctl.min_tps.value) > 0 ? ctl.min_tps.value : "",
       engine: ctl.engine.value === "llama.cpp" ? "" : ctl.engine.value,
-      commercial: ctl.commercial.checked ? "true" : "", fully_open: ctl.fully_open.checked ? "true" : "",
+      commercial: ctl.commercial.checked ? "true" : "",
+      allow_conditional: ctl.commercial.checked && ctl.allow_conditional.checked ? "true" : "",
+      fully_open: ctl.fully_open.checked ? "true" : "",
     };
     setQuery(Object.assign({}, p, { device: v === "this" || v === "custom" ? "" : v, unified_gb: chip ? ctl.unified.value : "" }));
     if (v === "custom" && !p.vram_gb && !p.ram_gb) {
