@@ -21,7 +21,7 @@ from llmatlas.sizing import (
     smallest_plan,
     weight_bytes,
 )
-from llmatlas.sizing.params import tensors
+from llmatlas.sizing.params import Tensor, tensors
 from llmatlas.sizing.quant import gguf_tensor_type
 
 
@@ -163,6 +163,59 @@ def test_quant_mix_rules(catalog: Catalog) -> None:
     assert types[("output", None)] == "Q6_K"
     assert types[("attn_v", 0)] == "Q6_K" and types[("attn_v", 5)] == "Q4_K"
     assert types[("attn_q", 0)] == "Q4_K"
+
+
+def test_quant_mix_rules_match_llama_quantize(catalog: Catalog) -> None:
+    # Types and tensor totals that llama-quantize --dry-run (llama.cpp of llama-cpp-python
+    # 0.3.36) picks for F16 files of these shapes: bench/quant_conformance.py
+    def types(mid: str, quant: str) -> dict[tuple[str, int | None], str]:
+        a = arch(catalog, mid)
+        fmt = get_format(quant, "llama.cpp")
+        return {(t.name, t.layer): gguf_tensor_type(fmt, t, a).name for t in tensors(a)}
+
+    # 8 experts (Mixtral): attn_k and attn_v Q8_0, attn_output Q5_K
+    mix = types("mixtral-8x7b-v0.1", "Q4_K_M")
+    assert (mix[("attn_k", 9)], mix[("attn_v", 9)], mix[("attn_output", 9)]) == (
+        "Q8_0",
+        "Q8_0",
+        "Q5_K",
+    )
+    assert weight_bytes(arch(catalog, "mixtral-8x7b-v0.1"), get_format("Q4_K_M")).total == (
+        28_447_727_616
+    )
+    # a 70B llama: attn_v at least Q5_K where Q4_K_M would give Q4_K
+    big = types("llama-3.1-70b", "Q4_K_M")
+    assert (big[("attn_v", 9)], big[("attn_v", 29)]) == ("Q6_K", "Q5_K")
+    assert weight_bytes(arch(catalog, "llama-3.1-70b"), get_format("Q4_K_M")).total == (
+        42_512_531_456
+    )
+    # IQ4_XS without an imatrix: ffn_down of the first eighth of the layers Q5_K
+    iq4 = types("llama-3-8b", "IQ4_XS")
+    assert (iq4[("ffn_down", 3)], iq4[("ffn_down", 4)]) == ("Q5_K", "IQ4_XS")
+    # a hybrid counts attention layers, not layers (attention at 9, 19, 29, 39), and reads
+    # GQA from layer 0, a Mamba layer (0): Q2_K's attn_v stays Q3_K
+    hyb = types("granite-4.0-h-micro", "Q3_K_M")
+    assert (hyb[("attn_v", 9)], hyb[("attn_v", 19)], hyb[("attn_v", 29)]) == (
+        "Q5_K",
+        "Q5_K",
+        "Q4_K",
+    )
+    assert types("granite-4.0-h-micro", "Q2_K")[("attn_v", 39)] == "Q3_K"
+    assert weight_bytes(arch(catalog, "granite-4.0-h-micro"), get_format("Q3_K_M")).total == (
+        1_551_895_552
+    )
+
+
+def test_quant_fallback_when_row_is_not_a_block_multiple(catalog: Catalog) -> None:
+    # llama-quant.cpp's tensor_type_fallback: Q2_K/Q3_K -> Q4_0, Q4_K -> Q5_0; F16 when
+    # the row is not a multiple of 32 either
+    a = arch(catalog, "llama-2-7b")
+    row = 4000  # 32 x 125, not a multiple of 256
+    t = Tensor("attn_q", 5, row * 64, row, "attention")
+    got = {q: gguf_tensor_type(get_format(q), t, a).name for q in ("Q2_K", "Q3_K_M", "Q4_K_M")}
+    assert got == {"Q2_K": "Q4_0", "Q3_K_M": "Q4_0", "Q4_K_M": "Q5_0"}
+    odd = Tensor("attn_q", 5, 4001 * 64, 4001, "attention")
+    assert gguf_tensor_type(get_format("Q4_K_M"), odd, a).name == "F16"
 
 
 def test_bad_quant_name() -> None:

@@ -362,32 +362,87 @@ class LayerClass(NamedTuple):
 
     :func:`gguf_tensor_type` looks at the index only through this, so layers of the same
     class and the same tensors get the same types, and :func:`weight_bytes` prices one
-    layer per (class, tensors) and multiplies (a few classes instead of every layer)."""
+    layer per (class, tensors) and multiplies (a few classes instead of every layer).
 
-    first_2: bool
-    first_4: bool
-    first_16th: bool
+    llama.cpp counts ``attn_v`` tensors, not layers (``i_attention_wv`` of
+    ``n_attention_wv``): in a hybrid the first two attention layers get Q3_K_M's Q5_K
+    wherever they are.  ``ffn_down`` of a dense model likewise counts ``ffn_down`` tensors
+    (of ``n_layer``); a MoE model reads the layer from the tensor's name."""
+
+    v_first_2: bool  # among the first 2 attn_v tensors
+    v_first_4: bool
+    v_more_bits: bool
+    first_16th: bool  # ffn_down: i < n_layer / 16
     first_8th: bool
     more_bits: bool
 
 
-def layer_class(i: int, n: int) -> LayerClass:
-    """The class of layer ``i`` of ``n`` (tensors outside the layers count as layer 0)."""
-    return LayerClass(i < 2, i < 4, i < n // 16, i < n // 8, _use_more_bits(i, n))
+@functools.lru_cache(maxsize=1024)
+def _ranks(a: Architecture) -> tuple[dict[int, int], dict[int, int]]:
+    """Layer -> its rank among the layers with attention, and among those with an
+    ``ffn_down`` (dense models; a MoE model's ffn_down goes by layer)."""
+    attn: dict[int, int] = {}
+    ffn: dict[int, int] = {}
+    for t in tensors(a):
+        if t.layer is None:
+            continue
+        if t.name in ("attn_v", "attn_qkv") and t.layer not in attn:
+            attn[t.layer] = len(attn)
+        if t.name == "ffn_down" and t.layer not in ffn:
+            ffn[t.layer] = len(ffn)
+    return attn, ffn
 
 
+def layer_class(i: int, a: Architecture) -> LayerClass:
+    """The class of layer ``i`` of ``a`` (tensors outside the layers count as layer 0)."""
+    n = a.num_hidden_layers
+    attn, ffn = _ranks(a)
+    v = attn.get(i, 0)
+    f = i if a.is_moe else ffn.get(i, i)
+    return LayerClass(
+        v < 2, v < 4, _use_more_bits(v, len(attn)), f < n // 16, f < n // 8, _use_more_bits(f, n)
+    )
+
+
+# llama-quant.cpp's tensor_type_fallback: the type used when a row is not a multiple of
+# the chosen type's block (F16 if that one does not fit either).
 _FALLBACK = {
-    T.Q2_K: T.IQ4_NL,
-    T.Q3_K: T.IQ4_NL,
+    T.Q2_K: T.Q4_0,
+    T.Q3_K: T.Q4_0,
     T.IQ4_XS: T.IQ4_NL,
     T.Q4_K: T.Q5_0,
     T.Q5_K: T.Q5_1,
     T.Q6_K: T.Q8_0,
 }
+# File types whose attn_output llama.cpp raises to Q5_K in an 8-expert model (Mixtral).
+_MOE8_ATTN_OUTPUT_Q5_K = {
+    "Q2_K",
+    "IQ3_XS",
+    "IQ3_XXS",
+    "Q3_K_S",
+    "Q3_K_M",
+    "IQ4_NL",
+    "Q4_K_S",
+    "Q4_K_M",
+    "IQ3_S",
+    "IQ3_M",
+    "IQ4_XS",
+}
+# (model types, layer count) llama.cpp loads as LLM_TYPE_70B (models/llama.cpp needs GQA too)
+_70B = {("llama", "mistral", "mixtral"): 80, ("qwen2", "olmo"): 80}
+
+
+def _is_70b(a: Architecture) -> bool:
+    for types, n in _70B.items():
+        if a.model_type in types and a.num_hidden_layers == n:
+            return types[0] != "llama" or a.num_attention_heads != a.num_key_value_heads
+    return False
 
 
 def gguf_tensor_type(fmt: QuantFormat, t: Tensor, a: Architecture) -> GGMLQuantizationType:
-    """The ggml type llama.cpp's quantizer gives tensor ``t`` in a file of format ``fmt``."""
+    """The ggml type llama.cpp's quantizer gives tensor ``t`` in a file of format ``fmt``
+    (llama-quant.cpp's llama_tensor_get_type_impl and tensor_type_fallback, no imatrix;
+    checked tensor by tensor with ``llama-quantize --dry-run``: bench/quant_conformance.py)."""
     assert fmt.gguf_type is not None
     if not t.quantizable or t.row == 1:
         return T.F32
@@ -399,11 +454,15 @@ def gguf_tensor_type(fmt: QuantFormat, t: Tensor, a: Architecture) -> GGMLQuanti
         # LLAMA_FTYPE_MOSTLY_MXFP4_MOE: expert tensors MXFP4, every other matrix (head too) Q8_0
         new = T.MXFP4 if t.name.endswith("_exps") else T.Q8_0
         return new if t.row % GGML_QUANT_SIZES[new][0] == 0 else T.F16
-    c = layer_class(t.layer if t.layer is not None else 0, a.num_hidden_layers)
+    c = layer_class(t.layer if t.layer is not None else 0, a)
     is_output = t.name == "output" or (t.name == "token_embd" and a.tie_word_embeddings)
+    falcon = a.model_type == "falcon"
+    moe8 = a.is_moe and (a.num_experts or 0) == 8  # llama.cpp's hparams.n_expert == 8
+    # hparams.n_gqa() reads layer 0: 0 where that layer has no attention (most hybrids)
+    n_gqa = a.num_attention_heads // a.num_key_value_heads if 0 in _ranks(a)[0] else 0
     new = default
     if is_output:
-        if a.model_type == "falcon" or name == "Q8_0":
+        if falcon or name == "Q8_0" or t.row % GGML_QUANT_SIZES[default][0]:
             new = T.Q8_0
         elif name.startswith(("IQ1", "IQ2")):
             new = T.Q5_K
@@ -411,36 +470,53 @@ def gguf_tensor_type(fmt: QuantFormat, t: Tensor, a: Architecture) -> GGMLQuanti
             new = T.Q6_K
     elif t.name == "token_embd":
         new = default
-    elif t.name in ("attn_v", "attn_qkv") and name != "Q8_0":
-        n_gqa = a.num_attention_heads // a.num_key_value_heads
-        if t.name == "attn_qkv":
-            new = {"Q3_K_M": T.Q4_K, "Q4_K_M": T.Q5_K, "Q5_K_M": T.Q6_K}.get(name, default)
-        elif name == "Q2_K":
+    elif t.name in ("attn_v", "attn_qkv"):  # llama.cpp's category_is_attn_v (MLA's attn_kv_b
+        # is written as attn_k_b and attn_v_b, which get the default type)
+        if name == "Q2_K":
             new = T.Q4_K if n_gqa >= 4 else T.Q3_K
         elif name == "Q3_K_M":
-            new = T.Q5_K if c.first_2 else T.Q4_K
-        elif name in ("Q4_K_M", "Q5_K_M") and c.more_bits:
-            new = T.Q6_K
-        elif (name == "Q4_K_S" and c.first_4) or (name == "IQ4_XS" and n_gqa >= 4):
+            new = T.Q5_K if c.v_first_2 else T.Q4_K
+        elif name == "IQ4_XS" and n_gqa >= 4:
             new = T.Q5_K
-        if a.is_moe and (a.num_experts or 0) == 8 and name != "Q8_0":
+        elif name in ("Q4_K_M", "Q5_K_M") and c.v_more_bits:
+            new = T.Q6_K
+        elif name == "Q4_K_S" and c.v_first_4:
+            new = T.Q5_K
+        if _is_70b(a) and new in (T.Q3_K, T.Q4_K):
+            new = T.Q5_K
+        if moe8:
             new = T.Q8_0
-    elif t.name.startswith("ffn_down") and name != "Q8_0":
+    elif t.name == "attn_k" and moe8:
+        new = T.Q8_0
+    elif t.name.startswith("ffn_down"):
         if name == "Q2_K":
             new = T.Q3_K
         elif name == "Q3_K_M":
             if c.first_16th:
                 new = T.Q5_K
-            elif a.model_type != "falcon" or c.more_bits:
+            elif not falcon or c.more_bits:
                 new = T.Q4_K
             else:
                 new = T.Q3_K
-        elif name in ("Q4_K_M", "Q5_K_M") and c.more_bits:
-            new = T.Q6_K
-        elif name == "Q4_K_S" and c.first_8th:
+        elif name == "Q4_K_M":
+            if falcon:
+                new = T.Q6_K if c.first_16th else T.Q5_K if c.more_bits else T.Q4_K
+            elif c.more_bits:
+                new = T.Q6_K
+        elif name == "IQ4_XS" and c.first_8th:
             new = T.Q5_K
-    elif t.name == "attn_output" and name in ("Q2_K", "Q3_K_M"):
-        new = T.Q3_K if name == "Q2_K" else T.Q4_K
+        elif name == "Q5_K_M" and c.more_bits:
+            new = T.Q6_K
+        elif name == "Q4_K_S" and c.first_8th and not falcon:
+            new = T.Q5_K
+    elif t.name == "attn_output" and not falcon:
+        if moe8:
+            if name in _MOE8_ATTN_OUTPUT_Q5_K:
+                new = T.Q5_K
+        elif name == "Q2_K":
+            new = T.Q3_K
+        elif name == "Q3_K_M":
+            new = T.Q4_K
     block, _ = GGML_QUANT_SIZES[new]
     if t.row % block:
         new = _FALLBACK.get(new, new)
@@ -488,7 +564,6 @@ def layer_groups(a: Architecture) -> LayerGroups:
     with the same tensors and the same :class:`LayerClass` get the same ggml types, so each
     group is (its layer indices, the first one's tensors), in order of first appearance.
     Once per architecture: pricing a format then costs one layer per group."""
-    n = a.num_hidden_layers
     outside: list[Tensor] = []
     layers: dict[int, list[Tensor]] = {}
     for t in tensors(a):
@@ -499,7 +574,7 @@ def layer_groups(a: Architecture) -> LayerGroups:
     alike: dict[tuple[object, ...], tuple[list[int], list[Tensor]]] = {}
     for i, ts in layers.items():
         shape = tuple((t.name, t.n, t.row, t.category, t.active_fraction) for t in ts)
-        key = (layer_class(i, n), shape)
+        key = (layer_class(i, a), shape)
         if key in alike:
             alike[key][0].append(i)
         else:
