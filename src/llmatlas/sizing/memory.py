@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from llmatlas._record import Value, value
 from llmatlas.catalog._schema import Architecture
@@ -708,25 +708,15 @@ def _predicted_tensors(
 ) -> tuple[tuple[str, int | None, int], ...]:
     """(name, layer, bytes) of the tensors llama.cpp loads, a layer's tensors as one entry;
     once per (architecture, format), alike layers typed once (as ``quant.weight_bytes``)."""
-    from llmatlas.sizing.params import tensors
-    from llmatlas.sizing.quant import gguf_tensor_type, layer_class, tensor_bytes
+    from llmatlas.sizing.quant import priced_groups
 
-    out: list[tuple[str, int | None, int]] = []
-    layers: dict[int, list[Any]] = {}
-    for t in tensors(a):
-        if t.name == "extra":  # vision/audio towers: 16-bit, as quant.weight_bytes counts them
-            out.append((t.name, None, t.n * 2))
-        elif t.layer is None:
-            out.append((t.name, None, tensor_bytes(t, gguf_tensor_type(fmt, t, a))))
-        else:
-            layers.setdefault(t.layer, []).append(t)
-    alike: dict[tuple[object, ...], int] = {}
-    for i, ts in layers.items():
-        shape = tuple((t.name, t.n, t.row, t.category, t.active_fraction) for t in ts)
-        key = (layer_class(i, a), shape)
-        if key not in alike:
-            alike[key] = sum(tensor_bytes(t, gguf_tensor_type(fmt, t, a)) for t in ts)
-        out.append((f"blk.{i}", i, alike[key]))
+    outside, groups = priced_groups(a, fmt)  # towers in extra_params at 16-bit, as there
+    out: list[tuple[str, int | None, int]] = [(t.name, None, b) for t, b, _ in outside]
+    per_layer: dict[int, int] = {}
+    for layers, priced in groups:
+        size = sum(p[1] for p in priced)
+        per_layer.update((i, size) for i in layers)
+    out += [(f"blk.{i}", i, per_layer[i]) for i in sorted(per_layer)]
     return tuple(out)
 
 

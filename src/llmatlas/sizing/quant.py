@@ -18,7 +18,7 @@ compressed-tensors INT4 (Kimi K2 Thinking: symmetric 4-bit integers with one BF1
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from llmatlas._record import Value, value
 from llmatlas.catalog._schema import Architecture
@@ -563,28 +563,57 @@ class WeightBytes(Value):
         return self.total * 8 / self.params
 
 
+LayerGroups = tuple[tuple[Tensor, ...], tuple[tuple[tuple[int, ...], tuple[Tensor, ...]], ...]]
+
+
 @functools.lru_cache(maxsize=1024)
-def _tensor_groups(a: Architecture) -> tuple[tuple[Tensor, int], ...]:
-    """:func:`tensors` as (tensor, how many alike): layers with the same tensors and the same
-    :class:`LayerClass` are one representative layer (the first) counted that many times."""
-    out: list[tuple[Tensor, int]] = []
+def layer_groups(a: Architecture) -> LayerGroups:
+    """:func:`tensors` as (the tensors outside the repeating layers, the layers grouped): layers
+    with the same tensors and the same :class:`LayerClass` get the same ggml types, so each
+    group is (its layer indices, the first one's tensors), in order of first appearance.
+    Once per architecture: pricing a format then costs one layer per group."""
+    outside: list[Tensor] = []
     layers: dict[int, list[Tensor]] = {}
     for t in tensors(a):
         if t.layer is None:
-            out.append((t, 1))
+            outside.append(t)
         else:
             layers.setdefault(t.layer, []).append(t)
-    alike: dict[tuple[object, ...], list[Any]] = {}
+    alike: dict[tuple[object, ...], tuple[list[int], list[Tensor]]] = {}
     for i, ts in layers.items():
         shape = tuple((t.name, t.n, t.row, t.category, t.active_fraction) for t in ts)
         key = (layer_class(i, a), shape)
         if key in alike:
-            alike[key][1] += 1
+            alike[key][0].append(i)
         else:
-            alike[key] = [ts, 1]
-    for ts, count in alike.values():
-        out += [(t, count) for t in ts]
-    return tuple(out)
+            alike[key] = ([i], ts)
+    return tuple(outside), tuple((tuple(ix), tuple(ts)) for ix, ts in alike.values())
+
+
+Priced = tuple[tuple[Tensor, int, str], ...]
+"""Tensors with their bytes and type name in a format."""
+
+
+@functools.lru_cache(maxsize=4096)
+def priced_groups(
+    a: Architecture, fmt: QuantFormat
+) -> tuple[Priced, tuple[tuple[tuple[int, ...], Priced], ...]]:
+    """:func:`layer_groups` with each tensor's (bytes, type) in ``fmt``: the tensors outside
+    the layers, and (layer indices, one layer's tensors) of each group (towers in
+    ``extra_params`` at 16-bit).  Once
+    per (architecture, format): the totals (:func:`weight_bytes`) and the per-layer split
+    over devices (``memory.llama_cpp_devices``) both read it."""
+
+    def price(t: Tensor) -> tuple[Tensor, int, str]:
+        if t.name == "extra":
+            return t, t.n * 2, "F16 (extra)"
+        if fmt.is_gguf:
+            gt = gguf_tensor_type(fmt, t, a)
+            return t, tensor_bytes(t, gt), gt.name
+        return (t, *_hf_tensor_bytes(fmt, t))
+
+    outside, groups = layer_groups(a)
+    return tuple(map(price, outside)), tuple((ix, tuple(map(price, ts))) for ix, ts in groups)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -592,24 +621,17 @@ def weight_bytes(a: Architecture, fmt: QuantFormat) -> WeightBytes:
     """Bytes of every weight in ``fmt`` (towers in ``extra_params`` at 16-bit).
 
     Computed once per (architecture, format) per process, one layer per group of alike
-    layers (:func:`_tensor_groups`): ``fit`` asks for every rung of the quantization
+    layers (:func:`layer_groups`): ``fit`` asks for every rung of the quantization
     ladder of every model, and ``recommend`` for each tier and need."""
     total = 0
     active = 0.0
     routed = 0
     params = 0
     by_type: dict[str, int] = {}
-    for t, count in _tensor_groups(a):
+    outside, groups = priced_groups(a, fmt)
+    counted = [(p, 1) for p in outside] + [(p, len(ix)) for ix, ps in groups for p in ps]
+    for (t, b, kind), count in counted:
         params += t.n * count
-        if t.name == "extra":
-            b = t.n * 2
-            kind = "F16 (extra)"
-        elif fmt.is_gguf:
-            gt = gguf_tensor_type(fmt, t, a)
-            b = tensor_bytes(t, gt)
-            kind = gt.name
-        else:
-            b, kind = _hf_tensor_bytes(fmt, t)
         total += b * count
         active += b * t.active_fraction * count
         if t.active_fraction < 1.0:
