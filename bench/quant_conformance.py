@@ -30,6 +30,7 @@ from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
 
 from llmatlas.artifacts.synth import layout, synth_gguf, tensor_type
 from llmatlas.catalog import Catalog
+from llmatlas.errors import AtlasError
 from llmatlas.sizing.quant import GGUF_LADDER, get_format, weight_bytes
 
 MODELS = [
@@ -108,19 +109,25 @@ def main() -> int:
         return 0
     cat = Catalog()
     f16 = get_format("F16", "llama.cpp")
+    try:  # bad names: one line, before any work
+        archs = {mid: cat.get(mid).architecture for mid in args.ids.split(",")}
+        fmts = {q: get_format(q, "llama.cpp") for q in args.quants.split(",")}
+    except AtlasError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     worst = 0.0
     print(
         f"{'model':36} {'quant':7} {'tensors':>7} {'differ':>6} {'llama.cpp MiB':>13} "
         f"{'synth err':>9} {'sizing err':>10}"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        for mid in args.ids.split(","):
-            a = cat.get(mid).architecture
-            assert a is not None
+        for mid, a in archs.items():
+            if a is None:
+                print(f"{mid:36} no architecture in the catalog")
+                continue
             path = synth_gguf(a, f16, Path(tmp) / f"{mid}.gguf")[0]
             specs = {s.name: s for s in layout(a)}
-            for q in args.quants.split(","):
-                fmt = get_format(q, "llama.cpp")
+            for q, fmt in fmts.items():
                 try:
                     real = dry_run(binary, path, q)
                 except (RuntimeError, subprocess.TimeoutExpired) as e:
