@@ -50,6 +50,9 @@ MODELS = [
     "qwen-7b",
     "gpt-oss-20b",
     "qwen3-next-80b-a3b-instruct",
+    "qwen3.5-35b-a3b",
+    "minimax-m1-40k",
+    "nemotron-3-nano-30b-a3b",
 ]
 _LINE = re.compile(
     r"^\[\s*\d+/\s*\d+\]\s+(\S+)\s+- \[([^\]]*)\], type =\s*(\S+), size =[^(]*(?:\((\S+)\))?\s*$"

@@ -204,6 +204,16 @@ def test_quant_mix_rules_match_llama_quantize(catalog: Catalog) -> None:
     assert weight_bytes(arch(catalog, "granite-4.0-h-micro"), get_format("Q3_K_M")).total == (
         1_551_895_552
     )
+    # a delta-net hybrid's linear layers hold an attn_qkv, counted with the attn_v tensors
+    nxt = types("qwen3-next-80b-a3b-instruct", "Q4_K_M")
+    assert (nxt[("attn_qkv", 6)], nxt[("attn_v", 11)], nxt[("attn_v", 15)]) == (
+        "Q4_K",
+        "Q6_K",
+        "Q4_K",
+    )
+    assert types("qwen3-next-80b-a3b-instruct", "Q2_K")[("attn_qkv", 0)] == "Q4_K"
+    # MiniMax's lightning layers: their output projection is an attn_output
+    assert types("minimax-m1-40k", "Q3_K_M")[("lin_attn_output", 0)] == "Q4_K"
 
 
 def test_quant_fallback_when_row_is_not_a_block_multiple(catalog: Catalog) -> None:

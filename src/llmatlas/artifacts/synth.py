@@ -492,7 +492,9 @@ def _metadata(w: GGUFWriter, a: Architecture, arch: str, ftype_name: str) -> Non
 def tensor_type(fmt: QuantFormat, s: Spec, a: Architecture) -> GGMLQuantizationType:
     if len(s.ne) == 1 or s.name.endswith(".bias") or "norm" in s.name:
         return T.F32
-    if "ssm_" in s.name and not s.name.endswith(("ssm_in.weight", "ssm_out.weight")):
+    if "ssm_" in s.name and not s.name.endswith(
+        ("ssm_in.weight", "ssm_out.weight", "ssm_ba.weight", "ssm_alpha.weight", "ssm_beta.weight")
+    ):
         return T.F32  # llama-quant.cpp keeps Mamba's conv, A, D and norms in F32
     if s.name.endswith(("attn_sinks.weight", "ffn_gate_inp.weight")):
         return T.F32

@@ -161,13 +161,20 @@ def _recurrent_tensors(a: Architecture, layer: int) -> list[Tensor]:
         heads = a.linear_num_value_heads or 0
         if a.recurrent_kind == "gated-deltanet":
             # Qwen3-Next: in_proj_qkvz (q, k, v, gate z), in_proj_ba (beta, alpha per head),
-            # depthwise conv over q/k/v, dt_bias + A_log per head, gated RMSNorm, out_proj
-            proj = h * (2 * key + 2 * value) + h * 2 * heads
+            # depthwise conv over q/k/v, dt_bias + A_log per head, gated RMSNorm, out_proj;
+            # the projections as llama.cpp's file holds them (its quantizer gives attn_qkv
+            # attn_v's types)
             small = channels * conv + 2 * heads + (a.linear_value_head_dim or 0)
-        else:
-            # Mamba-2: in_proj (z, x, B, C, dt), conv over x/B/C with bias, dt_bias/A_log/D, norm
-            proj = h * (2 * value + 2 * key + heads)
-            small = channels * (conv + 1) + 3 * heads + value
+            return [
+                Tensor("attn_qkv", layer, h * channels, h, "attention"),
+                Tensor("attn_gate", layer, h * value, h, "attention"),
+                Tensor("ssm_ba", layer, h * 2 * heads, h, "attention"),
+                Tensor("ssm_out", layer, value * h, value, "attention"),
+                Tensor("ssm_small", layer, small, 1, "norm"),
+            ]
+        # Mamba-2: in_proj (z, x, B, C, dt), conv over x/B/C with bias, dt_bias/A_log/D, norm
+        proj = h * (2 * value + 2 * key + heads)
+        small = channels * (conv + 1) + 3 * heads + value
         return [
             Tensor("ssm_in", layer, proj, h, "attention"),
             Tensor("ssm_out", layer, value * h, value, "attention"),

@@ -377,6 +377,12 @@ class LayerClass(NamedTuple):
     more_bits: bool
 
 
+# llama.cpp's category_is_attn_v: attn_v and every fused attn_qkv (a linear-attention layer's
+# too: MiniMax's lightning, Qwen3-Next's delta-net); MLA's attn_kv_b is written as attn_k_b
+# and attn_v_b, which get the default type
+_ATTN_V = ("attn_v", "attn_qkv")
+
+
 @functools.lru_cache(maxsize=1024)
 def _ranks(a: Architecture) -> tuple[dict[int, int], dict[int, int]]:
     """Layer -> its rank among the layers with attention, and among those with an
@@ -386,7 +392,7 @@ def _ranks(a: Architecture) -> tuple[dict[int, int], dict[int, int]]:
     for t in tensors(a):
         if t.layer is None:
             continue
-        if t.name in ("attn_v", "attn_qkv") and t.layer not in attn:
+        if t.name.removeprefix("lin_") in _ATTN_V and t.layer not in attn:
             attn[t.layer] = len(attn)
         if t.name == "ffn_down" and t.layer not in ffn:
             ffn[t.layer] = len(ffn)
@@ -455,11 +461,14 @@ def gguf_tensor_type(fmt: QuantFormat, t: Tensor, a: Architecture) -> GGMLQuanti
         new = T.MXFP4 if t.name.endswith("_exps") else T.Q8_0
         return new if t.row % GGML_QUANT_SIZES[new][0] == 0 else T.F16
     c = layer_class(t.layer if t.layer is not None else 0, a)
+    role = t.name.removeprefix("lin_")  # MiniMax's lightning layers: attn_qkv, attn_output
     is_output = t.name == "output" or (t.name == "token_embd" and a.tie_word_embeddings)
     falcon = a.model_type == "falcon"
     moe8 = a.is_moe and (a.num_experts or 0) == 8  # llama.cpp's hparams.n_expert == 8
-    # hparams.n_gqa() reads layer 0: 0 where that layer has no attention (most hybrids)
-    n_gqa = a.num_attention_heads // a.num_key_value_heads if 0 in _ranks(a)[0] else 0
+    # hparams.n_gqa() reads layer 0: 0 in a Mamba-2 hybrid whose layer 0 has no attention
+    # (its file lists KV heads per layer, 0 there)
+    mamba0 = a.recurrent_kind == "mamba2" and 0 not in _ranks(a)[0]
+    n_gqa = 0 if mamba0 else a.num_attention_heads // a.num_key_value_heads
     new = default
     if is_output:
         if falcon or name == "Q8_0" or t.row % GGML_QUANT_SIZES[default][0]:
@@ -470,8 +479,7 @@ def gguf_tensor_type(fmt: QuantFormat, t: Tensor, a: Architecture) -> GGMLQuanti
             new = T.Q6_K
     elif t.name == "token_embd":
         new = default
-    elif t.name in ("attn_v", "attn_qkv"):  # llama.cpp's category_is_attn_v (MLA's attn_kv_b
-        # is written as attn_k_b and attn_v_b, which get the default type)
+    elif role in _ATTN_V:
         if name == "Q2_K":
             new = T.Q4_K if n_gqa >= 4 else T.Q3_K
         elif name == "Q3_K_M":
@@ -486,7 +494,7 @@ def gguf_tensor_type(fmt: QuantFormat, t: Tensor, a: Architecture) -> GGMLQuanti
             new = T.Q5_K
         if moe8:
             new = T.Q8_0
-    elif t.name == "attn_k" and moe8:
+    elif role == "attn_k" and moe8:
         new = T.Q8_0
     elif t.name.startswith("ffn_down"):
         if name == "Q2_K":
@@ -509,7 +517,7 @@ def gguf_tensor_type(fmt: QuantFormat, t: Tensor, a: Architecture) -> GGMLQuanti
             new = T.Q6_K
         elif name == "Q4_K_S" and c.first_8th and not falcon:
             new = T.Q5_K
-    elif t.name == "attn_output" and not falcon:
+    elif role == "attn_output" and not falcon:
         if moe8:
             if name in _MOE8_ATTN_OUTPUT_Q5_K:
                 new = T.Q5_K
