@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
@@ -157,6 +158,17 @@ def test_a_card_naming_the_script_ranks_before_one_saying_only_chinese(
     mixed = [g for g in groups.values() if len(set(g)) == 2]
     assert mixed, "no tie between the two kinds of card to rank"
     assert all(g == sorted(g, reverse=True) for g in mixed)
+
+
+def test_below_the_speed_a_usable_row_comes_before_one_too_slow(catalog: Catalog) -> None:
+    """On a slow CPU (5 GB/s) few models reach a chat's 10 tok/s; of the rest, those still
+    usable (>= 5 tok/s) rank before large ones crawling at under 1 tok/s."""
+    t = replace(Target.from_budget(ram_bytes=64 * GiB), cpu_bandwidth_gbs=5.0)
+    rows = fit(t, Need(), catalog=catalog)
+    tiers = [0 if r.meets_speed else 1 + (r.grade == "too slow") for r in rows]
+    assert tiers == sorted(tiers) and {1, 2} <= set(tiers)
+    slow = next(i for i, r in enumerate(rows) if r.grade == "too slow")
+    assert all(r.decode_tps >= 5 for r in rows[:slow])
 
 
 def test_fit_min_tps_and_language(catalog: Catalog) -> None:

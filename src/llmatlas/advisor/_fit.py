@@ -5,8 +5,8 @@ its quantization follows :func:`llmatlas.advisor.choose_quant` (best quality tha
 is fast enough, never below 4-bit unless asked).  Ranking, most important first:
 
 1. speed: rows that reach the speed the need asks for (``REQUIRED_TPS`` for a chat, or
-   ``--min-tps``) come before rows that do not, so a model that "fits" but crawls never
-   tops the list;
+   ``--min-tps``) come before rows that do not, and of those, rows still usable (5 tok/s)
+   before rows too slow to use, so a model that "fits" but crawls never tops the list;
 2. for a task need (code, reasoning, math...), a model built for it (the card lists the
    task first) before one that merely lists it among others;
    then release year: a newer model generation before an older one of any size (a 2023 7B
@@ -367,7 +367,9 @@ def fit(
         )
         rows.append(row)
         keys[m.id] = (
-            0 if choice.meets_speed else 1,
+            # below the needed speed: a usable row (>= 5 tok/s) before one too slow to use,
+            # so a 32B model at 0.5 tok/s never tops a 3B one at 8 on a slow machine
+            0 if choice.meets_speed else 1 + (est.speed == "too slow"),
             _task_level(m, need) if _is_task_need(need) else 0,
             -m.released.year,
             lang_i,
