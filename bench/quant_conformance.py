@@ -27,34 +27,15 @@ import tempfile
 from pathlib import Path
 
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+from sizing_conformance import MODELS as ALLOCATOR_MODELS
 
 from llmatlas.artifacts.synth import layout, synth_gguf, tensor_type
 from llmatlas.catalog import Catalog
 from llmatlas.errors import AtlasError
 from llmatlas.sizing.quant import GGUF_LADDER, get_format, weight_bytes
 
-MODELS = [
-    "llama-2-7b",
-    "llama-3-8b",
-    "llama-3.1-70b",
-    "mistral-7b-v0.1",
-    "mixtral-8x7b-v0.1",
-    "qwen2.5-7b",
-    "qwen3-30b-a3b",
-    "qwen1.5-moe-a2.7b",
-    "gemma-2-9b",
-    "gemma-3-4b-it",
-    "phi-3-mini-4k-instruct",
-    "falcon-7b",
-    "deepseek-v3",
-    "granite-4.0-h-micro",
-    "qwen-7b",
-    "gpt-oss-20b",
-    "qwen3-next-80b-a3b-instruct",
-    "qwen3.5-35b-a3b",
-    "minimax-m1-40k",
-    "nemotron-3-nano-30b-a3b",
-]
+# every architecture of the allocator conformance run (bench/ is on sys.path when run as a script)
+MODELS = [mid for mid, _ in ALLOCATOR_MODELS]
 _LINE = re.compile(
     r"^\[\s*\d+/\s*\d+\]\s+(\S+)\s+- \[([^\]]*)\], type =\s*(\S+), size =[^(]*(?:\((\S+)\))?\s*$"
 )

@@ -214,6 +214,13 @@ def test_quant_mix_rules_match_llama_quantize(catalog: Catalog) -> None:
     assert types("qwen3-next-80b-a3b-instruct", "Q2_K")[("attn_qkv", 0)] == "Q4_K"
     # MiniMax's lightning layers: their output projection is an attn_output
     assert types("minimax-m1-40k", "Q3_K_M")[("lin_attn_output", 0)] == "Q4_K"
+    # tensors llama-quantize leaves 16-bit; Gemma 3n (no output head) quantizes its per-layer
+    # embeddings as the head; GPT-2 keeps q/k/v fused, InternLM2's converter splits them
+    g3n = types("gemma-3n-e4b", "Q4_K_M")
+    assert (g3n[("per_layer_token_embd", None)], g3n[("laurel", 0)]) == ("Q6_K", "F16")
+    assert types("gpt2-medium", "Q4_K_M")[("position_embd", None)] == "F16"
+    assert ("attn_qkv", 0) in types("gpt2-medium", "Q8_0")
+    assert ("attn_v", 0) in types("internlm2-7b", "Q8_0")
 
 
 def test_quant_fallback_when_row_is_not_a_block_multiple(catalog: Catalog) -> None:

@@ -17,10 +17,9 @@ from llmatlas.catalog._schema import Architecture
 
 Category = Literal["embedding", "output", "attention", "ffn", "experts", "norm", "other"]
 
-# Architectures whose GGUF conversion keeps q/k/v fused in one ``attn_qkv`` tensor.
-FUSED_QKV = frozenset(
-    {"falcon", "phi3", "bloom", "gpt_neox", "mpt", "chatglm", "qwen", "internlm2", "phimoe"}
-)
+# Architectures whose GGUF conversion keeps q/k/v fused in one ``attn_qkv`` tensor (InternLM2's
+# wqkv is split into Q, K and V by the converter; Phi-3.5-MoE's are separate).
+FUSED_QKV = frozenset({"falcon", "phi3", "bloom", "gpt_neox", "mpt", "chatglm", "qwen", "gpt2"})
 
 # Architectures whose shared expert has its own sigmoid gate (one hidden-wide vector per layer).
 SHARED_EXPERT_GATE = ("qwen2_moe", "qwen3_next")

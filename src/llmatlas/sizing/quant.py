@@ -410,6 +410,10 @@ def layer_class(i: int, a: Architecture) -> LayerClass:
     )
 
 
+# Matrices llama-quant.cpp's tensor_allows_quantization leaves as they are (with every name
+# holding "altup" or "laurel", Gemma 3n's small ones)
+_KEPT = ("position_embd", "token_types", "per_layer_model_proj")
+
 # llama-quant.cpp's tensor_type_fallback: the type used when a row is not a multiple of
 # the chosen type's block (F16 if that one does not fit either).
 _FALLBACK = {
@@ -456,13 +460,18 @@ def gguf_tensor_type(fmt: QuantFormat, t: Tensor, a: Architecture) -> GGMLQuanti
     default = fmt.gguf_type
     if name in ("F16", "BF16", "F32"):
         return default
+    if t.name in _KEPT or t.name.startswith(("altup", "laurel")):
+        return T.F16  # tensor_allows_quantization: left in the converter's 16-bit type
     if name == "MXFP4":
         # LLAMA_FTYPE_MOSTLY_MXFP4_MOE: expert tensors MXFP4, every other matrix (head too) Q8_0
         new = T.MXFP4 if t.name.endswith("_exps") else T.Q8_0
         return new if t.row % GGML_QUANT_SIZES[new][0] == 0 else T.F16
     c = layer_class(t.layer if t.layer is not None else 0, a)
     role = t.name.removeprefix("lin_")  # MiniMax's lightning layers: attn_qkv, attn_output
-    is_output = t.name == "output" or (t.name == "token_embd" and a.tie_word_embeddings)
+    # a file without output.weight quantizes its token embeddings (Gemma 3n's per-layer ones
+    # too) as the output head
+    embd = t.name in ("token_embd", "per_layer_token_embd")
+    is_output = t.name == "output" or (embd and a.tie_word_embeddings)
     falcon = a.model_type == "falcon"
     moe8 = a.is_moe and (a.num_experts or 0) == 8  # llama.cpp's hparams.n_expert == 8
     # hparams.n_gqa() reads layer 0: 0 in a Mamba-2 hybrid whose layer 0 has no attention
@@ -477,7 +486,7 @@ def gguf_tensor_type(fmt: QuantFormat, t: Tensor, a: Architecture) -> GGMLQuanti
             new = T.Q5_K
         else:
             new = T.Q6_K
-    elif t.name == "token_embd":
+    elif embd:
         new = default
     elif role in _ATTN_V:
         if name == "Q2_K":
