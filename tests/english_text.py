@@ -44,9 +44,9 @@ def english_sentences(
     return inside, whole
 
 
-def untranslated(texts: list[str], domain: str = "cli") -> list[str]:
-    """The texts that hold one of ``domain``'s English sentences."""
-    inside, whole = english_sentences(domain)
+def untranslated(texts: list[str], domain: str = "cli", lang: str = "zh_TW") -> list[str]:
+    """The texts that hold one of ``domain``'s English sentences (those ``lang`` translates)."""
+    inside, whole = english_sentences(domain, lang)
     return sorted(
         {s for s in texts if any(p.search(s) for p in inside) or any(p.fullmatch(s) for p in whole)}
     )

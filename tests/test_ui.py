@@ -543,28 +543,34 @@ def test_messages_route_negotiates_the_language(server: dict[str, Any]) -> None:
     assert status == 400 and "unsupported language" in body["error"]["message"]
 
 
+def _walk_every_page(u: UI, lang: str, html_lang: str) -> None:
+    """Each page at 390 px in ``lang``: the document's language, no English UI string or
+    server sentence left, no unfilled placeholder, no horizontal overflow."""
+    english = english_messages("ui", lang)
+    for name, hash_, sel in PAGES:
+        page = u.go(hash_)
+        page.wait_for_selector(sel, timeout=SLOW_MS)
+        assert page.evaluate("document.documentElement.lang") == html_lang
+        if name not in ("model", "family", "estimate", "error"):  # h1 holds a model's name
+            assert CJK.search(page.locator("h1").first.inner_text())
+        texts = page.evaluate(VISIBLE_TEXT_JS)
+        left = sorted({s for s in texts if any(p.fullmatch(s) for p in english)})
+        assert not left, f"{name}: English UI strings in {lang}: {left}"
+        written = untranslated(texts, "cli", lang)  # what the server wrote
+        assert not written, f"{name}: English server text in {lang}: {written}"
+        unfilled = sorted({s for s in texts if re.search(r"\{\w+\}", s)})
+        assert not unfilled, f"{name}: unfilled placeholders: {unfilled}"
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{name} overflows by {overflow}px at 390px in {lang}"
+        u.shot(f"{html_lang}-{name}")
+        if name == "error":  # the browser logs the 404 the page was asked to show
+            u.errors = [e for e in u.errors if "404 (Not Found)" not in e]
+
+
 def test_every_page_in_traditional_chinese(browser: Any, server: dict[str, Any]) -> None:
-    english = english_messages("ui")
     u = UI(browser, server["base"], width=390, locale="zh-TW", csp=True)
     try:
-        for name, hash_, sel in PAGES:
-            page = u.go(hash_)
-            page.wait_for_selector(sel, timeout=SLOW_MS)
-            assert page.evaluate("document.documentElement.lang") == "zh-Hant-TW"
-            if name not in ("model", "family", "estimate", "error"):  # h1 holds a model's name
-                assert CJK.search(page.locator("h1").first.inner_text())
-            texts = page.evaluate(VISIBLE_TEXT_JS)
-            left = sorted({s for s in texts if any(p.fullmatch(s) for p in english)})
-            assert not left, f"{name}: English UI strings in zh-TW: {left}"
-            written = untranslated(texts, "cli")  # what the server wrote
-            assert not written, f"{name}: English server text in zh-TW: {written}"
-            unfilled = sorted({s for s in texts if re.search(r"\{\w+\}", s)})
-            assert not unfilled, f"{name}: unfilled placeholders: {unfilled}"
-            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-            assert overflow <= 1, f"{name} overflows by {overflow}px at 390px in zh-TW"
-            u.shot(f"zh-TW-{name}")
-            if name == "error":  # the browser logs the 404 the page was asked to show
-                u.errors = [e for e in u.errors if "404 (Not Found)" not in e]
+        _walk_every_page(u, "zh_TW", "zh-Hant-TW")
         # the server's sentences arrived translated (not only absent): reasons, notes, errors
         page = u.go("#/fit")
         page.wait_for_selector("#fit-table tbody tr", timeout=SLOW_MS)
@@ -583,6 +589,18 @@ def test_every_page_in_traditional_chinese(browser: Any, server: dict[str, Any])
         page = u.go("#/model/mistral-7b-v0.1")
         page.wait_for_selector("#est-total")
         assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日", page.locator("main").inner_text())
+        u.assert_clean()
+    finally:
+        u.close()
+
+
+def test_every_page_in_simplified_chinese(browser: Any, server: dict[str, Any]) -> None:
+    u = UI(browser, server["base"], width=390, locale="zh-CN", csp=True)
+    try:
+        _walk_every_page(u, "zh_CN", "zh-Hans-CN")
+        page = u.go("#/fit")  # the server's reasons arrive in Simplified Chinese
+        page.wait_for_selector("#fit-table tbody tr", timeout=SLOW_MS)
+        assert "单个流约" in page.locator("#fit-table").inner_text()
         u.assert_clean()
     finally:
         u.close()
