@@ -63,6 +63,34 @@ def test_split_points_are_upper_bounds_in_float32() -> None:
     assert 1 not in layers and out == 2
 
 
+def test_split_points_equal_numpy_float32_arithmetic() -> None:
+    """The split is computed in double rounded to float32 (no numpy on the CLI's path); numpy's
+    float32 arithmetic, as llama.cpp's C++ floats, is the reference over random splits."""
+    import random
+
+    import numpy as np
+
+    f32 = np.float32
+
+    def reference(n: int, raw: list[float]) -> list[int]:
+        acc, points = f32(0.0), []
+        for x in raw:
+            acc = f32(acc + f32(x))
+            points.append(acc)
+        points = [f32(p / acc) for p in points]
+        return [
+            next((d for d, p in enumerate(points) if p > f32(f32(il) / f32(n + 1))), len(raw) - 1)
+            for il in range(n + 1)
+        ]
+
+    rng = random.Random(7)
+    for _ in range(400):
+        n, k = rng.randint(1, 126), rng.randint(1, 8)
+        raw = [rng.choice([rng.random(), float(rng.randint(1, 80 << 30)), 1.0]) for _ in range(k)]
+        layers, out = llama_cpp_layer_split(n, k, raw)
+        assert [*layers, out] == reference(n, raw), (n, raw)
+
+
 def test_partial_offload_keeps_the_first_layers_on_the_cpu() -> None:
     layers, out = llama_cpp_layer_split(32, 2, [1, 1], n_gpu_layers=20)
     # i_gpu_start = 33 - 20 = 13: layers 0-12 on the host (numbered 2), the rest split

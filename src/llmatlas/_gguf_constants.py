@@ -27,7 +27,7 @@ from typing import Any
 _NAME = "llmatlas._gguf_constants_module"
 
 
-def _constants_path() -> Path:
+def constants_path() -> Path:
     spec = importlib.util.find_spec("gguf")  # finds the package without running it
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("the gguf package is not installed")
@@ -41,7 +41,7 @@ def quant_types() -> tuple[type[IntEnum], dict[Any, tuple[int, int]]]:
         return loaded.GGMLQuantizationType, loaded.GGML_QUANT_SIZES
     from llmatlas._snapshot import compiled
 
-    members, sizes = compiled("gguf-types", [_constants_path()], _quant_table)
+    members, sizes = compiled("gguf-types", [constants_path()], _quant_table)
     types = IntEnum("GGMLQuantizationType", members, module=__name__)  # type: ignore[misc]
     return types, {types(value): block for value, block in sizes}
 
@@ -58,7 +58,7 @@ def gguf_constants() -> ModuleType:
     loaded = sys.modules.get("gguf.constants") or sys.modules.get(_NAME)
     if loaded is not None:
         return loaded
-    path = _constants_path()
+    path = constants_path()
     file_spec = importlib.util.spec_from_file_location(_NAME, path)
     if file_spec is None or file_spec.loader is None:  # pragma: no cover
         raise ImportError(f"cannot load {path}")

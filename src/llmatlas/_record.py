@@ -77,10 +77,20 @@ def record_check(fn: F) -> F:
 
 class Frozen:
     """Frozen, compared and hashed by value over its fields, printed as a dataclass is: what
-    ``@dataclass(frozen=True)`` generates, written once here for every such class."""
+    ``@dataclass(frozen=True)`` generates, written once here for every such class.
+
+    The hash is computed once per instance (an architecture has some 60 fields, and the
+    sizing memos hash their arguments on every call) and kept in a slot, outside the
+    fields' ``__dict__``; pickling carries only the fields, since hashes of strings differ
+    from one process to the next."""
+
+    __slots__ = ("_hash",)
 
     def _values(self) -> tuple[Any, ...]:
         return _values_of(type(self))(self.__dict__)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.__dict__
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is self.__class__:
@@ -88,7 +98,12 @@ class Frozen:
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(self._values())
+        try:
+            return self._hash  # type: ignore[no-any-return]
+        except AttributeError:
+            h = hash(self._values())
+            object.__setattr__(self, "_hash", h)
+            return h
 
     def __repr__(self) -> str:
         names = _field_names(type(self))

@@ -64,6 +64,28 @@ def _remembering(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def _remembering_weights(fn: Callable[P, R]) -> Callable[P, R]:
+    """For the commands over the whole catalog: also keep the weight sizes of every
+    (architecture, format) for the next run (``quant.WEIGHTS``; reading the copy back costs
+    more than the one model ``estimate`` prices)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from llmatlas._gguf_constants import constants_path
+        from llmatlas._snapshot import remembered
+        from llmatlas.sizing import quant
+
+        root = Path(quant.__file__).parents[1]
+        code = [root / source for source in quant.WEIGHT_SOURCES] + [constants_path()]
+        with (
+            remembered("weight-sizes", quant.WEIGHTS, code),
+            remembered("layer-weights", quant.LAYER_WEIGHTS, code),
+        ):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def register(app: typer.Typer) -> None:
     app.command("hw", help=_("Detect this machine: CPU, RAM, measured memory bandwidth, GPUs."))(hw)
     app.command(
@@ -477,6 +499,7 @@ def _budget_target(spec: str) -> Target:
 
 @handle_errors
 @_remembering
+@_remembering_weights
 def fit_cmd(
     model: str = typer.Argument(
         None,
@@ -622,6 +645,7 @@ def fit_cmd(
 
 @handle_errors
 @_remembering
+@_remembering_weights
 def recommend_cmd(
     tier: list[str] = typer.Option(
         None, "--tier", help=_("Only these hardware classes (repeatable), e.g. '8 GB GPU'.")

@@ -98,6 +98,44 @@ GRAPHED = (
 llama.cpp's own dry run in ``bench/sizing_conformance.py``)."""
 
 
+# Where the layers of each kind sit: the catalog keeps counts, the graph and the per-card
+# split need positions (placed here so the sizing path reads them without the graph builder).
+
+
+def attention_layers(a: Architecture) -> set[int]:
+    """Which layers attend (the rest are recurrent).  The catalog keeps the count, not the
+    positions; they are spread evenly, the last layer of each group attending (Granite 4.0-H
+    stacks nine Mamba-2 blocks then one attention block).  Positions change neither the KV
+    cache nor the recurrent state, only the order of the graph."""
+    n = a.num_hidden_layers
+    if a.num_attention_layers is None:
+        return set(range(n))
+    k = max(1, a.num_attention_layers)
+    step = n // k
+    return {step * (j + 1) - 1 for j in range(k)}
+
+
+def ffn_only_layers(a: Architecture) -> set[int]:
+    """Nemotron-H's FFN-only layers (an MLP or an MoE block, no mixer): among the layers that
+    do not attend, spread evenly, as the catalog keeps only their count (the real pattern
+    alternates Mamba-2 and FFN layers).  Empty for other hybrids."""
+    if not a.ffn_only_layers:
+        return set()
+    rest = sorted(set(range(a.num_hidden_layers)) - attention_layers(a))
+    k = min(a.ffn_only_layers, len(rest))
+    return {rest[(2 * j + 1) * len(rest) // (2 * k)] for j in range(k)}
+
+
+def swa_layers(a: Architecture) -> set[int]:
+    """Which layers use the sliding window: all but every ``period``-th (Gemma 2/3, OLMo 3)."""
+    n = a.num_hidden_layers
+    n_swa = min(a.sliding_window_layers or n, n)
+    if n_swa >= n:
+        return set(range(n))
+    period = round(n / max(1, n - n_swa))
+    return {i for i in range(n) if (i + 1) % period != 0}
+
+
 def supported(a: Architecture, s: Settings) -> bool:
     return (
         a.model_type in GRAPHED

@@ -17,9 +17,19 @@ from typing import Any
 
 from llmatlas.catalog._schema import Architecture
 from llmatlas.sizing.ggml_alloc import Graph, Tensor, reserve, row_size, work_size
-from llmatlas.sizing.graph_memo import GRAPHED, Settings, compute_buffer, supported, work_buffer
+from llmatlas.sizing.graph_memo import (
+    GRAPHED,
+    Settings,
+    attention_layers,
+    compute_buffer,
+    ffn_only_layers,
+    supported,
+    swa_layers,
+    work_buffer,
+)
 
-__all__ = [  # supported/compute_buffer/Settings/GRAPHED live in graph_memo, named here too
+__all__ = [  # supported/compute_buffer/Settings/GRAPHED and the layer placements live in
+    # graph_memo (imported by the sizing path without the graph builder), named here too
     "GRAPHED",
     "Settings",
     "attention_layers",
@@ -66,30 +76,6 @@ LLAMA4 = ("llama4", "llama4_text")  # the outputs are gathered after the last la
 
 def _pad(n: int, to: int) -> int:
     return -(-n // to) * to
-
-
-def attention_layers(a: Architecture) -> set[int]:
-    """Which layers attend (the rest are recurrent).  The catalog keeps the count, not the
-    positions; they are spread evenly, the last layer of each group attending (Granite 4.0-H
-    stacks nine Mamba-2 blocks then one attention block).  Positions change neither the KV
-    cache nor the recurrent state, only the order of the graph."""
-    n = a.num_hidden_layers
-    if a.num_attention_layers is None:
-        return set(range(n))
-    k = max(1, a.num_attention_layers)
-    step = n // k
-    return {step * (j + 1) - 1 for j in range(k)}
-
-
-def ffn_only_layers(a: Architecture) -> set[int]:
-    """Nemotron-H's FFN-only layers (an MLP or an MoE block, no mixer): among the layers that
-    do not attend, spread evenly, as the catalog keeps only their count (the real pattern
-    alternates Mamba-2 and FFN layers).  Empty for other hybrids."""
-    if not a.ffn_only_layers:
-        return set()
-    rest = sorted(set(range(a.num_hidden_layers)) - attention_layers(a))
-    k = min(a.ffn_only_layers, len(rest))
-    return {rest[(2 * j + 1) * len(rest) // (2 * k)] for j in range(k)}
 
 
 def gemma4_heads(a: Architecture, il: int) -> tuple[int, int, bool]:
@@ -1153,16 +1139,6 @@ class _Builder:
         logits.output = True
         g.expand(logits)
         return g
-
-
-def swa_layers(a: Architecture) -> set[int]:
-    """Which layers use the sliding window: all but every ``period``-th (Gemma 2/3, OLMo 3)."""
-    n = a.num_hidden_layers
-    n_swa = min(a.sliding_window_layers or n, n)
-    if n_swa >= n:
-        return set(range(n))
-    period = round(n / max(1, n - n_swa))
-    return {i for i in range(n) if (i + 1) % period != 0}
 
 
 def replay(a: Architecture, s: Settings) -> int:

@@ -25,6 +25,7 @@ How each engine allocates (what we model, and where it comes from):
 from __future__ import annotations
 
 import functools
+import struct
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -613,6 +614,13 @@ LLAMA_CPP_INPUT_TENSORS: tuple[str, ...] = (
 """Tensors of llama.cpp's input layer (``LLM_TENSOR_LAYER_INPUT``): always on the CPU."""
 
 
+def _f32(x: float) -> float:
+    """``x`` rounded to the nearest float32, as C++ stores a ``float``.  A sum or quotient of
+    two float32 values computed in double and then rounded equals the float32 operation
+    (53 >= 2 x 24 + 2 bits), so this gives llama.cpp's split points without numpy."""
+    return float(struct.unpack("f", struct.pack("f", x))[0])
+
+
 def llama_cpp_layer_split(
     n_layer: int,
     n_devices: int,
@@ -630,8 +638,6 @@ def llama_cpp_layer_split(
     ``i_gpu_start = max(n_layer + 1 - ngl, 0)`` and ``act_gpu_layers = min(ngl, n_layer + 1)``;
     layers before ``i_gpu_start`` stay on the CPU, numbered ``n_devices`` here.  Equal splits
     give the first devices one layer more (the output counts as a layer of the last)."""
-    import numpy as np
-
     if n_devices < 1:
         raise BadInputError("a layer split needs at least one device")
     ngl = n_layer + 1 if n_gpu_layers is None else max(0, n_gpu_layers)
@@ -646,20 +652,19 @@ def llama_cpp_layer_split(
         raw = [float(x) for x in free_bytes]
     else:
         raw = [1.0] * n_devices
-    f32 = np.float32
     points = []
-    acc = f32(0.0)
+    acc = 0.0
     for x in raw:
-        acc = f32(acc + f32(x))
+        acc = _f32(acc + _f32(x))
         points.append(acc)
-    points = [f32(p / acc) for p in points]
+    points = [_f32(p / acc) for p in points]
     i_gpu_start = max(n_layer + 1 - ngl, 0)
     act = min(ngl, n_layer + 1)
 
     def device(il: int) -> int:
         if il < i_gpu_start or il - i_gpu_start >= act:
             return n_devices
-        x = f32(f32(il - i_gpu_start) / f32(act))
+        x = _f32(_f32(il - i_gpu_start) / _f32(act))
         return next((d for d, p in enumerate(points) if p > x), n_devices - 1)
 
     return [device(il) for il in range(n_layer)], device(n_layer)
@@ -702,22 +707,14 @@ def _layer_of(name: str) -> int | None:
     return None
 
 
-@functools.lru_cache(maxsize=1024)
 def _predicted_tensors(
     a: Architecture, fmt: QuantFormat
 ) -> tuple[tuple[str, int | None, int], ...]:
-    """(name, layer, bytes) of the tensors llama.cpp loads, a layer's tensors as one entry;
-    once per (architecture, format), alike layers typed once (as ``quant.weight_bytes``)."""
-    from llmatlas.sizing.quant import priced_groups
+    """(name, layer, bytes) of the tensors llama.cpp loads, a layer's tensors as one entry
+    (:func:`llmatlas.sizing.quant.weights_by_layer`)."""
+    from llmatlas.sizing.quant import weights_by_layer
 
-    outside, groups = priced_groups(a, fmt)  # towers in extra_params at 16-bit, as there
-    out: list[tuple[str, int | None, int]] = [(t.name, None, b) for t, b, _ in outside]
-    per_layer: dict[int, int] = {}
-    for layers, priced in groups:
-        size = sum(p[1] for p in priced)
-        per_layer.update((i, size) for i in layers)
-    out += [(f"blk.{i}", i, per_layer[i]) for i in sorted(per_layer)]
-    return tuple(out)
+    return weights_by_layer(a, fmt)
 
 
 def _layer_kv_bytes(
@@ -725,7 +722,7 @@ def _layer_kv_bytes(
 ) -> list[int]:
     """KV cache (or recurrent state) bytes of each layer, as llama.cpp allocates them; an
     even share of :func:`kv_cache` for shapes this does not lay out layer by layer."""
-    from llmatlas.sizing.llama_graph import attention_layers, swa_layers
+    from llmatlas.sizing.graph_memo import attention_layers, swa_layers
 
     n = a.num_hidden_layers
     kv = kv_cache(a, context, batch, kv_type, "llama.cpp", swa_full)

@@ -401,6 +401,17 @@ def _ranks(a: Architecture) -> tuple[dict[int, int], dict[int, int]]:
 
 def layer_class(i: int, a: Architecture) -> LayerClass:
     """The class of layer ``i`` of ``a`` (tensors outside the layers count as layer 0)."""
+    known = _layer_classes(a)
+    return known[i] if i < len(known) else _layer_class(i, a)
+
+
+@functools.lru_cache(maxsize=1024)
+def _layer_classes(a: Architecture) -> tuple[LayerClass, ...]:
+    """Every layer's class, once per architecture (the type rules ask for each tensor)."""
+    return tuple(_layer_class(i, a) for i in range(a.num_hidden_layers))
+
+
+def _layer_class(i: int, a: Architecture) -> LayerClass:
     n = a.num_hidden_layers
     attn, ffn = _ranks(a)
     v = attn.get(i, 0)
@@ -625,13 +636,53 @@ def priced_groups(
     return tuple(map(price, outside)), tuple((ix, tuple(map(price, ts))) for ix, ts in groups)
 
 
-@functools.lru_cache(maxsize=4096)
 def weight_bytes(a: Architecture, fmt: QuantFormat) -> WeightBytes:
     """Bytes of every weight in ``fmt`` (towers in ``extra_params`` at 16-bit).
 
-    Computed once per (architecture, format) per process, one layer per group of alike
-    layers (:func:`layer_groups`): ``fit`` asks for every rung of the quantization
-    ladder of every model, and ``recommend`` for each tier and need."""
+    Computed once per (architecture, format), one layer per group of alike layers
+    (:func:`layer_groups`), and remembered in :data:`WEIGHTS`: ``fit`` asks for every rung
+    of the quantization ladder of every model, and ``recommend`` for each tier and need."""
+    key = (a, fmt.name, fmt.kind)
+    found = WEIGHTS.get(key)
+    if found is None:
+        if len(WEIGHTS) >= 8192:  # a long-running server asked about many files
+            WEIGHTS.clear()
+        found = WEIGHTS[key] = _weight_bytes(a, fmt)
+    return found
+
+
+def weights_by_layer(a: Architecture, fmt: QuantFormat) -> tuple[tuple[str, int | None, int], ...]:
+    """(name, layer, bytes) of the weights llama.cpp loads: each tensor outside the layers,
+    then each layer's tensors as one entry (what a layer split puts on each device);
+    remembered in :data:`LAYER_WEIGHTS` as :func:`weight_bytes` is."""
+    key = (a, fmt.name, fmt.kind)
+    found = LAYER_WEIGHTS.get(key)
+    if found is None:
+        if len(LAYER_WEIGHTS) >= 8192:
+            LAYER_WEIGHTS.clear()
+        outside, groups = priced_groups(a, fmt)
+        out: list[tuple[str, int | None, int]] = [(t.name, None, b) for t, b, _ in outside]
+        per_layer: dict[int, int] = {}
+        for layers, priced in groups:
+            size = sum(p[1] for p in priced)
+            per_layer.update((i, size) for i in layers)
+        out += [(f"blk.{i}", i, per_layer[i]) for i in sorted(per_layer)]
+        found = LAYER_WEIGHTS[key] = tuple(out)
+    return found
+
+
+LAYER_WEIGHTS: dict[tuple[Architecture, str, str], tuple[tuple[str, int | None, int], ...]] = {}
+"""(architecture, format name, kind) -> :func:`weights_by_layer`."""
+WEIGHTS: dict[tuple[Architecture, str, str], WeightBytes] = {}
+"""(architecture, format name, kind) -> :func:`weight_bytes`.  Building an architecture's
+tensors and typing them costs about a millisecond per (architecture, format), a second for
+``fit`` over the catalog, so the command line keeps a copy between runs
+(:func:`llmatlas._snapshot.remembered`, keyed by :data:`WEIGHT_SOURCES`)."""
+WEIGHT_SOURCES = ("sizing/quant.py", "sizing/params.py", "catalog/_schema.py")
+"""The code a weight size depends on (with gguf's type table, keyed separately)."""
+
+
+def _weight_bytes(a: Architecture, fmt: QuantFormat) -> WeightBytes:
     total = 0
     active = 0.0
     routed = 0
