@@ -298,6 +298,35 @@ def test_compute_buffers_are_remembered_between_runs(
         assert table == {}  # another key: nothing saved under it
 
 
+def test_weight_sizes_are_remembered_between_runs(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fit` keeps every (architecture, format)'s weight sizes and per-layer weights; the next
+    run reads them back without building a single tensor, and answers the same."""
+    from typer.testing import CliRunner
+
+    from llmatlas.cli import app
+    from llmatlas.sizing import quant
+
+    args = ["fit", "--device", "rtx-4060", "--task", "code", "--json"]
+    monkeypatch.setattr(quant, "WEIGHTS", {})
+    monkeypatch.setattr(quant, "LAYER_WEIGHTS", {})
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert quant.WEIGHTS and quant.LAYER_WEIGHTS
+    assert len(list((isolated_home / "cache").glob("weight-sizes-*.pickle"))) == 1
+
+    def no_pricing(*_: object) -> object:
+        raise AssertionError("weights priced again although they were saved")
+
+    monkeypatch.setattr(quant, "WEIGHTS", {})
+    monkeypatch.setattr(quant, "LAYER_WEIGHTS", {})
+    monkeypatch.setattr(quant, "priced_groups", no_pricing)
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert again.stdout == first.stdout
+
+
 def test_records_nest_in_what_is_validated() -> None:
     """A record given where a nested one is expected is validated again, as pydantic does
     with a model instance; an invalid one still fails."""
