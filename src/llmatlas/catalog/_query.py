@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from llmatlas._record import Value, value
 from llmatlas.catalog._load import CatalogData, load
 from llmatlas.catalog._schema import TASKS, Erratum, Family, License, ModelEntry, Name
 from llmatlas.errors import BadInputError, UnknownModelError
@@ -78,8 +79,8 @@ def _same_size(a: str, b: str) -> bool:
     return a[-1] == b[-1] and float(a[:-1]) == float(b[:-1])
 
 
-@dataclass(frozen=True)
-class ModelGroup:
+@value
+class ModelGroup(Value):
     """A family, or a series within one (all Llama 2 checkpoints), as one answer."""
 
     kind: Literal["family", "series"]
@@ -91,8 +92,8 @@ class ModelGroup:
     names: tuple[Name, ...] = ()
 
 
-@dataclass(frozen=True)
-class Resolved:
+@value
+class Resolved(Value):
     """What a name means: one checkpoint, or a family/series (with its default member)."""
 
     query: str

@@ -31,8 +31,19 @@ class _LazyConsole:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(**self._options)
+            options = {"highlight": self._styled(), **self._options}
+            self._console = Console(**options)
         return getattr(self._console, name)
+
+    def _styled(self) -> bool:
+        """Whether styles can show: rich's automatic highlighting (numbers, paths, quotes) only
+        adds styles, and colouring text that goes to a pipe or a file costs about 5 ms a
+        command for nothing (a terminal, or FORCE_COLOR, keeps it)."""
+        stream = sys.stderr if self._options.get("stderr") else sys.stdout
+        try:
+            return stream.isatty() or bool(os.environ.get("FORCE_COLOR"))
+        except (AttributeError, ValueError):  # a replaced or closed stream: rich decides
+            return True
 
 
 console = cast("Console", _LazyConsole())
