@@ -15,7 +15,6 @@ import contextlib
 import contextvars
 import datetime as dt
 import functools
-import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -173,6 +172,8 @@ def translations(lang: str, domain: str = "cli") -> _gettext.NullTranslations:
     po = _po_bytes(lang, domain)
     if po is None:
         return _gettext.NullTranslations()
+    import hashlib  # only where a language is loaded (English never is)
+
     cached = _cache_dir() / lang / f"{domain}-{hashlib.sha256(po).hexdigest()[:16]}.mo"
     try:
         return _gettext.GNUTranslations(BytesIO(cached.read_bytes()))

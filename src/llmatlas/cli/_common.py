@@ -9,7 +9,6 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
-import orjson
 import typer
 
 from llmatlas.errors import AtlasError
@@ -31,7 +30,8 @@ class _LazyConsole:
         if self._console is None:
             from rich.console import Console
 
-            options = {"highlight": self._styled(), **self._options}
+            # no :emoji: codes either: none is meant, and a name like "a:cat:b" stays as written
+            options = {"highlight": self._styled(), "emoji": False, **self._options}
             self._console = Console(**options)
         return getattr(self._console, name)
 
@@ -56,9 +56,6 @@ JSON_OPT = typer.Option(
 )
 
 
-_ORJSON_OPTIONS = (
-    orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-)
 # orjson writes a float below 1e-4 as 0.00001 or 1.5e-7, Python as 1e-05 and 1.5e-07.  In
 # indented JSON a number stands alone after the indent or after a key, up to the line's end
 # (inside a string, a quote would follow it).
@@ -100,8 +97,13 @@ def _orjson_dumps(obj: Any) -> bytes | None:
     past 64 bits): the caller uses the standard library.  One difference remains: NaN and
     infinity become ``null`` (Python writes ``NaN``, which is not JSON); no answer holds them.
     """
+    import orjson  # here, not at the top: it imports the standard json (2 ms a text answer)
+
+    options = (
+        orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+    )
     try:
-        out = orjson.dumps(obj, default=str, option=_ORJSON_OPTIONS)
+        out = orjson.dumps(obj, default=str, option=options)
     except (TypeError, orjson.JSONEncodeError):
         return None
     if _may_hold_small_floats(out):
