@@ -216,3 +216,30 @@ def test_predicted_cards_hold_the_whole_model_once_plus_a_tied_head() -> None:
         embd = rows[-1].weights_bytes  # the input layer, in host RAM
         head = embd if a.tie_word_embeddings else 0  # tied: a copy as the last card's head
         assert sum(r.weights_bytes for r in rows) == weight_bytes(a, fmt).total + head
+
+
+def test_sliding_window_layers_follow_llama_cpps_pattern() -> None:
+    """For every catalog model with sliding-window layers that llama.cpp loads, the layers
+    laid out as sliding are as many as the card says (Gemma 3 4B: 29 of 34, full attention
+    at 5, 11, 17, 23, 29 as llama.cpp's pattern of 6), and the per-layer KV split over cards
+    adds up to the whole cache."""
+    from llmatlas.catalog import Catalog
+    from llmatlas.sizing.graph_memo import swa_layers
+    from llmatlas.sizing.memory import _layer_kv_bytes
+
+    cat = Catalog()
+    g34 = cat.get("gemma-3-4b-it").architecture
+    assert g34 is not None
+    assert set(range(34)) - swa_layers(g34) == {5, 11, 17, 23, 29}
+    checked = 0
+    for m in cat.data.models.values():
+        a = m.architecture
+        if a is None or not a.sliding_window_layers or a.model_type == "recurrent_gemma":
+            continue
+        if a.sliding_window_layers < a.num_hidden_layers:
+            assert len(swa_layers(a)) == a.sliding_window_layers, m.id
+        for swa_full in (True, False):
+            per_layer = _layer_kv_bytes(a, 4096, 1, "f16", swa_full)
+            assert sum(per_layer) == kv_cache(a, 4096, 1, "f16", "llama.cpp", swa_full).bytes, m.id
+        checked += 1
+    assert checked > 20

@@ -127,12 +127,16 @@ def ffn_only_layers(a: Architecture) -> set[int]:
 
 
 def swa_layers(a: Architecture) -> set[int]:
-    """Which layers use the sliding window: all but every ``period``-th (Gemma 2/3, OLMo 3)."""
+    """Which layers use the sliding window: all but every ``period``-th, as llama.cpp's
+    ``set_swa_pattern`` lays them out (Gemma 2: 2, Gemma 3: 6, OLMo 3: 4).  The period is
+    the layers per full-attention layer rounded down: Gemma 3 4B's 34 layers with 29 sliding
+    give 6 (layers 5, 11, 17, 23, 29 attend fully), where rounding to nearest gave 7 and
+    only 4 full layers."""
     n = a.num_hidden_layers
     n_swa = min(a.sliding_window_layers or n, n)
     if n_swa >= n:
         return set(range(n))
-    period = round(n / max(1, n - n_swa))
+    period = n // max(1, n - n_swa)
     return {i for i in range(n) if (i + 1) % period != 0}
 
 
