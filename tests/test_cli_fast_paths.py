@@ -151,6 +151,20 @@ def test_values_behave_as_frozen_dataclasses(args: tuple[Any, ...], kwargs: dict
     assert _Point(1).tags is not _Point(1).tags  # a fresh default per instance
 
 
+@value
+class _Point3(_Point):
+    z: int = 0
+
+
+def test_a_value_subclass_gets_its_own_init() -> None:
+    """Made after its parent (whose first instance compiled the parent's __init__), a
+    subclass still takes its own fields."""
+    assert _Point(1).x == 1
+    p = _Point3(1, z=3)
+    assert (p.x, p.z) == (1, 3) and repr(p) == "_Point3(x=1, y=0.5, tags=[], label='p', z=3)"
+    assert _Point(2).x == 2
+
+
 @pytest.mark.parametrize(
     ("args", "kwargs"),
     [((), {}), ((1, 2, [], "a", 5), {}), ((1,), {"x": 2}), ((1,), {"nope": 1})],

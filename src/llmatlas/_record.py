@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 R = TypeVar("R", bound="Record")
 V = TypeVar("V", bound="Value")
+T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 Url = str
@@ -49,13 +50,21 @@ def record(cls: type[R]) -> type[R]:
     """Make ``cls`` a record: a dataclass (its fields), frozen, compared and hashed by value
     and printed as dataclasses are, by :class:`Record` itself (a frozen dataclass's generated
     methods cost 1 ms a class to build at every start)."""
-    return dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
+    return _fields_only(cls)
 
 
 @typing.dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field,))
 def value(cls: type[V]) -> type[V]:
     """Make ``cls`` (a :class:`Value`) a frozen dataclass whose methods are :class:`Value`'s;
     type checkers see the ``__init__`` a dataclass would have."""
+    # its own first-use __init__: one inherited from a Value parent compiled for its fields
+    type.__setattr__(cls, "__init__", Value.__init__)
+    return _fields_only(cls)
+
+
+def _fields_only(cls: type[T]) -> type[T]:
+    """``cls`` as a dataclass for its fields only (``fields``, ``asdict``, ``replace``): no
+    generated methods, the base class provides them."""
     return dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
 
 
