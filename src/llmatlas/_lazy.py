@@ -28,7 +28,7 @@ def attach(
         setattr(importlib.import_module(package), name, value)
         return value
 
-    def __dir__() -> list[str]:
-        return sorted(where)
+    def __dir__() -> list[str]:  # what is loaded already, and what would be on first use
+        return sorted({*vars(importlib.import_module(package)), *where})
 
     return __getattr__, __dir__
