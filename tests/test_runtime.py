@@ -206,7 +206,9 @@ def test_ctrl_c_stops_the_answer_not_the_program(home_with_model: Path) -> None:
     )
     child.expect(">>> ")
     child.sendline("Write a very long story")
-    time.sleep(2.0)
+    child.expect("Write a very long story\r\n")  # the echo of the line
+    child.expect(r"\w")  # the answer has started: interrupt it (not after a fixed wait, by
+    time.sleep(0.2)  # which a fast machine may have finished a short story)
     child.sendintr()
     child.expect(r"\(stopped\)")
     child.expect(">>> ")

@@ -240,6 +240,23 @@ def test_streamed_tool_call_deltas(oa: openai.OpenAI) -> None:
     assert isinstance(json.loads(args), dict)
 
 
+def test_half_a_surrogate_pair_is_answered_not_a_500(server: ServerProcess) -> None:
+    """JSON may carry "\\ud83d" alone (found by the fuzzer: a 500 from the tokenizer); it is
+    read as U+FFFD, as Ollama's Go decoder and a browser's TextEncoder read it."""
+    body = '"content": "tell me \\ud83d in one word"'
+    for path, extra in (
+        ("/api/chat", '"stream": false, "options": {"num_predict": 2}'),
+        ("/v1/chat/completions", '"max_tokens": 2'),
+    ):
+        r = httpx.post(
+            server.url + path,
+            content=f'{{"model": "gemma-3-270m", "messages": [{{"role": "user", {body}}}], {extra}}}',
+            headers={"content-type": "application/json"},
+            timeout=120,
+        )
+        assert r.status_code == 200, (path, r.text)
+
+
 # ------------------------------------------------------------------------------ Ollama
 def test_ollama_chat_and_generate(ol: ollama.Client) -> None:
     r = ol.chat(

@@ -18,6 +18,7 @@ import heapq
 import itertools
 import math
 import queue
+import re
 import threading
 import time
 from collections import deque
@@ -33,6 +34,18 @@ from llama_cpp import _internals
 from llmatlas.errors import AtlasError, BadInputError, EngineError, OverloadedError
 from llmatlas.runtime.deltas import Event, TokenLogprob
 from llmatlas.runtime.engines import SamplingOptions, default_threads
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def utf8(text: str) -> bytes:
+    """``text`` in UTF-8.  JSON may carry half of a surrogate pair ("\\ud83d" alone), which
+    Python decodes but UTF-8 cannot hold: it becomes U+FFFD, as Go's encoding/json (Ollama)
+    and the WHATWG TextEncoder replace it, not a 500."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 class QueueFull(OverloadedError):
@@ -168,7 +181,7 @@ class BatchScheduler:
 
     # -- public API (any thread) ----------------------------------------------------
     def tokenize(self, text: str, add_special: bool = True) -> list[int]:
-        return self.model.tokenize(text.encode("utf-8"), add_special, True)
+        return self.model.tokenize(utf8(text), add_special, True)
 
     @functools.cached_property
     def max_piece_bytes(self) -> int:
@@ -257,7 +270,7 @@ class BatchScheduler:
     # -- worker ---------------------------------------------------------------------
     def check_grammar(self, grammar: str) -> None:
         """A 400 for GBNF llama.cpp cannot parse, before the request is queued."""
-        g = L.llama_sampler_init_grammar(self.vocab, grammar.encode(), b"root")
+        g = L.llama_sampler_init_grammar(self.vocab, utf8(grammar), b"root")
         if not g:
             raise BadInputError("grammar: llama.cpp cannot parse this GBNF (its rule `root` first)")
         L.llama_sampler_free(g)
@@ -266,7 +279,7 @@ class BatchScheduler:
         params = L.llama_sampler_chain_default_params()
         chain = L.llama_sampler_chain_init(params)
         if s.grammar:
-            g = L.llama_sampler_init_grammar(self.vocab, s.grammar.encode(), b"root")
+            g = L.llama_sampler_init_grammar(self.vocab, utf8(s.grammar), b"root")
             if not g:
                 L.llama_sampler_free(chain)
                 raise BadInputError("invalid grammar for structured output")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from llmatlas.errors import BadInputError, EngineError
+from llmatlas.runtime.batching import utf8
 
 
 class Embedder:
@@ -53,7 +54,7 @@ class Embedder:
         self._lock = threading.Lock()
 
     def tokenize(self, text: str) -> list[int]:
-        return list(self.model.tokenize(text.encode("utf-8"), True, False))
+        return list(self.model.tokenize(utf8(text), True, False))
 
     def check_tokens(self, tokens: list[int], truncate: bool = False) -> list[int]:
         """The ids to embed: non-empty, within the vocabulary and the context."""

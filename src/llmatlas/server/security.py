@@ -513,7 +513,10 @@ def auth_router(policy: Policy) -> APIRouter:
 
     @router.post("/api/login", status_code=204, response_model=None)
     async def login(body: Login) -> Response:
-        if policy.api_key and not hmac.compare_digest(body.key.encode(), policy.api_key.encode()):
+        # surrogatepass: half a surrogate pair (valid JSON) is no 500, and never equals a key
+        if policy.api_key and not hmac.compare_digest(
+            body.key.encode("utf-8", "surrogatepass"), policy.api_key.encode()
+        ):
             return JSONResponse(json.loads(_error_body("wrong API key", "invalid_api_key")), 401)
         r = Response(status_code=204)
         if policy.api_key:
